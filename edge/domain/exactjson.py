@@ -1,0 +1,56 @@
+"""JSON with exact decimal numbers.
+
+The standard ``json`` module can read decimals exactly (``parse_float``) but
+can only write them as strings or as floats. Events carry quantities as JSON
+numbers written from the exact decimal, so this small encoder writes them
+itself; everything else is delegated to ``json`` for correct string escaping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from edge.domain.quantity import format_quantity
+
+JsonValue = Any
+
+
+def dumps(value: JsonValue, *, sort_keys: bool = False) -> str:
+    """Compact JSON; ``Decimal`` values become number literals."""
+    parts: list[str] = []
+    _encode(value, parts, sort_keys)
+    return "".join(parts)
+
+
+def loads(text: str | bytes) -> JsonValue:
+    """Parse JSON reading every non-integer number as an exact ``Decimal``."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
+    if isinstance(value, Decimal):
+        out.append(format_quantity(value))
+    elif value is None or isinstance(value, bool | int | str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        items = sorted(value.items()) if sort_keys else list(value.items())
+        for index, (key, item) in enumerate(items):
+            if index:
+                out.append(",")
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _encode(item, out, sort_keys)
+        out.append("}")
+    elif isinstance(value, Sequence):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out, sort_keys)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")

@@ -1,0 +1,428 @@
+"""Stock transactions: ledger rows, balances, reorder policy and events.
+
+Every change of stock goes through :class:`Inventory`. A transaction writes
+its ledger rows, then runs the stock rules once per touched part on the net
+change, then writes its events to the outbox in a fixed order: the
+transaction's own event, then low-stock, then reorder events. The caller's
+unit of work commits all of it together or none of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from edge.domain.bom import Explosion, Lines
+from edge.domain.model import Item, ReorderPolicy
+from edge.domain.ports import Balance, InventoryStore, Moment, lines_payload
+from edge.domain.quantity import ZERO, add, sub, total
+from edge.domain.reorder import low_stock, reorder_quantity
+
+EVENT_SCHEMA = "1"
+
+
+class Rejection(Exception):
+    """An operation the rules refuse; ``reason`` is a short kebab-case code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    site: str
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a transaction came from: a scan at a station, or the command line."""
+
+    station: str | None = None
+    scanner: str | None = None
+    scan_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What a committed-to-be transaction did."""
+
+    txn_id: int
+    event_id: str
+    lines: Lines = ()
+
+
+@dataclass
+class _Transaction:
+    txn_id: int
+    kind: str
+    at: Moment
+    scan_id: int | None
+    before: dict[str, Balance] = field(default_factory=dict)
+    on_hand: dict[str, Decimal] = field(default_factory=dict)
+    on_order_changed: set[str] = field(default_factory=set)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _origin_fields(origin: Origin) -> dict[str, Any]:
+    return {"station": origin.station, "scanner": origin.scanner, "scan_id": origin.scan_id}
+
+
+def _rfc3339(moment: Moment) -> str:
+    return moment.wall.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Inventory:
+    """The inventory rules, applied through an :class:`InventoryStore`."""
+
+    def __init__(self, store: InventoryStore, identity: Identity) -> None:
+        self.store = store
+        self.identity = identity
+
+    # --- lookups -------------------------------------------------------------
+    def stock_item(self, part: str) -> Item:
+        """The item, which must exist and hold stock of its own (not a phantom)."""
+        item = self.store.item(part)
+        if item is None:
+            raise Rejection("unknown-part", f"unknown part {part!r}")
+        if not self.store.bom_graph().is_stocked(part):
+            raise Rejection(
+                "phantom-part",
+                f"{part!r} is a phantom assembly (stocked = false): it has no stock of its own",
+            )
+        return item
+
+    def on_order(self, part: str) -> Decimal:
+        return total(reorder.outstanding for reorder in self.store.open_reorders(part))
+
+    # --- transactions --------------------------------------------------------
+    def consume(
+        self,
+        kind: str,
+        part: str,
+        quantity: Decimal,
+        at: Moment,
+        origin: Origin = Origin(),
+        *,
+        reason: str | None = None,
+    ) -> Posted:
+        """Backflush (``kind`` "backflush") or scrap a part: issue what it consumes."""
+        explosion = self.store.bom_graph().consumption(part)
+        return self._issue(
+            kind, part, quantity, explosion=explosion, at=at, origin=origin, reason=reason
+        )
+
+    def build(
+        self,
+        part: str,
+        quantity: Decimal,
+        at: Moment,
+        origin: Origin = Origin(),
+    ) -> Posted:
+        """Receive a built, stocked assembly and backflush its own BOM."""
+        graph = self.store.bom_graph()
+        if not graph.has_bom(part) or not graph.is_stocked(part):
+            raise Rejection(
+                "not-buildable",
+                f"{part!r} cannot be built into stock: only an item with a BOM and "
+                "stocked = true can",
+            )
+        explosion = graph.components(part)
+        return self._issue(
+            "build", part, quantity, explosion=explosion, at=at, origin=origin, receive=True
+        )
+
+    def _issue(
+        self,
+        kind: str,
+        part: str,
+        quantity: Decimal,
+        *,
+        explosion: Explosion,
+        at: Moment,
+        origin: Origin,
+        reason: str | None = None,
+        receive: bool = False,
+    ) -> Posted:
+        self.store.store_structure(explosion.bom_hash, explosion.lines)
+        txn = self._begin(
+            kind,
+            at,
+            origin,
+            part=part,
+            quantity=quantity,
+            bom_hash=explosion.bom_hash,
+            reason=reason,
+        )
+        if receive:
+            self._post(txn, part, quantity, None)
+        lines = explosion.for_quantity(quantity)
+        for component, issued in lines:
+            self._post(txn, component, -issued, explosion.bom_hash)
+        fields: dict[str, Any] = {
+            "part": part,
+            "quantity": quantity,
+            "lines": lines_payload(lines),
+            "bom_hash": explosion.bom_hash,
+            **_origin_fields(origin),
+        }
+        if kind == "scrap":
+            fields["reason"] = reason
+        event_id = self._finish(txn, kind, fields)
+        return Posted(txn.txn_id, event_id, lines)
+
+    def void(self, station: str, at: Moment, origin: Origin, *, window_s: float) -> Posted:
+        """Reverse the newest backflush, scrap or build at the station, exactly."""
+        original = self.store.newest_voidable(station)
+        if original is None:
+            raise Rejection("nothing-to-void", f"nothing to void at station {station}")
+        if original.voided_by is not None:
+            raise Rejection(
+                "already-voided",
+                f"the last transaction at station {station} is already voided; "
+                "VOID never steps further back",
+            )
+        elapsed = at.seconds_since(original.at)
+        if elapsed is None or elapsed > window_s:
+            raise Rejection(
+                "void-window-expired",
+                f"the last transaction at station {station} is older than the "
+                f"{window_s:g} s void window",
+            )
+        rows = self.store.ledger_rows(original.id)
+        txn = self._begin("void", at, origin, part=original.part, quantity=original.quantity)
+        reversal = tuple((part, -quantity) for part, quantity in rows)
+        for part, quantity in reversal:
+            self._post(txn, part, quantity, None)
+        self.store.mark_voided(original.id, txn.txn_id)
+        self.store.free_serials(original.id)
+        fields = {
+            "voided_event_id": original.event_id,
+            "voided_type": original.kind,
+            "part": original.part,
+            "quantity": original.quantity,
+            "lines": lines_payload(reversal),
+            **_origin_fields(origin),
+        }
+        event_id = self._finish(txn, "void", fields)
+        return Posted(txn.txn_id, event_id, reversal)
+
+    def receive(
+        self, part: str, quantity: Decimal, at: Moment, *, reorder_id: int | None = None
+    ) -> Posted:
+        """Add received goods to stock, counting them against open reorders."""
+        self.stock_item(part)
+        if quantity <= ZERO:
+            raise Rejection("bad-quantity", "a receipt quantity must be greater than zero")
+        if reorder_id is not None:
+            target = self.store.reorder(reorder_id)
+            if target is None or target.part != part:
+                raise Rejection("unknown-reorder", f"no reorder {reorder_id} for part {part!r}")
+            if not target.open:
+                raise Rejection("reorder-closed", f"reorder {reorder_id} is already closed")
+            allocations = [(target, quantity)]
+        else:
+            allocations = []
+            remaining = quantity
+            for reorder in self.store.open_reorders(part):
+                if remaining <= ZERO:
+                    break
+                share = min(remaining, reorder.outstanding)
+                allocations.append((reorder, share))
+                remaining = sub(remaining, share)
+        txn = self._begin("receipt", at, Origin(), part=part, quantity=quantity)
+        self._post(txn, part, quantity, None)
+        closed: list[tuple[str, dict[str, Any]]] = []
+        for reorder, share in allocations:
+            received = add(reorder.received, share)
+            done = received >= reorder.ordered
+            self.store.update_reorder(
+                reorder.id, received=received, close_reason="received" if done else None, at=at
+            )
+            if done:
+                closed.append(
+                    (
+                        "reorder-closed",
+                        {"reorder_id": reorder.id, "part": part, "reason": "received"},
+                    )
+                )
+        txn.on_order_changed.add(part)
+        fields = {
+            "part": part,
+            "quantity": quantity,
+            "reorder_id": reorder_id
+            if reorder_id is not None
+            else (allocations[0][0].id if len(allocations) == 1 else None),
+            "reorder_ids": [reorder.id for reorder, _ in allocations],
+            "on_hand": txn.on_hand[part],
+            "on_order": self.on_order(part),
+        }
+        event_id = self._finish(txn, "receipt", fields, closed)
+        return Posted(txn.txn_id, event_id)
+
+    def count(self, part: str, counted: Decimal, at: Moment) -> Posted:
+        """Set on-hand to a counted quantity; the ledger records the variance."""
+        self.stock_item(part)
+        if counted < ZERO:
+            raise Rejection("bad-quantity", "a counted quantity cannot be negative")
+        previous = self.store.balance(part).on_hand
+        variance = sub(counted, previous)
+        txn = self._begin("count", at, Origin(), part=part, quantity=counted)
+        self._post(txn, part, variance, None)
+        fields = {
+            "part": part,
+            "counted": counted,
+            "previous_on_hand": previous,
+            "variance": variance,
+        }
+        event_id = self._finish(txn, "count", fields)
+        return Posted(txn.txn_id, event_id)
+
+    def opening(self, part: str, quantity: Decimal, at: Moment) -> Posted | None:
+        """Post an opening balance; only for a part with no ledger rows yet."""
+        self.stock_item(part)
+        if self.store.has_ledger_rows(part):
+            raise Rejection(
+                "has-history",
+                f"{part!r} already has stock history; use `edge count {part} QTY` instead",
+            )
+        txn = self._begin("opening", at, Origin(), part=part, quantity=quantity)
+        self._post(txn, part, quantity, None)
+        fields = {
+            "part": part,
+            "counted": quantity,
+            "previous_on_hand": ZERO,
+            "variance": quantity,
+            "opening": True,
+        }
+        event_id = self._finish(txn, "count", fields)
+        return Posted(txn.txn_id, event_id)
+
+    def cancel_reorder(self, reorder_id: int, at: Moment) -> str:
+        reorder = self.store.reorder(reorder_id)
+        if reorder is None:
+            raise Rejection("unknown-reorder", f"no reorder {reorder_id}")
+        if not reorder.open:
+            raise Rejection("reorder-closed", f"reorder {reorder_id} is already closed")
+        self.store.update_reorder(
+            reorder_id, received=reorder.received, close_reason="cancelled", at=at
+        )
+        event_id = self._emit(
+            "reorder-closed",
+            {"reorder_id": reorder_id, "part": reorder.part, "reason": "cancelled"},
+            at,
+        )
+        self._snapshot(reorder.part, self.store.balance(reorder.part).on_hand, at)
+        return event_id
+
+    def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
+        return self._emit("scan-rejected", {"scan_id": scan_id, "code": code, "reason": reason}, at)
+
+    # --- machinery -----------------------------------------------------------
+    def _begin(self, kind: str, at: Moment, origin: Origin, **details: Any) -> _Transaction:
+        txn_id = self.store.add_transaction(
+            kind,
+            at,
+            station=origin.station,
+            scanner=origin.scanner,
+            scan_id=origin.scan_id,
+            **details,
+        )
+        return _Transaction(txn_id=txn_id, kind=kind, at=at, scan_id=origin.scan_id)
+
+    def _post(self, txn: _Transaction, part: str, quantity: Decimal, bom_hash: str | None) -> None:
+        self.store.append_ledger(
+            txn.txn_id, part, quantity, txn.kind, bom_hash=bom_hash, scan_id=txn.scan_id
+        )
+        if part not in txn.before:
+            balance = self.store.balance(part)
+            txn.before[part] = balance
+            txn.on_hand[part] = balance.on_hand
+        txn.on_hand[part] = add(txn.on_hand[part], quantity)
+
+    def _finish(
+        self,
+        txn: _Transaction,
+        event_type: str,
+        fields: dict[str, Any],
+        follow_ups: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> str:
+        """Run the stock rules on every touched part and write the events in order."""
+        low: list[tuple[str, dict[str, Any]]] = []
+        reorders: list[tuple[str, dict[str, Any]]] = []
+        for part in sorted(txn.before):
+            before = txn.before[part]
+            after = txn.on_hand[part]
+            item = self.store.item(part)
+            policy = item.policy if item is not None else ReorderPolicy()
+            verdict = low_stock(
+                before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
+            )
+            self.store.save_balance(part, Balance(after, verdict.armed))
+            if verdict.fire:
+                low.append((
+                    "low-stock",
+                    {
+                        "part": part,
+                        "on_hand": after,
+                        "reorder_point": policy.reorder_point,
+                        "negative": verdict.negative,
+                    },
+                ))  # fmt: skip
+            on_order = self.on_order(part)
+            suggested = reorder_quantity(policy, add(after, on_order))
+            if suggested is not None:
+                reorder_id = self.store.add_reorder(part, suggested, txn.at)
+                reorders.append((
+                    "reorder",
+                    {
+                        "reorder_id": reorder_id,
+                        "part": part,
+                        "quantity": suggested,
+                        "on_hand": after,
+                        "on_order": on_order,
+                        "reorder_point": policy.reorder_point,
+                    },
+                ))  # fmt: skip
+        event_id = self._emit(event_type, fields, txn.at)
+        self.store.set_transaction_event(txn.txn_id, event_id)
+        for follow_type, follow_fields in [*(follow_ups or []), *low, *reorders]:
+            self._emit(follow_type, follow_fields, txn.at)
+        for part in sorted(set(txn.before) | txn.on_order_changed):
+            self._snapshot(part, txn.on_hand.get(part, self.store.balance(part).on_hand), txn.at)
+        return event_id
+
+    def _snapshot(self, part: str, on_hand: Decimal, at: Moment) -> None:
+        item = self.store.item(part)
+        self.store.put_stock_snapshot(
+            part,
+            {
+                "part": part,
+                "on_hand": on_hand,
+                "on_order": self.on_order(part),
+                "reorder_point": item.policy.reorder_point if item is not None else None,
+                "uom": item.uom if item is not None else None,
+                "updated_at": _rfc3339(at),
+            },
+        )
+
+    def _emit(self, event_type: str, fields: dict[str, Any], at: Moment) -> str:
+        seq = self.store.next_seq()
+        event_id = str(uuid.uuid4())
+        payload: dict[str, Any] = {
+            "event_id": event_id,
+            "type": event_type,
+            "schema": EVENT_SCHEMA,
+            "occurred_at": _rfc3339(at),
+            "seq": seq,
+            "boot": self.store.boot(),
+            "site": self.identity.site,
+            "node": self.identity.node,
+            **fields,
+        }
+        self.store.add_event(seq, event_id, event_type, payload)
+        return event_id

@@ -1,0 +1,106 @@
+"""Items, BOM lines and the other plain records of the inventory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from edge.domain.quantity import ZERO, sub
+
+MAX_PART_LENGTH = 64
+
+
+class PartError(ValueError):
+    """A text that is not a valid part number."""
+
+
+def validate_part(text: str) -> str:
+    """Return the trimmed part number, or raise :class:`PartError`.
+
+    1-64 characters after trimming, every one printable; case is kept.
+    """
+    part = text.strip()
+    if not part:
+        raise PartError("part number is empty")
+    if len(part) > MAX_PART_LENGTH:
+        raise PartError(f"part number is longer than {MAX_PART_LENGTH} characters")
+    if not part.isprintable():
+        raise PartError(f"part number {part!r} contains a non-printable character")
+    return part
+
+
+@dataclass(frozen=True, slots=True)
+class ReorderPolicy:
+    """How a part is replenished; ``reorder_point`` None means not managed."""
+
+    reorder_point: Decimal | None = None
+    reorder_qty: Decimal | None = None
+    max_qty: Decimal | None = None
+    order_multiple: Decimal | None = None
+    lead_time_days: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return all(
+            value is None
+            for value in (
+                self.reorder_point,
+                self.reorder_qty,
+                self.max_qty,
+                self.order_multiple,
+                self.lead_time_days,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    part: str
+    description: str = ""
+    uom: str = "EA"
+    stocked: bool = False
+    policy: ReorderPolicy = field(default_factory=ReorderPolicy)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BomLine:
+    parent: str
+    component: str
+    qty_per: Decimal
+    scrap_pct: Decimal = Decimal(0)
+
+
+class StationMode(StrEnum):
+    SHIP = "ship"
+    SCRAP = "scrap"
+    BUILD = "build"
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """What the core needs to know of a station (from config)."""
+
+    id: str
+    mode: StationMode
+    max_qty: Decimal = Decimal(10000)
+    default_reason: str = "unspecified"
+    void_window_s: float = 600.0
+    scrap_reasons: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reorder:
+    id: int
+    part: str
+    ordered: Decimal
+    received: Decimal
+    open: bool
+    created_at: str
+    close_reason: str | None = None
+
+    @property
+    def outstanding(self) -> Decimal:
+        remaining = sub(self.ordered, self.received)
+        return remaining if remaining > ZERO else ZERO

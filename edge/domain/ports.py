@@ -1,0 +1,235 @@
+"""What the domain needs from storage and time, as abstract interfaces.
+
+The SQLite unit of work implements :class:`InventoryStore`; unit tests use an
+in-memory subclass. Every method is called inside one open transaction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from edge.domain.bom import BomGraph, Lines
+from edge.domain.model import BomLine, Item, Reorder
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Wall-clock time, timezone-aware UTC."""
+
+    def monotonic(self) -> float: ...
+
+    def boot_id(self) -> str:
+        """Identifies the current boot: monotonic times compare only within one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    on_hand: Decimal
+    armed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """When something happened: wall time for people, monotonic time for windows."""
+
+    wall: datetime
+    monotonic: float
+    boot_id: str
+
+    def seconds_since(self, earlier: Moment) -> float | None:
+        """Elapsed monotonic seconds, or None when not comparable (another boot)."""
+        if earlier.boot_id != self.boot_id:
+            return None
+        return self.monotonic - earlier.monotonic
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    id: int
+    kind: str  # backflush | scrap | build | void | receipt | count | opening
+    part: str | None
+    quantity: Decimal | None
+    station: str | None
+    scanner: str | None
+    scan_id: int | None
+    event_id: str | None
+    at: Moment
+    voided_by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingControl:
+    """A ``QTY:`` or ``RSN:`` waiting for the station's next part scan."""
+
+    value: str
+    at: Moment
+    scan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StationState:
+    qty: PendingControl | None = None
+    reason: PendingControl | None = None
+    mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    scanner: str
+    station: str
+    data: bytes
+    code: str
+    symbology: str | None
+    at: Moment
+    gtin: str | None = None
+    serial: str | None = None
+    batch: str | None = None
+
+
+class InventoryStore(ABC):
+    """Reads and writes of one transaction. Quantities are exact decimals."""
+
+    # --- catalog -----------------------------------------------------------
+    @abstractmethod
+    def item(self, part: str) -> Item | None: ...
+
+    @abstractmethod
+    def part_for_alias(self, code: str) -> str | None: ...
+
+    @abstractmethod
+    def bom_graph(self) -> BomGraph: ...
+
+    @abstractmethod
+    def store_structure(self, bom_hash: str, lines: Lines) -> None:
+        """Keep an exploded structure once, by its hash (idempotent)."""
+
+    # --- stock -------------------------------------------------------------
+    @abstractmethod
+    def balance(self, part: str) -> Balance:
+        """The part's balance; ``Balance(0, armed=True)`` when it has none."""
+
+    @abstractmethod
+    def save_balance(self, part: str, balance: Balance) -> None: ...
+
+    @abstractmethod
+    def has_ledger_rows(self, part: str) -> bool: ...
+
+    @abstractmethod
+    def add_transaction(
+        self,
+        kind: str,
+        at: Moment,
+        *,
+        part: str | None = None,
+        quantity: Decimal | None = None,
+        station: str | None = None,
+        scanner: str | None = None,
+        scan_id: int | None = None,
+        bom_hash: str | None = None,
+        reason: str | None = None,
+    ) -> int: ...
+
+    @abstractmethod
+    def set_transaction_event(self, txn_id: int, event_id: str) -> None: ...
+
+    @abstractmethod
+    def append_ledger(
+        self,
+        txn_id: int,
+        part: str,
+        quantity: Decimal,
+        kind: str,
+        *,
+        bom_hash: str | None,
+        scan_id: int | None,
+    ) -> None: ...
+
+    @abstractmethod
+    def ledger_rows(self, txn_id: int) -> list[tuple[str, Decimal]]: ...
+
+    @abstractmethod
+    def newest_voidable(self, station: str) -> TransactionRecord | None:
+        """The newest accepted backflush, scrap or build at the station, voided or not."""
+
+    @abstractmethod
+    def mark_voided(self, txn_id: int, void_txn_id: int) -> None: ...
+
+    # --- serials -----------------------------------------------------------
+    @abstractmethod
+    def serial_shipped(self, gtin: str, serial: str) -> bool: ...
+
+    @abstractmethod
+    def record_serial(self, gtin: str, serial: str, txn_id: int) -> None: ...
+
+    @abstractmethod
+    def free_serials(self, txn_id: int) -> None: ...
+
+    # --- reorders ----------------------------------------------------------
+    @abstractmethod
+    def open_reorders(self, part: str) -> list[Reorder]:
+        """Open reorders of the part, oldest first."""
+
+    @abstractmethod
+    def reorder(self, reorder_id: int) -> Reorder | None: ...
+
+    @abstractmethod
+    def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int: ...
+
+    @abstractmethod
+    def update_reorder(
+        self, reorder_id: int, *, received: Decimal, close_reason: str | None, at: Moment
+    ) -> None: ...
+
+    # --- stations ----------------------------------------------------------
+    @abstractmethod
+    def station_state(self, station: str) -> StationState: ...
+
+    @abstractmethod
+    def save_station_state(self, station: str, state: StationState) -> None: ...
+
+    # --- scan journal ------------------------------------------------------
+    @abstractmethod
+    def add_scan(self, scan: ScanRecord, status: str, reason: str | None) -> int: ...
+
+    @abstractmethod
+    def set_scan_outcome(self, scan_id: int, status: str, reason: str | None) -> None: ...
+
+    # --- outbox ------------------------------------------------------------
+    @abstractmethod
+    def next_seq(self) -> int:
+        """Take the next event sequence number (gapless, rolled back with the transaction)."""
+
+    @abstractmethod
+    def boot(self) -> int: ...
+
+    @abstractmethod
+    def add_event(
+        self, seq: int, event_id: str, event_type: str, payload: dict[str, Any]
+    ) -> None: ...
+
+    @abstractmethod
+    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
+        """Replace the part's latest stock state to publish (retained)."""
+
+
+def lines_payload(lines: Sequence[tuple[str, Decimal]]) -> list[dict[str, Any]]:
+    return [{"part": part, "quantity": quantity} for part, quantity in lines]
+
+
+__all__ = [
+    "Balance",
+    "BomLine",
+    "Clock",
+    "InventoryStore",
+    "Moment",
+    "PendingControl",
+    "ScanRecord",
+    "StationState",
+    "TransactionRecord",
+    "lines_payload",
+]

@@ -1,0 +1,105 @@
+"""Exact decimal quantities.
+
+Quantities travel from CSV to database to JSON as exact decimals. All
+arithmetic goes through :data:`CONTEXT`, whose precision covers deep BOMs and
+which traps every rounding, so a result that cannot be represented exactly
+raises instead of being rounded silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import (
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+
+CONTEXT = Context(
+    prec=1000,
+    Emax=999_999,
+    Emin=-999_999,
+    traps=[Inexact, InvalidOperation, Overflow, DivisionByZero],
+)
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+# ASCII digits only: ``\d`` would also accept other scripts' digits.
+_QUANTITY_RE = re.compile(r"-?[0-9]+(\.[0-9]{1,6})?")
+_MAX_INPUT_LENGTH = 40
+
+
+class QuantityError(ValueError):
+    """A text that is not a valid quantity."""
+
+
+def parse_quantity(text: str) -> Decimal:
+    """Parse user input (CSV cell, command line, ``QTY:``) into an exact decimal.
+
+    Accepts ``-?[0-9]+(\\.[0-9]{1,6})?`` and nothing else: no exponent, no
+    NaN, no underscores, no surrounding spaces, never rounded.
+    """
+    if len(text) > _MAX_INPUT_LENGTH or not _QUANTITY_RE.fullmatch(text):
+        shown = text if len(text) <= _MAX_INPUT_LENGTH else text[:_MAX_INPUT_LENGTH] + "..."
+        raise QuantityError(
+            f"{shown!r} is not a quantity (digits with up to 6 decimals, e.g. 12 or 0.25)"
+        )
+    return Decimal(text)
+
+
+def from_storage(text: str) -> Decimal:
+    """Read a quantity written by :func:`to_storage` (any exact decimal literal)."""
+    value = Decimal(text)
+    if not value.is_finite():
+        raise QuantityError(f"stored quantity {text!r} is not finite")
+    return value
+
+
+def to_storage(value: Decimal) -> str:
+    """The canonical text of a quantity: plain notation, no exponent, ``-0`` as ``0``."""
+    return format_quantity(value)
+
+
+def format_quantity(value: Decimal) -> str:
+    """Plain decimal notation without trailing zeros; the JSON number literal."""
+    if value.is_zero():
+        return "0"
+    return format(value.normalize(CONTEXT), "f")
+
+
+def mul(a: Decimal, b: Decimal) -> Decimal:
+    return CONTEXT.multiply(a, b)
+
+
+def add(a: Decimal, b: Decimal) -> Decimal:
+    return CONTEXT.add(a, b)
+
+
+def sub(a: Decimal, b: Decimal) -> Decimal:
+    return CONTEXT.subtract(a, b)
+
+
+def div(a: Decimal, b: Decimal) -> Decimal:
+    """Exact division; raises if the quotient is not exactly representable."""
+    return CONTEXT.divide(a, b)
+
+
+def total(values: Iterable[Decimal]) -> Decimal:
+    result = ZERO
+    for value in values:
+        result = CONTEXT.add(result, value)
+    return result
+
+
+def ceil_multiple(value: Decimal, step: Decimal) -> Decimal:
+    """The smallest multiple of ``step`` that is >= ``value`` (``step`` > 0)."""
+    units = CONTEXT.divide_int(value, step)
+    product = mul(units, step)
+    if product < value:
+        product = add(product, step)
+    return product

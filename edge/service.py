@@ -1,0 +1,110 @@
+"""The application service: units of work around the domain's operations.
+
+Every process (the daemon, ``edge scan``, ``edge receive`` ...) goes through
+this one class, so a scan typed at the command line is processed exactly as
+one read by a scanner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from edge.domain.inventory import Identity, Inventory
+from edge.domain.model import Station
+from edge.domain.scanning import BarcodeLike, ScanInput, ScanOutcome, ScanProcessor
+from edge.store.database import StorageError
+from edge.store.unit_of_work import CatalogCache, SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingScan:
+    """A read waiting to be journaled; ``duplicate`` was decided by the debouncer."""
+
+    scan: ScanInput
+    barcode: BarcodeLike
+    duplicate: bool = False
+
+
+class InventoryService:
+    def __init__(
+        self,
+        engine: Engine,
+        identity: Identity,
+        topic_prefix: str,
+        stations: Sequence[Station],
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.topic_prefix = topic_prefix
+        self.stations = {station.id: station for station in stations}
+        self.catalog = CatalogCache()
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.catalog, self.topic_prefix)
+
+    def update_stations(self, stations: Sequence[Station]) -> None:
+        """Apply a reloaded config's stations (a changed mode drops pending QTY/RSN)."""
+        self.stations = {station.id: station for station in stations}
+
+    def transact(self, operation: Callable[[Inventory, SqlUnitOfWork], T]) -> T:
+        """Run one operation in its own transaction and commit it."""
+        try:
+            with self.unit_of_work() as uow:
+                result = operation(Inventory(uow, self.identity), uow)
+                uow.commit()
+        except SQLAlchemyError as error:
+            raise StorageError(f"the database could not be written: {error}") from error
+        return result
+
+    def process_scans(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
+        """Journal and apply scans in one durable commit, each scan all-or-nothing.
+
+        Each scan runs in a SAVEPOINT: if its processing raises, its effects
+        roll back and its journal row alone is kept as rejected /
+        internal-error. Raises :class:`StorageError` when the commit fails;
+        then none of the scans is stored and the caller keeps them.
+        """
+        try:
+            with self.unit_of_work() as uow:
+                processor = ScanProcessor(Inventory(uow, self.identity), self.stations)
+                outcomes = [self._process_one(uow, processor, item) for item in pending]
+                uow.commit()
+        except SQLAlchemyError as error:
+            raise StorageError(f"the database could not be written: {error}") from error
+        return outcomes
+
+    @staticmethod
+    def _process_one(
+        uow: SqlUnitOfWork, processor: ScanProcessor, item: PendingScan
+    ) -> ScanOutcome:
+        try:
+            with uow.savepoint():
+                if item.duplicate:
+                    return processor.journal_duplicate(item.scan, item.barcode)
+                return processor.process(item.scan, item.barcode)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception(
+                "scan %r from %s failed; journaled as internal-error",
+                item.scan.data[:80],
+                item.scan.scanner,
+            )
+        with uow.savepoint():
+            return processor.journal_rejection(
+                item.scan,
+                item.barcode,
+                "internal-error",
+                "internal error while processing the scan (see the log)",
+                event=False,
+            )

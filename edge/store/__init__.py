@@ -1,0 +1,1 @@
+"""SQLite persistence: schema, migrations, the unit of work and read queries."""

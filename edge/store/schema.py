@@ -1,0 +1,194 @@
+"""The database tables, as SQLAlchemy Core metadata.
+
+Quantities are TEXT holding exact decimal literals: a NUMERIC column would
+hand them to SQLite as floats. SQL never sums, compares or orders quantities;
+Python does. Times are RFC 3339 UTC text plus, where a window is measured,
+the monotonic clock reading and the boot it belongs to.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+items = Table(
+    "items",
+    metadata,
+    Column("part", Text, primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("uom", Text, nullable=False, default="EA"),
+    Column("stocked", Boolean, nullable=False, default=False),
+    Column("reorder_point", Text),
+    Column("reorder_qty", Text),
+    Column("max_qty", Text),
+    Column("order_multiple", Text),
+    Column("lead_time_days", Integer),
+    Column("updated_at", Text, nullable=False),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("part", Text, ForeignKey("items.part"), nullable=False, index=True),
+)
+
+bom_lines = Table(
+    "bom_lines",
+    metadata,
+    Column("parent", Text, ForeignKey("items.part"), primary_key=True),
+    Column("component", Text, ForeignKey("items.part"), primary_key=True),
+    Column("qty_per", Text, nullable=False),
+    Column("scrap_pct", Text, nullable=False),
+    Index("ix_bom_lines_component", "component"),
+)
+
+bom_structures = Table(
+    "bom_structures",
+    metadata,
+    Column("bom_hash", Text, primary_key=True),
+    Column("lines", Text, nullable=False),  # canonical JSON [[part, per unit], ...]
+    Column("created_at", Text, nullable=False),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("part", Text, ForeignKey("items.part"), primary_key=True),
+    Column("on_hand", Text, nullable=False),
+    Column("armed", Boolean, nullable=False),  # low-stock may fire (see reorder rules)
+)
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scanner", Text, nullable=False),
+    Column("station", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # the raw bytes as read
+    Column("code", Text, nullable=False),  # the bytes as text, undecodable bytes escaped
+    Column("symbology", Text),
+    Column("gtin", Text),
+    Column("serial", Text),
+    Column("batch", Text),
+    Column("status", Text, nullable=False),  # accepted | rejected | duplicate
+    Column("reason", Text),
+    Column("at", Text, nullable=False),
+    Column("mono", Float, nullable=False),
+    Column("boot_id", Text, nullable=False),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("part", Text),
+    Column("quantity", Text),
+    Column("station", Text),
+    Column("scanner", Text),
+    Column("scan_id", Integer, ForeignKey("scans.id")),
+    Column("bom_hash", Text, ForeignKey("bom_structures.bom_hash")),
+    Column("reason", Text),
+    Column("event_id", Text),
+    Column("at", Text, nullable=False),
+    Column("mono", Float, nullable=False),
+    Column("boot_id", Text, nullable=False),
+    Column("voided_by", Integer, ForeignKey("transactions.id")),
+    Index("ix_transactions_station", "station", "id"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", Integer, ForeignKey("transactions.id"), nullable=False, index=True),
+    Column("part", Text, ForeignKey("items.part"), nullable=False, index=True),
+    Column("quantity", Text, nullable=False),  # signed: + into stock, - out of stock
+    Column("kind", Text, nullable=False),
+    Column("scan_id", Integer, ForeignKey("scans.id")),
+    Column("bom_hash", Text),
+)
+
+shipped_serials = Table(
+    "shipped_serials",
+    metadata,
+    Column("gtin", Text, primary_key=True),
+    Column("serial", Text, primary_key=True),
+    Column("txn_id", Integer, ForeignKey("transactions.id"), nullable=False, index=True),
+)
+
+reorders = Table(
+    "reorders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("part", Text, ForeignKey("items.part"), nullable=False),
+    Column("ordered", Text, nullable=False),
+    Column("received", Text, nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("close_reason", Text),  # received | cancelled
+    Column("created_at", Text, nullable=False),
+    Column("closed_at", Text),
+    Index("ix_reorders_part_open", "part", "open"),
+)
+
+station_state = Table(
+    "station_state",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("mode", Text),
+    Column("qty", Text),
+    Column("qty_at", Text),
+    Column("qty_mono", Float),
+    Column("qty_boot", Text),
+    Column("qty_scan", Integer),
+    Column("reason", Text),
+    Column("reason_at", Text),
+    Column("reason_mono", Float),
+    Column("reason_boot", Text),
+    Column("reason_scan", Integer),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", Text, primary_key=True),  # seq | boot | catalog
+    Column("value", Integer, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("type", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("published_at", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Index("ix_outbox_unpublished", "published_at", "seq"),
+)
+
+stock_state = Table(
+    "stock_state",
+    metadata,
+    Column("part", Text, primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("published_version", Integer, nullable=False, default=0),
+)
