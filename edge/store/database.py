@@ -29,6 +29,7 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
 )
+READ_ONLY = "edge_read_only"  # execution option: a transaction that never writes
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -52,7 +53,9 @@ def create_database_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see queries.py) skip the write lock; WAL gives them a snapshot.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -1,0 +1,185 @@
+"""Read-only queries behind ``edge stock``, ``edge scans``, ``edge events`` and ``edge reorders``.
+
+They read committed state in a plain (deferred) transaction. Quantities are
+read as text and turned into exact decimals here; ordering and arithmetic on
+them happen in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import Connection
+
+from edge.domain import exactjson
+from edge.domain.bom import BomGraph
+from edge.domain.model import BomLine
+from edge.domain.quantity import ZERO, add, from_storage, sub
+from edge.store import schema as t
+from edge.store.database import READ_ONLY
+
+
+def _read(engine: Engine) -> Connection:
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    part: str
+    description: str
+    uom: str
+    on_hand: Decimal
+    on_order: Decimal
+    reorder_point: Decimal | None
+
+    @property
+    def state(self) -> str:
+        if self.on_hand < ZERO:
+            return "negative"
+        if self.reorder_point is None:
+            return "no-reorder-point"
+        return "low" if self.on_hand <= self.reorder_point else "ok"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "part": self.part,
+            "description": self.description,
+            "uom": self.uom,
+            "on_hand": self.on_hand,
+            "on_order": self.on_order,
+            "reorder_point": self.reorder_point,
+            "state": self.state,
+        }
+
+
+def stock(engine: Engine) -> list[StockRow]:
+    """Every item that holds stock (phantoms excluded), sorted by part."""
+    with _read(engine) as connection, connection.begin():
+        items = connection.execute(select(t.items)).all()
+        bom_parents = {
+            row.parent for row in connection.execute(select(t.bom_lines.c.parent).distinct())
+        }
+        balances = {
+            row.part: from_storage(row.on_hand)
+            for row in connection.execute(select(t.balances.c.part, t.balances.c.on_hand))
+        }
+        on_order: dict[str, Decimal] = {}
+        for row in connection.execute(
+            select(t.reorders.c.part, t.reorders.c.ordered, t.reorders.c.received).where(
+                t.reorders.c.open.is_(True)
+            )
+        ):
+            outstanding = sub(from_storage(row.ordered), from_storage(row.received))
+            if outstanding > ZERO:
+                on_order[row.part] = add(on_order.get(row.part, ZERO), outstanding)
+    stocked = {row.part for row in items if row.stocked}
+    graph = BomGraph({parent: [_placeholder(parent)] for parent in bom_parents}, stocked)
+    rows = [
+        StockRow(
+            part=row.part,
+            description=row.description,
+            uom=row.uom,
+            on_hand=balances.get(row.part, ZERO),
+            on_order=on_order.get(row.part, ZERO),
+            reorder_point=None if row.reorder_point is None else from_storage(row.reorder_point),
+        )
+        for row in items
+        if graph.is_stocked(row.part)
+    ]
+    return sorted(rows, key=lambda row: row.part)
+
+
+def _placeholder(parent: str) -> BomLine:
+    # Only whether a part has a BOM matters for is_stocked; the lines are not read.
+    return BomLine(parent, parent, Decimal(1))
+
+
+def scans(engine: Engine, limit: int | None) -> list[dict[str, Any]]:
+    """The scan journal, newest first."""
+    statement = select(t.scans).order_by(t.scans.c.id.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    with _read(engine) as connection, connection.begin():
+        return [
+            {
+                "scan_id": row.id,
+                "station": row.station,
+                "scanner": row.scanner,
+                "code": row.code,
+                "symbology": row.symbology,
+                "status": row.status,
+                "reason": row.reason,
+                "at": row.at,
+                "gtin": row.gtin,
+                "serial": row.serial,
+                "batch": row.batch,
+            }
+            for row in connection.execute(statement)
+        ]
+
+
+def events(engine: Engine, *, pending: bool) -> list[dict[str, Any]]:
+    """Outbox events, oldest first; with ``pending`` only those not yet published."""
+    statement = select(t.outbox).order_by(t.outbox.c.seq)
+    if pending:
+        statement = statement.where(t.outbox.c.published_at.is_(None))
+    with _read(engine) as connection, connection.begin():
+        return [
+            {
+                "seq": row.seq,
+                "topic": row.topic,
+                "published": row.published_at is not None,
+                "published_at": row.published_at,
+                "attempts": row.attempts,
+                "last_error": row.last_error,
+                "payload": exactjson.loads(row.payload),
+            }
+            for row in connection.execute(statement)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSummary:
+    events_pending: int
+    stock_pending: int
+
+
+def outbox_summary(engine: Engine) -> OutboxSummary:
+    with _read(engine) as connection, connection.begin():
+        events_pending = connection.execute(
+            select(func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
+        ).scalar_one()
+        stock_pending = connection.execute(
+            select(func.count())
+            .select_from(t.stock_state)
+            .where(t.stock_state.c.published_version < t.stock_state.c.version)
+        ).scalar_one()
+    return OutboxSummary(int(events_pending), int(stock_pending))
+
+
+def reorders(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:
+    statement = select(t.reorders).order_by(t.reorders.c.id)
+    if not include_closed:
+        statement = statement.where(t.reorders.c.open.is_(True))
+    with _read(engine) as connection, connection.begin():
+        rows = connection.execute(statement).all()
+    result = []
+    for row in rows:
+        ordered = from_storage(row.ordered)
+        received = from_storage(row.received)
+        outstanding = sub(ordered, received)
+        result.append({
+            "reorder_id": row.id,
+            "part": row.part,
+            "ordered": ordered,
+            "received": received,
+            "outstanding": outstanding if outstanding > ZERO and row.open else ZERO,
+            "status": "open" if row.open else "closed",
+            "close_reason": row.close_reason,
+            "created_at": row.created_at,
+            "closed_at": row.closed_at,
+        })  # fmt: skip
+    return result

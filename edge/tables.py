@@ -1,0 +1,42 @@
+"""Plain-text tables for people reading a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from edge.domain.quantity import format_quantity
+
+
+def cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal):
+        return format_quantity(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    texts = [[cell(value) for value in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in texts:
+        for index, text in enumerate(row):
+            widths[index] = max(widths[index], len(text))
+    numeric = [
+        all(isinstance(row[index], Decimal | int) or row[index] is None for row in rows) and rows
+        for index in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        padded = [
+            value.rjust(widths[index]) if numeric[index] else value.ljust(widths[index])
+            for index, value in enumerate(values)
+        ]
+        return "  ".join(padded).rstrip()
+
+    output = [line(headers), line(["-" * width for width in widths])]
+    output.extend(line(row) for row in texts)
+    return "\n".join(output)
