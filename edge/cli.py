@@ -328,6 +328,21 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.daemon import Daemon  # noqa: PLC0415 - only the daemon loads paho and readers
+
+    config = load(args)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.log_level)
+    return Daemon(config.source).run()
+
+
+def cmd_devices(_args: argparse.Namespace) -> int:
+    from hardware.devices import discover, format_devices  # noqa: PLC0415
+
+    print(format_devices(discover()))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo  # noqa: PLC0415 - the demo's imports are for it alone
 
@@ -363,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
         child.set_defaults(handler=handler)
         return child
 
+    command("run", cmd_run, "run the daemon: read scanners, commit scans, publish events")
+    command("devices", cmd_devices, "list input devices and serial ports that could be scanners")
     demo = command("demo", cmd_demo, "run the real pipeline on demo data, no hardware needed")
     demo.add_argument("--data", metavar="DIR", help="folder with items.csv, bom.csv, stock.csv")
     demo.add_argument("--keep", action="store_true", help="keep the demo database folder")
@@ -419,7 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if args.command == "run"
+        else "%(levelname)s %(name)s: %(message)s",
     )
     try:
         return int(args.handler(args))

@@ -1,51 +1,38 @@
-"""``edge demo``: the real pipeline on a temporary database, with no hardware and no broker.
+"""``edge demo``: the real daemon pipeline with virtual scanners, no hardware, no broker.
 
-It writes a config for three stations, imports the demo CSVs from
-``config/``, enters a scripted shift of scans through exactly the path
-``edge scan`` uses, receives a delivery, and prints what happened.
+It writes a config with three stations, each bound to a serial scanner whose
+port is a pseudo-terminal (the kernel's virtual serial line), imports the
+demo CSVs from ``config/``, starts the daemon's readers and writer, types a
+scripted shift of scans into the scanners, listens for the good/bad-read
+bytes the daemon writes back after each commit, and prints what happened.
+Events stay in the outbox: with no broker configured nothing is sent.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
 import tempfile
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
 from edge.bootstrap import build_service
 from edge.clock import SystemClock
 from edge.config import load_config
-from edge.domain.scanning import ScanInput
+from edge.daemon import Daemon
 from edge.importer import import_bom, import_items, import_stock
-from edge.service import InventoryService, PendingScan
+from edge.service import InventoryService
 from edge.store import queries
 from edge.tables import render_table
-from hardware.barcode import decode
 
 GS = "\x1d"
+ACK, NAK = b"\x06", b"\x15"
+WAIT_S = 10.0
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "config"
-
-DEMO_CONFIG = """\
-[site]
-id = "demo-plant"
-node = "demo-edge"
-
-[database]
-path = "edge.db"
-
-[[station]]
-id = "PACK-1"
-mode = "ship"
-
-[[station]]
-id = "SCRAP-1"
-mode = "scrap"
-scrap_reasons = ["DAMAGED", "WRONG-PART", "TEST"]
-
-[[station]]
-id = "BUILD-1"
-mode = "build"
-"""
+STATIONS = {"PACK-1": "ship", "SCRAP-1": "scrap", "BUILD-1": "build"}
 
 # (station, code, what the operator is doing)
 SHIFT: tuple[tuple[str, str, str], ...] = (
@@ -53,8 +40,9 @@ SHIFT: tuple[tuple[str, str, str], ...] = (
     ("PACK-1", "QTY:2", "next scan counts twice"),
     ("PACK-1", "FG-PUMP-100", "ship two pumps by part number"),
     ("PACK-1", "(01)09506000134352(21)SN0001", "ship a serialized pump (GS1, human-readable)"),
-    ("PACK-1", "(01)09506000134352(21)SN0001", "the same serial again"),
+    ("PACK-1", "(01)09506000134352(21)SN0001", "the scanner reads the same label twice"),
     ("PACK-1", f"]C1010950600013436910LOT42{GS}21SN200A", "ship a 200 W pump (GS1-128, batch)"),
+    ("PACK-1", "(01)09506000134352(21)SN0001", "the serialized pump, scanned again later"),
     ("PACK-1", "CUST-4711", "ship by the customer's part number"),
     ("PACK-1", "VOID", "undo that last shipment"),
     ("SCRAP-1", "RSN:DAMAGED", "scrap reason for the next scan"),
@@ -66,6 +54,38 @@ SHIFT: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _config_text(ports: dict[str, str]) -> str:
+    lines = ['[site]\nid = "demo-plant"\nnode = "demo-edge"\n', '[database]\npath = "edge.db"\n']
+    for station, mode in STATIONS.items():
+        lines.append(f'[[station]]\nid = "{station}"\nmode = "{mode}"\n')
+    for station, port in ports.items():
+        lines.append(
+            f'[[scanner]]\nid = "{station.lower()}-scanner"\nstation = "{station}"\n'
+            f'kind = "serial"\nurl = "{port}"\nterminator = "cr"\n'
+            'feedback_good = "\\u0006"\nfeedback_bad = "\\u0015"\n'
+        )
+    return "\n".join(lines)
+
+
+class VirtualScanner:
+    """The far end of a pseudo-terminal: types codes, hears feedback bytes."""
+
+    def __init__(self) -> None:
+        self.master, self._slave = os.openpty()
+        self.port = os.ttyname(self._slave)
+
+    def type(self, code: str) -> None:
+        os.write(self.master, code.encode("utf-8") + b"\r")
+
+    def heard(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        return os.read(self.master, 64) if ready else b""
+
+    def close(self) -> None:
+        os.close(self._slave)
+        os.close(self.master)
+
+
 def run_demo(data: Path | None, *, keep: bool = False) -> int:
     data = data or DEFAULT_DATA
     for name in ("items.csv", "bom.csv", "stock.csv"):
@@ -73,17 +93,21 @@ def run_demo(data: Path | None, *, keep: bool = False) -> int:
             print(f"edge demo: {data / name} is missing (pass --data DIR)")
             return 2
     folder = Path(tempfile.mkdtemp(prefix="edge-demo-"))
+    scanners = {station: VirtualScanner() for station in STATIONS}
     try:
-        (folder / "edge.toml").write_text(DEMO_CONFIG)
-        service = build_service(load_config(folder / "edge.toml"))
+        config_path = folder / "edge.toml"
+        config_path.write_text(_config_text({s: v.port for s, v in scanners.items()}))
+        service = build_service(load_config(config_path))
         _load_data(service, data)
-        _run_shift(service)
+        _run_shift(config_path, service, scanners)
         _show(service)
+        service.engine.dispose()
         if keep:
             print(f"\nThe demo database is kept in {folder}; try:")
-            print(f"  edge stock --config {folder / 'edge.toml'}")
-        service.engine.dispose()
+            print(f"  edge stock --config {config_path}")
     finally:
+        for scanner in scanners.values():
+            scanner.close()
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
     return 0
@@ -101,21 +125,45 @@ def _load_data(service: InventoryService, data: Path) -> None:
     print("stock.csv:", import_stock(service, data / "stock.csv", clock.moment()).describe("stock"))
 
 
-def _run_shift(service: InventoryService) -> None:
-    _heading("Scans (entered as `edge scan --station ID CODE` would)")
-    clock = SystemClock()
-    rows = []
-    for station, code, note in SHIFT:
-        data = code.encode("utf-8")
-        scan = ScanInput(scanner="demo", station=station, data=data, at=clock.moment())
-        [outcome] = service.process_scans([PendingScan(scan, decode(data))])
-        shown = code.replace(GS, "<GS>")
-        result = outcome.status if outcome.good else f"{outcome.status}: {outcome.reason}"
-        rows.append((station, shown, result, outcome.message, note))
-    print(render_table(["station", "code", "result", "what it did", "operator"], rows))
+def _wait(condition: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the daemon did not {what} within {WAIT_S:g} s")
+        time.sleep(0.01)
+
+
+def _run_shift(
+    config_path: Path, service: InventoryService, scanners: dict[str, VirtualScanner]
+) -> None:
+    _heading("A shift on three virtual serial scanners (edge run's readers and writer)")
+    stop = threading.Event()
+    daemon = Daemon(config_path, relay_factory=None, stop=stop)
+    thread = threading.Thread(target=daemon.run, name="demo-daemon", daemon=True)
+    thread.start()
+    try:
+        _wait(daemon.ready.is_set, "start")
+        _wait(
+            lambda: all(s.state == "connected" for s in daemon.scanners.values()),
+            "open the virtual scanners",
+        )
+        rows = []
+        for station, code, note in SHIFT:
+            journaled = len(queries.scans(service.engine, None))
+            scanners[station].type(code)
+            _wait(lambda: len(queries.scans(service.engine, None)) > journaled, "journal a scan")
+            scan = queries.scans(service.engine, 1)[0]
+            heard = scanners[station].heard(0.5 if scan["status"] != "duplicate" else 0)
+            beep = {ACK: "good beep", NAK: "bad beep"}.get(heard, "silence")
+            result = scan["status"] + (f": {scan['reason']}" if scan["reason"] else "")
+            rows.append((station, code.replace(GS, "<GS>"), result, beep, note))
+        print(render_table(["station", "code", "journal", "scanner", "operator"], rows))
+    finally:
+        stop.set()
+        thread.join(30)
 
     _heading("A delivery arrives: `edge receive PK-BOX-S 40`")
-    moment = clock.moment()
+    moment = SystemClock().moment()
     service.transact(lambda inventory, _uow: inventory.receive("PK-BOX-S", Decimal(40), moment))
     print("received 40 x PK-BOX-S against its open reorder")
 
@@ -139,6 +187,5 @@ def _show(service: InventoryService) -> None:
             [(e["seq"], e["payload"]["type"], summarize_event(e["payload"])) for e in events],
         )
     )
-    print(
-        f"\n{len(events)} events would be published to {events[0]['topic'].rsplit('/', 2)[0]}/..."
-    )
+    prefix = events[0]["topic"].rsplit("/", 2)[0] if events else "?"
+    print(f"\n{len(events)} events are waiting to be published under {prefix}/event/...")

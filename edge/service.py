@@ -28,11 +28,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class PendingScan:
-    """A read waiting to be journaled; ``duplicate`` was decided by the debouncer."""
+    """A read waiting to be journaled.
+
+    ``duplicate`` was decided by the debouncer; ``reject_reason`` journals the
+    scan as rejected without applying it (a scan refused earlier, e.g. while
+    the database could not be written).
+    """
 
     scan: ScanInput
     barcode: BarcodeLike
     duplicate: bool = False
+    reject_reason: str | None = None
 
 
 class InventoryService:
@@ -91,6 +97,14 @@ class InventoryService:
             with uow.savepoint():
                 if item.duplicate:
                     return processor.journal_duplicate(item.scan, item.barcode)
+                if item.reject_reason is not None:
+                    return processor.journal_rejection(
+                        item.scan,
+                        item.barcode,
+                        item.reject_reason,
+                        f"refused when read ({item.reject_reason})",
+                        event=True,
+                    )
                 return processor.process(item.scan, item.barcode)
         except SQLAlchemyError:
             raise

@@ -1,0 +1,256 @@
+"""``edge run``: scanners -> queue -> one writer -> SQLite, and the outbox relay to MQTT.
+
+Threads, not asyncio: pyserial and evdev reads are blocking calls that fit a
+thread per scanner, SQLite wants exactly one writer, and paho runs its own
+network loop. Twenty scanners are twenty mostly-sleeping threads.
+
+Shutdown order on SIGTERM: readers stop first (no new reads), the writer
+drains the queue and commits what was read, the relay publishes ``offline``
+and disconnects. SIGHUP reloads the config if it validates.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from edge import __version__
+from edge.bootstrap import build_service, station_from_config
+from edge.config import Config, ConfigError, ScannerConfig, load_config
+from edge.scanners import RunningScanner, build_reader
+from edge.sdnotify import Notifier, watchdog_interval
+from edge.service import InventoryService
+from edge.writer import QueuedRead, ScannerRoute, ScanWriter
+from hardware.reads import RawRead
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 20_000
+TICK_S = 2.0
+
+
+class Relay(Protocol):
+    def run(self, stop: threading.Event) -> None: ...
+
+    def wake(self) -> None: ...
+
+    def status_line(self) -> str: ...
+
+
+RelayFactory = Callable[[Config, InventoryService, int], Relay]
+
+
+def default_relay(config: Config, service: InventoryService, boot: int) -> Relay:
+    from edge.relay import OutboxRelay  # noqa: PLC0415 - paho is loaded only by the daemon
+
+    return OutboxRelay(
+        service.engine,
+        config.mqtt,
+        topic_prefix=config.topic_prefix,
+        client_id=config.client_id,
+        site=config.site.id,
+        node=config.site.node,
+        boot=boot,
+        version=__version__,
+    )
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        relay_factory: RelayFactory | None = default_relay,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.config = load_config(config_path)
+        self.relay_factory = relay_factory
+        self.stop = stop or threading.Event()
+        self.reload_requested = threading.Event()
+        self.reads: queue.Queue[QueuedRead] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.scanners: dict[str, RunningScanner] = {}
+        self.notifier = Notifier()
+        self.ready = threading.Event()
+        self._queue_full_logged = False
+        self.relay: Relay | None = None
+        self.writer: ScanWriter | None = None
+
+    # --- lifecycle ---------------------------------------------------------------
+    def run(self) -> int:
+        config = self.config
+        service = build_service(config)
+        boot = service.transact(lambda _inventory, uow: uow.raise_boot())
+        log.info("edge %s starting: site %s node %s boot %d", __version__,
+                 config.site.id, config.site.node, boot)  # fmt: skip
+        relay_stop = threading.Event()
+        relay_thread = None
+        if self.relay_factory is not None:
+            self.relay = self.relay_factory(config, service, boot)
+            relay_thread = threading.Thread(
+                target=self.relay.run, args=(relay_stop,), name="relay", daemon=True
+            )
+        self.writer = ScanWriter(
+            service,
+            self.reads,
+            self._routes(config),
+            database_path=config.database.path,
+            min_free_mb=config.database.min_free_mb,
+            on_committed=self.relay.wake if self.relay is not None else lambda: None,
+        )
+        writer_stop = threading.Event()
+        writer_thread = threading.Thread(
+            target=self.writer.run, args=(writer_stop,), name="writer", daemon=True
+        )
+        writer_thread.start()
+        if relay_thread is not None:
+            relay_thread.start()
+        for scanner in config.scanners:
+            self._start_scanner(scanner)
+        self._install_signals()
+        self.notifier.ready(self.status_line())
+        self.ready.set()
+        log.info("ready: %d scanners on %d stations", len(config.scanners), len(config.stations))
+        try:
+            self._supervise()
+        finally:
+            self.notifier.stopping()
+            log.info("stopping: readers first, then the writer drains the queue")
+            for running in self.scanners.values():
+                running.halt()
+            writer_stop.set()
+            writer_thread.join()
+            relay_stop.set()
+            if relay_thread is not None:
+                relay_thread.join(15)
+            service.engine.dispose()
+            self.notifier.close()
+            log.info("stopped")
+        return 0
+
+    def _supervise(self) -> None:
+        interval = watchdog_interval()
+        tick = min(TICK_S, interval) if interval else TICK_S
+        last_status = ""
+        while not self.stop.wait(tick):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            if interval:
+                self.notifier.watchdog()
+            status = self.status_line()
+            if status != last_status:
+                self.notifier.status(status)
+                last_status = status
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # embedded (the demo, tests): the owner stops us through self.stop
+
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            self.stop.set()
+
+        def on_hup(_signum: int, _frame: FrameType | None) -> None:
+            self.reload_requested.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    # --- scanners ----------------------------------------------------------------
+    def _on_read(self, scanner_id: str, read: RawRead) -> None:
+        item = QueuedRead(scanner_id, read)
+        try:
+            self.reads.put_nowait(item)
+            self._queue_full_logged = False
+        except queue.Full:
+            if not self._queue_full_logged:
+                log.error("scan queue full (%d): readers wait for the writer", QUEUE_SIZE)
+                self._queue_full_logged = True
+            self.reads.put(item)  # back-pressure: the scanner's own buffer holds the rest
+
+    def _on_state(self, scanner_id: str, state: str, detail: str) -> None:
+        running = self.scanners.get(scanner_id)
+        if running is not None:
+            running.state, running.detail = state, detail
+        level = logging.INFO if state == "connected" else logging.WARNING
+        log.log(level, "scanner %s %s: %s", scanner_id, state, detail)
+
+    def _start_scanner(self, scanner: ScannerConfig) -> None:
+        try:
+            reader = build_reader(scanner, self._on_read, self._on_state)
+        except (ValueError, ImportError) as error:
+            log.error("scanner %s cannot start: %s", scanner.id, error)
+            return
+        running = RunningScanner(scanner, reader)
+        self.scanners[scanner.id] = running
+        running.start()
+
+    def _routes(self, config: Config) -> dict[str, ScannerRoute]:
+        routes: dict[str, ScannerRoute] = {}
+        for scanner in config.scanners:
+            routes[scanner.id] = ScannerRoute(
+                station=scanner.station,
+                prefix=scanner.prefix,
+                suffix=scanner.scan_suffix,
+                debounce_s=scanner.debounce_ms / 1000,
+                feedback=self._feedback_for(scanner.id),
+            )
+        return routes
+
+    def _feedback_for(self, scanner_id: str) -> Callable[[bool], None]:
+        def feedback(good: bool) -> None:
+            running = self.scanners.get(scanner_id)
+            if running is not None:
+                running.reader.feedback(good)
+
+        return feedback
+
+    # --- reload ------------------------------------------------------------------
+    def reload(self) -> None:
+        """Apply a changed config if it validates; keep the running one otherwise."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as error:
+            log.error("config reload refused, keeping the running config: %s", error)
+            return
+        old = self.config
+        if (new.site, new.database.path) != (old.site, old.database.path):
+            log.warning("site, node and database.path change only on restart; kept")
+        if self.writer is not None:
+            self.writer.service.update_stations([station_from_config(s) for s in new.stations])
+        old_scanners = {scanner.id: scanner for scanner in old.scanners}
+        new_scanners = {scanner.id: scanner for scanner in new.scanners}
+        for scanner_id, scanner in old_scanners.items():
+            if new_scanners.get(scanner_id) != scanner and scanner_id in self.scanners:
+                self.scanners.pop(scanner_id).halt()
+        self.config = new
+        if self.writer is not None:
+            self.writer.update_routes(self._routes(new))
+        for scanner_id, scanner in new_scanners.items():
+            if scanner_id not in self.scanners:
+                self._start_scanner(scanner)
+        log.info("config reloaded: %d stations, %d scanners", len(new.stations), len(new.scanners))
+
+    # --- status ------------------------------------------------------------------
+    def status_line(self) -> str:
+        connected = sum(1 for s in self.scanners.values() if s.state == "connected")
+        parts = [f"scanners {connected}/{len(self.config.scanners)}"]
+        if self.writer is not None:
+            stats = self.writer.stats
+            parts.append(
+                f"scans {stats.accepted} ok {stats.rejected} rejected {stats.duplicates} dup"
+            )
+            if not stats.storage_ok:
+                parts.append(f"DATABASE UNWRITABLE ({stats.unstored} held)")
+        parts.append(f"queue {self.reads.qsize()}")
+        if self.relay is not None:
+            parts.append(self.relay.status_line())
+        return "; ".join(parts)

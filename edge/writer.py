@@ -1,0 +1,205 @@
+"""The single writer: queued reads become committed scans, then operator feedback.
+
+Readers put reads on a bounded queue and never wait for the database. The
+writer takes whatever is waiting (up to a batch), debounces, decodes, and
+commits the batch in one durable transaction with a SAVEPOINT per scan (see
+:meth:`InventoryService.process_scans`), so under a burst one fsync covers
+many scans. Good-read feedback is written only after that commit returns.
+
+When the database cannot be written (an I/O error, a full disk, free space
+below ``database.min_free_mb``), the batch's scans get bad-read feedback at
+once and wait in memory; as soon as writes succeed again they are journaled
+as rejected / ``storage-unavailable`` — never silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.clock import SystemClock
+from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
+from edge.service import InventoryService, PendingScan
+from edge.store.database import StorageError, free_megabytes
+from hardware.barcode import decode
+from hardware.reads import RawRead
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 128
+MAX_UNSTORED = 100_000
+RETRY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRead:
+    scanner_id: str
+    read: RawRead
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerRoute:
+    """Where a scanner's reads go and how they are cut and answered."""
+
+    station: str
+    prefix: bytes
+    suffix: bytes
+    debounce_s: float
+    feedback: Callable[[bool], None]
+
+
+@dataclass
+class WriterStats:
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    unstored: int = 0
+    storage_ok: bool = True
+    last_error: str = ""
+
+
+class ScanWriter:
+    def __init__(
+        self,
+        service: InventoryService,
+        reads: queue.Queue[QueuedRead],
+        routes: Mapping[str, ScannerRoute],
+        *,
+        database_path: Path,
+        min_free_mb: float,
+        on_committed: Callable[[], None] = lambda: None,
+        clock: SystemClock | None = None,
+    ) -> None:
+        self.service = service
+        self.reads = reads
+        self.routes = dict(routes)
+        self.database_path = database_path
+        self.min_free_mb = min_free_mb
+        self.on_committed = on_committed
+        self.clock = clock or SystemClock()
+        self.stats = WriterStats()
+        self._debouncers: dict[str, Debouncer] = {}
+        self._unstored: deque[PendingScan] = deque()
+        self._lock = threading.Lock()
+
+    def update_routes(self, routes: Mapping[str, ScannerRoute]) -> None:
+        with self._lock:
+            self.routes = dict(routes)
+
+    def run(self, stop: threading.Event) -> None:
+        """Process reads until ``stop`` is set and the queue is empty."""
+        while True:
+            batch = self._take(timeout=0.2 if not self._unstored else RETRY_S)
+            if batch or self._unstored:
+                self.process(batch)
+            elif stop.is_set():
+                return
+
+    def _take(self, timeout: float) -> list[QueuedRead]:
+        try:
+            first = self.reads.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self.reads.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def process(self, batch: list[QueuedRead]) -> list[ScanOutcome]:
+        """Journal and apply one batch; answer each scanner after the commit."""
+        with self._lock:
+            routes = self.routes
+        pending: list[PendingScan] = []
+        answers: list[Callable[[bool], None] | None] = []
+        for item in batch:
+            route = routes.get(item.scanner_id)
+            if route is None:
+                log.error("read from unknown scanner %s dropped from routing", item.scanner_id)
+                continue
+            pending.append(self._pending(item, route))
+            answers.append(route.feedback)
+        if not self._storage_ok():
+            self._hold(pending, answers, "free disk space is below database.min_free_mb")
+            return []
+        try:
+            if self._unstored:
+                self._journal_unstored()
+            outcomes = self.service.process_scans(pending) if pending else []
+        except StorageError as error:
+            self._hold(pending, answers, str(error))
+            return []
+        self.stats.storage_ok = True
+        self.on_committed()
+        for outcome, answer in zip(outcomes, answers, strict=True):
+            self._count(outcome)
+            if answer is not None and outcome.status != "duplicate":
+                answer(outcome.good)
+        return outcomes
+
+    def _pending(self, item: QueuedRead, route: ScannerRoute) -> PendingScan:
+        debouncer = self._debouncers.get(item.scanner_id)
+        if debouncer is None or debouncer.window_s != route.debounce_s:
+            debouncer = self._debouncers[item.scanner_id] = Debouncer(route.debounce_s)
+        read = item.read
+        scan = ScanInput(
+            scanner=item.scanner_id,
+            station=route.station,
+            data=read.data,
+            at=self.clock.moment_at(read.monotonic),
+            truncated=read.truncated,
+        )
+        duplicate = debouncer.is_duplicate(item.scanner_id, read.data, read.monotonic)
+        return PendingScan(
+            scan, decode(read.data, prefix=route.prefix, suffix=route.suffix), duplicate
+        )
+
+    def _storage_ok(self) -> bool:
+        try:
+            return free_megabytes(self.database_path) >= self.min_free_mb
+        except OSError:
+            return False
+
+    def _hold(
+        self,
+        pending: list[PendingScan],
+        answers: list[Callable[[bool], None] | None],
+        why: str,
+    ) -> None:
+        """Keep scans that could not be stored; tell each operator at once."""
+        if self.stats.storage_ok or why != self.stats.last_error:
+            log.error("database cannot be written (%s); scans are refused and kept in memory", why)
+        self.stats.storage_ok = False
+        self.stats.last_error = why
+        for item, answer in zip(pending, answers, strict=True):
+            if len(self._unstored) >= MAX_UNSTORED:
+                log.critical("more than %d unstored scans; the oldest is dropped", MAX_UNSTORED)
+                self._unstored.popleft()
+            self._unstored.append(PendingScan(item.scan, item.barcode, item.duplicate,
+                                              reject_reason="storage-unavailable"))  # fmt: skip
+            if answer is not None and not item.duplicate:
+                answer(False)
+        self.stats.unstored = len(self._unstored)
+
+    def _journal_unstored(self) -> None:
+        held = list(self._unstored)
+        self.service.process_scans(held)
+        log.warning("database writable again: %d held scans journaled as rejected", len(held))
+        self._unstored.clear()
+        self.stats.unstored = 0
+        self.stats.rejected += len(held)
+
+    def _count(self, outcome: ScanOutcome) -> None:
+        if outcome.status == "accepted":
+            self.stats.accepted += 1
+        elif outcome.status == "duplicate":
+            self.stats.duplicates += 1
+        else:
+            self.stats.rejected += 1
