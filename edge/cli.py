@@ -43,7 +43,7 @@ class UsageError(Exception):
 
 # --- helpers ------------------------------------------------------------------
 def config_path(args: argparse.Namespace) -> Path:
-    if args.config is not None:
+    if getattr(args, "config", None) is not None:
         return Path(args.config)
     from_env = os.environ.get("EDGE_CONFIG")
     return Path(from_env) if from_env else DEFAULT_CONFIG
@@ -358,10 +358,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
+    # SUPPRESS: given before or after the command, the option is not reset by the other parser.
     common.add_argument(
         "--config",
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help=f"config file (default: $EDGE_CONFIG, then {DEFAULT_CONFIG})",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages"
     )
     parser = _Parser(
         prog="edge",
@@ -369,7 +374,6 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -434,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose = getattr(args, "verbose", False)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s"
