@@ -17,6 +17,8 @@ What the decoder reads, beyond characters from the keymap:
   "Alt mode" or "Alt+keypad" output of many scanners): with a leading zero the number is a
   Windows-1252 code, without it a value below 128 is ASCII (control codes included, which is
   why scanners use it), 128-255 is code page 437, and above 255 the Unicode code point;
+- on layouts with AltGr, Ctrl+Alt as AltGr, as Windows reads it (a scanner set to German may
+  send ``@`` as Ctrl+Alt+Q);
 - dead keys of layouts that have them (a scanner set to German sends ``^`` as dead-^ then
   space).
 
@@ -175,7 +177,8 @@ class KeyboardWedgeDecoder:
 
     def poll(self, now: float) -> RawRead | None:
         """Finish the code in progress if no key came for the idle gap before ``now``."""
-        if self.in_progress and now - self._last_key >= self._idle:
+        deadline = self.deadline()
+        if deadline is not None and now >= deadline:
             self._alt_digits = ""  # an Alt sequence cut by the gap is incomplete: drop it
             return self._finish(self._last_key)
         return None
