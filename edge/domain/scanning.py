@@ -143,17 +143,18 @@ class ScanProcessor:
             raise Rejection("unknown-station", f"station {scan.station!r} is not configured")
         if scan.truncated or len(scan.data) > MAX_CODE_BYTES:
             raise Rejection("too-long", "the code is longer than the scanner's max_length")
-        if barcode.error is not None:
-            raise Rejection(barcode.error, f"unreadable code ({barcode.error})")
         text = barcode.text
         state = self._live_state(station, scan.at)
-        if barcode.gs1 is None:
+        # Control codes come before GS1 (a QTY: label printed as GS1-128 still counts).
+        if barcode.error != "invalid-utf8":
             if text.startswith("QTY:"):
                 return self._set_qty(station, state, text[4:], scan_id, scan.at), None
             if text.startswith("RSN:"):
                 return self._set_reason(station, state, text[4:], scan_id, scan.at), None
             if text == "VOID":
                 return self._void(station, scan_id, scan)
+        if barcode.error is not None:
+            raise Rejection(barcode.error, f"unreadable code ({barcode.error})")
         return self._part_scan(station, state, scan_id, scan, barcode)
 
     def _live_state(self, station: Station, at: Moment) -> StationState:
