@@ -351,7 +351,8 @@ def _permission_message(info: InputDeviceInfo) -> str:
         f"permission denied opening {info.devnode} ({info.name}) (EACCES): the service user "
         f"must be in group '{group}' (SupplementaryGroups={group} in the systemd unit, or "
         f"`usermod -aG {group} USER`), and the node must belong to that group: install the "
-        f'udev rule from systemd/ or add one such as SUBSYSTEM=="input", {ids}'
+        "udev rule systemd/99-backflush-edge-scanners.rules (to /etc/udev/rules.d/) or add "
+        f'one such as SUBSYSTEM=="input", {ids}'
         f'GROUP="{group}", MODE="0660", then run `udevadm control --reload && udevadm trigger`'
     )
 
