@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -125,12 +126,16 @@ def _load_data(service: InventoryService, data: Path) -> None:
     print("stock.csv:", import_stock(service, data / "stock.csv", clock.moment()).describe("stock"))
 
 
-def _wait(condition: object, what: str) -> None:
+def _wait(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + WAIT_S
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"the daemon did not {what} within {WAIT_S:g} s")
         time.sleep(0.01)
+
+
+def _journal_size(service: InventoryService) -> int:
+    return len(queries.scans(service.engine, None))
 
 
 def _run_shift(
@@ -149,9 +154,9 @@ def _run_shift(
         )
         rows = []
         for station, code, note in SHIFT:
-            journaled = len(queries.scans(service.engine, None))
+            journaled = _journal_size(service)
             scanners[station].type(code)
-            _wait(lambda: len(queries.scans(service.engine, None)) > journaled, "journal a scan")
+            _wait(lambda n=journaled: _journal_size(service) > n, "journal a scan")
             scan = queries.scans(service.engine, 1)[0]
             heard = scanners[station].heard(0.5 if scan["status"] != "duplicate" else 0)
             beep = {ACK: "good beep", NAK: "bad beep"}.get(heard, "silence")
