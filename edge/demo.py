@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 from edge.bootstrap import build_service
@@ -138,6 +139,10 @@ def _journal_size(service: InventoryService) -> int:
     return len(queries.scans(service.engine, None))
 
 
+def _journal_grew(service: InventoryService, before: int) -> bool:
+    return _journal_size(service) > before
+
+
 def _run_shift(
     config_path: Path, service: InventoryService, scanners: dict[str, VirtualScanner]
 ) -> None:
@@ -156,7 +161,7 @@ def _run_shift(
         for station, code, note in SHIFT:
             journaled = _journal_size(service)
             scanners[station].type(code)
-            _wait(lambda n=journaled: _journal_size(service) > n, "journal a scan")
+            _wait(partial(_journal_grew, service, journaled), "journal a scan")
             scan = queries.scans(service.engine, 1)[0]
             heard = scanners[station].heard(0.5 if scan["status"] != "duplicate" else 0)
             beep = {ACK: "good beep", NAK: "bad beep"}.get(heard, "silence")
