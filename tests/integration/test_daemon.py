@@ -7,18 +7,13 @@ kill -9 (every acknowledged scan is in the database).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,49 +21,10 @@ import pytest
 from edge.bootstrap import build_service
 from edge.config import load_config
 from edge.importer import import_bom, import_items
+from tests.scanner_pty import CEILING_S, Pty, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ACK, NAK = 0x06, 0x15
-CEILING_S = 20.0
-
-
-@dataclass
-class Pty:
-    master: int
-    slave: int
-    path: str
-    heard: bytearray = field(default_factory=bytearray)
-
-    @classmethod
-    def open(cls) -> Pty:
-        master, slave = os.openpty()
-        return cls(master, slave, os.ttyname(slave))
-
-    def type(self, code: str) -> None:
-        os.write(self.master, code.encode() + b"\r")
-
-    def listen(self, count: int, ceiling: float = CEILING_S) -> bytes:
-        """Wait until ``count`` feedback bytes in all have been heard."""
-        deadline = time.monotonic() + ceiling
-        while len(self.heard) < count and time.monotonic() < deadline:
-            ready, _, _ = select.select([self.master], [], [], 0.05)
-            if ready:
-                try:
-                    self.heard += os.read(self.master, 256)
-                except OSError:
-                    break
-        return bytes(self.heard)
-
-    def close(self) -> None:
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -102,7 +58,7 @@ def config_path(tmp_path: Path, ptys: dict[str, Pty]) -> Path:
     path.write_text(
         '[site]\nid = "test"\nnode = "daemon"\n\n[database]\npath = "edge.db"\n\n'
         # Nothing listens on this port: the relay retries in the background.
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {_free_port()}\n\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {free_port()}\n\n'
         '[[station]]\nid = "PACK-1"\nmode = "ship"\n\n'
         '[[station]]\nid = "SCRAP-1"\nmode = "scrap"\n\n' + scanners
     )

@@ -1,0 +1,51 @@
+"""Virtual serial scanners for tests: the master side of a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import time
+from dataclasses import dataclass, field
+
+CEILING_S = 20.0
+
+
+@dataclass
+class Pty:
+    master: int
+    slave: int
+    path: str
+    heard: bytearray = field(default_factory=bytearray)
+
+    @classmethod
+    def open(cls) -> Pty:
+        master, slave = os.openpty()
+        return cls(master, slave, os.ttyname(slave))
+
+    def type(self, code: str) -> None:
+        os.write(self.master, code.encode() + b"\r")
+
+    def listen(self, count: int, ceiling: float = CEILING_S) -> bytes:
+        """Wait until ``count`` feedback bytes in all have been heard."""
+        deadline = time.monotonic() + ceiling
+        while len(self.heard) < count and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    self.heard += os.read(self.master, 256)
+                except OSError:
+                    break
+        return bytes(self.heard)
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
