@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -178,8 +179,10 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("published_at", Text),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),  # answers from the broker
     Column("last_error", Text),
+    # The broker refused it (e.g. an ACL denial); retried with back-off (0002).
+    Column("set_aside", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_outbox_unpublished", "published_at", "seq"),
 )
 

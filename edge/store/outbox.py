@@ -1,0 +1,237 @@
+"""The outbox as the relay sees it: what is waiting, and recording what the broker answered.
+
+Reads run in plain (deferred) transactions and see a WAL snapshot, so they
+never wait for writers. Each write is one short ``BEGIN IMMEDIATE``
+transaction made after the broker has answered; nothing here is ever called
+while a network operation is outstanding on the same thread, so the write lock
+is never held across a network wait.
+
+Rows are committed in ``seq`` order (the sequence counter is raised inside the
+writing transaction, under the write lock), so a reader that has seen every
+row up to some ``seq`` will never later find a smaller one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, and_, case, func, select, update
+from sqlalchemy.engine import Connection
+
+from edge.store import schema as t
+from edge.store.database import READ_ONLY
+from edge.store.unit_of_work import rfc3339
+
+T = TypeVar("T")
+
+# SQLite allows 32766 bound parameters; stay far below it.
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    topic: str
+    payload: str  # the exact JSON text the core wrote
+    attempts: int
+    set_aside: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    part: str
+    topic: str
+    payload: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    events: int  # not yet acknowledged, set-aside rows included
+    set_aside: int
+    stock: int  # stock states whose newest version is not yet acknowledged
+
+
+def _read(engine: Engine) -> Connection:
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _outbox_row(row: Any) -> OutboxRow:
+    return OutboxRow(row.seq, row.topic, row.payload, row.attempts, bool(row.set_aside))
+
+
+_OUTBOX_COLUMNS = (
+    t.outbox.c.seq,
+    t.outbox.c.topic,
+    t.outbox.c.payload,
+    t.outbox.c.attempts,
+    t.outbox.c.set_aside,
+)
+
+
+def unpublished_after(engine: Engine, after_seq: int, limit: int) -> list[OutboxRow]:
+    """Unpublished rows with ``seq`` above ``after_seq``, oldest first."""
+    statement = (
+        select(*_OUTBOX_COLUMNS)
+        .where(t.outbox.c.published_at.is_(None), t.outbox.c.seq > after_seq)
+        .order_by(t.outbox.c.seq)
+        .limit(limit)
+    )
+    with _read(engine) as connection, connection.begin():
+        return [_outbox_row(row) for row in connection.execute(statement)]
+
+
+def unpublished_by_seq(engine: Engine, seqs: Sequence[int]) -> list[OutboxRow]:
+    """Those of ``seqs`` that are still unpublished, oldest first."""
+    rows: list[OutboxRow] = []
+    with _read(engine) as connection, connection.begin():
+        for chunk in _chunks(seqs):
+            statement = select(*_OUTBOX_COLUMNS).where(
+                t.outbox.c.published_at.is_(None), t.outbox.c.seq.in_(chunk)
+            )
+            rows.extend(_outbox_row(row) for row in connection.execute(statement))
+    return sorted(rows, key=lambda row: row.seq)
+
+
+def newest_seq(engine: Engine) -> int:
+    """The highest ``seq`` committed so far (0 for an empty outbox)."""
+    with _read(engine) as connection, connection.begin():
+        return int(connection.execute(select(func.max(t.outbox.c.seq))).scalar_one() or 0)
+
+
+def backlog(engine: Engine) -> Backlog:
+    """How much is waiting to be published."""
+    with _read(engine) as connection, connection.begin():
+        events, set_aside = connection.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((t.outbox.c.set_aside, 1), else_=0)), 0),
+            )
+            .select_from(t.outbox)
+            .where(t.outbox.c.published_at.is_(None))
+        ).one()
+        stock = connection.execute(
+            select(func.count())
+            .select_from(t.stock_state)
+            .where(t.stock_state.c.published_version < t.stock_state.c.version)
+        ).scalar_one()
+    return Backlog(int(events), int(set_aside), int(stock))
+
+
+def record_answers(
+    engine: Engine,
+    *,
+    published: Sequence[int],
+    refused: Mapping[int, str],
+    stock: Mapping[str, int],
+    at: datetime,
+) -> None:
+    """Record what the broker answered, in one short write transaction.
+
+    ``published``: rows it accepted. ``refused``: rows it refused, with the
+    reason; they are set aside. ``stock``: the newest acknowledged version of
+    each part's stock state.
+    """
+    if not (published or refused or stock):
+        return
+    with engine.begin() as connection:
+        for chunk in _chunks(published):
+            connection.execute(
+                update(t.outbox)
+                .where(t.outbox.c.seq.in_(chunk), t.outbox.c.published_at.is_(None))
+                .values(
+                    published_at=rfc3339(at),
+                    attempts=t.outbox.c.attempts + 1,
+                    set_aside=False,
+                    last_error=None,
+                )
+            )
+        for seq, error in refused.items():
+            connection.execute(
+                update(t.outbox)
+                .where(t.outbox.c.seq == seq, t.outbox.c.published_at.is_(None))
+                .values(set_aside=True, attempts=t.outbox.c.attempts + 1, last_error=error)
+            )
+        for part, version in stock.items():
+            connection.execute(
+                update(t.stock_state)
+                .where(
+                    and_(
+                        t.stock_state.c.part == part,
+                        t.stock_state.c.published_version < version,
+                    )
+                )
+                .values(published_version=version)
+            )
+
+
+def stock_parts(engine: Engine) -> list[str]:
+    """Every part that has a stock state, sorted."""
+    with _read(engine) as connection, connection.begin():
+        statement = select(t.stock_state.c.part).order_by(t.stock_state.c.part)
+        return [row.part for row in connection.execute(statement)]
+
+
+_STOCK_COLUMNS = (
+    t.stock_state.c.part,
+    t.stock_state.c.topic,
+    t.stock_state.c.payload,
+    t.stock_state.c.version,
+)
+
+
+def stock_rows(engine: Engine, parts: Sequence[str]) -> list[StockRow]:
+    """The current stock state of these parts."""
+    rows: list[StockRow] = []
+    with _read(engine) as connection, connection.begin():
+        for chunk in _chunks(parts):
+            statement = select(*_STOCK_COLUMNS).where(t.stock_state.c.part.in_(chunk))
+            rows.extend(
+                StockRow(row.part, row.topic, row.payload, row.version)
+                for row in connection.execute(statement)
+            )
+    return rows
+
+
+def stock_changed(engine: Engine) -> list[StockRow]:
+    """Stock states whose newest version the broker has not yet acknowledged."""
+    statement = select(*_STOCK_COLUMNS).where(
+        t.stock_state.c.published_version < t.stock_state.c.version
+    )
+    with _read(engine) as connection, connection.begin():
+        return [
+            StockRow(row.part, row.topic, row.payload, row.version)
+            for row in connection.execute(statement)
+        ]
+
+
+def purge_published(engine: Engine, before: datetime, batch: int = 5000) -> int:
+    """Delete published rows older than ``before``, one batch per short transaction.
+
+    Returns how many rows were deleted. ``published_at`` is RFC 3339 UTC text
+    of one fixed shape, so text order is time order.
+    """
+    cutoff = rfc3339(before)
+    deleted = 0
+    while True:
+        with engine.begin() as connection:
+            oldest = (
+                select(t.outbox.c.seq)
+                .where(t.outbox.c.published_at.is_not(None), t.outbox.c.published_at < cutoff)
+                .order_by(t.outbox.c.seq)
+                .limit(batch)
+                .scalar_subquery()
+            )
+            result = connection.execute(t.outbox.delete().where(t.outbox.c.seq.in_(oldest)))
+        count = int(result.rowcount or 0)
+        deleted += count
+        if count < batch:
+            return deleted

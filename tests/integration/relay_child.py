@@ -1,0 +1,47 @@
+"""Runs an OutboxRelay on the config file given as the only argument until SIGTERM.
+
+The relay tests start this as a child process so they can kill -9 or SIGSTOP
+a relay that is in the middle of publishing.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from edge import __version__
+from edge.bootstrap import build_service
+from edge.config import load_config
+from edge.relay import OutboxRelay
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = load_config(Path(sys.argv[1]))
+    service = build_service(config)
+    boot = service.transact(lambda _inventory, uow: uow.raise_boot())
+    relay = OutboxRelay(
+        service.engine,
+        config.mqtt,
+        topic_prefix=config.topic_prefix,
+        client_id=config.client_id,
+        site=config.site.id,
+        node=config.site.node,
+        boot=boot,
+        version=__version__,
+    )
+    stop = threading.Event()
+
+    def on_term(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    relay.run(stop)
+
+
+if __name__ == "__main__":
+    main()
