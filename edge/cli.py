@@ -181,7 +181,8 @@ def cmd_events(args: argparse.Namespace) -> int:
     service = open_service(args, must_exist=True)
     rows = queries.events(service.engine, pending=args.pending)
     if args.json:
-        print_json([{key: row[key] for key in ("topic", "published", "payload")} for row in rows])
+        keys = ("topic", "published", "set_aside", "last_error", "payload")
+        print_json([{key: row[key] for key in keys} for row in rows])
         return EXIT_OK
     print(
         render_table(
@@ -204,6 +205,11 @@ def cmd_events(args: argparse.Namespace) -> int:
             f"\n{summary.events_pending} events and {summary.stock_pending} stock states "
             "waiting to be published"
         )
+        if summary.set_aside:
+            print(
+                f"{summary.set_aside} of them refused by the broker (an ACL? see last_error "
+                "in --json), retried with back-off without holding up the others"
+            )
     return EXIT_OK
 
 

@@ -64,8 +64,10 @@ log = logging.getLogger(__name__)
 _paho_log = logging.getLogger(f"{__name__}.paho")
 
 POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
+READ_AHEAD = 200  # outbox rows read per query
 COUNT_EVERY_S = 2.0  # backlog count and outbox_full check
 PURGE_EVERY_S = 600.0
+RECORD_EVERY_S = 0.1  # answers are written in batches at most this old (one commit each)
 STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
 CONNECT_TIMEOUT_S = 5.0  # TCP connect and TLS handshake
@@ -362,8 +364,13 @@ class _Session:
     connection: _Connection
     window: Window
     replay_cutoff: int  # rows up to this seq were committed before the CONNACK
-    cursor: int = 0  # the last seq handed to this connection by the in-order walk
+    cursor: int = 0  # the last seq read by the in-order walk on this connection
+    rows: deque[OutboxRow] = field(default_factory=deque)  # read, not yet published
+    caught_up: bool = False  # the last read found every committed row
+    next_look: float = 0.0  # when to look for rows committed by other processes
     stock_queue: deque[str] = field(default_factory=deque)  # parts to republish
+    stock_changes: deque[StockRow] = field(default_factory=deque)  # changed, not yet sent
+    stock_scan_due: bool = True
     stock_sent: dict[str, int] = field(default_factory=dict)  # part -> version published
     status_due: bool = True
     last_status: dict[str, Any] | None = None
@@ -429,6 +436,7 @@ class OutboxRelay:
         self._status_extra = status_extra
         self._status_topic = f"{topic_prefix}/status"
         self._signal = threading.Event()
+        self._new_rows = False  # set by wake(), cleared when the outbox is read
         self._state_lock = threading.Lock()
         self._state = RelayState()
         self._backoff = Backoff(FIRST_RETRY_S, mqtt_config.reconnect_max_s)
@@ -446,6 +454,7 @@ class OutboxRelay:
         self._published: list[int] = []
         self._refused: dict[int, str] = {}
         self._stock_published: dict[str, int] = {}
+        self._record_due: float | None = None  # when the oldest unwritten answer is due
         self._v5 = mqtt_config.protocol == "5"
         self._properties: Properties | None = None
         if self._v5:
@@ -454,6 +463,7 @@ class OutboxRelay:
     # --- the daemon's side -----------------------------------------------------------
     def wake(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
+        self._new_rows = True
         self._signal.set()
 
     def state(self) -> RelayState:
@@ -477,7 +487,7 @@ class OutboxRelay:
             finally:
                 if connection is not None:
                     connection.close()
-                self._record_answers()
+                self._record_answers(now=True)
                 self._update_state(connected=False)
             if not stop.is_set():
                 self._wait_to_reconnect(stop)
@@ -695,7 +705,10 @@ class OutboxRelay:
                 self._event_retries.release_tries()
                 self._stock_retries.release_tries()
             if session.lost is None:
-                self._signal.wait(POLL_S)
+                wait = POLL_S
+                if self._record_due is not None:
+                    wait = min(wait, max(0.0, self._record_due - time.monotonic()))
+                self._signal.wait(wait)
 
     def _take_answers(self, session: _Session) -> bool:
         """Handle what paho's thread handed over; False once the connection is gone."""
@@ -716,6 +729,7 @@ class OutboxRelay:
                 session.lost = message.reason
 
     def _accept(self, item: InFlight) -> None:
+        self._answered()
         if isinstance(item, EventItem):
             self._published.append(item.seq)
             self._refused.pop(item.seq, None)
@@ -728,6 +742,7 @@ class OutboxRelay:
                 log.info("stock state on %s accepted after being set aside", item.topic)
 
     def _refuse(self, item: InFlight, reason: str) -> None:
+        self._answered()
         now = time.monotonic()
         error = f"{item.topic}: refused by the broker: {reason}"
         if isinstance(item, EventItem):
@@ -772,10 +787,17 @@ class OutboxRelay:
         """Publish what is waiting, up to the window: status, retries, events and stock."""
         if session.lost is not None:
             return
+        now = time.monotonic()
+        if self._new_rows or now >= session.next_look:
+            # Something was committed (wake), or it is time to look for rows that
+            # other processes committed: read the outbox again.
+            self._new_rows = False
+            session.next_look = now + POLL_S
+            session.caught_up = False
+            session.stock_scan_due = True
         window = session.window
         if session.status_due and window.free:
             self._publish_status(session, "online")
-        now = time.monotonic()
         if window.free and len(self._event_retries):
             due = self._event_retries.due(now, window.free)
             rows = {row.seq: row for row in outbox.unpublished_by_seq(self._engine, due)}
@@ -792,38 +814,46 @@ class OutboxRelay:
             for stock_row in outbox.stock_rows(self._engine, due_parts):
                 if not self._publish_stock(session, stock_row):
                     return
+        if session.stock_scan_due and window.free:
+            session.stock_scan_due = False
+            session.stock_changes = deque(
+                row
+                for row in outbox.stock_changed(self._engine)
+                if row.version > session.stock_sent.get(row.part, 0)
+            )
         # Events and stock share the window; while both wait, stock gets half.
-        stock_changes = outbox.stock_changed(self._engine) if window.free else []
-        stock_waiting = bool(session.stock_queue) or any(
-            row.version > session.stock_sent.get(row.part, 0) for row in stock_changes
-        )
+        stock_waiting = bool(session.stock_queue or session.stock_changes)
         reserve = window.free // 2 if stock_waiting else 0
         filled = self._fill_events(session, window.free - reserve)
-        if not self._fill_stock(session, stock_changes):
+        if not self._fill_stock(session):
             return
         if filled and window.free:
             self._fill_events(session, window.free)
 
     def _fill_events(self, session: _Session, budget: int) -> bool:
-        """Publish unpublished rows in seq order; True when the budget ran out first."""
-        if budget <= 0 or session.lost is not None:
-            return budget <= 0
-        # Rows set aside are skipped here (their retries come from Retries), so read
-        # enough to still fill the budget when all of them fall in this range.
-        rows = outbox.unpublished_after(
-            self._engine, session.cursor, budget + len(self._event_retries)
-        )
-        for row in rows:
-            if budget == 0:
-                return True
+        """Publish unpublished rows in seq order; True when the budget ran out first.
+
+        Rows are read ahead in batches of :data:`READ_AHEAD` and kept in the
+        session, so a long backlog costs one query per batch, and none once
+        every committed row has been read (until a wake or the next poll).
+        """
+        while budget > 0 and session.lost is None:
+            if not session.rows:
+                if session.caught_up:
+                    return False
+                rows = outbox.unpublished_after(self._engine, session.cursor, READ_AHEAD)
+                session.caught_up = len(rows) < READ_AHEAD
+                if not rows:
+                    return False
+                session.rows.extend(rows)
+                session.cursor = rows[-1].seq
+            row = session.rows.popleft()
             if row.seq in self._event_retries:
-                session.cursor = row.seq
-                continue
+                continue  # set aside: its retries come from Retries
             if not self._publish_event(session, row):
                 return False
-            session.cursor = row.seq
             budget -= 1
-        return budget == 0
+        return budget <= 0
 
     def _publish_event(self, session: _Session, row: OutboxRow) -> bool:
         # Committed before this connection's CONNACK, or sent before: from the backlog.
@@ -831,7 +861,7 @@ class OutboxRelay:
         payload = with_replayed(row.payload) if replayed else row.payload
         return self._publish(session, payload, retain=False, item=EventItem(row.seq, row.topic))
 
-    def _fill_stock(self, session: _Session, changes: list[StockRow]) -> bool:
+    def _fill_stock(self, session: _Session) -> bool:
         window = session.window
         while session.stock_queue and window.free:
             parts = [
@@ -842,9 +872,8 @@ class OutboxRelay:
                 newer = row.version > session.stock_sent.get(row.part, 0)
                 if newer and not self._publish_stock(session, row):
                     return False
-        for row in changes:
-            if not window.free:
-                break
+        while session.stock_changes and window.free:
+            row = session.stock_changes.popleft()
             if row.version <= session.stock_sent.get(row.part, 0):
                 continue  # this version is on its way already
             if self._stock_retries.waiting(row.part):
@@ -858,13 +887,15 @@ class OutboxRelay:
         item = StockItem(row.part, row.version, row.topic)
         return self._publish(session, row.payload, retain=True, item=item)
 
-    def _status(self, state: str) -> dict[str, Any]:
-        extra: dict[str, Any] | None = None
+    def _status(self, state: str, reason: str | None = None) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
         if self._status_extra is not None:
             try:
                 extra = self._status_extra()
             except Exception:  # a broken extra must not stop the status
                 log.exception("status_extra failed; status published without it")
+        if reason is not None:
+            extra = {**extra, "reason": reason}
         return status_payload(
             state,
             boot=self._boot,
@@ -878,8 +909,8 @@ class OutboxRelay:
             extra=extra,
         )
 
-    def _publish_status(self, session: _Session, state: str) -> bool:
-        payload = self._status(state)
+    def _publish_status(self, session: _Session, state: str, reason: str | None = None) -> bool:
+        payload = self._status(state, reason)
         session.status_due = False
         session.last_status = {key: value for key, value in payload.items() if key != "at"}
         session.last_status_at = time.monotonic()
@@ -888,14 +919,14 @@ class OutboxRelay:
 
     def _shut_down(self, session: _Session) -> None:
         """Clean stop: retained offline, a short wait for outstanding PUBACKs, DISCONNECT."""
-        self._publish_status(session, "offline")
+        self._publish_status(session, "offline", "shutdown")
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         while len(session.window) and time.monotonic() < deadline:
             self._signal.wait(0.05)
             self._signal.clear()
             if not self._take_answers(session):
                 break
-        self._record_answers()
+        self._record_answers(now=True)
         if len(session.window):
             log.info(
                 "disconnecting with %d publishes unacknowledged; the next start sends them again",
@@ -905,8 +936,19 @@ class OutboxRelay:
             log.info("disconnecting from the broker")
 
     # --- the database ----------------------------------------------------------------
-    def _record_answers(self) -> None:
-        if not (self._published or self._refused or self._stock_published):
+    def _answered(self) -> None:
+        if self._record_due is None:
+            self._record_due = time.monotonic() + RECORD_EVERY_S
+
+    def _record_answers(self, *, now: bool = False) -> None:
+        """Write the broker's answers once the oldest is RECORD_EVERY_S old (or ``now``).
+
+        Batching turns a stream of PUBACKs into a few commits; an answer lost
+        with a crash before it is written only means that row is sent again.
+        """
+        if self._record_due is None:
+            return
+        if not now and time.monotonic() < self._record_due:
             return
         try:
             outbox.record_answers(
@@ -922,6 +964,7 @@ class OutboxRelay:
         self._published = []
         self._refused = {}
         self._stock_published = {}
+        self._record_due = None
 
     def _housekeeping(self, session: _Session | None) -> None:
         now = time.monotonic()

@@ -135,6 +135,7 @@ def events(engine: Engine, *, pending: bool) -> list[dict[str, Any]]:
                 "published_at": row.published_at,
                 "attempts": row.attempts,
                 "last_error": row.last_error,
+                "set_aside": bool(row.set_aside),
                 "payload": exactjson.loads(row.payload),
             }
             for row in connection.execute(statement)
@@ -145,6 +146,7 @@ def events(engine: Engine, *, pending: bool) -> list[dict[str, Any]]:
 class OutboxSummary:
     events_pending: int
     stock_pending: int
+    set_aside: int = 0  # pending events the broker refused, retried with back-off
 
 
 def outbox_summary(engine: Engine) -> OutboxSummary:
@@ -152,12 +154,17 @@ def outbox_summary(engine: Engine) -> OutboxSummary:
         events_pending = connection.execute(
             select(func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
         ).scalar_one()
+        set_aside = connection.execute(
+            select(func.count())
+            .select_from(t.outbox)
+            .where(t.outbox.c.published_at.is_(None), t.outbox.c.set_aside.is_(True))
+        ).scalar_one()
         stock_pending = connection.execute(
             select(func.count())
             .select_from(t.stock_state)
             .where(t.stock_state.c.published_version < t.stock_state.c.version)
         ).scalar_one()
-    return OutboxSummary(int(events_pending), int(stock_pending))
+    return OutboxSummary(int(events_pending), int(stock_pending), int(set_aside))
 
 
 def reorders(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:

@@ -106,6 +106,16 @@ class Plant:
             lambda inventory, _uow: inventory.receive(part, Decimal(quantity), at)
         )
 
+    def receive_many(self, part: str, times: int) -> None:
+        """``times`` receipts of one unit, committed together (one event each)."""
+        at = SystemClock().moment()
+
+        def receive(inventory: Any, _uow: Any) -> None:
+            for _ in range(times):
+                inventory.receive(part, Decimal(1), at)
+
+        self.service.transact(receive)
+
     def count(self, part: str, quantity: str) -> None:
         at = SystemClock().moment()
         self.service.transact(lambda inventory, _uow: inventory.count(part, Decimal(quantity), at))

@@ -7,18 +7,19 @@ a test must kill -9 or SIGSTOP it. Every wait polls with a generous ceiling.
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
-from collections import Counter
 from typing import Any
 
 import pytest
 
 from edge.store import queries
-from tests.broker import BrokerTls, ClientTls, Received, Subscriber, poll, subscribed
+from tests.broker import BrokerTls, ClientTls, Received, Subscriber, TestCA, poll, subscribed
 from tests.integration.conftest import PREFIX, Plant, needs_mosquitto
 
 pytestmark = [pytest.mark.broker, needs_mosquitto]
@@ -77,7 +78,7 @@ def test_events_status_and_stock_on_their_topics(make_broker, make_plant, relays
 
     receipt, count = events
     assert receipt["type"] == "receipt"
-    assert EVENT_FIELDS <= set(receipt)
+    assert set(receipt) >= EVENT_FIELDS
     assert (receipt["part"], receipt["quantity"], receipt["on_hand"]) == ("BOLT-M6", 5, 5)
     assert receipt["boot"] == relay.boot
     assert count["type"] == "count"
@@ -117,8 +118,10 @@ def test_a_new_subscriber_gets_status_and_stock_but_no_old_events(
 
     with subscribed(broker, f"{PREFIX}/#", client_id="late-subscriber") as late:
         late.wait_for(
-            lambda m: {x.topic for x in m}
-            >= {STATUS, f"{PREFIX}/stock/BOLT-M6", f"{PREFIX}/stock/NUT-M6"},
+            lambda m: (
+                {x.topic for x in m}
+                >= {STATUS, f"{PREFIX}/stock/BOLT-M6", f"{PREFIX}/stock/NUT-M6"}
+            ),
             "retained status and stock",
         )
         messages = late.messages
@@ -130,3 +133,320 @@ def test_a_new_subscriber_gets_status_and_stock_but_no_old_events(
     with subscribed(broker, STATUS, client_id="after-stop") as after:
         offline = after.wait_for(lambda m: _status(m, "offline"), "retained offline")
     assert offline["boot"] == relay.boot
+
+
+class Stream:
+    """Commits one receipt after another in a thread, like a packing line scanning."""
+
+    def __init__(self, plant: Plant, relay: Any | None = None, pace_s: float = 0.01) -> None:
+        self.plant = plant
+        self.relay = relay
+        self.pace_s = pace_s
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="stream")
+        self.committed = 0
+
+    def _run(self) -> None:
+        parts = ("BOLT-M6", "NUT-M6", "WASHER-6")
+        while not self.halt.is_set():
+            self.plant.receive(parts[self.committed % len(parts)])
+            self.committed += 1
+            if self.relay is not None:
+                self.relay.relay.wake()
+            self.halt.wait(self.pace_s)  # pacing between scans, not a synchronisation
+
+    def __enter__(self) -> Stream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.halt.set()
+        self.thread.join(30)
+
+    def wait_for_more(self, count: int) -> None:
+        target = self.committed + count
+        poll(lambda: self.committed >= target, f"{count} more committed events")
+
+
+def test_broker_killed_during_a_stream_every_event_arrives(make_broker, make_plant, relays) -> None:
+    broker = make_broker(persistence=True)
+    plant = make_plant(broker)
+    with subscribed(broker, f"{PREFIX}/#", persistent=True, client_id="erp") as erp:
+        broker.save()  # the ERP's session (and subscription) survives the SIGKILL
+        relay = relays(plant)
+        relay.wait_connected()
+        with Stream(plant, relay) as stream:
+            stream.wait_for_more(40)
+            broker.kill()
+            killed_after = plant.last_seq()
+            poll(lambda: not relay.state().connected, "the relay to notice the outage")
+            stream.wait_for_more(60)
+            broker.start()
+            restarted = time.monotonic()
+            outage = range(killed_after + 1, plant.last_seq() + 1)
+            stream.wait_for_more(40)
+        events = erp.wait_for_seqs(plant.last_seq(), ceiling=60)
+        poll(lambda: not plant.pending(), "every row marked published")
+
+    _assert_complete(plant, events)
+    copies = _by_seq(events)
+    # Committed while the broker was gone: sent from the backlog, flagged on every copy.
+    assert all(event.get("replayed") is True for seq in outage for event in copies[seq])
+    # A copy sent again keeps everything but the flag.
+    for same in copies.values():
+        bare = [{k: v for k, v in event.items() if k != "replayed"} for event in same]
+        assert all(copy == bare[0] for copy in bare)
+    arrivals = {}
+    for message in erp.messages:
+        if "/event/" in message.topic:
+            arrivals.setdefault(message.json()["seq"], message.at)
+    drained = max(arrivals[seq] for seq in outage) - restarted
+    duplicates = len(events) - plant.last_seq()
+    print(
+        f"\noutage: {plant.last_seq()} events, {len(outage)} committed during the outage, "
+        f"{duplicates} duplicates received, backlog delivered {drained:.2f} s after restart"
+    )
+
+
+def test_relay_killed_mid_flight_then_restarted_loses_nothing(
+    make_broker, make_plant, relays, relay_processes
+) -> None:
+    broker = make_broker()
+    plant = make_plant(broker)
+    for _ in range(3):
+        plant.receive_many("BOLT-M6", 200)
+    with subscribed(broker, f"{PREFIX}/#") as erp:
+        child = relay_processes(plant)
+        poll(lambda: len(erp.seqs()) >= 50, "the first events")
+        child.kill()
+        # The socket closed with the process: the broker publishes the Last Will at once.
+        will = _wait_status(erp, "offline")
+        assert will["reason"] == "connection-lost"
+        left = len(plant.pending())
+        assert left > 0, "the child finished before it was killed"
+
+        relay = relays(plant)
+        events = erp.wait_for_seqs(plant.last_seq(), ceiling=60)
+        poll(lambda: not plant.pending(), "every row marked published")
+        assert _wait_status(erp, "online")["boot"] == relay.boot
+
+    _assert_complete(plant, events)
+    copies = _by_seq(events)
+    # What the new relay sent had been committed before it connected: all replayed.
+    assert all(copies[row.seq][-1].get("replayed") is True for row in plant.outbox()[-left:])
+    print(
+        f"\nrelay crash: {plant.last_seq()} events, {left} not yet recorded as sent, "
+        f"{len(events) - plant.last_seq()} duplicates received"
+    )
+
+
+def test_last_will_when_the_relay_process_freezes(make_broker, make_plant, relay_processes) -> None:
+    broker = make_broker()
+    plant = make_plant(broker, keepalive=5)
+    with subscribed(broker, STATUS) as watcher:
+        child = relay_processes(plant)
+        _wait_status(watcher, "online")
+        child.signal(signal.SIGSTOP)
+        # Nothing closes the socket: the broker gives up after 1.5 x keepalive.
+        will = _wait_status(watcher, "offline", ceiling=3 * 5)
+        assert will["reason"] == "connection-lost"
+        child.signal(signal.SIGCONT)
+        _wait_status(watcher, "online")
+        assert child.stop() == 0
+        clean = _wait_status(watcher, "offline")
+        assert clean["reason"] == "shutdown"
+    assert "Traceback" not in child.log_text()
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["A/B+C#D", "100% $x", "two words", "Überzug-ß ÄÖ", "$SYS/x", "#", "+", "a//b/"],
+)
+def test_part_numbers_become_one_safe_topic_level(make_broker, make_plant, relays, part) -> None:
+    broker = make_broker()
+    plant = make_plant(broker, parts=(part,))
+    with subscribed(broker, f"{PREFIX}/#") as erp:
+        relay = relays(plant)
+        relay.wait_connected()
+        plant.receive(part, "2")
+        relay.relay.wake()
+        topic = f"{PREFIX}/stock/{urllib.parse.quote(part, safe='')}"
+        stock = erp.wait_for(lambda _m: erp.last_json(topic), f"stock on {topic}")
+        [event] = erp.wait_for_seqs(plant.last_seq())
+    assert plant.stock_topic(part) == topic
+    assert topic.count("/") == PREFIX.count("/") + 2
+    assert stock["part"] == part
+    assert event["part"] == part
+    state = relay.state()
+    assert state.connected
+    assert state.failed_attempts == 0
+    assert broker.log_count("New client connected") == 2  # the subscriber and the relay, once
+
+
+def test_a_receipt_made_by_another_process_is_published(make_broker, make_plant, relays) -> None:
+    broker = make_broker()
+    plant = make_plant(broker)
+    with subscribed(broker, f"{PREFIX}/#") as erp:
+        relay = relays(plant)
+        relay.wait_connected()
+        result = subprocess.run(
+            [sys.executable, "-m", "edge", "receive", "NUT-M6", "7",
+             "--config", str(plant.config_path)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        # Nobody called wake(): the relay found the row by polling.
+        [event] = erp.wait_for_seqs(plant.last_seq())
+        stock = erp.wait_for(
+            lambda _m: erp.last_json(f"{PREFIX}/stock/NUT-M6"), "the NUT-M6 stock state"
+        )
+    assert (event["type"], event["part"], event["quantity"]) == ("receipt", "NUT-M6", 7)
+    assert "replayed" not in event
+    assert stock["on_hand"] == 7
+
+
+def test_wrong_password_backs_off_and_the_next_connection_reads_the_new_one(
+    make_broker, make_plant, relays, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="edge.relay")
+    broker = make_broker(users={"edge": "s3cret-right"})
+    secret = broker.directory / "edge-password"
+    secret.write_text("s3cret-wrong\n")
+    plant = make_plant(broker, username="edge", password_file=str(secret), reconnect_max_s=4)
+    relay = relays(plant)
+    delays: list[float] = []
+
+    def failures() -> bool:
+        state = relay.state()
+        if state.retry_delay_s is not None and state.retry_delay_s not in delays:
+            delays.append(state.retry_delay_s)
+        return state.failed_attempts >= 3
+
+    poll(failures, "three refused connections", interval=0.02)
+    state = relay.state()
+    assert not state.connected
+    assert "Not authorized" in (state.last_error or "")
+    # Every attempt is the relay's own, one per back-off step: paho does not retry by itself.
+    assert broker.log_count("not authorised") <= state.failed_attempts + 1
+    assert delays[:2] == [1.0, 2.0]
+
+    secret.write_text("s3cret-right\n")
+    relay.wait_connected()
+    assert "s3cret" not in caplog.text
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]  # one line, not one per try
+
+
+def test_an_acl_denied_topic_is_set_aside_without_blocking_later_events(
+    make_broker, make_plant, relays, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="edge.relay")
+    allowed = (
+        f"user edge\ntopic write {PREFIX}/status\ntopic write {PREFIX}/stock/#\n"
+        f"topic write {PREFIX}/event/receipt\n\nuser erp\ntopic read {PREFIX}/#\n"
+    )
+    broker = make_broker(users={"edge": "edge-pw", "erp": "erp-pw"}, acl=allowed)
+    secret = broker.directory / "edge-password"
+    secret.write_text("edge-pw")
+    plant = make_plant(broker, username="edge", password_file=str(secret))
+    with subscribed(broker, f"{PREFIX}/#", username="erp", password="erp-pw") as erp:
+        relay = relays(plant)
+        _wait_status(erp, "online")
+        plant.receive("BOLT-M6", "1")  # seq 1: allowed
+        plant.count("NUT-M6", "4")  # seq 2: event/count is denied
+        plant.receive("WASHER-6", "1")  # seq 3: allowed, after the denied one
+        relay.relay.wake()
+        poll(lambda: erp.seqs() >= {1, 3}, "events 1 and 3")
+        poll(lambda: relay.state().set_aside == 1, "the relay to report one row set aside")
+        status = _wait_status_where(erp, lambda s: s["set_aside"] == 1)
+        assert status["state"] == "online"
+        assert "1 SET ASIDE" in relay.relay.status_line()
+
+        [pending] = queries.events(plant.engine, pending=True)
+        assert pending["seq"] == 2
+        assert pending["set_aside"] is True
+        assert f"{PREFIX}/event/count" in pending["last_error"]
+        assert queries.outbox_summary(plant.engine).set_aside == 1
+        poll(lambda: plant.pending()[0].attempts >= 2, "a retry")
+        denials = [r for r in caplog.records if f"{PREFIX}/event/count" in r.getMessage()]
+        assert len(denials) == 1  # logged once, retried quietly
+
+        broker.write_acl(allowed.replace("event/receipt", "event/#"))
+        broker.reload()
+        [count] = [e for e in erp.wait_for_seqs(3, ceiling=60) if e["seq"] == 2]
+        assert count["type"] == "count"
+        assert count["replayed"] is True
+        poll(lambda: not plant.pending(), "the set-aside row marked published")
+        poll(lambda: relay.state().set_aside == 0, "the relay to report nothing set aside")
+        _wait_status_where(erp, lambda s: s["set_aside"] == 0)
+
+
+def _wait_status_where(subscriber: Subscriber, check: Any) -> dict[str, Any]:
+    def matching(messages: list[Received]) -> dict[str, Any] | None:
+        statuses = [m.json() for m in messages if m.topic == STATUS]
+        return statuses[-1] if statuses and check(statuses[-1]) else None
+
+    return subscriber.wait_for(matching, "a matching status")
+
+
+def test_tls_with_a_test_ca_and_client_certificates(
+    make_broker, make_plant, relays, test_ca, tmp_path
+) -> None:
+    server = test_ca.issue("broker", server=True)
+    broker = make_broker(tls=BrokerTls(test_ca.cert, server, require_certificate=True))
+    edge_pair = test_ca.issue("edge", server=False)
+    erp_pair = test_ca.issue("erp", server=False)
+    plant = make_plant(
+        broker, tls_ca=str(test_ca.cert), tls_cert=str(edge_pair.cert), tls_key=str(edge_pair.key)
+    )
+    with subscribed(broker, f"{PREFIX}/#", tls=ClientTls(test_ca.cert, erp_pair)) as erp:
+        relay = relays(plant)
+        _wait_status(erp, "online")
+        plant.receive("BOLT-M6", "1")
+        relay.relay.wake()
+        [event] = erp.wait_for_seqs(plant.last_seq())
+    assert event["part"] == "BOLT-M6"
+    relay.stop()
+
+    # A broker whose certificate another CA signed is refused.
+    stranger = TestCA(tmp_path / "other-ca")
+    impostor = make_plant(broker, tls_ca=str(stranger.cert), tls_cert=str(edge_pair.cert),
+                          tls_key=str(edge_pair.key))  # fmt: skip
+    refused = relays(impostor)
+    poll(lambda: refused.state().failed_attempts >= 1, "a failed TLS handshake")
+    assert "certificate" in (refused.state().last_error or "")
+    assert not refused.state().connected
+
+
+@pytest.mark.parametrize(
+    "flapping_s", [pytest.param(8, id="8s"), pytest.param(30, id="30s", marks=pytest.mark.slow)]
+)
+def test_broker_flapping_while_scans_continue(make_broker, make_plant, relays, flapping_s) -> None:
+    broker = make_broker(persistence=True)
+    plant = make_plant(broker)
+    with subscribed(broker, f"{PREFIX}/#", persistent=True, client_id="erp") as erp:
+        broker.save()
+        relay = relays(plant)
+        relay.wait_connected()
+        flips = 0
+        with Stream(plant, relay, pace_s=0.02):
+            end = time.monotonic() + flapping_s
+            clock = threading.Event()
+            while time.monotonic() < end:
+                clock.wait(2)  # the scenario: the broker changes state every 2 s
+                if broker.running:
+                    broker.stop()
+                else:
+                    broker.start()
+                flips += 1
+            if not broker.running:
+                broker.start()
+        events = erp.wait_for_seqs(plant.last_seq(), ceiling=90)
+        poll(lambda: not plant.pending(), "every row marked published")
+    _assert_complete(plant, events)
+    assert relay.thread.is_alive()
+    relay.stop()  # no deadlock: it stops when asked
+    print(
+        f"\nflapping {flapping_s} s ({flips} flips): {plant.last_seq()} events, "
+        f"{len(events) - plant.last_seq()} duplicates received"
+    )
