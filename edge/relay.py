@@ -63,6 +63,15 @@ from edge.store.unit_of_work import rfc3339
 log = logging.getLogger(__name__)
 _paho_log = logging.getLogger(f"{__name__}.paho")
 
+
+def _not_paho_noise(record: logging.LogRecord) -> bool:
+    # paho 2.2 logs this at ERROR each time its network thread ends after a clean
+    # DISCONNECT (its loop runs once more on the closed socket); it means nothing.
+    return not str(record.msg).startswith("Client is not connected")
+
+
+_paho_log.addFilter(_not_paho_noise)
+
 POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
 READ_AHEAD = 200  # outbox rows read per query
 COUNT_EVERY_S = 2.0  # backlog count and outbox_full check
