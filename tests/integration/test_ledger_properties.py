@@ -1,0 +1,211 @@
+"""Random sequences of scans and commands on a real SQLite file keep the books straight.
+
+After every step: each balance equals the exact sum of its ledger rows, the
+outbox ``seq`` runs 1..n without a gap (and matches its counter), every scan
+sent is in the journal, a voided transaction and its void cancel out, and
+reorders and the low-stock arming flag are consistent. Some steps run through
+a unit of work whose ledger write fails part-way, which must change nothing
+but the scan journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections import defaultdict
+from decimal import Decimal, localcontext
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from sqlalchemy import select
+
+from edge.domain.inventory import Rejection
+from edge.domain.quantity import CONTEXT, format_quantity, from_storage
+from edge.store import schema
+from edge.store.database import open_database
+from tests.shop_floor import (
+    BUILD,
+    SCRAP,
+    SHIP,
+    FailingLedgerService,
+    ShopFloor,
+    SteppingClock,
+    make_service,
+)
+
+ITEMS = """\
+part,stocked,reorder_point,reorder_qty,max_qty,order_multiple
+FG,false,,,,
+KIT,false,,,,
+SUB,true,3,2,,
+R-1,false,10,25,,
+R-2,false,5,,40,7
+R-3,false,0.5,,,
+R-4,false,,,,
+"""
+# Fractional quantities and scrap allowances on several levels, so that the
+# exploded quantities carry many decimals.
+BOM = """\
+parent,component,qty_per,scrap_pct
+FG,KIT,1,0
+FG,SUB,0.5,0
+FG,R-1,2,0
+KIT,R-2,0.311,2.5
+KIT,R-3,3,0
+SUB,R-4,0.0275,0
+SUB,R-1,1,10
+"""
+OPENING = {"SUB": "4", "R-1": "30", "R-2": "12.5", "R-3": "2"}
+POLICY_POINTS = {"SUB": Decimal(3), "R-1": Decimal(10), "R-2": Decimal(5), "R-3": Decimal("0.5")}
+
+STATIONS = st.sampled_from([SHIP, SCRAP, BUILD])
+SCAN_CODES = st.sampled_from(["FG", "KIT", "SUB", "R-1", "R-2", "R-3", "R-4", "NOPE"])
+STOCK_PARTS = st.sampled_from(["SUB", "R-1", "R-2", "R-3", "R-4", "KIT", "NOPE"])
+# Up to six decimals, as an operator may type them.
+QUANTITIES = st.builds(
+    lambda units, places: Decimal(units).scaleb(-places),
+    st.integers(min_value=1, max_value=400),
+    st.sampled_from([0, 0, 1, 3, 6]),
+)
+REORDER_IDS = st.integers(min_value=1, max_value=8)
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self._workdir = tempfile.TemporaryDirectory(prefix="edge-ledger-")
+        workdir = Path(self._workdir.name)
+        self.engine = open_database(workdir / "edge.db")
+        self.clock = SteppingClock()
+        self.floor = ShopFloor(make_service(self.engine), self.clock, workdir)
+        self.floor.load(ITEMS, BOM)
+        self.floor.opening(**OPENING)
+        self.scans_sent = 0
+
+    def teardown(self) -> None:
+        self.engine.dispose()
+        self._workdir.cleanup()
+
+    # --- scans ---------------------------------------------------------------
+    def _scan(self, station: str, code: str) -> None:
+        self.floor.scan(station, code)
+        self.scans_sent += 1
+
+    @rule(station=STATIONS, code=SCAN_CODES)
+    def scan_part(self, station: str, code: str) -> None:
+        self._scan(station, code)
+
+    @rule(station=STATIONS, quantity=QUANTITIES)
+    def scan_qty(self, station: str, quantity: Decimal) -> None:
+        self._scan(station, f"QTY:{format_quantity(quantity)}")
+
+    @rule(reason=st.sampled_from(["DAMAGED", "TEST"]))
+    def scan_reason(self, reason: str) -> None:
+        self._scan(SCRAP, f"RSN:{reason}")
+
+    @rule(station=STATIONS)
+    def scan_void(self, station: str) -> None:
+        self._scan(station, "VOID")
+
+    @rule(station=STATIONS, code=SCAN_CODES, fail_on_call=st.integers(1, 4))
+    def scan_with_failing_ledger(self, station: str, code: str, fail_on_call: int) -> None:
+        failing = FailingLedgerService(self.engine, fail_on_call=fail_on_call)
+        ShopFloor(failing, self.clock, self.floor.workdir).scan(station, code)
+        self.scans_sent += 1
+
+    @rule(codes=st.lists(st.tuples(STATIONS, SCAN_CODES), min_size=2, max_size=4))
+    def scan_group(self, codes: list[tuple[str, str]]) -> None:
+        self.floor.scan_batch(list(codes))
+        self.scans_sent += len(codes)
+
+    @rule(seconds=st.sampled_from([0.5, 5, 31, 601]))
+    def wait(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    # --- commands ------------------------------------------------------------
+    @rule(part=STOCK_PARTS, quantity=QUANTITIES, reorder_id=st.none() | REORDER_IDS)
+    def receive(self, part: str, quantity: Decimal, reorder_id: int | None) -> None:
+        with contextlib.suppress(Rejection):
+            self.floor.receive(part, str(quantity), reorder_id)
+
+    @rule(part=STOCK_PARTS, counted=st.just(Decimal(0)) | QUANTITIES)
+    def count(self, part: str, counted: Decimal) -> None:
+        with contextlib.suppress(Rejection):
+            self.floor.count(part, str(counted))
+
+    @rule(reorder_id=REORDER_IDS)
+    def cancel_reorder(self, reorder_id: int) -> None:
+        with contextlib.suppress(Rejection):
+            self.floor.cancel_reorder(reorder_id)
+
+    @rule(quantity=QUANTITIES)
+    def build_command(self, quantity: Decimal) -> None:
+        self.floor.build("SUB", str(quantity))
+
+    # --- invariants ----------------------------------------------------------
+    @invariant()
+    def balances_equal_ledger_sums(self) -> None:
+        with self.engine.connect() as connection:
+            ledger = list(connection.execute(select(schema.ledger)))
+            balances = list(connection.execute(select(schema.balances)))
+        sums: dict[str, Decimal] = defaultdict(Decimal)
+        with localcontext(CONTEXT):  # exact: any rounding would raise
+            for row in ledger:
+                sums[row.part] += from_storage(row.quantity)
+        on_hand = {row.part: from_storage(row.on_hand) for row in balances}
+        assert set(on_hand) == set(sums)
+        for part, total in sums.items():
+            assert on_hand[part] == total, (part, on_hand[part], total)
+
+    @invariant()
+    def outbox_seq_is_gapless(self) -> None:
+        with self.engine.connect() as connection:
+            seqs = list(connection.execute(select(schema.outbox.c.seq).order_by("seq")).scalars())
+            counter = connection.execute(
+                select(schema.counters.c.value).where(schema.counters.c.name == "seq")
+            ).scalar_one_or_none()
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert (counter or 0) == len(seqs)
+
+    @invariant()
+    def every_scan_is_journaled(self) -> None:
+        assert len(self.floor.scans()) == self.scans_sent
+
+    @invariant()
+    def a_void_cancels_its_transaction(self) -> None:
+        net: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+        for txn in self.floor.transactions():
+            if txn.voided_by is None:
+                continue
+            with localcontext(CONTEXT):
+                for part, quantity in self.floor.ledger(txn.id):
+                    net[txn.id, part] += quantity
+                for part, quantity in self.floor.ledger(txn.voided_by):
+                    net[txn.id, part] += quantity
+        assert all(value == 0 for value in net.values()), net
+
+    @invariant()
+    def reorders_are_consistent(self) -> None:
+        for row in self.floor.reorders():
+            ordered, received = from_storage(row.ordered), from_storage(row.received)
+            assert ordered > 0
+            if row.open:
+                assert received < ordered
+                assert row.close_reason is None
+            elif row.close_reason == "received":
+                assert received >= ordered
+            else:
+                assert row.close_reason == "cancelled"
+
+    @invariant()
+    def stock_above_the_point_is_armed(self) -> None:
+        for row in self.floor.rows(schema.balances):
+            point = POLICY_POINTS.get(row.part)
+            if point is not None and from_storage(row.on_hand) > point:
+                assert row.armed, row
+
+
+LedgerMachine.TestCase.settings = settings(max_examples=20, stateful_step_count=25, deadline=None)
+TestLedger = LedgerMachine.TestCase
