@@ -30,18 +30,24 @@ def loads(text: str | bytes) -> JsonValue:
     return json.loads(text, parse_float=Decimal)
 
 
+# What json.dumps(text, ensure_ascii=False) writes, without building an encoder per call.
+_string = json.encoder.encode_basestring
+
+
 def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
-    if isinstance(value, Decimal):
+    if isinstance(value, str):
+        out.append(_string(value))
+    elif isinstance(value, Decimal):
         out.append(format_quantity(value))
-    elif value is None or isinstance(value, bool | int | str):
-        out.append(json.dumps(value, ensure_ascii=False))
+    elif value is None or isinstance(value, bool | int):
+        out.append(json.dumps(value))
     elif isinstance(value, Mapping):
         out.append("{")
         items = sorted(value.items()) if sort_keys else list(value.items())
         for index, (key, item) in enumerate(items):
             if index:
                 out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(_string(str(key)))
             out.append(":")
             _encode(item, out, sort_keys)
         out.append("}")

@@ -393,7 +393,9 @@ class Inventory:
         for follow_type, follow_fields in [*(follow_ups or []), *low, *reorders]:
             self._emit(follow_type, follow_fields, txn.at)
         for part in sorted(set(txn.before) | txn.on_order_changed):
-            self._snapshot(part, txn.on_hand.get(part, self.store.balance(part).on_hand), txn.at)
+            # Not dict.get(part, default): the default would read the balance every time.
+            on_hand = txn.on_hand[part] if part in txn.on_hand else self.store.balance(part).on_hand
+            self._snapshot(part, on_hand, txn.at)
         return event_id
 
     def _snapshot(self, part: str, on_hand: Decimal, at: Moment) -> None:

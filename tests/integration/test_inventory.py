@@ -950,11 +950,6 @@ def test_stored_times_are_utc_whatever_the_local_time_zone(plant: ShopFloor) -> 
         assert RFC3339_UTC.fullmatch(text), text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqlUnitOfWork.store_structure writes bom_structures.created_at in local time "
-    "(datetime.now().astimezone()); remove this mark when it writes UTC",
-)
 @pytest.mark.usefixtures("far_east_local_time")
 def test_a_stored_structure_is_dated_in_utc(plant: ShopFloor) -> None:
     accepted(plant.scan(SHIP, "FG-100"))
