@@ -8,10 +8,12 @@ only when there is none. Then the whole file is written in one transaction.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -135,24 +137,25 @@ def read_csv(
     result = CsvFile(path)
     name = path.name
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except OSError as error:
         result.errors.append(CellError(name, 0, None, None, f"cannot read: {error.strerror}"))
         return result
-    with handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            for record in _records(
-                reader, name, columns=columns, required=required, result=result, progress=progress
-            ):
-                result.rows.append(record)
-        except UnicodeDecodeError as error:
-            line = reader.line_num + 1
-            result.errors.append(
-                CellError(name, line, None, None, f"not UTF-8 text ({error.reason})")
-            )
-        except csv.Error as error:
-            result.errors.append(CellError(name, reader.line_num, None, None, str(error)))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        # Decoded whole, so the line is where the bad byte is, not where a read chunk ended.
+        line = data.count(b"\n", 0, error.start) + 1
+        result.errors.append(CellError(name, line, None, None, f"not UTF-8 text ({error.reason})"))
+        return result
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for record in _records(
+            reader, name, columns=columns, required=required, result=result, progress=progress
+        ):
+            result.rows.append(record)
+    except csv.Error as error:
+        result.errors.append(CellError(name, reader.line_num, None, None, str(error)))
     return result
 
 
@@ -439,10 +442,15 @@ def _check_bom_graph(
 ) -> None:
     cycle = find_cycle(boms)
     if cycle is not None:
-        first_row = next(
-            row for parent in cycle if parent in new_lines for _, row in new_lines[parent]
-        )
-        first_row.error(None, str(BomCycleError(cycle)))
+        # Name the line of this file that is an edge of the cycle, not just any line
+        # of a parent on it.
+        edges = set(pairwise(cycle))
+        rows = [pair for parent in cycle if parent in new_lines for pair in new_lines[parent]]
+        closing = [row for line, row in rows if (line.parent, line.component) in edges]
+        if closing:
+            closing[0].error("component", str(BomCycleError(cycle)))
+        else:
+            rows[0][1].error(None, str(BomCycleError(cycle)))
     for parent, lines in new_lines.items():
         item = items[parent]
         has_policy = any(
