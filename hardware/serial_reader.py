@@ -28,6 +28,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 from typing import Final, Protocol
 
 import serial
@@ -115,6 +116,7 @@ class SerialScanner:
             raise ValueError(f"parity must be one of {', '.join(PARITIES)}, not {parity!r}")
         if stopbits not in STOPBITS:
             raise ValueError(f"stopbits must be one of {STOPBITS}, not {stopbits!r}")
+        _check_network_url(url)
         self._scanner_id = scanner_id
         self._url = url
         self._settings: dict[str, object] = {
@@ -125,8 +127,11 @@ class SerialScanner:
             "rtscts": rtscts,
             "xonxoff": xonxoff,
             "timeout": READ_TIMEOUT_S,
-            "write_timeout": WRITE_TIMEOUT_S,
         }
+        if _scheme(url) != "rfc2217":
+            # pyserial's RFC 2217 client refuses a write timeout; its writes
+            # are bounded by its socket's own timeout (5 s) instead.
+            self._settings["write_timeout"] = WRITE_TIMEOUT_S
         if _is_local_device(url):
             # flock() the device so a second reader (another daemon, a
             # terminal program left open) is refused rather than splitting
@@ -234,6 +239,12 @@ class SerialScanner:
             logger.debug("scanner %s: open %s failed: %s", self._scanner_id, self._url, exc)
             self._report(state, detail)
             return None
+        except Exception:
+            # Not an error pyserial documents for open; retrying is still the
+            # only way a scanner comes back, so the reader carries on.
+            logger.exception("scanner %s: unexpected error opening %s", self._scanner_id, self._url)
+            self._report("error", f"unexpected error opening {self._url} (see log)")
+            return None
         try:
             _tune_socket(port)
         except OSError as exc:
@@ -317,9 +328,31 @@ class SerialScanner:
             logger.exception("scanner %s: state callback failed", self._scanner_id)
 
 
+def _scheme(url: str) -> str:
+    """The URL handler pyserial picks for ``url`` ("" for a device path)."""
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
 def _is_local_device(url: str) -> bool:
     """A device path (not a URL handler) on a platform where pyserial can lock it."""
-    return "://" not in url and os.name == "posix"
+    return _scheme(url) == "" and os.name == "posix"
+
+
+def _check_network_url(url: str) -> None:
+    """Refuse a ``socket://`` or ``rfc2217://`` URL without host and port.
+
+    pyserial only parses these when it opens them, and its complaint would then
+    look like a scanner that is switched off, retried for ever.
+    """
+    if _scheme(url) not in ("socket", "rfc2217"):
+        return
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url}: {exc}") from None
+    if not parts.hostname or port is None:
+        raise ValueError(f"{url}: a network scanner URL needs a host and a port (host:port)")
 
 
 def _make_port(url: str, settings: dict[str, object]) -> SerialPort:

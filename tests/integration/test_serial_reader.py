@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import serial
+import serial.rfc2217
 
 from hardware.reads import RawRead
 from hardware.serial_reader import (
@@ -382,25 +384,10 @@ class NetworkScanner:
         return got
 
     def client_socket(self) -> socket.socket:
-        """The reader's own socket in this process (a duplicate of its descriptor).
-
-        Found by its address, so the test looks at the socket pyserial opened
-        without reaching into the reader.
-        """
+        """The reader's end of the connection."""
         assert self.conn is not None
         peer = self.conn.getpeername()
-        for entry in Path("/proc/self/fd").iterdir():
-            try:
-                sock = socket.socket(fileno=os.dup(int(entry.name)))
-            except OSError:
-                continue
-            try:
-                if sock.type == socket.SOCK_STREAM and sock.getsockname() == peer:
-                    return sock
-            except OSError:
-                pass
-            sock.close()
-        pytest.fail("the reader's socket was not found")
+        return find_socket(lambda sock: sock.getsockname() == peer)
 
     def delivered(self) -> bool:
         """True when the reader has taken every byte sent from its socket.
@@ -413,6 +400,26 @@ class NetworkScanner:
             return False
         with self.client_socket() as sock:
             return _queued(sock, termios.FIONREAD) == 0
+
+
+def find_socket(match: Callable[[socket.socket], bool]) -> socket.socket:
+    """A TCP socket of this process (a duplicate of its descriptor) that ``match`` picks.
+
+    This is how the tests look at the socket pyserial opened inside the reader
+    without reaching into the reader.
+    """
+    for entry in Path("/proc/self/fd").iterdir():
+        try:
+            sock = socket.socket(fileno=os.dup(int(entry.name)))
+        except (OSError, ValueError):
+            continue
+        try:
+            if sock.type == socket.SOCK_STREAM and sock.family == socket.AF_INET and match(sock):
+                return sock
+        except OSError:
+            pass  # not connected
+        sock.close()
+    pytest.fail("the reader's socket was not found")
 
 
 def _queued(sock: socket.socket, request: int) -> int:
@@ -454,6 +461,9 @@ def test_socket_has_tcp_keepalive(network_scanner: NetworkScanner) -> None:
             assert sock.getsockopt(tcp, socket.TCP_KEEPINTVL) == KEEPALIVE_INTERVAL_S
             assert sock.getsockopt(tcp, socket.TCP_KEEPCNT) == KEEPALIVE_COUNT
             assert sock.getsockopt(tcp, socket.TCP_NODELAY) != 0
+            # a feedback write to a dead reader gives up as soon as keepalive would
+            keepalive_ms = (KEEPALIVE_IDLE_S + KEEPALIVE_INTERVAL_S * KEEPALIVE_COUNT) * 1000
+            assert sock.getsockopt(tcp, socket.TCP_USER_TIMEOUT) == keepalive_ms
 
 
 def test_server_gone_mid_code_then_back_reconnects_and_discards_the_partial(
@@ -500,6 +510,90 @@ def test_nothing_is_written_to_a_port_unless_feedback_is_asked_for(
         assert network_scanner.received(1) == b"\x06"
 
 
+# -- rfc2217:// ----------------------------------------------------------------------
+
+
+class Rfc2217Server:
+    """A serial device server speaking RFC 2217 (pyserial's own PortManager) on 127.0.0.1.
+
+    The test plays the scanner behind it: ``send`` is what the scanner sends
+    over its serial line, ``received`` what the server got for the scanner.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(CEILING_S)
+        self.port = self.listener.getsockname()[1]
+        self._conn: socket.socket | None = None
+        self._manager: serial.rfc2217.PortManager | None = None
+        self._write_lock = threading.Lock()
+        self._received = bytearray()
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._serve, name="rfc2217-server", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"rfc2217://127.0.0.1:{self.port}"
+
+    def write(self, data: bytes) -> None:
+        """The PortManager's way to the network (its replies to negotiation)."""
+        assert self._conn is not None
+        with self._write_lock:
+            self._conn.sendall(data)
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        self._conn = conn
+        line = serial.serial_for_url("loop://")  # the server's own serial port
+        with self._changed:
+            self._manager = serial.rfc2217.PortManager(line, self)
+            self._changed.notify_all()
+        while data := conn.recv(1024):
+            with self._changed:
+                self._received += b"".join(self._manager.filter(data))
+                self._changed.notify_all()
+
+    def send(self, data: bytes) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._manager is not None, CEILING_S)
+            assert self._manager is not None
+            self.write(b"".join(self._manager.escape(data)))
+
+    def received(self, count: int) -> bytes:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._received) >= count, CEILING_S)
+            return bytes(self._received)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self.listener.close()
+        self._thread.join(CEILING_S)
+
+
+# pyserial's RFC 2217 client still calls Thread.setDaemon()
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc2217")
+def test_rfc2217_reads_codes_writes_feedback_and_has_keepalive() -> None:
+    server = Rfc2217Server()
+    recorder = Recorder()
+    # 0xFF is the telnet IAC byte: it must arrive as itself, escaped on the wire
+    scanner = make_scanner(server.url, recorder, baudrate=19200, feedback_good=b"\x06\xff")
+    try:
+        with running(scanner):
+            recorder.wait_state("connected")
+            server.send(b"RFC\xff2217\r\n")
+            assert recorder.wait_codes(1) == [b"RFC\xff2217"]
+            scanner.feedback(True)
+            assert server.received(2) == b"\x06\xff"
+            peer = ("127.0.0.1", server.port)
+            with find_socket(lambda sock: sock.getpeername() == peer) as sock:
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10
+    finally:
+        server.close()
+
+
 # -- loop:// -----------------------------------------------------------------------
 
 
@@ -541,6 +635,9 @@ def test_feedback_from_many_threads_while_reading() -> None:
     ("url", "settings", "message"),
     [
         ("nosuch://x", {}, "protocol"),
+        ("socket://10.0.0.5", {}, "host and a port"),
+        ("socket://:2001", {}, "host and a port"),
+        ("rfc2217://10.0.0.5:99999", {}, "(?i)port"),
         ("loop://", {"parity": "X"}, "parity"),
         ("loop://", {"bytesize": 9}, "bytesize"),
         ("loop://", {"stopbits": 3}, "stopbits"),
