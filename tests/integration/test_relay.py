@@ -14,11 +14,12 @@ import sys
 import threading
 import time
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from edge.store import queries
+from edge.store import outbox, queries
 from tests.broker import BrokerTls, ClientTls, Received, Subscriber, TestCA, poll, subscribed
 from tests.integration.conftest import PREFIX, Plant, needs_mosquitto
 
@@ -367,6 +368,8 @@ def test_an_acl_denied_topic_is_set_aside_without_blocking_later_events(
         assert pending["set_aside"] is True
         assert f"{PREFIX}/event/count" in pending["last_error"]
         assert queries.outbox_summary(plant.engine).set_aside == 1
+        shown = _edge(plant, "events", "--pending")
+        assert "1 of them refused by the broker" in shown
         poll(lambda: plant.pending()[0].attempts >= 2, "a retry")
         denials = [r for r in caplog.records if f"{PREFIX}/event/count" in r.getMessage()]
         assert len(denials) == 1  # logged once, retried quietly
@@ -379,6 +382,79 @@ def test_an_acl_denied_topic_is_set_aside_without_blocking_later_events(
         poll(lambda: not plant.pending(), "the set-aside row marked published")
         poll(lambda: relay.state().set_aside == 0, "the relay to report nothing set aside")
         _wait_status_where(erp, lambda s: s["set_aside"] == 0)
+
+
+def _edge(plant: Plant, *args: str) -> str:
+    """Run an ``edge`` command on the plant's config in another process; its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "edge", *args, "--config", str(plant.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_outbox_full_is_an_alarm_and_nothing_is_dropped(
+    make_broker, make_plant, relays, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="edge.relay")
+    reader = f"user erp\ntopic read {PREFIX}/#\n\n"
+    state_only = f"user edge\ntopic write {PREFIX}/status\ntopic write {PREFIX}/stock/#\n"
+    broker = make_broker(users={"edge": "edge-pw", "erp": "erp-pw"}, acl=reader + state_only)
+    secret = broker.directory / "edge-password"
+    secret.write_text("edge-pw")
+    plant = make_plant(broker, username="edge", password_file=str(secret), outbox_alarm_rows=5)
+    with subscribed(broker, f"{PREFIX}/#", username="erp", password="erp-pw") as watcher:
+        relay = relays(plant)
+        _wait_status(watcher, "online")
+        plant.receive_many("BOLT-M6", 8)  # every event refused: 8 unsent, alarm at 5
+        relay.relay.wake()
+        full = _wait_status_where(watcher, lambda s: s["outbox_full"])
+        assert full["backlog"] == 8
+        assert "OUTBOX FULL" in relay.relay.status_line()
+        plant.receive("NUT-M6")  # an alarm, not a limit: commits go on
+        alarms = [r for r in caplog.records if "outbox full" in r.getMessage()]
+        assert len(alarms) == 1
+
+        broker.write_acl(reader + state_only + f"topic write {PREFIX}/event/#\n")
+        broker.reload()
+        poll(lambda: not plant.pending(), "the backlog delivered", ceiling=60)
+        cleared = _wait_status_where(watcher, lambda s: not s["outbox_full"])
+        assert cleared["state"] == "online"
+        poll(lambda: not relay.state().outbox_full, "the alarm cleared in the STATUS line")
+
+
+def test_published_rows_are_purged_after_the_retention(make_broker, make_plant, relays) -> None:
+    broker = make_broker()
+    broker.stop()  # the purge does not need the broker
+    plant = make_plant(broker, retention_days=7)
+    plant.receive_many("BOLT-M6", 3)
+    old = datetime.now(UTC) - timedelta(days=8)
+    outbox.record_answers(plant.engine, published=[1, 2], refused={}, stock={}, at=old)
+    outbox.record_answers(plant.engine, published=[3], refused={}, stock={}, at=datetime.now(UTC))
+    plant.receive("NUT-M6")  # seq 4, unsent
+    relays(plant)
+    poll(lambda: [row.seq for row in plant.outbox()] == [3, 4], "rows 1 and 2 purged")
+    plant.receive("NUT-M6")
+    assert plant.last_seq() == 5  # seq comes from its counter, not from the table
+
+
+def test_mqtt_3_1_1_delivers_too(make_broker, make_plant, relays) -> None:
+    broker = make_broker()
+    plant = make_plant(broker, protocol="3.1.1")
+    with subscribed(broker, f"{PREFIX}/#") as erp:
+        relay = relays(plant)
+        _wait_status(erp, "online")
+        plant.receive("WASHER-6", "3")
+        relay.relay.wake()
+        [event] = erp.wait_for_seqs(plant.last_seq())
+    assert event["quantity"] == 3
+    # Mosquitto logs its own protocol enum: p2 is MQTT 3.1.1 (p5 would be MQTT 5).
+    assert "(p2," in broker.log_text()
+    relay.stop()
 
 
 def _wait_status_where(subscriber: Subscriber, check: Any) -> dict[str, Any]:
