@@ -1,0 +1,444 @@
+"""Shared parts of the benchmarks: the machine, the scratch directory, catalogs, tables.
+
+Every benchmark measures the product and its physical limit in the same run,
+in one scratch directory, so both see the same disk and the same noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as `python bench/x.py` from anywhere
+    sys.path.insert(0, str(REPO))
+
+from edge.domain.inventory import Identity  # noqa: E402
+from edge.domain.model import Station, StationMode  # noqa: E402
+from edge.domain.ports import Moment  # noqa: E402
+from edge.importer import import_bom, import_items, import_stock  # noqa: E402
+from edge.service import InventoryService  # noqa: E402
+from edge.store.database import PRAGMAS, open_database  # noqa: E402
+
+GTIN = "09506000134352"
+FG = "FG-BENCH"
+TOPIC_PREFIX = "backflush/bench/edge"
+OPENING_STOCK = "1000000000"
+
+
+# --- command line and scratch directory -----------------------------------------
+def arguments(description: str, extra: Sequence[tuple[str, dict]] = ()) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="put the scratch directory here (default: a temp dir on the working tree's "
+        "filesystem)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    for flag, options in extra:
+        parser.add_argument(flag, **options)
+    return parser.parse_args()
+
+
+def default_parent() -> Path:
+    """The system temp dir if it is on the working tree's filesystem, else the tree itself."""
+    temp = Path(tempfile.gettempdir())
+    if temp.stat().st_dev == REPO.stat().st_dev:
+        return temp
+    return REPO
+
+
+@contextlib.contextmanager
+def scratch(args: argparse.Namespace) -> Iterator[Path]:
+    parent = args.dir if args.dir is not None else default_parent()
+    parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="edge-bench-", dir=parent))
+    try:
+        yield path
+    finally:
+        if args.keep:
+            print(f"\nscratch directory kept: {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the machine --------------------------------------------------------------------
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def filesystem(path: Path) -> str:
+    """Type and device of the filesystem holding ``path`` (from /proc/mounts)."""
+    real = str(path.resolve())
+    best = ("?", "?", "")
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            device, mount, kind = line.split()[:3]
+            inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best[2]):
+                best = (kind, device, mount)
+    return f"{best[0]} on {best[1]} (mounted at {best[2]})"
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def print_machine(title: str, directory: Path) -> None:
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    print(f"# {title}")
+    print(f"date        {datetime.now(UTC).isoformat(timespec='seconds')}")
+    print(f"cpu         {_cpu_model()}, {cores} cores ({usable} usable)")
+    print(f"python      {platform.python_implementation()} {platform.python_version()}")
+    print(f"sqlite      {sqlite3.sqlite_version}")
+    print(f"kernel      {platform.system()} {platform.release()}")
+    print(f"filesystem  {filesystem(directory)}")
+    print(f"directory   {directory}")
+    print(f"load        {load()} at start")
+    print()
+
+
+# --- the product ----------------------------------------------------------------------
+def service_for(path: Path, stations: Sequence[Station] | None = None) -> InventoryService:
+    """The product's service on the database file at ``path`` (migrated on open)."""
+    return InventoryService(
+        open_database(path),
+        Identity(site="bench", node="edge"),
+        TOPIC_PREFIX,
+        stations or [Station("PACK-1", StationMode.SHIP)],
+    )
+
+
+def now_moment() -> Moment:
+    return Moment(datetime.now(UTC), time.monotonic(), "bench")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    items: Path
+    bom: Path
+    stock: Path
+    leaves: int
+    lines: int
+
+
+def write_three_level_catalog(directory: Path) -> Catalog:
+    """A shipped product over 50 stock components, 3 BOM levels, phantoms in between.
+
+    FG-BENCH (phantom) -> 5 x PH-Ln (phantom) -> 2 x PH-Ln-m (phantom) -> 5 x RM
+    parts. Every RM part has a reorder policy and an opening stock far above it,
+    so no low-stock or reorder event fires during a run.
+    """
+    items = ["part,description,uom,stocked,reorder_point,reorder_qty,aliases"]
+    bom = ["parent,component,qty_per,scrap_pct"]
+    items.append(f"{FG},Benchmark pump,EA,false,,,{GTIN}")
+    leaves: list[str] = []
+    for a in range(5):
+        level1 = f"PH-L{a}"
+        items.append(f"{level1},Phantom kit {a},EA,false,,,")
+        bom.append(f"{FG},{level1},1,0")
+        for b in range(2):
+            level2 = f"PH-L{a}-{b}"
+            items.append(f"{level2},Phantom kit {a}.{b},EA,false,,,")
+            bom.append(f"{level1},{level2},1,0")
+            for c in range(5):
+                leaf = f"RM-{a}{b}{c:02d}"
+                leaves.append(leaf)
+                items.append(f"{leaf},Raw material {a}.{b}.{c},EA,false,10,100,")
+                bom.append(f"{level2},{leaf},{c + 1},{c % 3}")
+    return _write_catalog(directory, items, bom, leaves)
+
+
+def write_deep_catalog(directory: Path, levels: int = 10, lines: int = 2000) -> Catalog:
+    """``levels`` BOM levels and ``lines`` BOM lines in all, phantoms down to stock parts.
+
+    Each level has the same number of phantom assemblies; every assembly has
+    one child on the next level (so every level is reached) and stock parts.
+    """
+    per_level = 4
+    items = ["part,description,uom,stocked,reorder_point,reorder_qty,aliases"]
+    bom = ["parent,component,qty_per,scrap_pct"]
+    items.append(f"{FG},Deep product,EA,false,,,{GTIN}")
+    assemblies = [[f"PH-{level}-{n}" for n in range(per_level)] for level in range(1, levels)]
+    for level_parts in assemblies:
+        items.extend(f"{part},Phantom,EA,false,,," for part in level_parts)
+    parents = [[FG], *assemblies]
+    leaves = [f"RM-{n:04d}" for n in range(300)]
+    items.extend(f"{leaf},Raw,EA,false,10,100," for leaf in leaves)
+    count = 0
+    for level, level_parents in enumerate(parents):
+        children = assemblies[level] if level < len(assemblies) else []
+        for index, parent in enumerate(level_parents):
+            for child in children if level == 0 else children[index : index + 2] or children[:1]:
+                bom.append(f"{parent},{child},2,0")
+                count += 1
+    # Spread the remaining lines over every assembly as stock parts.
+    all_parents = [part for level_parents in parents for part in level_parents]
+    used: set[tuple[str, str]] = set()
+    cursor = 0
+    while count < lines:
+        parent = all_parents[cursor % len(all_parents)]
+        leaf = leaves[(cursor * 7) % len(leaves)]
+        cursor += 1
+        if (parent, leaf) in used:
+            continue
+        used.add((parent, leaf))
+        bom.append(f"{parent},{leaf},{1 + cursor % 4},{cursor % 5}")
+        count += 1
+    return _write_catalog(directory, items, bom, leaves)
+
+
+def _write_catalog(directory: Path, items: list[str], bom: list[str], leaves: list[str]) -> Catalog:
+    items_path = directory / "items.csv"
+    bom_path = directory / "bom.csv"
+    stock_path = directory / "stock.csv"
+    items_path.write_text("\n".join(items) + "\n")
+    bom_path.write_text("\n".join(bom) + "\n")
+    stock_path.write_text(
+        "part,on_hand\n" + "".join(f"{leaf},{OPENING_STOCK}\n" for leaf in leaves)
+    )
+    return Catalog(items_path, bom_path, stock_path, len(leaves), len(bom) - 1)
+
+
+def import_catalog(service: InventoryService, catalog: Catalog, *, stock: bool = True) -> None:
+    """Through the product's own importer, as `edge import` does."""
+    import_items(service, catalog.items)
+    import_bom(service, catalog.bom)
+    if stock:
+        import_stock(service, catalog.stock, now_moment())
+
+
+def serial_code(index: int, prefix: str = "S") -> str:
+    """A serialized GS1 label of the benchmark product: every scan is a new unit."""
+    return f"(01){GTIN}(21){prefix}{index:07d}"
+
+
+# --- a measured run ---------------------------------------------------------------------
+@dataclass
+class Run:
+    name: str
+    scans: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
+
+    def add(self, other: Run) -> None:
+        self.scans += other.scans
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        self.batches += other.batches
+
+    @property
+    def rate(self) -> float:
+        return self.scans / self.seconds if self.seconds else 0.0
+
+
+class Labels:
+    def __init__(self) -> None:
+        self.next = 0
+
+    def take(self, count: int) -> list[bytes]:
+        codes = [serial_code(self.next + i).encode() for i in range(count)]
+        self.next += count
+        return codes
+
+
+# --- raw sqlite3, the physical limit ----------------------------------------------------
+
+# Tables the product appends to, and tables whose rows it updates in place.
+APPEND_TABLES = ("scans", "transactions", "ledger", "outbox", "shipped_serials", "reorders",
+                 "bom_structures")  # fmt: skip
+KEYED_TABLES = ("balances", "stock_state", "station_state", "counters")
+
+
+def _columns(db: sqlite3.Connection, name: str) -> list[str]:
+    return [row[1] for row in db.execute(f"PRAGMA table_info({name})")]
+
+
+def snapshot(path: Path) -> dict[str, int]:
+    """Row counts and in-place-update witnesses, read from the product's file."""
+    with sqlite3.connect(path) as db:
+        counts = {name: db.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+                  for name in APPEND_TABLES}  # fmt: skip
+        counts["transactions.event_id"] = db.execute(
+            "SELECT count(*) FROM transactions WHERE event_id IS NOT NULL"
+        ).fetchone()[0]
+        # A part's balance is saved once per transaction that touched it.
+        counts["balances"] = db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT txn_id, part FROM ledger)"
+        ).fetchone()[0]
+        # Each stock_state upsert raises the row's version by one.
+        counts["stock_state"] = db.execute(
+            "SELECT coalesce(sum(version), 0) FROM stock_state"
+        ).fetchone()[0]
+        counts["counters"] = db.execute("SELECT coalesce(sum(value), 0) FROM counters").fetchone()[
+            0
+        ]
+        # An accepted part scan clears its station's pending QTY/RSN: one upsert.
+        counts["station_state"] = db.execute(
+            "SELECT count(*) FROM scans WHERE status = 'accepted'"
+        ).fetchone()[0]
+    return counts
+
+
+def row_sizes(path: Path) -> dict[str, int]:
+    """Average stored bytes per row (sum of column lengths) of each written table."""
+    sizes: dict[str, int] = {}
+    with sqlite3.connect(path) as db:
+        for name in (*APPEND_TABLES, *KEYED_TABLES):
+            columns = _columns(db, name)
+            expression = " + ".join(f"coalesce(length({c}), 0)" for c in columns)
+            value = db.execute(f"SELECT avg({expression}) FROM {name}").fetchone()[0]
+            sizes[name] = max(8, int(value or 8))
+    return sizes
+
+
+def keyed_rows(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as db:
+        return {name: db.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+                for name in KEYED_TABLES}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RawPlan:
+    """Rows per scan and their sizes, as the product wrote them."""
+
+    inserts: dict[str, int]  # table -> rows appended per scan
+    updates: dict[str, int]  # table -> rows updated in place per scan
+    sizes: dict[str, int]
+    keys: dict[str, int]  # keyed table -> rows it holds
+
+    @property
+    def rows(self) -> int:
+        return sum(self.inserts.values()) + sum(self.updates.values())
+
+
+class RawBaseline:
+    def __init__(self, path: Path, plan: RawPlan) -> None:
+        self.plan = plan
+        self.db = raw_connection(path)
+        self.payload = {name: "x" * size for name, size in plan.sizes.items()}
+        for name in plan.inserts:
+            self.db.execute(f"CREATE TABLE raw_{name} (id INTEGER PRIMARY KEY, payload TEXT)")
+        for name in KEYED_TABLES:
+            self.db.execute(f"CREATE TABLE raw_{name} (key TEXT PRIMARY KEY, payload TEXT)")
+            self.db.executemany(
+                f"INSERT INTO raw_{name} VALUES (?, ?)",
+                [(f"key-{i}", self.payload[name]) for i in range(max(1, plan.keys[name]))],
+            )
+        self.cursor = 0
+
+    def transaction(self, scans: int = 1) -> None:
+        """One durable transaction writing ``scans`` scans' worth of rows."""
+        db, plan = self.db, self.plan
+        db.execute("BEGIN IMMEDIATE")
+        for _ in range(scans):
+            for name, count in plan.inserts.items():
+                if count:
+                    rows = [(self.payload[name],)] * count
+                    db.executemany(f"INSERT INTO raw_{name} (payload) VALUES (?)", rows)
+            for name, count in plan.updates.items():
+                if not count:
+                    continue
+                if name in KEYED_TABLES:
+                    keys = max(1, plan.keys[name])
+                    rows = [(f"key-{(self.cursor + i) % keys}", self.payload[name])
+                            for i in range(count)]  # fmt: skip
+                    db.executemany(
+                        f"INSERT INTO raw_{name} VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET payload = excluded.payload",
+                        rows,
+                    )
+                else:  # rows just appended, updated again (e.g. a transaction's event id)
+                    db.execute(
+                        f"UPDATE raw_{name} SET payload = ? WHERE id IN "
+                        f"(SELECT id FROM raw_{name} ORDER BY id DESC LIMIT ?)",
+                        (self.payload[name], count),
+                    )
+            self.cursor += 1
+        db.execute("COMMIT")
+
+    def run(self, scans: int, per_transaction: int = 1) -> Run:
+        run = Run(f"raw sqlite3, {per_transaction} scan(s)/txn")
+        start = time.perf_counter()
+        done = 0
+        while done < scans:
+            size = min(per_transaction, scans - done)
+            began = time.perf_counter()
+            self.transaction(size)
+            run.latencies.extend([time.perf_counter() - began] * size)
+            run.batches.append(size)
+            done += size
+        run.seconds = time.perf_counter() - start
+        run.scans = scans
+        return run
+
+
+def plan_from(path: Path, before: dict[str, int], after: dict[str, int], scans: int) -> RawPlan:
+    def per_scan(key: str) -> int:
+        return round((after[key] - before[key]) / scans)
+
+    inserts = {name: per_scan(name) for name in APPEND_TABLES}
+    updates = {name: per_scan(name) for name in KEYED_TABLES}
+    updates["transactions"] = per_scan("transactions.event_id")
+    return RawPlan(inserts, updates, row_sizes(path), keyed_rows(path))
+
+
+def raw_connection(path: Path) -> sqlite3.Connection:
+    """sqlite3 with the product's pragmas and no driver-managed transactions."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in PRAGMAS:
+        connection.execute(pragma)
+    return connection
+
+
+# --- numbers ------------------------------------------------------------------------------
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (p99 of 1000 samples is the 990th smallest)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [
+        max(len(header), *(len(row[i]) for row in cells)) if cells else len(header)
+        for i, header in enumerate(headers)
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        first, *rest = values
+        return "  ".join(
+            [first.ljust(widths[0]), *(v.rjust(w) for v, w in zip(rest, widths[1:], strict=True))]
+        )
+
+    print(line(headers))
+    print("  ".join("-" * width for width in widths))
+    for row in cells:
+        print(line(row))
+    print()
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
