@@ -1,0 +1,48 @@
+"""Hypothesis settings for the fuzz suite only.
+
+The profiles are registered under their own names and applied per test (each test is
+decorated with :func:`fuzz_settings`), never loaded globally, so the settings of the
+other suites' property tests stay as they are. They are not called ``ci`` because
+Hypothesis has a built-in ``ci`` profile of that name, loaded for every test when it
+detects a CI machine.
+
+``HYPOTHESIS_PROFILE=deep`` (or ``fuzz-deep``) selects the long profile; anything else,
+or nothing, the short one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+CI_PROFILE = "fuzz-ci"
+DEEP_PROFILE = "fuzz-deep"
+
+settings.register_profile(
+    CI_PROFILE,
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    DEEP_PROFILE,
+    max_examples=5000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+_SELECTED = os.environ.get("HYPOTHESIS_PROFILE", "")
+PROFILE = DEEP_PROFILE if _SELECTED in ("deep", DEEP_PROFILE) else CI_PROFILE
+
+
+def fuzz_settings(weight: float = 1.0) -> settings:
+    """The selected profile, with ``weight`` times its example count (at least 10).
+
+    Tests that open a database or run the ``edge`` command cost far more per example
+    than the pure decoders, so they take a fraction of the count.
+    """
+    base = settings.get_profile(PROFILE)
+    return settings(base, max_examples=max(10, round(base.max_examples * weight)))
