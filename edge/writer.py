@@ -134,7 +134,7 @@ class ScanWriter:
                 self._journal_unstored()
             outcomes = self.service.process_scans(pending) if pending else []
         except StorageError as error:
-            self._hold(pending, answers, str(error))
+            self._hold(pending, answers, _storage_failure(error))
             return []
         self.stats.storage_ok = True
         self.on_committed()
@@ -203,3 +203,14 @@ class ScanWriter:
             self.stats.duplicates += 1
         else:
             self.stats.rejected += 1
+
+
+def _storage_failure(error: StorageError) -> str:
+    """What the database driver said, on one line ("database or disk is full").
+
+    The wrapped SQLAlchemy message spans two lines (a link to its docs) and
+    may name the failing statement, so it would both break the log line and
+    differ between retries, logging the same outage again on every retry.
+    """
+    cause = getattr(error.__cause__, "orig", None) or error.__cause__ or error
+    return " ".join(str(cause).split())
