@@ -707,12 +707,14 @@ class OutboxRelay:
             if stop.is_set():
                 self._shut_down(session)
                 return
-            self._record_answers()
             self._safely(lambda: self._housekeeping(session))
             if not self._safely(lambda: self._fill(session)):
                 # Retries handed out by this pass may not have been published.
                 self._event_retries.release_tries()
                 self._stock_retries.release_tries()
+            # Written after the window is refilled: the broker keeps answering the
+            # publishes in flight while the commit (an fsync) runs.
+            self._record_answers()
             if session.lost is None:
                 wait = POLL_S
                 if self._record_due is not None:
@@ -823,17 +825,19 @@ class OutboxRelay:
             for stock_row in outbox.stock_rows(self._engine, due_parts):
                 if not self._publish_stock(session, stock_row):
                     return
-        if session.stock_scan_due and window.free:
+        # Events and stock share the window; while both wait, stock gets half. New
+        # events go out before the stock states are read, so their PUBACKs are on the
+        # way while the relay reads and publishes stock.
+        stock_waiting = bool(session.stock_queue or session.stock_changes)
+        reserve = window.free // 2 if stock_waiting or session.stock_scan_due else 0
+        filled = self._fill_events(session, window.free - reserve)
+        if session.stock_scan_due and window.free and session.lost is None:
             session.stock_scan_due = False
             session.stock_changes = deque(
                 row
                 for row in outbox.stock_changed(self._engine)
                 if row.version > session.stock_sent.get(row.part, 0)
             )
-        # Events and stock share the window; while both wait, stock gets half.
-        stock_waiting = bool(session.stock_queue or session.stock_changes)
-        reserve = window.free // 2 if stock_waiting else 0
-        filled = self._fill_events(session, window.free - reserve)
         if not self._fill_stock(session):
             return
         if filled and window.free:
@@ -974,6 +978,7 @@ class OutboxRelay:
         self._refused = {}
         self._stock_published = {}
         self._record_due = None
+        self._storage_recovered()
 
     def _housekeeping(self, session: _Session | None) -> None:
         now = time.monotonic()
@@ -1007,9 +1012,11 @@ class OutboxRelay:
         )
         self._backlog = backlog
         self._outbox_full = full
-        if self._storage_problem is not None:
-            log.info("the database can be used again")
-            self._storage_problem = None
+        if self._record_due is None:
+            # Only reads were due, and they worked. With answers still waiting to
+            # be written (a full disk fails writes, not reads), recovery is a
+            # successful write, not this count: see _record_answers.
+            self._storage_recovered()
         self._update_state(
             pending=backlog.events,
             set_aside=backlog.set_aside,
@@ -1030,6 +1037,11 @@ class OutboxRelay:
             self._storage_failed(error)
             return False
         return True
+
+    def _storage_recovered(self) -> None:
+        if self._storage_problem is not None:
+            log.info("the database can be used again")
+            self._storage_problem = None
 
     def _storage_failed(self, error: SQLAlchemyError) -> None:
         cause = getattr(error, "orig", None) or error
