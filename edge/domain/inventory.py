@@ -316,7 +316,7 @@ class Inventory:
             {"reorder_id": reorder_id, "part": reorder.part, "reason": "cancelled"},
             at,
         )
-        self._snapshot(reorder.part, self.store.balance(reorder.part).on_hand, at)
+        self._snapshot(reorder.part, self.store.balance(reorder.part).on_hand, _rfc3339(at))
         return event_id
 
     def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
@@ -392,13 +392,14 @@ class Inventory:
         self.store.set_transaction_event(txn.txn_id, event_id)
         for follow_type, follow_fields in [*(follow_ups or []), *low, *reorders]:
             self._emit(follow_type, follow_fields, txn.at)
+        stamp = _rfc3339(txn.at)
         for part in sorted(set(txn.before) | txn.on_order_changed):
             # Not dict.get(part, default): the default would read the balance every time.
             on_hand = txn.on_hand[part] if part in txn.on_hand else self.store.balance(part).on_hand
-            self._snapshot(part, on_hand, txn.at)
+            self._snapshot(part, on_hand, stamp)
         return event_id
 
-    def _snapshot(self, part: str, on_hand: Decimal, at: Moment) -> None:
+    def _snapshot(self, part: str, on_hand: Decimal, updated_at: str) -> None:
         item = self.store.item(part)
         self.store.put_stock_snapshot(
             part,
@@ -408,7 +409,7 @@ class Inventory:
                 "on_order": self.on_order(part),
                 "reorder_point": item.policy.reorder_point if item is not None else None,
                 "uom": item.uom if item is not None else None,
-                "updated_at": _rfc3339(at),
+                "updated_at": updated_at,
             },
         )
 

@@ -67,6 +67,15 @@ def to_storage(value: Decimal) -> str:
 
 def format_quantity(value: Decimal) -> str:
     """Plain decimal notation without trailing zeros; the JSON number literal."""
+    text = str(value)
+    # str() is exact, and already canonical unless it has an exponent,
+    # trailing fractional zeros (every fractional zero has them) or is "-0".
+    if "E" not in text:
+        if "." in text:
+            if text[-1] != "0":
+                return text
+        elif text != "-0":
+            return text
     if value.is_zero():
         return "0"
     return format(value.normalize(CONTEXT), "f")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from decimal import Decimal, Inexact
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge.domain import exactjson
 from edge.domain.quantity import (
+    CONTEXT,
     QuantityError,
     add,
     ceil_multiple,
@@ -173,3 +176,15 @@ def test_a_division_that_cannot_be_exact_raises_instead_of_rounding() -> None:
 )
 def test_ceil_multiple(value: str, step: str, expected: str) -> None:
     assert ceil_multiple(D(value), D(step)) == D(expected)
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False)
+    | st.builds(
+        Decimal, st.from_regex(r"-?[0-9]{1,30}(\.[0-9]{0,30})?(E[+-]?[0-9]{1,3})?", fullmatch=True)
+    )
+)
+def test_format_quantity_is_the_normalized_plain_literal(value: Decimal) -> None:
+    expected = "0" if value.is_zero() else format(value.normalize(CONTEXT), "f")
+    assert format_quantity(value) == expected
+    assert Decimal(format_quantity(value)) == value
