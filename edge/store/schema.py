@@ -116,7 +116,8 @@ ledger = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("txn_id", Integer, ForeignKey("transactions.id"), nullable=False, index=True),
-    Column("part", Text, ForeignKey("items.part"), nullable=False, index=True),
+    # Not indexed: see migration 0003 (the balance row tells whether a part has history).
+    Column("part", Text, ForeignKey("items.part"), nullable=False),
     Column("quantity", Text, nullable=False),  # signed: + into stock, - out of stock
     Column("kind", Text, nullable=False),
     Column("scan_id", Integer, ForeignKey("scans.id")),

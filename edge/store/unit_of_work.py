@@ -64,6 +64,7 @@ def _optional_storage(value: Decimal | None) -> str | None:
 
 
 _BALANCE = "SELECT on_hand, armed FROM balances WHERE part = ?"
+_HAS_BALANCE = "SELECT 1 FROM balances WHERE part = ?"
 _SAVE_BALANCE = (
     "INSERT INTO balances (part, on_hand, armed) VALUES (?, ?, ?) "
     "ON CONFLICT (part) DO UPDATE SET on_hand = excluded.on_hand, armed = excluded.armed"
@@ -376,9 +377,12 @@ class SqlUnitOfWork(InventoryStore):
         self._sql_many(_SAVE_BALANCE, rows)
 
     def has_ledger_rows(self, part: str) -> bool:
-        self._write_ledger()
-        row = self._execute(select(t.ledger.c.id).where(t.ledger.c.part == part).limit(1))
-        return row.first() is not None
+        # Every posting saves the part's balance, so a balance row (stored, or
+        # waiting for this commit) exists exactly when the part has ledger rows.
+        # Its primary key answers without an index on the ledger's part column.
+        if part in self._unsaved_balances:
+            return True
+        return self._sql(_HAS_BALANCE, (part,)).fetchone() is not None
 
     def add_transaction(
         self,
