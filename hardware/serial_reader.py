@@ -39,7 +39,10 @@ from hardware.reads import RawRead, ReadCallback, StateCallback
 logger = logging.getLogger(__name__)
 
 RETRY_FIRST_S: Final = 0.25
-RETRY_MAX_S: Final = 2.0
+# A scanner plugged back in is read again within this long (plus the open):
+# the promise is two seconds. A failed open of a missing device is one cheap
+# syscall, so trying every second costs nothing worth saving.
+RETRY_MAX_S: Final = 1.0
 # A connection that lasted at least this long counts as a success, and the next
 # loss retries quickly again; one that drops sooner keeps backing off, so a
 # port that opens and fails at once is not hammered four times a second.
