@@ -157,17 +157,26 @@ def grouped(service: InventoryService, path: Path, codes: list[bytes], *, flood:
 
 # --- statements per scan ----------------------------------------------------------------------
 def statements_per_scan(service: InventoryService, codes: list[bytes]) -> dict[str, float]:
+    """Statements SQLite ran per scan (each row of an executemany counts), traced by sqlite3."""
     counts = {"SELECT": 0, "INSERT": 0, "UPDATE": 0, "other": 0}
 
-    def count(_conn, _cursor, statement: str, *_args) -> None:
+    def count(statement: str) -> None:
         verb = statement.lstrip().split(None, 1)[0].upper()
         counts[verb if verb in counts else "other"] += 1
 
-    event.listen(service.engine, "before_cursor_execute", count)
+    def trace(dbapi_connection, _record, _proxy) -> None:
+        dbapi_connection.set_trace_callback(count)
+
+    def untrace(dbapi_connection, _record) -> None:
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(service.engine, "checkout", trace)
+    event.listen(service.engine, "checkin", untrace)
     try:
         one_per_scan(service, codes)
     finally:
-        event.remove(service.engine, "before_cursor_execute", count)
+        event.remove(service.engine, "checkout", trace)
+        event.remove(service.engine, "checkin", untrace)
     return {verb: number / len(codes) for verb, number in counts.items()}
 
 
