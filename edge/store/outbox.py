@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, case, func, select, update
+from sqlalchemy import Engine, and_, bindparam, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from edge.store import schema as t
@@ -160,17 +160,26 @@ def record_answers(
                 .where(t.outbox.c.seq == seq, t.outbox.c.published_at.is_(None))
                 .values(set_aside=True, attempts=t.outbox.c.attempts + 1, last_error=error)
             )
-        for part, version in stock.items():
+        if stock:
+            # One statement for every part (executemany): building a statement per
+            # part cost ~0.2 ms each, most of the relay's time per scan of a
+            # 50-component BOM.
             connection.execute(
-                update(t.stock_state)
-                .where(
-                    and_(
-                        t.stock_state.c.part == part,
-                        t.stock_state.c.published_version < version,
-                    )
-                )
-                .values(published_version=version)
+                _RECORD_STOCK,
+                [{"b_part": part, "b_version": version} for part, version in stock.items()],
             )
+
+
+_RECORD_STOCK = (
+    update(t.stock_state)
+    .where(
+        and_(
+            t.stock_state.c.part == bindparam("b_part"),
+            t.stock_state.c.published_version < bindparam("b_version"),
+        )
+    )
+    .values(published_version=bindparam("b_version"))
+)
 
 
 def stock_parts(engine: Engine) -> list[str]:
