@@ -176,9 +176,12 @@ def _records(
     positions: dict[str, int] = {}
     for index, column in enumerate(header, start=1):
         if column not in columns:
+            # An unknown name is shown escaped when it is not printable: a line break
+            # in it would split the message, an escape sequence would reach the terminal.
+            shown = column if column.isprintable() else repr(column)
             result.errors.append(
                 CellError(
-                    name, 1, index, column,
+                    name, 1, index, shown,
                     f"unknown column; expected some of: {', '.join(columns)}",
                 )
             )  # fmt: skip
