@@ -12,8 +12,10 @@ import os
 import platform
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -442,3 +444,92 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
+
+
+# --- a daemon process and its files ---------------------------------------------------------
+@dataclass(frozen=True)
+class ProcessSample:
+    """What /proc says about a process at one moment."""
+
+    cpu_s: float  # utime + stime
+    rss_kb: int  # VmRSS
+    hwm_kb: int  # VmHWM: peak resident set size
+    threads: int
+
+
+def process_sample(pid: int) -> ProcessSample:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime: fields 14 and 15 of stat
+    status: dict[str, str] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        status[key] = value.strip()
+    return ProcessSample(
+        cpu_s=cpu,
+        rss_kb=int(status["VmRSS"].split()[0]),
+        hwm_kb=int(status["VmHWM"].split()[0]),
+        threads=int(status["Threads"]),
+    )
+
+
+def file_bytes(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def wal_path(database: Path) -> Path:
+    return database.with_name(database.name + "-wal")
+
+
+class WalWatch:
+    """Samples the size of a database's WAL file in a thread; keeps the largest."""
+
+    def __init__(self, database: Path, every_s: float = 0.1) -> None:
+        self.path = wal_path(database)
+        self.every_s = every_s
+        self.largest = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-watch", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every_s)
+
+    def sample(self) -> int:
+        size = file_bytes(self.path)
+        self.largest = max(self.largest, size)
+        self.samples += 1
+        return size
+
+    def __enter__(self) -> WalWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}"
+
+
+def revision() -> str:
+    """The commit the product was measured at, and whether edge/ or hardware/ had changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, check=True,
+                              capture_output=True, text=True).stdout.strip()  # fmt: skip
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "edge", "hardware"],
+                                 cwd=REPO, check=True, capture_output=True,
+                                 text=True).stdout.split("\n")  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    files = [line[3:] for line in changed if line.strip()]
+    return head + (f" + uncommitted: {', '.join(files)}" if files else "")
