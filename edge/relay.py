@@ -20,7 +20,10 @@ How it is put together, and why:
   on without it.
 * **Short writes, never across the network.** Answers are recorded in one
   ``BEGIN IMMEDIATE`` transaction per batch, after the broker has answered;
-  the relay never holds the write lock while it waits for the broker.
+  the relay never holds the write lock while it waits for the broker. A batch
+  is written by a helper thread (one batch at a time) while the relay goes on
+  publishing, so a commit's fsync does not stall the window; a batch that
+  fails is taken back and written again with the next.
 * **State is retained, events are not.** ``{prefix}/status`` (retained, and
   the Last Will) and ``{prefix}/stock/{part}`` (retained, latest wins) are
   published again after every CONNACK, since a broker without persistence
@@ -41,6 +44,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -387,6 +391,24 @@ class _Session:
     lost: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Answers:
+    """Broker answers to write in one transaction (see :func:`outbox.record_answers`)."""
+
+    published: list[int]
+    refused: dict[int, str]
+    stock: dict[str, int]
+
+    def write(self, engine: Engine) -> None:
+        outbox.record_answers(
+            engine,
+            published=self.published,
+            refused=self.refused,
+            stock=self.stock,
+            at=datetime.now(UTC),
+        )
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS certificate check failed: {error.verify_message or error}"
@@ -464,6 +486,10 @@ class OutboxRelay:
         self._refused: dict[int, str] = {}
         self._stock_published: dict[str, int] = {}
         self._record_due: float | None = None  # when the oldest unwritten answer is due
+        # The batch of answers the recorder thread is writing, and that write.
+        self._recorder: ThreadPoolExecutor | None = None  # while run() runs
+        self._writing: Future[None] | None = None
+        self._batch: _Answers | None = None
         self._v5 = mqtt_config.protocol == "5"
         self._properties: Properties | None = None
         if self._v5:
@@ -484,6 +510,16 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         """Connect, publish and reconnect until ``stop`` is set; then say offline and disconnect."""
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-record")
+        try:
+            self._run(stop)
+        finally:
+            self._record_answers(now=True)
+            self._recorder.shutdown(wait=True)
+            self._recorder = None
+        log.info("relay stopped")
+
+    def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             connection = None
             try:
@@ -500,7 +536,6 @@ class OutboxRelay:
                 self._update_state(connected=False)
             if not stop.is_set():
                 self._wait_to_reconnect(stop)
-        log.info("relay stopped")
 
     # --- connecting ------------------------------------------------------------------
     def _new_client(self, inbox: queue.SimpleQueue[_Message]) -> mqtt.Client:
@@ -717,7 +752,7 @@ class OutboxRelay:
             self._record_answers()
             if session.lost is None:
                 wait = POLL_S
-                if self._record_due is not None:
+                if self._record_due is not None and self._writing is None:
                     wait = min(wait, max(0.0, self._record_due - time.monotonic()))
                 self._signal.wait(wait)
 
@@ -958,27 +993,59 @@ class OutboxRelay:
 
         Batching turns a stream of PUBACKs into a few commits; an answer lost
         with a crash before it is written only means that row is sent again.
+        The write runs on the recorder thread while the relay goes on; ``now``
+        waits for a write in progress and writes the rest before returning.
         """
+        self._collect_write(wait=now)
+        if self._writing is not None:  # one batch at a time; answers keep gathering
+            return
         if self._record_due is None:
             return
         if not now and time.monotonic() < self._record_due:
             return
-        try:
-            outbox.record_answers(
-                self._engine,
-                published=self._published,
-                refused=self._refused,
-                stock=self._stock_published,
-                at=datetime.now(UTC),
-            )
-        except SQLAlchemyError as error:
-            self._storage_failed(error)
-            return
+        batch = _Answers(self._published, self._refused, self._stock_published)
         self._published = []
         self._refused = {}
         self._stock_published = {}
         self._record_due = None
+        if now or self._recorder is None:
+            try:
+                batch.write(self._engine)
+            except SQLAlchemyError as error:
+                self._take_back(batch)
+                self._storage_failed(error)
+                return
+            self._storage_recovered()
+            return
+        self._batch = batch
+        self._writing = self._recorder.submit(batch.write, self._engine)
+        self._writing.add_done_callback(lambda _done: self._signal.set())
+
+    def _collect_write(self, *, wait: bool) -> None:
+        """The outcome of the recorder's write, once it is done (or ``wait`` for it)."""
+        writing, batch = self._writing, self._batch
+        if writing is None or batch is None or not (wait or writing.done()):
+            return
+        self._writing = None
+        self._batch = None
+        try:
+            writing.result()
+        except SQLAlchemyError as error:
+            self._take_back(batch)
+            self._storage_failed(error)
+            return
         self._storage_recovered()
+
+    def _take_back(self, batch: _Answers) -> None:
+        """A batch that could not be written: keep it, ahead of newer answers, due now."""
+        accepted_since = set(self._published)
+        self._published = batch.published + self._published
+        self._refused = {
+            seq: error for seq, error in batch.refused.items() if seq not in accepted_since
+        } | self._refused
+        for part, version in batch.stock.items():
+            self._stock_published[part] = max(version, self._stock_published.get(part, 0))
+        self._record_due = time.monotonic()
 
     def _housekeeping(self, session: _Session | None) -> None:
         now = time.monotonic()
@@ -1012,7 +1079,7 @@ class OutboxRelay:
         )
         self._backlog = backlog
         self._outbox_full = full
-        if self._record_due is None:
+        if self._record_due is None and self._writing is None:
             # Only reads were due, and they worked. With answers still waiting to
             # be written (a full disk fails writes, not reads), recovery is a
             # successful write, not this count: see _record_answers.
