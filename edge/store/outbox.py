@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, case, func, select, update
+from sqlalchemy import Engine, and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from edge.store import schema as t
@@ -108,22 +108,27 @@ def newest_seq(engine: Engine) -> int:
 
 
 def backlog(engine: Engine) -> Backlog:
-    """How much is waiting to be published."""
+    """How much is waiting to be published, without reading the waiting rows."""
     with _read(engine) as connection, connection.begin():
-        events, set_aside = connection.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((t.outbox.c.set_aside, 1), else_=0)), 0),
-            )
-            .select_from(t.outbox)
-            .where(t.outbox.c.published_at.is_(None))
-        ).one()
-        stock = connection.execute(
-            select(func.count())
-            .select_from(t.stock_state)
-            .where(t.stock_state.c.published_version < t.stock_state.c.version)
-        ).scalar_one()
-    return Backlog(int(events), int(set_aside), int(stock))
+        return pending(connection)
+
+
+# Spelled out to match the partial index ix_outbox_set_aside.
+_SET_ASIDE = "SELECT count(*) FROM outbox WHERE set_aside = 1 AND published_at IS NULL"
+
+
+def pending(connection: Connection) -> Backlog:
+    """The backlog as the ``unpublished`` counter and the set-aside index tell it."""
+    events = connection.execute(
+        select(t.counters.c.value).where(t.counters.c.name == "unpublished")
+    ).scalar_one_or_none()
+    set_aside = connection.exec_driver_sql(_SET_ASIDE).scalar_one()
+    stock = connection.execute(
+        select(func.count())
+        .select_from(t.stock_state)
+        .where(t.stock_state.c.published_version < t.stock_state.c.version)
+    ).scalar_one()
+    return Backlog(int(events or 0), int(set_aside), int(stock))
 
 
 def record_answers(

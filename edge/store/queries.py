@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
@@ -20,6 +20,7 @@ from edge.domain.model import BomLine
 from edge.domain.quantity import ZERO, add, from_storage, sub
 from edge.store import schema as t
 from edge.store.database import READ_ONLY
+from edge.store.outbox import pending
 
 
 def _read(engine: Engine) -> Connection:
@@ -151,20 +152,8 @@ class OutboxSummary:
 
 def outbox_summary(engine: Engine) -> OutboxSummary:
     with _read(engine) as connection, connection.begin():
-        events_pending = connection.execute(
-            select(func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
-        ).scalar_one()
-        set_aside = connection.execute(
-            select(func.count())
-            .select_from(t.outbox)
-            .where(t.outbox.c.published_at.is_(None), t.outbox.c.set_aside.is_(True))
-        ).scalar_one()
-        stock_pending = connection.execute(
-            select(func.count())
-            .select_from(t.stock_state)
-            .where(t.stock_state.c.published_version < t.stock_state.c.version)
-        ).scalar_one()
-    return OutboxSummary(int(events_pending), int(stock_pending), int(set_aside))
+        backlog = pending(connection)
+    return OutboxSummary(backlog.events, backlog.stock, backlog.set_aside)
 
 
 def reorders(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -144,6 +145,7 @@ reorders = Table(
     Column("created_at", Text, nullable=False),
     Column("closed_at", Text),
     Index("ix_reorders_part_open", "part", "open"),
+    Index("ix_reorders_open", "open"),
 )
 
 station_state = Table(
@@ -166,7 +168,8 @@ station_state = Table(
 counters = Table(
     "counters",
     metadata,
-    Column("name", Text, primary_key=True),  # seq | boot | catalog
+    # seq | boot | catalog | unpublished (kept by triggers on outbox, migration 0004)
+    Column("name", Text, primary_key=True),
     Column("value", Integer, nullable=False),
 )
 
@@ -185,6 +188,12 @@ outbox = Table(
     # The broker refused it (e.g. an ACL denial); retried with back-off (0002).
     Column("set_aside", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_outbox_unpublished", "published_at", "seq"),
+    # Counting set-aside rows reads only them (the query spells out this WHERE).
+    Index(
+        "ix_outbox_set_aside",
+        "seq",
+        sqlite_where=text("set_aside = 1 AND published_at IS NULL"),
+    ),
 )
 
 stock_state = Table(
