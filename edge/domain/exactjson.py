@@ -46,9 +46,16 @@ def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
         out.append("{")
         separator = ""
         for key, item in value.items():
-            out.append(f"{separator}{_string(str(key))}:")
+            # Text and quantities, most members, are written here without a call.
+            member = type(item)
+            if member is str:
+                out.append(f"{separator}{_string(str(key))}:{_string(item)}")
+            elif member is Decimal:
+                out.append(f"{separator}{_string(str(key))}:{format_quantity(item)}")
+            else:
+                out.append(f"{separator}{_string(str(key))}:")
+                _encode(item, out, sort_keys)
             separator = ","
-            _encode(item, out, sort_keys)
         out.append("}")
     elif kind is list or kind is tuple:
         out.append("[")

@@ -316,7 +316,8 @@ class Inventory:
             {"reorder_id": reorder_id, "part": reorder.part, "reason": "cancelled"},
             at,
         )
-        self._snapshot(reorder.part, self.store.balance(reorder.part).on_hand, _rfc3339(at))
+        part = reorder.part
+        self._snapshot(part, self.store.balance(part).on_hand, self.on_order(part), _rfc3339(at))
         return event_id
 
     def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
@@ -354,6 +355,7 @@ class Inventory:
         """Run the stock rules on every touched part and write the events in order."""
         low: list[tuple[str, dict[str, Any]]] = []
         reorders: list[tuple[str, dict[str, Any]]] = []
+        on_orders: dict[str, Decimal] = {}  # before this transaction's new reorders
         for part in sorted(txn.before):
             before = txn.before[part]
             after = txn.on_hand[part]
@@ -374,8 +376,10 @@ class Inventory:
                     },
                 ))  # fmt: skip
             on_order = self.on_order(part)
+            on_orders[part] = on_order
             suggested = reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
+                on_orders.pop(part)  # the new reorder is on order now
                 reorder_id = self.store.add_reorder(part, suggested, txn.at)
                 reorders.append((
                     "reorder",
@@ -396,17 +400,18 @@ class Inventory:
         for part in sorted(set(txn.before) | txn.on_order_changed):
             # Not dict.get(part, default): the default would read the balance every time.
             on_hand = txn.on_hand[part] if part in txn.on_hand else self.store.balance(part).on_hand
-            self._snapshot(part, on_hand, stamp)
+            on_order = on_orders[part] if part in on_orders else self.on_order(part)
+            self._snapshot(part, on_hand, on_order, stamp)
         return event_id
 
-    def _snapshot(self, part: str, on_hand: Decimal, updated_at: str) -> None:
+    def _snapshot(self, part: str, on_hand: Decimal, on_order: Decimal, updated_at: str) -> None:
         item = self.store.item(part)
         self.store.put_stock_snapshot(
             part,
             {
                 "part": part,
                 "on_hand": on_hand,
-                "on_order": self.on_order(part),
+                "on_order": on_order,
                 "reorder_point": item.policy.reorder_point if item is not None else None,
                 "uom": item.uom if item is not None else None,
                 "updated_at": updated_at,
