@@ -34,6 +34,7 @@ from common import (
     Labels,
     RawBaseline,
     RawPlan,
+    ReplayBaseline,
     Run,
     arguments,
     import_catalog,
@@ -200,6 +201,8 @@ class Results:
     changes: float
     statements: dict[str, float]
     raw: Run
+    replay: Run
+    replay_rows: int
     single: Run
     operators: Run
     flood: Run
@@ -226,10 +229,14 @@ def measure(directory: Path, scans: int) -> Results:
     raw = RawBaseline(directory / "raw.db", plan)
     raw.run(50)  # warm-up
     raw_single = Run("raw sqlite3, 1 txn/scan")
+    replay = ReplayBaseline(path, directory / "replay.db")
+    replay.run(50)  # warm-up
+    replay_single = Run("replay in product schema, 1 txn/scan")
     flood = Run(f"product, grouped ({FLOOD_PRODUCERS} producers flood)")
     operators = Run(f"product, grouped ({OPERATORS} operators)")
     for index in range(ROUNDS):
         raw_single.add(raw.run(per_round))
+        replay_single.add(replay.run(per_round))
         if index:
             single.add(one_per_scan(service, labels.take(per_round)))
         operators.add(grouped(service, path, labels.take(per_round), flood=False))
@@ -239,7 +246,11 @@ def measure(directory: Path, scans: int) -> Results:
     raw_grouped.name = f"raw sqlite3, {mean_batch} scans/txn (info)"
     service.engine.dispose()
     raw.db.close()
-    return Results(plan, changes, statements, raw_single, single, operators, flood, raw_grouped)
+    replay.db.close()
+    return Results(
+        plan, changes, statements, raw_single, replay_single, replay.rows_per_scan(),
+        single, operators, flood, raw_grouped,
+    )  # fmt: skip
 
 
 def report(results: Results, scans: int) -> None:
@@ -259,28 +270,37 @@ def report(results: Results, scans: int) -> None:
         "statements per scan, reads included: "
         + ", ".join(f"{verb} {number:.1f}" for verb, number in results.statements.items())
     )
-    print(f"raw sqlite3 writes {plan.rows} rows per transaction per scan, same tables, same sizes")
+    print(f"raw sqlite3 writes {plan.rows} rows per transaction per scan into bare tables "
+          "(id, payload) of the same row sizes: no other index, no foreign key")  # fmt: skip
+    print(f"replay writes the {results.replay_rows} rows of one product scan again per "
+          "transaction, into a copy of the product's database: same schema, indexes, "
+          "foreign keys and triggers")  # fmt: skip
     print()
     print(f"{scans} scans per line, in {ROUNDS} alternating rounds; latency is scan to "
           "commit return (grouped: enqueue to commit return)")  # fmt: skip
-    runs = (results.raw, results.single, results.operators, results.flood, results.raw_grouped)
+    runs = (results.raw, results.replay, results.single, results.operators, results.flood,
+            results.raw_grouped)  # fmt: skip
     table(
         ["run", "scans", "scans/s", "scans/commit", "p50 ms", "p99 ms", "max ms"],
         [summary(run) for run in runs],
     )
     print(f"load        {load()} at end")
     print()
-    print(f"Ratios against raw sqlite3 one transaction per scan ({results.raw.rate:.1f} "
-          f"scans/s; goal >= {GOAL_RATIO}):")  # fmt: skip
-    for run in (results.single, results.operators, results.flood):
-        ratio = run.rate / results.raw.rate
-        verdict = "pass" if ratio >= GOAL_RATIO else "MISS"
-        print(f"  {run.name:<42} {ratio:6.2f}  {verdict}")
-    print(f"Latency p99 (goal < {GOAL_P99_S * 1000:.0f} ms):")
-    for run in (results.single, results.operators):
-        p99 = percentile(run.latencies, 0.99)
-        verdict = "pass" if p99 < GOAL_P99_S else "MISS"
-        print(f"  {run.name:<42} {ms(p99):>6} ms  {verdict}")
+    for baseline in (results.raw, results.replay):
+        print(f"Ratios against {baseline.name} ({baseline.rate:.1f} scans/s; "
+              f"goal >= {GOAL_RATIO}):")  # fmt: skip
+        for run in (results.single, results.operators, results.flood):
+            ratio = run.rate / baseline.rate
+            verdict = "pass" if ratio >= GOAL_RATIO else "MISS"
+            print(f"  {run.name:<42} {ratio:6.2f}  {verdict}")
+    print(f"Latency p99, scan to committed transaction (goal < {GOAL_P99_S * 1000:.0f} ms):")
+    p99 = percentile(results.single.latencies, 0.99)
+    verdict = "pass" if p99 < GOAL_P99_S else "MISS"
+    print(f"  {results.single.name:<42} {ms(p99):>6} ms  {verdict}")
+    # 20 operators scanning back to back is a burst, not a latency case: each
+    # scan waits for the group ahead of it. Shown for what it is.
+    p99 = percentile(results.operators.latencies, 0.99)
+    print(f"  {results.operators.name:<42} {ms(p99):>6} ms  (info: queued behind a group)")
 
 
 def main() -> None:

@@ -333,7 +333,29 @@ class RawPlan:
         return sum(self.inserts.values()) + sum(self.updates.values())
 
 
-class RawBaseline:
+class Baseline:
+    """A physical limit: raw sqlite3 transactions, timed like the product's commits."""
+
+    def transaction(self, scans: int = 1) -> None:
+        raise NotImplementedError
+
+    def run(self, scans: int, per_transaction: int = 1) -> Run:
+        run = Run(f"raw sqlite3, {per_transaction} scan(s)/txn")
+        start = time.perf_counter()
+        done = 0
+        while done < scans:
+            size = min(per_transaction, scans - done)
+            began = time.perf_counter()
+            self.transaction(size)
+            run.latencies.extend([time.perf_counter() - began] * size)
+            run.batches.append(size)
+            done += size
+        run.seconds = time.perf_counter() - start
+        run.scans = scans
+        return run
+
+
+class RawBaseline(Baseline):
     def __init__(self, path: Path, plan: RawPlan) -> None:
         self.plan = plan
         self.db = raw_connection(path)
@@ -378,20 +400,115 @@ class RawBaseline:
             self.cursor += 1
         db.execute("COMMIT")
 
-    def run(self, scans: int, per_transaction: int = 1) -> Run:
-        run = Run(f"raw sqlite3, {per_transaction} scan(s)/txn")
-        start = time.perf_counter()
-        done = 0
-        while done < scans:
-            size = min(per_transaction, scans - done)
-            began = time.perf_counter()
-            self.transaction(size)
-            run.latencies.extend([time.perf_counter() - began] * size)
-            run.batches.append(size)
-            done += size
-        run.seconds = time.perf_counter() - start
-        run.scans = scans
-        return run
+
+class ReplayBaseline(Baseline):
+    """Raw sqlite3 writing again, per scan, exactly the rows one product scan wrote.
+
+    Works on a copy of the product's database, so the rows land in the same
+    tables with the same indexes, foreign keys and triggers: the work any
+    program keeping this data must do. Per scan it inserts copies of the
+    newest scan's journal row, transaction, ledger rows, shipped serial and
+    outbox event (with new keys), and rewrites that scan's balances, stock
+    states, station state and counters. No reads, no Python objects, no
+    JSON: only the writes.
+    """
+
+    def __init__(self, product: Path, path: Path) -> None:
+        source = sqlite3.connect(product)
+        self.db = raw_connection(path)
+        source.backup(self.db)
+        source.close()
+        db = self.db
+        scan = db.execute("SELECT * FROM scans ORDER BY id DESC LIMIT 1").fetchone()
+        self.scan = scan[1:]  # without the id
+        txn = db.execute(
+            "SELECT * FROM transactions WHERE scan_id = ? ORDER BY id LIMIT 1", (scan[0],)
+        ).fetchone()
+        self.txn_columns = _columns(db, "transactions")
+        self.txn = dict(zip(self.txn_columns, txn, strict=True))
+        self.ledger = db.execute(
+            "SELECT part, quantity, kind, bom_hash FROM ledger WHERE txn_id = ?", (txn[0],)
+        ).fetchall()
+        self.serial = db.execute(
+            "SELECT gtin FROM shipped_serials WHERE txn_id = ?", (txn[0],)
+        ).fetchone()
+        self.event = db.execute(
+            "SELECT type, topic, payload, created_at FROM outbox WHERE event_id = ?",
+            (self.txn["event_id"],),
+        ).fetchone()
+        parts = [row[0] for row in self.ledger]
+        marks = ",".join("?" * len(parts))
+        self.balances = db.execute(
+            f"SELECT part, on_hand, armed FROM balances WHERE part IN ({marks})", parts
+        ).fetchall()
+        self.stock = db.execute(
+            f"SELECT part, topic, payload FROM stock_state WHERE part IN ({marks})", parts
+        ).fetchall()
+        self.station = db.execute(
+            "SELECT * FROM station_state WHERE station = ?", (scan[2],)
+        ).fetchone()
+        self.station_columns = _columns(db, "station_state")
+        self.cursor = 0
+
+    def rows_per_scan(self) -> int:
+        """Rows inserted or updated per scan (triggers' updates not counted)."""
+        serial = 1 if self.serial else 0
+        return 4 + len(self.ledger) + serial + len(self.balances) + len(self.stock) + 2
+
+    def transaction(self, scans: int = 1) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        for _ in range(scans):
+            self.cursor += 1
+            marks = ",".join("?" * len(self.scan))
+            scan_id = db.execute(
+                f"INSERT INTO scans ({','.join(_columns(db, 'scans')[1:])}) VALUES ({marks})",
+                self.scan,
+            ).lastrowid
+            txn = {**self.txn, "scan_id": scan_id, "event_id": None}
+            columns = self.txn_columns[1:]
+            txn_id = db.execute(
+                f"INSERT INTO transactions ({','.join(columns)}) "
+                f"VALUES ({','.join('?' * len(columns))})",
+                [txn[column] for column in columns],
+            ).lastrowid
+            db.executemany(
+                "INSERT INTO ledger (txn_id, part, quantity, kind, scan_id, bom_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(txn_id, part, quantity, kind, scan_id, bom_hash)
+                 for part, quantity, kind, bom_hash in self.ledger],
+            )  # fmt: skip
+            if self.serial:
+                db.execute(
+                    "INSERT INTO shipped_serials (gtin, serial, txn_id) VALUES (?, ?, ?)",
+                    (self.serial[0], f"REPLAY-{self.cursor}", txn_id),
+                )
+            (seq,) = db.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value"
+            ).fetchone()
+            event_id = f"replay-{self.cursor}"
+            db.execute(
+                "INSERT INTO outbox (seq, event_id, type, topic, payload, created_at, attempts) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (seq, event_id, *self.event),
+            )
+            db.execute("UPDATE transactions SET event_id = ? WHERE id = ?", (event_id, txn_id))
+            db.executemany(
+                "UPDATE balances SET on_hand = ?, armed = ? WHERE part = ?",
+                [(on_hand, armed, part) for part, on_hand, armed in self.balances],
+            )
+            db.executemany(
+                "UPDATE stock_state SET topic = ?, payload = ?, version = version + 1 "
+                "WHERE part = ?",
+                [(topic, payload, part) for part, topic, payload in self.stock],
+            )
+            columns = self.station_columns[1:]
+            db.execute(
+                f"UPDATE station_state SET {', '.join(f'{c} = ?' for c in columns)} "
+                "WHERE station = ?",
+                (*self.station[1:], self.station[0]),
+            )
+        db.execute("COMMIT")
 
 
 def plan_from(path: Path, before: dict[str, int], after: dict[str, int], scans: int) -> RawPlan:
