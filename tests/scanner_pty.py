@@ -49,3 +49,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def listen(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1, as a fixed-mount network scanner offers.
+
+    ``port`` 0 picks a free one; the same port again brings a scanner back
+    where the daemon expects it.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1)
+    listener.settimeout(CEILING_S)
+    return listener

@@ -46,7 +46,7 @@ from edge.domain.quantity import total
 from edge.importer import import_bom, import_items
 from tests.broker import Mosquitto, poll
 from tests.integration.conftest import make_broker  # noqa: F401 - a fixture, used by name
-from tests.scanner_pty import CEILING_S
+from tests.scanner_pty import CEILING_S, listen
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "plant-1"
@@ -173,13 +173,8 @@ class NetworkScanner:
         return f"socket://127.0.0.1:{self.port}"
 
     def plug(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(1)
-        listener.settimeout(CEILING_S)
-        self.port = listener.getsockname()[1]
-        self.listener = listener
+        self.listener = listen(self.port)
+        self.port = self.listener.getsockname()[1]
 
     def accept(self) -> None:
         """Take the daemon's connection (it connects from its reader thread)."""

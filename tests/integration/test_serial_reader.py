@@ -36,6 +36,7 @@ from hardware.serial_reader import (
     KEEPALIVE_INTERVAL_S,
     SerialScanner,
 )
+from tests.scanner_pty import listen
 
 CEILING_S = 10.0
 # Long enough that no idle flush can cut in while a test holds half a code.
@@ -350,13 +351,8 @@ class NetworkScanner:
         return f"socket://127.0.0.1:{self.port}"
 
     def power_on(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(1)
-        listener.settimeout(CEILING_S)
-        self.port = listener.getsockname()[1]
-        self.listener = listener
+        self.listener = listen(self.port)
+        self.port = self.listener.getsockname()[1]
 
     def accept(self) -> None:
         """Wait for the reader to connect (it does so from its own thread)."""
