@@ -224,8 +224,11 @@ class Daemon:
         old = self.config
         if (new.site, new.database.path) != (old.site, old.database.path):
             log.warning("site, node and database.path change only on restart; kept")
+        if new.mqtt != old.mqtt and self.relay is not None:
+            log.warning("mqtt settings change only on restart; the relay keeps the running ones")
         if self.writer is not None:
             self.writer.service.update_stations([station_from_config(s) for s in new.stations])
+            self.writer.min_free_mb = new.database.min_free_mb
         old_scanners = {scanner.id: scanner for scanner in old.scanners}
         new_scanners = {scanner.id: scanner for scanner in new.scanners}
         for scanner_id, scanner in old_scanners.items():

@@ -95,10 +95,33 @@ class ScanWriter:
         """Process reads until ``stop`` is set and the queue is empty."""
         while True:
             batch = self._take(timeout=0.2 if not self._unstored else RETRY_S)
-            if batch or self._unstored:
+            if batch:
                 self.process(batch)
             elif stop.is_set():
+                self._last_chance()
                 return
+            elif self._unstored:
+                self.process(batch)
+
+    def _last_chance(self) -> None:
+        """On the way out, journal held scans; failing that, put them in the log.
+
+        The free-space floor is not applied here: it keeps room for normal
+        work, and a few rejected journal rows are what that room is for. If
+        the database really cannot be written, the log is the only record left.
+        """
+        if not self._unstored:
+            return
+        try:
+            self._journal_unstored()
+        except StorageError as error:
+            for item in self._unstored:
+                scan = item.scan
+                log.critical(
+                    "scan NOT STORED (database unwritable at shutdown: %s): scanner %s, "
+                    "station %s, read at %s, data %r",
+                    error, scan.scanner, scan.station, scan.at.wall.isoformat(), scan.data,
+                )  # fmt: skip
 
     def _take(self, timeout: float) -> list[QueuedRead]:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -113,8 +114,22 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_otherwise(tmp_path:
             _wait_for(log, b"scanner pack-2 connected")
             second.type("NOT-A-PART")
             assert second.listen(1) == b"\x15"  # journaled, rejected, bad-read answered
+            # A raised free-space floor applies to the next scan.
+            floor = 'path = "edge.db"\nmin_free_mb = 1000000'  # 1 TB: more than this disk has
+            config.write_text(config.read_text().replace('path = "edge.db"', floor))
+            process.send_signal(signal.SIGHUP)
+            _wait_for(log, b"config reloaded: 1 stations, 2 scanners", times=2)
+            second.type("NOT-A-PART-EITHER")
+            assert second.listen(2) == b"\x15\x15"
+            _wait_for(log, b"free disk space is below database.min_free_mb")
+            # Stopping journals the held scan as rejected rather than waiting for space.
             process.send_signal(signal.SIGTERM)
             assert process.wait(CEILING_S) == 0
+            with sqlite3.connect(tmp_path / "edge.db") as db:
+                held = db.execute(
+                    "SELECT status, reason FROM scans WHERE code = 'NOT-A-PART-EITHER'"
+                ).fetchall()
+            assert held == [("rejected", "storage-unavailable")]
         finally:
             process.kill()
             process.wait()
@@ -123,8 +138,8 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_otherwise(tmp_path:
         second.close()
 
 
-def _wait_for(log: Path, text: bytes) -> None:
+def _wait_for(log: Path, text: bytes, times: int = 1) -> None:
     deadline = time.monotonic() + CEILING_S
-    while text not in log.read_bytes():
+    while log.read_bytes().count(text) < times:
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.05)
