@@ -18,6 +18,12 @@ from edge.domain.quantity import format_quantity
 JsonValue = Any
 
 
+class Fragment(str):
+    """Text that is already JSON, written as it is (a remembered part of a payload)."""
+
+    __slots__ = ()
+
+
 def dumps(value: JsonValue, *, sort_keys: bool = False) -> str:
     """Compact JSON; ``Decimal`` values become number literals."""
     parts: list[str] = []
@@ -40,6 +46,8 @@ def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
     kind = type(value)
     if kind is str:
         out.append(_string(value))
+    elif kind is Fragment:
+        out.append(value)
     elif kind is Decimal:
         out.append(format_quantity(value))
     elif kind is dict and not sort_keys:
@@ -70,7 +78,9 @@ def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
 
 
 def _encode_other(value: JsonValue, out: list[str], sort_keys: bool) -> None:
-    if isinstance(value, str):
+    if isinstance(value, Fragment):
+        out.append(value)
+    elif isinstance(value, str):
         out.append(_string(value))
     elif isinstance(value, Decimal):
         out.append(format_quantity(value))

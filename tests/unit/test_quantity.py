@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.domain import exactjson
+from edge.domain.ports import lines_payload
 from edge.domain.quantity import (
     CONTEXT,
     QuantityError,
@@ -188,3 +189,21 @@ def test_format_quantity_is_the_normalized_plain_literal(value: Decimal) -> None
     expected = "0" if value.is_zero() else format(value.normalize(CONTEXT), "f")
     assert format_quantity(value) == expected
     assert Decimal(format_quantity(value)) == value
+
+
+def test_a_json_fragment_is_written_as_it_is_and_lines_render_exactly() -> None:
+    lines = ((PART_A, Decimal("1.650")), (PART_B, Decimal("-0.000")))
+    rendered = lines_payload(lines)
+    assert rendered == '[{"part":"R-1","quantity":1.65},{"part":"R \\"2\\"","quantity":0}]'
+    assert exactjson.loads(exactjson.dumps({"lines": rendered}))["lines"][0] == {
+        "part": PART_A,
+        "quantity": Decimal("1.65"),
+    }
+    # An equal list renders the same canonical text, whatever its trailing zeros.
+    assert lines_payload(((PART_A, Decimal("1.65")), (PART_B, Decimal(0)))) == rendered
+    # A plain string that looks like JSON is still a string.
+    assert exactjson.dumps({"x": "[1]"}) == '{"x":"[1]"}'
+    assert exactjson.dumps({"x": exactjson.Fragment("[1]")}) == '{"x":[1]}'
+
+
+PART_A, PART_B = "R-1", 'R "2"'
