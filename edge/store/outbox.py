@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from edge.store import schema as t
 from edge.store.database import READ_ONLY
+from edge.store.turns import write_turn
 from edge.store.unit_of_work import rfc3339
 
 T = TypeVar("T")
@@ -147,7 +148,7 @@ def record_answers(
     """
     if not (published or refused or stock):
         return
-    with engine.begin() as connection:
+    with write_turn(engine).turn(), engine.begin() as connection:
         for chunk in _chunks(published):
             connection.execute(
                 update(t.outbox)
@@ -236,7 +237,7 @@ def purge_published(engine: Engine, before: datetime, batch: int = 5000) -> int:
     cutoff = rfc3339(before)
     deleted = 0
     while True:
-        with engine.begin() as connection:
+        with write_turn(engine).turn(), engine.begin() as connection:
             oldest = (
                 select(t.outbox.c.seq)
                 .where(t.outbox.c.published_at.is_not(None), t.outbox.c.published_at < cutoff)

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,6 +45,7 @@ from edge.domain.ports import (
 )
 from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.store import schema as t
+from edge.store.turns import write_turn
 
 
 def rfc3339(moment: datetime) -> str:
@@ -220,6 +221,7 @@ class SqlUnitOfWork(InventoryStore):
         self._catalog_changed = False
         self._boot: int | None = None
         self._savepoints = 0
+        self._turn = ExitStack()
         # The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so no
         # other connection changes rows underneath it. That allows:
         # - read-through caches of balances and open reorders;
@@ -236,8 +238,18 @@ class SqlUnitOfWork(InventoryStore):
 
     # --- transaction control -------------------------------------------------
     def __enter__(self) -> Self:
-        self._connection = self._engine.connect()
-        self._connection.begin()
+        # Queue behind this process's other writers first (see turns.py).
+        self._turn = ExitStack()
+        self._turn.enter_context(write_turn(self._engine).turn())
+        try:
+            self._connection = self._engine.connect()
+            self._connection.begin()
+        except BaseException:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            self._turn.close()
+            raise
         self._driver = self._connection.connection.driver_connection
         return self
 
@@ -255,6 +267,7 @@ class SqlUnitOfWork(InventoryStore):
             connection.close()
             self._connection = None
             self._driver = None
+            self._turn.close()
 
     @property
     def connection(self) -> Connection:
