@@ -13,8 +13,16 @@ or nothing, the short one.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from edge.importer import import_bom, import_items
+from edge.store.database import open_database
+from tests.shop_floor import make_service
+
+DEMO_DATA = Path(__file__).resolve().parents[2] / "config"
 
 CI_PROFILE = "fuzz-ci"
 DEEP_PROFILE = "fuzz-deep"
@@ -46,3 +54,17 @@ def fuzz_settings(weight: float = 1.0) -> settings:
     """
     base = settings.get_profile(PROFILE)
     return settings(base, max_examples=max(10, round(base.max_examples * weight)))
+
+
+@pytest.fixture(scope="module")
+def catalog_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo items and BOMs, imported by the real importer; no stock yet."""
+    path = tmp_path_factory.mktemp("fuzz-catalog") / "catalog.db"
+    engine = open_database(path)
+    try:
+        service = make_service(engine)
+        import_items(service, DEMO_DATA / "items.csv")
+        import_bom(service, DEMO_DATA / "bom.csv")
+    finally:
+        engine.dispose()
+    return path

@@ -21,18 +21,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from edge.importer import import_bom, import_items
-from edge.store.database import open_database
 from tests.e2e.conftest import CONFIG, DB_NAME, make_edge, table_rows
 from tests.fuzz.conftest import fuzz_settings
 from tests.fuzz.test_csv_imports import run_edge
-from tests.shop_floor import make_service
-
-DEMO_DATA = Path(__file__).resolve().parents[2] / "config"
 
 KEYS = {
     "site": ["id", "node"],
@@ -110,19 +104,6 @@ def damaged_example(draw: st.DrawFn) -> bytes:
         lines[at] = f"{key} = {draw(st.sampled_from(VALUES))}"
         text = "\n".join(lines)
     return text.encode("utf-8")
-
-
-@pytest.fixture(scope="module")
-def catalog_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("config-files") / "catalog.db"
-    engine = open_database(path)
-    try:
-        service = make_service(engine)
-        import_items(service, DEMO_DATA / "items.csv")
-        import_bom(service, DEMO_DATA / "bom.csv")
-    finally:
-        engine.dispose()
-    return path
 
 
 @contextlib.contextmanager

@@ -25,18 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from edge.cli import main
-from edge.importer import BOM_COLUMNS, ITEM_COLUMNS, STOCK_COLUMNS, import_bom, import_items
-from edge.store.database import open_database
+from edge.importer import BOM_COLUMNS, ITEM_COLUMNS, STOCK_COLUMNS
 from tests.e2e.conftest import CONFIG, DB_NAME, table_rows
 from tests.fuzz.conftest import fuzz_settings
-from tests.shop_floor import make_service
 
-DEMO_DATA = Path(__file__).resolve().parents[2] / "config"
 COLUMNS = {"items": ITEM_COLUMNS, "bom": BOM_COLUMNS, "stock": STOCK_COLUMNS}
 FILE_NAMES = {"items": "items.csv", "bom": "bom.csv", "stock": "stock.csv"}
 Tables = dict[str, list[tuple[Any, ...]]]  # every row of every table
@@ -58,20 +54,6 @@ def run_edge(*args: str) -> Outcome:
         except SystemExit as exit_:  # argparse's own exits
             code = exit_.code if isinstance(exit_.code, int) else 2
     return Outcome(code, out.getvalue(), err.getvalue())
-
-
-@pytest.fixture(scope="module")
-def catalog_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo items and BOMs, imported by the real importer; no stock yet."""
-    path = tmp_path_factory.mktemp("csv-imports") / "catalog.db"
-    engine = open_database(path)
-    try:
-        service = make_service(engine)
-        import_items(service, DEMO_DATA / "items.csv")
-        import_bom(service, DEMO_DATA / "bom.csv")
-    finally:
-        engine.dispose()
-    return path
 
 
 @contextlib.contextmanager
