@@ -194,10 +194,13 @@ def _records(
             result.errors.append(CellError(name, 1, None, column, "required column is missing"))
     if result.errors:
         return
+    ended = reader.line_num  # the line the previous record ended on
     for count, record in enumerate(reader, start=1):
+        # A quoted line break spreads a record over several lines; it is
+        # reported by the line it starts on, where an editor shows it.
+        line, ended = ended + 1, reader.line_num
         if not any(cell.strip() for cell in record):
             continue
-        line = reader.line_num
         row = Row(name, line, {}, positions, result.errors)
         if len(record) != len(header):
             row.error(None, f"has {len(record)} fields; the header has {len(header)}")
