@@ -97,7 +97,8 @@ class Inventory:
         return item
 
     def on_order(self, part: str) -> Decimal:
-        return total(reorder.outstanding for reorder in self.store.open_reorders(part))
+        reorders = self.store.open_reorders(part)
+        return total(reorder.outstanding for reorder in reorders) if reorders else ZERO
 
     # --- transactions --------------------------------------------------------
     def consume(
