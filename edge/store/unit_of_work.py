@@ -82,6 +82,10 @@ _APPEND_LEDGER = (
 )
 _SERIAL_SHIPPED = "SELECT 1 FROM shipped_serials WHERE gtin = ? AND serial = ?"
 _RECORD_SERIAL = "INSERT INTO shipped_serials (gtin, serial, txn_id) VALUES (?, ?, ?)"
+# Both read the columns SqlUnitOfWork._reorder takes, in its order.
+_REORDER = (
+    "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders WHERE id = ?"
+)
 _OPEN_REORDERS = (
     "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders "
     "WHERE part = ? AND open IS 1 ORDER BY id"
@@ -498,41 +502,28 @@ class SqlUnitOfWork(InventoryStore):
 
     # --- reorders ------------------------------------------------------------
     @staticmethod
-    def _reorder(row: Any) -> Reorder:
+    def _reorder(values: tuple[Any, ...]) -> Reorder:
+        """A reorder from a row of ``_REORDER`` or ``_OPEN_REORDERS``."""
+        reorder_id, part, ordered, received, is_open, created_at, close_reason = values
         return Reorder(
-            id=row.id,
-            part=row.part,
-            ordered=from_storage(row.ordered),
-            received=from_storage(row.received),
-            open=bool(row.open),
-            created_at=row.created_at,
-            close_reason=row.close_reason,
+            id=reorder_id,
+            part=part,
+            ordered=from_storage(ordered),
+            received=from_storage(received),
+            open=bool(is_open),
+            created_at=created_at,
+            close_reason=close_reason,
         )
 
     def open_reorders(self, part: str) -> list[Reorder]:
         cached = self._open_reorders.get(part)
         if cached is None:
-            cached = self._open_reorders[part] = self._read_open_reorders(part)
+            rows = self._sql(_OPEN_REORDERS, (part,)).fetchall()
+            cached = self._open_reorders[part] = [self._reorder(row) for row in rows]
         return list(cached)
 
-    def _read_open_reorders(self, part: str) -> list[Reorder]:
-        return [
-            Reorder(
-                id=reorder_id,
-                part=row_part,
-                ordered=from_storage(ordered),
-                received=from_storage(received),
-                open=bool(is_open),
-                created_at=created_at,
-                close_reason=close_reason,
-            )
-            for reorder_id, row_part, ordered, received, is_open, created_at, close_reason in (
-                self._sql(_OPEN_REORDERS, (part,)).fetchall()
-            )
-        ]
-
     def reorder(self, reorder_id: int) -> Reorder | None:
-        row = self._execute(select(t.reorders).where(t.reorders.c.id == reorder_id)).first()
+        row = self._sql(_REORDER, (reorder_id,)).fetchone()
         return None if row is None else self._reorder(row)
 
     def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
