@@ -61,6 +61,7 @@ from edge.clock import clock_synced
 from edge.config import ConfigError, MqttConfig
 from edge.domain import exactjson
 from edge.store import outbox
+from edge.store.database import driver_reason
 from edge.store.outbox import Backlog, OutboxRow, StockRow
 from edge.store.unit_of_work import rfc3339
 
@@ -1111,8 +1112,7 @@ class OutboxRelay:
             self._storage_problem = None
 
     def _storage_failed(self, error: SQLAlchemyError) -> None:
-        cause = getattr(error, "orig", None) or error
-        text = f"database: {type(error).__name__}: {cause}"
+        text = f"database: {type(error).__name__}: {driver_reason(error)}"
         if text != self._storage_problem:
             log.warning("%s; the relay retries", text)
         self._storage_problem = text

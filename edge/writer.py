@@ -25,7 +25,7 @@ from pathlib import Path
 from edge.clock import SystemClock
 from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
 from edge.service import InventoryService, PendingScan
-from edge.store.database import StorageError, free_megabytes
+from edge.store.database import StorageError, driver_reason, free_megabytes
 from hardware.barcode import decode
 from hardware.reads import RawRead
 
@@ -157,7 +157,7 @@ class ScanWriter:
                 self._journal_unstored()
             outcomes = self.service.process_scans(pending) if pending else []
         except StorageError as error:
-            self._hold(pending, answers, _storage_failure(error))
+            self._hold(pending, answers, driver_reason(error.__cause__ or error))
             return []
         self.stats.storage_ok = True
         self.on_committed()
@@ -226,14 +226,3 @@ class ScanWriter:
             self.stats.duplicates += 1
         else:
             self.stats.rejected += 1
-
-
-def _storage_failure(error: StorageError) -> str:
-    """What the database driver said, on one line ("database or disk is full").
-
-    The wrapped SQLAlchemy message spans two lines (a link to its docs) and
-    may name the failing statement, so it would both break the log line and
-    differ between retries, logging the same outage again on every retry.
-    """
-    cause = getattr(error.__cause__, "orig", None) or error.__cause__ or error
-    return " ".join(str(cause).split())

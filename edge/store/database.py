@@ -38,6 +38,16 @@ class StorageError(Exception):
     """The database cannot be opened or written."""
 
 
+def driver_reason(error: BaseException) -> str:
+    """What the database driver said, on one line ("database or disk is full").
+
+    SQLAlchemy's wrapped message spans two lines (a link to its docs) and may
+    name the failing statement, so it would both break a log line and differ
+    between retries, logging the same outage again on every retry.
+    """
+    return " ".join(str(getattr(error, "orig", None) or error).split())
+
+
 def create_database_engine(path: Path) -> Engine:
     """An engine for the file at ``path`` with the product's pragmas on every connection."""
     engine = create_engine(
