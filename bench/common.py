@@ -11,6 +11,7 @@ import contextlib
 import os
 import platform
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -52,6 +53,16 @@ def arguments(description: str, extra: Sequence[tuple[str, dict]] = ()) -> argpa
     for flag, options in extra:
         parser.add_argument(flag, **options)
     return parser.parse_args()
+
+
+def free_port() -> int:
+    """A free loopback port, never 1883 (where the machine's own broker listens)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port != 1883:
+            return port
 
 
 def default_parent() -> Path:

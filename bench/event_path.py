@@ -51,6 +51,7 @@ from common import (
     TOPIC_PREFIX,
     Labels,
     arguments,
+    free_port,
     import_catalog,
     load,
     ms,
@@ -87,13 +88,6 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 
 
 # --- the broker -------------------------------------------------------------------------
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port != 1883:
-            return port
 
 
 class Broker:

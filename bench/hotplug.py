@@ -27,15 +27,13 @@ import os
 import random
 import select
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from common import (
-    REPO,
     arguments,
+    free_port,
     import_catalog,
     load,
     ms,
@@ -47,7 +45,7 @@ from common import (
     table,
     write_three_level_catalog,
 )
-from scale import free_port
+from scale import start_daemon
 
 ACK = 0x06
 GOAL_S = 2.0
@@ -128,18 +126,11 @@ def main() -> None:
         scanner.plug()
         config = write_config(directory, link)
         log = directory / "daemon.log"
-        with log.open("wb") as sink:
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "edge", "run", "--config", str(config)],
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
+        daemon = start_daemon(config, log, scanners=1, env={})
         rng = random.Random(7)
         reopened: list[float] = []
         first_beep: list[float] = []
         try:
-            wait_until(lambda: connections(log) >= 1, "the daemon to open the scanner")
             for cycle in range(args.cycles):
                 before = connections(log)
                 scanner.unplug()

@@ -35,7 +35,6 @@ import csv
 import os
 import select
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from common import (
     WalWatch,
     arguments,
     file_bytes,
+    free_port,
     import_catalog,
     load,
     megabytes,
@@ -109,13 +109,6 @@ class Scanner:
         for fd in (self.master, self.slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-def free_port() -> int:
-    """A local port nothing listens on (never 1883)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(directory: Path, scanners: list[Scanner]) -> Path:
