@@ -51,10 +51,10 @@ from common import (
 )
 from sqlalchemy import event
 
-from edge.clock import SystemClock
 from edge.domain.scanning import ScanInput
+from edge.runtime.clock import SystemClock
+from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService, PendingScan
-from edge.writer import QueuedRead, ScannerRoute, ScanWriter
 from hardware.barcode import decode
 from hardware.reads import RawRead
 

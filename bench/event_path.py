@@ -5,7 +5,7 @@ explodes to 50 stock components (``write_three_level_catalog``, as in
 commit_path.py): each scan commits one ``backflush`` event (50 lines) and
 50 changed stock states. The scans are committed by the real
 ``InventoryService.process_scans`` and the outbox is published by the real
-``edge.relay.OutboxRelay``, built as ``edge run`` builds it (default MQTT 5,
+``edge.publish.relay.OutboxRelay``, built as ``edge run`` builds it (default MQTT 5,
 in-flight window ``mqtt.max_inflight`` = 20), woken after every commit as the
 daemon's writer does. Its broker is a mosquitto of our own on a free loopback
 port with its own config file in the scratch directory (never 1883).
@@ -67,12 +67,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import select
 
-import edge.relay as relay_module
+import edge.publish.relay as relay_module
 from edge import __version__
-from edge.clock import SystemClock
 from edge.config import MqttConfig
 from edge.domain.scanning import ScanInput
-from edge.relay import EventItem, OutboxRelay, with_replayed
+from edge.publish.relay import EventItem, OutboxRelay, with_replayed
+from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
 from edge.store import outbox
 from edge.store import schema as t
@@ -190,7 +190,7 @@ def install_record_probe(probe: Probe) -> None:
 
 
 class RelayRunner:
-    """An OutboxRelay as ``edge run`` wires it (edge.daemon.default_relay), in a thread."""
+    """An OutboxRelay as ``edge run`` wires it (edge.runtime.daemon.default_relay), in a thread."""
 
     def __init__(self, service: InventoryService, broker: Broker, probe: Probe) -> None:
         self.config = MqttConfig(host=broker.host, port=broker.port, reconnect_max_s=1)

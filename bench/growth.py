@@ -51,8 +51,8 @@ from common import (
 )
 from sqlalchemy import Engine, event
 
-from edge.clock import SystemClock
 from edge.domain.scanning import ScanInput
+from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
 from edge.store import outbox, queries
 from hardware.barcode import decode

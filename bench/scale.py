@@ -71,12 +71,12 @@ from common import (
     write_three_level_catalog,
 )
 
-from edge.bootstrap import build_service
-from edge.clock import SystemClock
 from edge.config import load_config
 from edge.domain.bom import BomGraph
 from edge.domain.model import BomLine
 from edge.domain.scanning import ScanInput
+from edge.runtime.bootstrap import build_service
+from edge.runtime.clock import SystemClock
 from edge.service import PendingScan
 from edge.store.unit_of_work import CatalogCache
 from hardware.barcode import decode

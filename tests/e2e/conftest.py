@@ -34,8 +34,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from edge.demo import DEMO_DATA
+
 REPO = Path(__file__).resolve().parents[2]
-DEMO_DATA = REPO / "config"
 SITE = "plant-1"
 NODE = "pack-edge-01"
 PREFIX = f"backflush/{SITE}/{NODE}"

@@ -41,7 +41,7 @@ from tests.e2e.conftest import (
 RFC3339_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,}(Z|\+00:00)")
 D = Decimal
 
-# Opening stock of config/stock.csv and the events the opening transaction writes:
+# Opening stock of edge/demo/data/stock.csv and the events the opening transaction writes:
 # a count event per part, then PK-BOX-S (3, reorder point 15) fires low-stock and a
 # reorder for 40 (reorder_qty 40, order_multiple 20).
 OPENING_EVENTS = 13

@@ -39,11 +39,12 @@ from typing import Any
 
 import pytest
 
-from edge.bootstrap import build_service
 from edge.config import load_config
+from edge.demo import DEMO_DATA
 from edge.domain import exactjson
 from edge.domain.quantity import total
-from edge.importer import import_bom, import_items
+from edge.masterdata.importer import import_bom, import_items
+from edge.runtime.bootstrap import build_service
 from tests.broker import Mosquitto, poll
 from tests.integration.conftest import make_broker  # noqa: F401 - a fixture, used by name
 from tests.scanner_pty import CEILING_S, listen
@@ -53,7 +54,7 @@ SITE = "plant-1"
 NODE = "fault-line"
 PREFIX = f"backflush/{SITE}/{NODE}"
 ACK, NAK = 0x06, 0x15
-SHIP_GTIN = "09506000134352"  # FG-PUMP-100 (config/items.csv)
+SHIP_GTIN = "09506000134352"  # FG-PUMP-100 (edge/demo/data/items.csv)
 SCRAP_GTIN = "09506000134369"  # FG-PUMP-200
 
 
@@ -319,8 +320,8 @@ def make_line(tmp_path: Path) -> Callable[..., Line]:
             tmp_path, broker, scanners, database=database, min_free_mb=min_free_mb
         )
         service = build_service(load_config(config_path))
-        import_items(service, REPO / "config" / "items.csv")
-        import_bom(service, REPO / "config" / "bom.csv")
+        import_items(service, DEMO_DATA / "items.csv")
+        import_bom(service, DEMO_DATA / "bom.csv")
         service.engine.dispose()
         return Line(tmp_path, config_path, database, list(scanners))
 

@@ -33,7 +33,7 @@ from tests.faults.conftest import (
 )
 
 LOST = "lost the connection to the broker"
-CONNECTED = "edge.relay: connected to "
+CONNECTED = "edge.publish.relay: connected to "
 
 
 class Station:

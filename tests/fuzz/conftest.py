@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from edge.importer import import_bom, import_items
+from edge.demo import DEMO_DATA
+from edge.masterdata.importer import import_bom, import_items
 from edge.store.database import open_database
 from tests.shop_floor import make_service
-
-DEMO_DATA = Path(__file__).resolve().parents[2] / "config"
 
 CI_PROFILE = "fuzz-ci"
 DEEP_PROFILE = "fuzz-deep"

@@ -2,7 +2,7 @@
 
 Each example starts from a copy of a database holding the demo catalog and opening
 stock (imported from ``config/`` by the real importer), and sends a sequence of raw
-reads from four scanners through :class:`edge.writer.ScanWriter` exactly as the daemon
+reads from four scanners through :class:`edge.scanpath.writer.ScanWriter` exactly as the daemon
 does: debounce, ``hardware.barcode.decode`` with the scanner's prefix and suffix, then
 ``InventoryService.process_scans`` in batches (one commit, a SAVEPOINT per scan).
 
@@ -38,20 +38,20 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from edge.clock import SystemClock
+from edge.demo import DEMO_DATA
 from edge.domain import exactjson
 from edge.domain.model import Station, StationMode
 from edge.domain.ports import Moment
 from edge.domain.quantity import CONTEXT
 from edge.domain.scanning import ScanOutcome
-from edge.importer import import_bom, import_items, import_stock
+from edge.masterdata.importer import import_bom, import_items, import_stock
+from edge.runtime.clock import SystemClock
+from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.store.database import open_database
-from edge.writer import QueuedRead, ScannerRoute, ScanWriter
 from hardware.reads import RawRead
 from tests.fuzz.conftest import fuzz_settings
 from tests.shop_floor import make_service
 
-DEMO_DATA = Path(__file__).resolve().parents[2] / "config"
 GS = "\x1d"
 STATIONS = (
     Station("PACK-1", StationMode.SHIP),

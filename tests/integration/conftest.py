@@ -3,9 +3,9 @@
 * ``make_broker(**options)``: a started :class:`tests.broker.Mosquitto` (stopped
   after the test); ``test_ca``: one throw-away CA for the session.
 * ``make_plant(broker, **mqtt)``: a config file pointing at the broker, a real
-  SQLite database built through ``edge.bootstrap.build_service`` and a small
+  SQLite database built through ``edge.runtime.bootstrap.build_service`` and a small
   catalog; :class:`Plant` commits receipts and counts through the real core.
-* ``relays``: runs :class:`edge.relay.OutboxRelay` in threads (stopped after
+* ``relays``: runs :class:`edge.publish.relay.OutboxRelay` in threads (stopped after
   the test); :class:`RelayProcess` runs one in a child process that a test can
   SIGKILL or SIGSTOP.
 
@@ -31,11 +31,11 @@ import pytest
 from sqlalchemy import select
 
 from edge import __version__
-from edge.bootstrap import build_service
-from edge.clock import SystemClock
 from edge.config import Config, load_config
-from edge.importer import import_items
-from edge.relay import OutboxRelay, RelayState
+from edge.masterdata.importer import import_items
+from edge.publish.relay import OutboxRelay, RelayState
+from edge.runtime.bootstrap import build_service
+from edge.runtime.clock import SystemClock
 from edge.service import InventoryService
 from edge.store import schema
 from tests.broker import Mosquitto, TestCA, mosquitto_binary, poll

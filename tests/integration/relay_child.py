@@ -14,9 +14,9 @@ from pathlib import Path
 from types import FrameType
 
 from edge import __version__
-from edge.bootstrap import build_service
 from edge.config import load_config
-from edge.relay import OutboxRelay
+from edge.publish.relay import OutboxRelay
+from edge.runtime.bootstrap import build_service
 
 
 def main() -> None:

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.bootstrap import build_service
 from edge.config import load_config
-from edge.importer import import_bom, import_items
+from edge.demo import DEMO_DATA
+from edge.masterdata.importer import import_bom, import_items
+from edge.runtime.bootstrap import build_service
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,8 +64,8 @@ def config_path(tmp_path: Path, ptys: dict[str, Pty]) -> Path:
         '[[station]]\nid = "SCRAP-1"\nmode = "scrap"\n\n' + scanners
     )
     service = build_service(load_config(path))
-    import_items(service, REPO / "config" / "items.csv")
-    import_bom(service, REPO / "config" / "bom.csv")
+    import_items(service, DEMO_DATA / "items.csv")
+    import_bom(service, DEMO_DATA / "bom.csv")
     service.engine.dispose()
     return path
 

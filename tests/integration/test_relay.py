@@ -311,7 +311,7 @@ def test_a_receipt_made_by_another_process_is_published(make_broker, make_plant,
 def test_wrong_password_backs_off_and_the_next_connection_reads_the_new_one(
     make_broker, make_plant, relays, caplog
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="edge.relay")
+    caplog.set_level(logging.DEBUG, logger="edge.publish.relay")
     broker = make_broker(users={"edge": "s3cret-right"})
     secret = broker.directory / "edge-password"
     secret.write_text("s3cret-wrong\n")
@@ -343,7 +343,7 @@ def test_wrong_password_backs_off_and_the_next_connection_reads_the_new_one(
 def test_an_acl_denied_topic_is_set_aside_without_blocking_later_events(
     make_broker, make_plant, relays, caplog
 ) -> None:
-    caplog.set_level(logging.INFO, logger="edge.relay")
+    caplog.set_level(logging.INFO, logger="edge.publish.relay")
     allowed = (
         f"user edge\ntopic write {PREFIX}/status\ntopic write {PREFIX}/stock/#\n"
         f"topic write {PREFIX}/event/receipt\n\nuser erp\ntopic read {PREFIX}/#\n"
@@ -402,7 +402,7 @@ def _edge(plant: Plant, *args: str) -> str:
 def test_outbox_full_is_an_alarm_and_nothing_is_dropped(
     make_broker, make_plant, relays, caplog
 ) -> None:
-    caplog.set_level(logging.INFO, logger="edge.relay")
+    caplog.set_level(logging.INFO, logger="edge.publish.relay")
     reader = f"user erp\ntopic read {PREFIX}/#\n\n"
     state_only = f"user edge\ntopic write {PREFIX}/status\ntopic write {PREFIX}/stock/#\n"
     broker = make_broker(users={"edge": "edge-pw", "erp": "erp-pw"}, acl=reader + state_only)

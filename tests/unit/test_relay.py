@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.domain import exactjson
-from edge.relay import (
+from edge.publish.relay import (
     Backoff,
     EventItem,
     FailureLog,

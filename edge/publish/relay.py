@@ -57,9 +57,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from edge.clock import clock_synced
 from edge.config import ConfigError, MqttConfig
 from edge.domain import exactjson
+from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
 from edge.store.outbox import Backlog, OutboxRow, StockRow

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.clock import SystemClock
 from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
+from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
 from edge.store.database import StorageError, driver_reason, free_megabytes
 from hardware.barcode import decode

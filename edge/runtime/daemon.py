@@ -21,12 +21,12 @@ from types import FrameType
 from typing import Protocol
 
 from edge import __version__
-from edge.bootstrap import build_service, station_from_config
 from edge.config import Config, ConfigError, ScannerConfig, load_config
-from edge.scanners import RunningScanner, build_reader
-from edge.sdnotify import Notifier, watchdog_interval
+from edge.runtime.bootstrap import build_service, station_from_config
+from edge.runtime.sdnotify import Notifier, watchdog_interval
+from edge.scanpath.readers import RunningScanner, build_reader
+from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
-from edge.writer import QueuedRead, ScannerRoute, ScanWriter
 from hardware.reads import RawRead
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ RelayFactory = Callable[[Config, InventoryService, int], Relay]
 
 
 def default_relay(config: Config, service: InventoryService, boot: int) -> Relay:
-    from edge.relay import OutboxRelay  # noqa: PLC0415 - paho is loaded only by the daemon
+    from edge.publish.relay import OutboxRelay  # noqa: PLC0415 - paho is loaded only by the daemon
 
     return OutboxRelay(
         service.engine,

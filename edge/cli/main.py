@@ -17,20 +17,20 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from edge import __version__
-from edge.bootstrap import build_service
-from edge.clock import SystemClock
+from edge.cli.terminal import render_table
 from edge.config import Config, ConfigError, config_warnings, format_config, load_config
 from edge.domain import exactjson
 from edge.domain.inventory import Inventory, Rejection
 from edge.domain.model import PartError, validate_part
 from edge.domain.quantity import QuantityError, format_quantity, parse_quantity
 from edge.domain.scanning import ScanInput
-from edge.importer import ImportError_, import_bom, import_items, import_stock
+from edge.masterdata.importer import ImportError_, import_bom, import_items, import_stock
+from edge.runtime.bootstrap import build_service
+from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
 from edge.store import queries
 from edge.store.database import StorageError, backup
 from edge.store.unit_of_work import SqlUnitOfWork
-from edge.tables import render_table
 from hardware.barcode import decode
 
 DEFAULT_CONFIG = Path("/etc/backflush-edge/edge.toml")
@@ -335,7 +335,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.daemon import Daemon  # noqa: PLC0415 - only the daemon loads paho and readers
+    from edge.runtime.daemon import Daemon  # noqa: PLC0415 - only the daemon loads paho and readers
 
     config = load(args)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.log_level)
@@ -350,7 +350,7 @@ def cmd_devices(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from edge.demo import run_demo  # noqa: PLC0415 - the demo's imports are for it alone
+    from edge.demo.run import run_demo  # noqa: PLC0415 - the demo's imports are for it alone
 
     return run_demo(Path(args.data) if args.data else None, keep=args.keep)
 

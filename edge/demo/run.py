@@ -21,19 +21,19 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
-from edge.bootstrap import build_service
-from edge.clock import SystemClock
+from edge.cli.terminal import render_table
 from edge.config import load_config
-from edge.daemon import Daemon
-from edge.importer import import_bom, import_items, import_stock
+from edge.demo import DEMO_DATA
+from edge.masterdata.importer import import_bom, import_items, import_stock
+from edge.runtime.bootstrap import build_service
+from edge.runtime.clock import SystemClock
+from edge.runtime.daemon import Daemon
 from edge.service import InventoryService
 from edge.store import queries
-from edge.tables import render_table
 
 GS = "\x1d"
 ACK, NAK = b"\x06", b"\x15"
 WAIT_S = 10.0
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "config"
 STATIONS = {"PACK-1": "ship", "SCRAP-1": "scrap", "BUILD-1": "build"}
 
 # (station, code, what the operator is doing)
@@ -89,7 +89,7 @@ class VirtualScanner:
 
 
 def run_demo(data: Path | None, *, keep: bool = False) -> int:
-    data = data or DEFAULT_DATA
+    data = data or DEMO_DATA
     for name in ("items.csv", "bom.csv", "stock.csv"):
         if not (data / name).is_file():
             print(f"edge demo: {data / name} is missing (pass --data DIR)")
@@ -179,7 +179,7 @@ def _run_shift(
 
 
 def _show(service: InventoryService) -> None:
-    from edge.cli import summarize_event  # noqa: PLC0415 - shared formatting of events
+    from edge.cli.main import summarize_event  # noqa: PLC0415 - shared formatting of events
 
     _heading("Stock (`edge stock`)")
     stock = queries.stock(service.engine)

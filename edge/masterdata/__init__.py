@@ -1,0 +1,1 @@
+"""Master data (items, BOMs, opening stock) into the catalog, all-or-nothing."""

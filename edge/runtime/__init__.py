@@ -1,0 +1,1 @@
+"""The running product: wiring from config, the daemon, systemd notifications, the clock."""

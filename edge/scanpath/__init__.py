@@ -1,0 +1,1 @@
+"""The scan path: scanner readers -> a bounded queue -> the single writer -> operator feedback."""
