@@ -45,7 +45,7 @@ __all__ = [
     "LinuxInputSource",
 ]
 
-_log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # How often a missing device is looked for, and how long the reader blocks before it checks
 # the stop event again.
@@ -310,9 +310,9 @@ class EvdevScanner:
             return
         try:
             self._on_read(self.scanner_id, read)
-        except Exception:  # noqa: BLE001 (logged with its traceback; the reader must go on)
+        except Exception:
             # The reader must outlive a faulty consumer; the failure is the consumer's to fix.
-            _log.exception("scanner %s: the read callback failed", self.scanner_id)
+            log.exception("scanner %s: the read callback failed", self.scanner_id)
 
     def _report(self, state: str, detail: str) -> None:
         if self._last_state == (state, detail):
@@ -321,11 +321,11 @@ class EvdevScanner:
         level = {"connected": logging.INFO, "disconnected": logging.WARNING}.get(
             state, logging.ERROR
         )
-        _log.log(level, "scanner %s %s: %s", self.scanner_id, state, detail)
+        log.log(level, "scanner %s %s: %s", self.scanner_id, state, detail)
         try:
             self._on_state(self.scanner_id, state, detail)
-        except Exception:  # noqa: BLE001 (logged with its traceback; the reader must go on)
-            _log.exception("scanner %s: the state callback failed", self.scanner_id)
+        except Exception:
+            log.exception("scanner %s: the state callback failed", self.scanner_id)
 
 
 def _removal_detail(exc: OSError) -> str:
@@ -371,9 +371,7 @@ class LinuxInputSource:
         try:
             return _UdevWatch()
         except (ImportError, OSError) as exc:
-            _log.info(
-                "no udev monitor (%s): looking for scanners every %ss", exc, RESCAN_INTERVAL_S
-            )
+            log.info("no udev monitor (%s): looking for scanners every %ss", exc, RESCAN_INTERVAL_S)
             return _PeriodicWatch()
 
     def devices(self) -> list[InputDeviceInfo]:
@@ -422,7 +420,7 @@ def _use_monotonic_clock(fd: int) -> bool:
     try:
         fcntl.ioctl(fd, _EVIOCSCLOCKID, struct.pack("i", time.CLOCK_MONOTONIC))
     except OSError as exc:
-        _log.warning("cannot set the event clock to monotonic (%s): stamping on arrival", exc)
+        log.warning("cannot set the event clock to monotonic (%s): stamping on arrival", exc)
         return False
     return True
 
@@ -473,7 +471,7 @@ class _UdevWatch:
                 pass
         except OSError as exc:
             # ENOBUFS: events were lost while we were reading a scanner; the rescan covers it.
-            _log.debug("udev monitor: %s", exc)
+            log.debug("udev monitor: %s", exc)
 
     def close(self) -> None:
         # pyudev closes the netlink socket when the monitor is collected; drop it now.

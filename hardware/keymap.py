@@ -39,7 +39,7 @@ __all__ = [
     "xkb_available",
 ]
 
-_log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class KeymapError(ValueError):
@@ -281,7 +281,7 @@ def _xkb_keymap(layout: str, variant: str) -> TableKeymap:
 
 
 def _log_xkb_message(_context: Any, _level: int, message: str) -> None:
-    _log.debug("libxkbcommon: %s", message.rstrip())
+    log.debug("libxkbcommon: %s", message.rstrip())
 
 
 def _xkb_output(xkb: Any, state: Any, keycode: int) -> KeyOutput | None:

@@ -36,7 +36,7 @@ import serial
 from hardware.framing import DEFAULT_IDLE_MS, DEFAULT_MAX_LENGTH, Framer, Terminator
 from hardware.reads import RawRead, ReadCallback, StateCallback
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 RETRY_FIRST_S: Final = 0.25
 # A scanner plugged back in is read again within this long (plus the open):
@@ -212,7 +212,7 @@ class SerialScanner:
         with self._lock:
             port = self._port
             if port is None:
-                logger.warning(
+                log.warning(
                     "scanner %s: %s-read feedback not sent: port %s is not connected",
                     self._scanner_id,
                     kind,
@@ -222,7 +222,7 @@ class SerialScanner:
             try:
                 port.write(data)
             except (serial.SerialException, OSError) as exc:
-                logger.warning(
+                log.warning(
                     "scanner %s: %s-read feedback not sent to %s: %s",
                     self._scanner_id,
                     kind,
@@ -239,13 +239,13 @@ class SerialScanner:
             port.open()
         except (serial.SerialException, OSError, ValueError) as exc:
             state, detail = _open_failure(self._url, exc)
-            logger.debug("scanner %s: open %s failed: %s", self._scanner_id, self._url, exc)
+            log.debug("scanner %s: open %s failed: %s", self._scanner_id, self._url, exc)
             self._report(state, detail)
             return None
         except Exception:
             # Not an error pyserial documents for open; retrying is still the
             # only way a scanner comes back, so the reader carries on.
-            logger.exception("scanner %s: unexpected error opening %s", self._scanner_id, self._url)
+            log.exception("scanner %s: unexpected error opening %s", self._scanner_id, self._url)
             self._report("error", f"unexpected error opening {self._url} (see log)")
             return None
         try:
@@ -271,7 +271,7 @@ class SerialScanner:
             except Exception:
                 # Not a port error pyserial documents, but the port is unusable
                 # all the same; reopening is the only way forward.
-                logger.exception(
+                log.exception(
                     "scanner %s: unexpected error reading %s", self._scanner_id, self._url
                 )
                 return "unexpected read error (see log)"
@@ -290,7 +290,7 @@ class SerialScanner:
         except Exception:
             # A failing consumer must not stop the scanner: the next code
             # would be lost too. The log names what was dropped.
-            logger.exception(
+            log.exception(
                 "scanner %s: read %r could not be handed over", self._scanner_id, read.data
             )
 
@@ -306,7 +306,7 @@ class SerialScanner:
 
     def _wait(self, stop: threading.Event, delay: float) -> None:
         deadline = time.monotonic() + delay
-        logger.debug("scanner %s: retrying %s in %.2f s", self._scanner_id, self._url, delay)
+        log.debug("scanner %s: retrying %s in %.2f s", self._scanner_id, self._url, delay)
         while not stop.is_set() and not self._wake.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -322,13 +322,13 @@ class SerialScanner:
                 return
         self._last_state = (state, detail)
         if state == "connected":
-            logger.info("scanner %s: connected to %s", self._scanner_id, self._url)
+            log.info("scanner %s: connected to %s", self._scanner_id, self._url)
         else:
-            logger.warning("scanner %s: %s: %s", self._scanner_id, state, detail)
+            log.warning("scanner %s: %s: %s", self._scanner_id, state, detail)
         try:
             self._on_state(self._scanner_id, state, detail)
         except Exception:
-            logger.exception("scanner %s: state callback failed", self._scanner_id)
+            log.exception("scanner %s: state callback failed", self._scanner_id)
 
 
 def _scheme(url: str) -> str:
@@ -415,4 +415,4 @@ def _close_quietly(port: SerialPort) -> None:
         port.close()
     except (serial.SerialException, OSError) as exc:
         # Closing a port that is already gone fails; there is nothing left to do.
-        logger.debug("closing %r failed: %s", port, exc)
+        log.debug("closing %r failed: %s", port, exc)

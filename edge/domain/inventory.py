@@ -19,6 +19,7 @@ from edge.domain.model import Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment, lines_payload
 from edge.domain.quantity import ZERO, add, sub, total
 from edge.domain.reorder import low_stock, reorder_quantity
+from edge.domain.timestamps import rfc3339
 
 EVENT_SCHEMA = "1"
 
@@ -70,10 +71,6 @@ class _Transaction:
 
 def _origin_fields(origin: Origin) -> dict[str, Any]:
     return {"station": origin.station, "scanner": origin.scanner, "scan_id": origin.scan_id}
-
-
-def _rfc3339(moment: Moment) -> str:
-    return moment.wall.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Inventory:
@@ -318,7 +315,9 @@ class Inventory:
             at,
         )
         part = reorder.part
-        self._snapshot(part, self.store.balance(part).on_hand, self.on_order(part), _rfc3339(at))
+        self._snapshot(
+            part, self.store.balance(part).on_hand, self.on_order(part), rfc3339(at.wall)
+        )
         return event_id
 
     def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
@@ -397,7 +396,7 @@ class Inventory:
         self.store.set_transaction_event(txn.txn_id, event_id)
         for follow_type, follow_fields in [*(follow_ups or []), *low, *reorders]:
             self._emit(follow_type, follow_fields, txn.at)
-        stamp = _rfc3339(txn.at)
+        stamp = rfc3339(txn.at.wall)
         for part in sorted(set(txn.before) | txn.on_order_changed):
             # Not dict.get(part, default): the default would read the balance every time.
             on_hand = txn.on_hand[part] if part in txn.on_hand else self.store.balance(part).on_hand
@@ -426,7 +425,7 @@ class Inventory:
             "event_id": event_id,
             "type": event_type,
             "schema": EVENT_SCHEMA,
-            "occurred_at": _rfc3339(at),
+            "occurred_at": rfc3339(at.wall),
             "seq": seq,
             "boot": self.store.boot(),
             "site": self.identity.site,

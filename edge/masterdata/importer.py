@@ -26,6 +26,7 @@ from edge.domain.inventory import Inventory, Rejection
 from edge.domain.model import BomLine, PartError, validate_part
 from edge.domain.ports import Moment
 from edge.domain.quantity import ZERO, QuantityError, parse_quantity, to_storage
+from edge.domain.timestamps import rfc3339
 from edge.service import InventoryService
 from edge.store import schema as t
 from edge.store.unit_of_work import SqlUnitOfWork
@@ -258,7 +259,7 @@ def import_items(
         }
         records = _parse_items(file, existing, parents, alias_owner)
         _check_or_raise(file)
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        now = rfc3339(datetime.now(UTC))
         for record in records:
             values = {key: value for key, value in record.items() if key != "aliases"}
             values["updated_at"] = now

@@ -59,11 +59,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.config import ConfigError, MqttConfig
 from edge.domain import exactjson
+from edge.domain.timestamps import rfc3339
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
 from edge.store.outbox import Backlog, OutboxRow, StockRow
-from edge.store.unit_of_work import rfc3339
 
 log = logging.getLogger(__name__)
 _paho_log = logging.getLogger(f"{__name__}.paho")

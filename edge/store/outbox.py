@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from edge.domain.timestamps import rfc3339
 from edge.store import schema as t
 from edge.store.database import READ_ONLY
 from edge.store.turns import write_turn
-from edge.store.unit_of_work import rfc3339
 
 T = TypeVar("T")
 

@@ -44,16 +44,9 @@ from edge.domain.ports import (
     TransactionRecord,
 )
 from edge.domain.quantity import ZERO, from_storage, to_storage
+from edge.domain.timestamps import parse_rfc3339, rfc3339
 from edge.store import schema as t
 from edge.store.turns import write_turn
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_rfc3339(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _optional_quantity(text: str | None) -> Decimal | None:
