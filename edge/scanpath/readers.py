@@ -93,7 +93,9 @@ class RunningScanner:
         try:
             self.reader.run(self.stop)
         except Exception:
-            # A reader must never take the daemon down; it is restarted on reload.
+            # A reader must never take the daemon down. Nothing restarts it yet: it stays
+            # in state "error" until the daemon restarts or a reload changes this
+            # scanner's settings (a reload leaves unchanged scanners alone).
             log.exception("scanner %s: reader stopped by an unexpected error", self.config.id)
             self.state, self.detail = "error", "reader crashed (see log)"
 
