@@ -24,7 +24,7 @@ from edge.domain.inventory import Inventory, Rejection
 from edge.domain.model import PartError, validate_part
 from edge.domain.quantity import QuantityError, format_quantity, parse_quantity
 from edge.domain.scanning import ScanInput
-from edge.masterdata.importer import ImportError_, import_bom, import_items, import_stock
+from edge.masterdata.csv_files import ImportError_, import_bom, import_items, import_stock
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from edge.demo import DEMO_DATA
-from edge.masterdata.importer import import_bom, import_items
+from edge.masterdata.csv_files import import_bom, import_items
 from edge.store.database import open_database
 from tests.shop_floor import make_service
 

@@ -20,7 +20,7 @@ import pytest
 
 from edge.config import load_config
 from edge.demo import DEMO_DATA
-from edge.masterdata.importer import import_bom, import_items
+from edge.masterdata.csv_files import import_bom, import_items
 from edge.runtime.bootstrap import build_service
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
