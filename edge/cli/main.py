@@ -24,7 +24,10 @@ from edge.domain.inventory import Inventory, Rejection
 from edge.domain.model import PartError, validate_part
 from edge.domain.quantity import QuantityError, format_quantity, parse_quantity
 from edge.domain.scanning import ScanInput
-from edge.masterdata.csv_files import ImportError_, import_bom, import_items, import_stock
+from edge.masterdata.bom import import_bom
+from edge.masterdata.csv_files import ImportError_
+from edge.masterdata.items import import_items
+from edge.masterdata.stock import import_stock
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan

@@ -24,7 +24,9 @@ from pathlib import Path
 from edge.cli.terminal import render_table
 from edge.config import load_config
 from edge.demo import DEMO_DATA
-from edge.masterdata.csv_files import import_bom, import_items, import_stock
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
+from edge.masterdata.stock import import_stock
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.runtime.daemon import Daemon
