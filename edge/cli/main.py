@@ -25,7 +25,7 @@ from edge.domain.model import PartError, validate_part
 from edge.domain.quantity import QuantityError, format_quantity, parse_quantity
 from edge.domain.scanning import ScanInput
 from edge.masterdata.bom import import_bom
-from edge.masterdata.csv_files import ImportError_
+from edge.masterdata.csv_files import ImportRefused
 from edge.masterdata.items import import_items
 from edge.masterdata.stock import import_stock
 from edge.runtime.bootstrap import build_service
@@ -456,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
-    except (ConfigError, UsageError, ImportError_) as error:
+    except (ConfigError, UsageError, ImportRefused) as error:
         print(f"edge {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
     except StorageError as error:

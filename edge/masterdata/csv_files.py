@@ -42,7 +42,7 @@ class CellError:
         return f"{where}: {self.message}"
 
 
-class ImportError_(Exception):  # noqa: N801 - the builtin ImportError means something else
+class ImportRefused(Exception):
     """An import refused; nothing was written."""
 
     def __init__(self, errors: Sequence[CellError]) -> None:
@@ -188,4 +188,4 @@ def _records(
 
 def raise_if_errors(file: CsvFile) -> None:
     if file.errors:
-        raise ImportError_(file.errors)
+        raise ImportRefused(file.errors)
