@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from edge.domain.bom import BomCycleError, find_cycle
-from edge.domain.model import BomLine
-from edge.domain.quantity import ZERO, to_storage
+from edge.domain.catalog import bom_line_problems, bom_parent_problems
+from edge.domain.model import BomLine, ReorderPolicy
+from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.masterdata.csv_files import CsvFile, Progress, Row, raise_if_errors, read_csv
 from edge.masterdata.summary import ImportSummary
 from edge.service import InventoryService
@@ -77,8 +78,10 @@ def _parse_bom(file: CsvFile, parts: set[str]) -> dict[str, list[tuple[BomLine, 
                 row.error(name, f"unknown part {value!r}: import it in items.csv first")
         if parent is None or component is None or qty_per is None:
             continue
-        if parent == component:
-            row.error("component", "a part cannot be its own component")
+        line = BomLine(parent, component, qty_per, scrap_pct)
+        problems = bom_line_problems(line)
+        if problems:
+            row.report(problems)
             continue
         key = (parent, component)
         if key in seen:
@@ -86,7 +89,7 @@ def _parse_bom(file: CsvFile, parts: set[str]) -> dict[str, list[tuple[BomLine, 
                       f"(first on line {seen[key]})")  # fmt: skip
             continue
         seen[key] = row.line
-        lines.setdefault(parent, []).append((BomLine(parent, component, qty_per, scrap_pct), row))
+        lines.setdefault(parent, []).append((line, row))
     return lines
 
 
@@ -109,13 +112,20 @@ def _check_bom_graph(
             rows[0][1].error(None, str(BomCycleError(cycle)))
     for parent, lines in new_lines.items():
         item = items[parent]
-        has_policy = any(
-            value is not None
-            for value in (item.reorder_point, item.reorder_qty, item.max_qty, item.order_multiple)
+        lines[0][1].report(
+            bom_parent_problems(parent, stocked=bool(item.stocked), policy=_reorder_policy(item))
         )
-        if not item.stocked and has_policy:
-            lines[0][1].error(
-                "parent",
-                f"{parent!r} has reorder fields but stocked = false, which makes it a phantom "
-                "once it has a BOM; set stocked = true in items.csv or clear its reorder fields",
-            )
+
+
+def _reorder_policy(item: Any) -> ReorderPolicy:
+    """The reorder fields of an items row as stored (lead time left out: no rule reads it)."""
+    return ReorderPolicy(
+        reorder_point=_quantity(item.reorder_point),
+        reorder_qty=_quantity(item.reorder_qty),
+        max_qty=_quantity(item.max_qty),
+        order_multiple=_quantity(item.order_multiple),
+    )
+
+
+def _quantity(text: str | None) -> Decimal | None:
+    return None if text is None else from_storage(text)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from edge.domain.catalog import CatalogProblem
 from edge.domain.model import PartError, validate_part
 from edge.domain.quantity import ZERO, QuantityError, parse_quantity
 
@@ -66,6 +67,11 @@ class Row:
     def error(self, name: str | None, message: str) -> None:
         column = self.columns.get(name) if name is not None else None
         self.errors.append(CellError(self.file, self.line, column, name, message))
+
+    def report(self, problems: Iterable[CatalogProblem]) -> None:
+        """Record the domain's verdicts on this row's values, each at its field's column."""
+        for problem in problems:
+            self.error(problem.field, problem.message)
 
     def text(self, name: str) -> str:
         return self.cells.get(name, "").strip()

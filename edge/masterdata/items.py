@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from edge.domain.catalog import item_problems, reorder_fields
 from edge.domain.gtin import normalize_gtin
-from edge.domain.model import PartError, validate_part
+from edge.domain.model import PartError, ReorderPolicy, validate_part
 from edge.domain.quantity import to_storage
 from edge.domain.timestamps import rfc3339
 from edge.masterdata.csv_files import CsvFile, Progress, Row, raise_if_errors, read_csv
@@ -91,14 +90,14 @@ def _parse_items(
         if part in owners:
             row.error("part", f"{part!r} is already an alias of {owners[part]!r}")
         stocked = _bool(row, "stocked")
-        policy = {
-            "reorder_point": row.quantity("reorder_point"),
-            "reorder_qty": row.positive("reorder_qty"),
-            "max_qty": row.positive("max_qty"),
-            "order_multiple": row.positive("order_multiple"),
-        }
-        lead_time = _lead_time(row)
-        _check_policy(row, policy, phantom=part in parents and not stocked)
+        policy = ReorderPolicy(
+            reorder_point=row.quantity("reorder_point"),
+            reorder_qty=row.positive("reorder_qty"),
+            max_qty=row.positive("max_qty"),
+            order_multiple=row.positive("order_multiple"),
+            lead_time_days=_lead_time(row),
+        )
+        row.report(item_problems(policy, has_bom=part in parents, stocked=stocked))
         aliases = (
             _aliases(row, part, owners, existing | file_parts) if "aliases" in row.columns else None
         )
@@ -107,8 +106,9 @@ def _parse_items(
             "description": row.text("description"),
             "uom": row.text("uom") or "EA",
             "stocked": stocked,
-            **{key: None if value is None else to_storage(value) for key, value in policy.items()},
-            "lead_time_days": lead_time,
+            **{key: None if value is None else to_storage(value)
+               for key, value in reorder_fields(policy).items()},
+            "lead_time_days": policy.lead_time_days,
             "aliases": aliases,
         })  # fmt: skip
     return records
@@ -122,23 +122,6 @@ def _lead_time(row: Row) -> int | None:
         row.error("lead_time_days", f"{text!r} is not a whole number of days")
         return None
     return int(text)
-
-
-def _check_policy(row: Row, policy: Mapping[str, Decimal | None], *, phantom: bool) -> None:
-    point = policy["reorder_point"]
-    if phantom and any(value is not None for value in policy.values()):
-        row.error(
-            "reorder_point",
-            "reorder fields are not allowed on a phantom assembly (it has a BOM and "
-            "stocked = false); set stocked = true to hold it in stock",
-        )
-        return
-    for name in ("reorder_qty", "max_qty", "order_multiple"):
-        if policy[name] is not None and point is None:
-            row.error(name, "needs a reorder_point")
-    max_qty = policy["max_qty"]
-    if max_qty is not None and point is not None and max_qty <= point:
-        row.error("max_qty", "must exceed reorder_point")
 
 
 def _aliases(row: Row, part: str, owners: dict[str, str], parts: set[str]) -> list[str]:
