@@ -21,6 +21,7 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
+from edge.cli.render import summarize_event
 from edge.cli.terminal import render_table
 from edge.config import load_config
 from edge.demo import DEMO_DATA
@@ -181,8 +182,6 @@ def _run_shift(
 
 
 def _show(service: InventoryService) -> None:
-    from edge.cli.main import summarize_event  # noqa: PLC0415 - shared formatting of events
-
     _heading("Stock (`edge stock`)")
     stock = queries.stock(service.engine)
     print(
