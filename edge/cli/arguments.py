@@ -35,12 +35,12 @@ def config_path(args: argparse.Namespace) -> Path:
     return Path(from_env) if from_env else DEFAULT_CONFIG
 
 
-def load(args: argparse.Namespace) -> Config:
+def read_config(args: argparse.Namespace) -> Config:
     return load_config(config_path(args))
 
 
 def open_service(args: argparse.Namespace, *, must_exist: bool = False) -> InventoryService:
-    config = load(args)
+    config = read_config(args)
     if must_exist and not config.database.path.exists():
         raise StorageError(
             f"no database at {config.database.path} (set database.path in "

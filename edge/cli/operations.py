@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from edge.cli.arguments import EXIT_OK, load, open_service
+from edge.cli.arguments import EXIT_OK, open_service, read_config
 from edge.config import config_warnings, format_config
 from edge.store.database import backup
 
@@ -15,7 +15,7 @@ from edge.store.database import backup
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.runtime.daemon import Daemon  # noqa: PLC0415 - only the daemon loads paho and readers
 
-    config = load(args)
+    config = read_config(args)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.log_level)
     return Daemon(config.source).run()
 
@@ -34,7 +34,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = read_config(args)
     for warning in config_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
     print(format_config(config))

@@ -9,10 +9,10 @@ from edge.cli.arguments import (
     EXIT_FAILURE,
     EXIT_OK,
     UsageError,
-    load,
     open_service,
     part_arg,
     quantity_arg,
+    read_config,
 )
 from edge.domain.inventory import Inventory, Rejection
 from edge.domain.quantity import format_quantity
@@ -36,7 +36,7 @@ def transact(
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = read_config(args)
     try:
         config.station(args.station)
     except KeyError:
