@@ -61,3 +61,16 @@ def part_arg(text: str) -> str:
         return validate_part(text)
     except PartError as error:
         raise UsageError(f"PART: {error}") from None
+
+
+def build_quantity_arg(text: str) -> Decimal:
+    """QTY of ``edge build``: a quantity above zero.
+
+    Checked here so that the user hears which argument is wrong before any
+    database is opened; a build of nothing or a negative build is a usage
+    mistake, not a stock event.
+    """
+    quantity = quantity_arg(text)
+    if quantity <= 0:
+        raise UsageError("QTY: a build quantity must be greater than zero")
+    return quantity

@@ -9,6 +9,7 @@ from edge.cli.arguments import (
     EXIT_FAILURE,
     EXIT_OK,
     UsageError,
+    build_quantity_arg,
     open_service,
     part_arg,
     quantity_arg,
@@ -87,9 +88,7 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    part, quantity = part_arg(args.part), quantity_arg(args.qty)
-    if quantity <= 0:
-        raise UsageError("QTY: a build quantity must be greater than zero")
+    part, quantity = part_arg(args.part), build_quantity_arg(args.qty)
     at = SystemClock().moment()
 
     def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
