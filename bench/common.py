@@ -30,7 +30,9 @@ if str(REPO) not in sys.path:  # run as `python bench/x.py` from anywhere
 from edge.domain.inventory import Identity  # noqa: E402
 from edge.domain.model import Station, StationMode  # noqa: E402
 from edge.domain.ports import Moment  # noqa: E402
-from edge.masterdata.importer import import_bom, import_items, import_stock  # noqa: E402
+from edge.masterdata.bom import import_bom  # noqa: E402
+from edge.masterdata.items import import_items  # noqa: E402
+from edge.masterdata.stock import import_stock  # noqa: E402
 from edge.service import InventoryService  # noqa: E402
 from edge.store.database import PRAGMAS, open_database  # noqa: E402
 

@@ -24,7 +24,8 @@ from edge.domain.model import Station, StationMode
 from edge.domain.ports import Moment
 from edge.domain.quantity import ZERO, from_storage
 from edge.domain.scanning import ScanInput, ScanOutcome
-from edge.masterdata.importer import import_bom, import_items
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
 from edge.service import InventoryService, PendingScan
 from edge.store import schema
 from edge.store.unit_of_work import CatalogCache, SqlUnitOfWork

@@ -21,10 +21,13 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
+from edge.cli.render import summarize_event
 from edge.cli.terminal import render_table
 from edge.config import load_config
 from edge.demo import DEMO_DATA
-from edge.masterdata.importer import import_bom, import_items, import_stock
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
+from edge.masterdata.stock import import_stock
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.runtime.daemon import Daemon
@@ -179,8 +182,6 @@ def _run_shift(
 
 
 def _show(service: InventoryService) -> None:
-    from edge.cli.main import summarize_event  # noqa: PLC0415 - shared formatting of events
-
     _heading("Stock (`edge stock`)")
     stock = queries.stock(service.engine)
     print(

@@ -43,7 +43,8 @@ from edge.config import load_config
 from edge.demo import DEMO_DATA
 from edge.domain import exactjson
 from edge.domain.quantity import total
-from edge.masterdata.importer import import_bom, import_items
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
 from edge.runtime.bootstrap import build_service
 from tests.broker import Mosquitto, poll
 from tests.integration.conftest import make_broker  # noqa: F401 - a fixture, used by name

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from edge.demo import DEMO_DATA
-from edge.masterdata.importer import import_bom, import_items
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
 from edge.store.database import open_database
 from tests.shop_floor import make_service
 

@@ -29,7 +29,9 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from edge.cli.main import main
-from edge.masterdata.importer import BOM_COLUMNS, ITEM_COLUMNS, STOCK_COLUMNS
+from edge.masterdata.bom import BOM_COLUMNS
+from edge.masterdata.items import ITEM_COLUMNS
+from edge.masterdata.stock import STOCK_COLUMNS
 from tests.e2e.conftest import CONFIG, DB_NAME, table_rows
 from tests.fuzz.conftest import fuzz_settings
 

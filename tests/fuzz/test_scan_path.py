@@ -44,7 +44,9 @@ from edge.domain.model import Station, StationMode
 from edge.domain.ports import Moment
 from edge.domain.quantity import CONTEXT
 from edge.domain.scanning import ScanOutcome
-from edge.masterdata.importer import import_bom, import_items, import_stock
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
+from edge.masterdata.stock import import_stock
 from edge.runtime.clock import SystemClock
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.store.database import open_database

@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from edge import __version__
 from edge.config import Config, load_config
-from edge.masterdata.importer import import_items
+from edge.masterdata.items import import_items
 from edge.publish.relay import OutboxRelay, RelayState
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock

@@ -20,7 +20,8 @@ import pytest
 
 from edge.config import load_config
 from edge.demo import DEMO_DATA
-from edge.masterdata.importer import import_bom, import_items
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
 from edge.runtime.bootstrap import build_service
 from tests.scanner_pty import CEILING_S, Pty, free_port
 

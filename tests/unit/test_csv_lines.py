@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.masterdata.importer import read_csv
+from edge.masterdata.csv_files import read_csv
 
 
 def _errors(tmp_path: Path, text: str) -> list[str]:

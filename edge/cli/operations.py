@@ -1,0 +1,50 @@
+"""The commands that run and look after the node: run, devices, demo, check-config, backup."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from edge.cli.arguments import EXIT_OK, open_service, read_config
+from edge.config import config_warnings, format_config
+from edge.store.database import backup
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.runtime.daemon import Daemon  # noqa: PLC0415 - only the daemon loads paho and readers
+
+    config = read_config(args)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.log_level)
+    return Daemon(config.source).run()
+
+
+def cmd_devices(_args: argparse.Namespace) -> int:
+    from hardware.devices import discover, format_devices  # noqa: PLC0415
+
+    print(format_devices(discover()))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo.run import run_demo  # noqa: PLC0415 - the demo's imports are for it alone
+
+    return run_demo(Path(args.data) if args.data else None, keep=args.keep)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = read_config(args)
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(format_config(config))
+    print(f"\n{config.source}: ok", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    service = open_service(args, must_exist=True)
+    target = Path(args.path)
+    backup(service.engine, target)
+    print(f"backed up {service.engine.url.database} to {target}")
+    return EXIT_OK

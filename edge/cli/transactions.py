@@ -1,0 +1,108 @@
+"""The commands that post to the ledger: scans typed by hand, receipts, counts, builds, cancels."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from edge.cli.arguments import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    build_quantity_arg,
+    open_service,
+    part_arg,
+    quantity_arg,
+    read_config,
+)
+from edge.domain.inventory import Inventory, Rejection
+from edge.domain.quantity import format_quantity
+from edge.domain.scanning import ScanInput
+from edge.runtime.bootstrap import build_service
+from edge.runtime.clock import SystemClock
+from edge.service import InventoryService, PendingScan
+from edge.store.unit_of_work import SqlUnitOfWork
+from hardware.barcode import decode
+
+
+def transact(
+    service: InventoryService, operation: Callable[[Inventory, SqlUnitOfWork], str]
+) -> int:
+    try:
+        message = service.transact(operation)
+    except Rejection as rejection:
+        raise UsageError(rejection.message) from None
+    print(message)
+    return EXIT_OK
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    config = read_config(args)
+    try:
+        config.station(args.station)
+    except KeyError:
+        known = ", ".join(station.id for station in config.stations) or "none configured"
+        raise UsageError(f"unknown station {args.station!r} (stations: {known})") from None
+    service = build_service(config)
+    clock = SystemClock()
+    all_accepted = True
+    for code in args.codes:
+        data = code.encode("utf-8")
+        scan = ScanInput(scanner="cli", station=args.station, data=data, at=clock.moment())
+        [outcome] = service.process_scans([PendingScan(scan, decode(data))])
+        all_accepted &= outcome.good
+        status = outcome.status.upper()
+        reason = f" {outcome.reason}:" if outcome.reason else ""
+        print(f"{status:<9} scan {outcome.scan_id}{reason} {outcome.message}")
+    return EXIT_OK if all_accepted else EXIT_FAILURE
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    part, quantity = part_arg(args.part), quantity_arg(args.qty)
+    at = SystemClock().moment()
+
+    def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
+        inventory.receive(part, quantity, at, reorder_id=args.reorder)
+        return (
+            f"received {format_quantity(quantity)} x {part}; on hand "
+            f"{format_quantity(inventory.store.balance(part).on_hand)}, on order "
+            f"{format_quantity(inventory.on_order(part))}"
+        )
+
+    return transact(open_service(args), operation)
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    part, counted = part_arg(args.part), quantity_arg(args.qty)
+    at = SystemClock().moment()
+
+    def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
+        previous = inventory.store.balance(part).on_hand
+        inventory.count(part, counted, at)
+        return (
+            f"counted {format_quantity(counted)} x {part} (was {format_quantity(previous)}, "
+            f"variance {format_quantity(counted - previous)})"
+        )
+
+    return transact(open_service(args), operation)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    part, quantity = part_arg(args.part), build_quantity_arg(args.qty)
+    at = SystemClock().moment()
+
+    def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
+        posted = inventory.build(part, quantity, at)
+        return f"built {format_quantity(quantity)} x {part}; issued {len(posted.lines)} components"
+
+    return transact(open_service(args), operation)
+
+
+def cmd_reorder_cancel(args: argparse.Namespace) -> int:
+    at = SystemClock().moment()
+
+    def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
+        inventory.cancel_reorder(args.id, at)
+        return f"reorder {args.id} cancelled"
+
+    return transact(open_service(args), operation)

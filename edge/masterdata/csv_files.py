@@ -1,0 +1,197 @@
+"""Master-data CSV files as read: rows with their positions, and the problems found.
+
+Every file is read and checked completely before anything is written; every
+problem is reported with file, line and column, and the database changes
+only when there is none. The modules beside this one (items, bom, stock)
+apply a checked file in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from edge.domain.catalog import CatalogProblem
+from edge.domain.model import PartError, validate_part
+from edge.domain.quantity import ZERO, QuantityError, parse_quantity
+
+MAX_ERRORS_SHOWN = 50
+PROGRESS_EVERY = 5000
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CellError:
+    file: str
+    line: int
+    column: int | None
+    name: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        if self.column is not None:
+            where += f":{self.column}"
+        if self.name is not None:
+            where += f" ({self.name})"
+        return f"{where}: {self.message}"
+
+
+class ImportRefused(Exception):
+    """An import refused; nothing was written."""
+
+    def __init__(self, errors: Sequence[CellError]) -> None:
+        self.errors = list(errors)
+        shown = [str(error) for error in self.errors[:MAX_ERRORS_SHOWN]]
+        if len(self.errors) > MAX_ERRORS_SHOWN:
+            shown.append(f"... and {len(self.errors) - MAX_ERRORS_SHOWN} more problems")
+        super().__init__("\n".join(shown))
+
+
+@dataclass
+class Row:
+    """One CSV record with its position, for precise error messages."""
+
+    file: str
+    line: int
+    cells: dict[str, str]
+    columns: dict[str, int]
+    errors: list[CellError]
+
+    def error(self, name: str | None, message: str) -> None:
+        column = self.columns.get(name) if name is not None else None
+        self.errors.append(CellError(self.file, self.line, column, name, message))
+
+    def report(self, problems: Iterable[CatalogProblem]) -> None:
+        """Record the domain's verdicts on this row's values, each at its field's column."""
+        for problem in problems:
+            self.error(problem.field, problem.message)
+
+    def text(self, name: str) -> str:
+        return self.cells.get(name, "").strip()
+
+    def part(self, name: str) -> str | None:
+        try:
+            return validate_part(self.cells.get(name, ""))
+        except PartError as error:
+            self.error(name, str(error))
+            return None
+
+    def quantity(self, name: str, *, required: bool = False) -> Decimal | None:
+        # Quantities are not trimmed: " 5" is not a quantity.
+        raw = self.cells.get(name, "")
+        if raw == "":
+            if required:
+                self.error(name, "a value is required")
+            return None
+        try:
+            return parse_quantity(raw)
+        except QuantityError as error:
+            self.error(name, str(error))
+            return None
+
+    def positive(self, name: str, *, required: bool = False) -> Decimal | None:
+        value = self.quantity(name, required=required)
+        if value is not None and value <= ZERO:
+            self.error(name, "must be greater than 0")
+            return None
+        return value
+
+
+@dataclass
+class CsvFile:
+    path: Path
+    rows: list[Row] = field(default_factory=list)
+    errors: list[CellError] = field(default_factory=list)
+
+
+def read_csv(
+    path: Path, columns: Sequence[str], required: Sequence[str], progress: Progress | None = None
+) -> CsvFile:
+    """Read a CSV (UTF-8, optional BOM) and check its header against ``columns``."""
+    result = CsvFile(path)
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        result.errors.append(CellError(name, 0, None, None, f"cannot read: {error.strerror}"))
+        return result
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        # Decoded whole, so the line is where the bad byte is, not where a read chunk ended.
+        line = data.count(b"\n", 0, error.start) + 1
+        result.errors.append(CellError(name, line, None, None, f"not UTF-8 text ({error.reason})"))
+        return result
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for record in _records(
+            reader, name, columns=columns, required=required, result=result, progress=progress
+        ):
+            result.rows.append(record)
+    except csv.Error as error:
+        result.errors.append(CellError(name, reader.line_num, None, None, str(error)))
+    return result
+
+
+def _records(
+    reader: Any,
+    name: str,
+    *,
+    columns: Sequence[str],
+    required: Sequence[str],
+    result: CsvFile,
+    progress: Progress | None,
+) -> Iterator[Row]:
+    header = next(reader, None)
+    if header is None:
+        result.errors.append(CellError(name, 1, None, None, "the file is empty (no header)"))
+        return
+    header = [cell.strip() for cell in header]
+    positions: dict[str, int] = {}
+    for index, column in enumerate(header, start=1):
+        if column not in columns:
+            # An unknown name is shown escaped when it is not printable: a line break
+            # in it would split the message, an escape sequence would reach the terminal.
+            shown = column if column.isprintable() else repr(column)
+            result.errors.append(
+                CellError(
+                    name, 1, index, shown,
+                    f"unknown column; expected some of: {', '.join(columns)}",
+                )
+            )  # fmt: skip
+        elif column in positions:
+            result.errors.append(CellError(name, 1, index, column, "duplicate column"))
+        else:
+            positions[column] = index
+    for column in required:
+        if column not in positions:
+            result.errors.append(CellError(name, 1, None, column, "required column is missing"))
+    if result.errors:
+        return
+    ended = reader.line_num  # the line the previous record ended on
+    for count, record in enumerate(reader, start=1):
+        # A quoted line break spreads a record over several lines; it is
+        # reported by the line it starts on, where an editor shows it.
+        line, ended = ended + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        row = Row(name, line, {}, positions, result.errors)
+        if len(record) != len(header):
+            row.error(None, f"has {len(record)} fields; the header has {len(header)}")
+            continue
+        row.cells = {column: record[index - 1] for column, index in positions.items()}
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count)
+        yield row
+
+
+def raise_if_errors(file: CsvFile) -> None:
+    if file.errors:
+        raise ImportRefused(file.errors)

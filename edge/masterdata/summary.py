@@ -1,0 +1,20 @@
+"""What an import did, as the command line reports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    rows: int
+    added: int = 0
+    updated: int = 0
+    parents: int = 0
+
+    def describe(self, kind: str) -> str:
+        if kind == "items":
+            return f"{self.rows} items: {self.added} added, {self.updated} updated"
+        if kind == "bom":
+            return f"{self.rows} BOM lines for {self.parents} parents"
+        return f"{self.rows} opening balances"
