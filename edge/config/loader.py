@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 from edge.config.problems import ConfigError, Invalid, Report, did_you_mean
+from edge.config.schema import declared
 from edge.config.settings import (
     DATABASE_TABLE,
     MQTT_TABLE,
-    SCANNER_HEAD,
     SCANNER_TABLES,
     SITE_TABLE,
     STATION_TABLE,
@@ -27,7 +27,7 @@ from edge.config.settings import (
     ScannerKind,
     StationConfig,
 )
-from edge.config.values import LogLevel, TomlFloat, toml_type
+from edge.config.values import TomlFloat, toml_type
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -37,6 +37,8 @@ __all__ = ["load_config"]
 _D = TypeVar("_D", bound="DataclassInstance")
 
 _TOP_LEVEL = ("log_level", "site", "database", "mqtt", "station", "scanner")
+_LOG_LEVEL = declared(Config, "log_level").value_type
+_SCANNER_KIND = declared(ScannerConfig, "kind").value_type
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def _parse_scanner(raw: object, where: str, report: Report, base: Path) -> Scann
         report.add(f"{where}.kind", "required (" + " or ".join(kinds) + ")")
         return None
     try:
-        kind = SCANNER_HEAD["kind"].parse(raw["kind"])
+        kind = _SCANNER_KIND.parse(raw["kind"])
     except Invalid as error:
         report.add(f"{where}.kind", str(error))
         return None
@@ -185,10 +187,10 @@ def load_config(path: Path) -> Config:
             what = "table" if isinstance(value, dict | list) else "key"
             report.add(key, f"unknown {what}" + did_you_mean(key, _TOP_LEVEL))
 
-    log_level = "INFO"
+    settings: dict[str, Any] = {}  # the keys at the top of the file; left out, the default
     if "log_level" in document:
         try:
-            log_level = LogLevel().parse(document["log_level"])
+            settings["log_level"] = _LOG_LEVEL.parse(document["log_level"])
         except Invalid as error:
             report.add("log_level", str(error))
 
@@ -225,5 +227,5 @@ def load_config(path: Path) -> Config:
         mqtt=mqtt,
         stations=tuple(station for _, station in stations),
         scanners=tuple(scanner for _, scanner in scanners),
-        log_level=log_level,
+        **settings,
     )

@@ -26,12 +26,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import Final, Literal, get_args
 
 from edge.config.addresses import DevicePath, Host, SerialUrl, TopicLevel, TopicPrefix
 from edge.config.checks import check_evdev, check_mqtt, check_serial
 from edge.config.problems import ConfigError
-from edge.config.schema import Table
+from edge.config.schema import Table, setting, settings_table
 from edge.config.values import (
     Bool,
     Choice,
@@ -39,20 +39,19 @@ from edge.config.values import (
     Float,
     Int,
     Latin1,
+    LogLevel,
     NamePattern,
     ProtocolVersion,
     Quantity,
     StopBits,
     Text,
     TextList,
-    Value,
 )
 
 __all__ = [
     "DATABASE_TABLE",
     "DEFAULT_DATABASE_PATH",
     "MQTT_TABLE",
-    "SCANNER_HEAD",
     "SCANNER_TABLES",
     "SITE_TABLE",
     "STATION_TABLE",
@@ -77,41 +76,61 @@ Parity = Literal["N", "E", "O", "M", "S"]
 Terminator = Literal["any", "cr", "lf", "crlf", "etx", "stx-etx"]
 ByteSize = Literal[5, 6, 7, 8]
 
+# Value types that several keys share.
+_ID = Text(max_length=64)
+_NAME = Text(max_length=256)
+_USB_ID = Int(0, 0xFFFF, hex_digits=4)
+_BYTES = Latin1(allow_empty=True)
+_FEEDBACK = Latin1(allow_empty=False)  # empty would send nothing: leave the key out instead
+_ENV_NAME = NamePattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")
+_CREDENTIAL_NAME = NamePattern(r"[^/\0]+", "a credential name (a file name)")
 
-@dataclass(frozen=True)
+# The scanner keys that only one kind of scanner has.
+_EVDEV: Final[tuple[ScannerKind, ...]] = ("evdev",)
+_SERIAL: Final[tuple[ScannerKind, ...]] = ("serial",)
+
+
+@settings_table
 class SiteConfig:
-    id: str  # plant or site; one MQTT topic level
-    node: str  # this box; one MQTT topic level
+    id: str = setting(TopicLevel())  # plant or site; one MQTT topic level
+    node: str = setting(TopicLevel())  # this box; one MQTT topic level
 
 
-@dataclass(frozen=True)
+@settings_table
 class DatabaseConfig:
-    path: Path = DEFAULT_DATABASE_PATH
-    min_free_mb: int = 64  # scans are refused below this much free disk space
+    path: Path = setting(FilePath(), default=DEFAULT_DATABASE_PATH)
+    # Scans are refused below this much free disk space.
+    min_free_mb: int = setting(Int(0, 1_000_000), default=64)
 
 
-@dataclass(frozen=True)
+@settings_table
 class MqttConfig:
-    host: str = "localhost"
-    port: int = 1883  # 8883 when TLS is on and no port is given
-    protocol: MqttProtocol = "5"
-    topic_prefix: str | None = None  # None: Config.topic_prefix computes it
-    client_id: str | None = None  # None: Config.client_id computes it
-    keepalive: int = 30
-    username: str | None = None
+    host: str = setting(Host(), default="localhost")
+    port: int = setting(Int(1, 65535), default=1883)  # 8883 when TLS is on and no port is given
+    protocol: MqttProtocol = setting(ProtocolVersion(), default="5")
+    topic_prefix: str | None = setting(TopicPrefix(), default=None)  # None: Config.topic_prefix
+    client_id: str | None = setting(_NAME, default=None)  # None: Config.client_id computes it
+    keepalive: int = setting(Int(5, 65535), default=30)
+    username: str | None = setting(_NAME, default=None)
     # At most one password source; the password itself is read by read_password().
-    password_file: Path | None = None
-    password_env: str | None = None
-    password_credential: str | None = None  # systemd LoadCredential= name
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_insecure: bool = False  # skip the check that the broker's certificate names the host
-    max_inflight: int = 20
-    retention_days: float = 7  # sent outbox rows are purged after this
-    outbox_alarm_rows: int = 1_000_000  # unsent rows above this raise outbox_full
-    reconnect_max_s: float = 60  # ceiling of the reconnect back-off
-    tls: bool = False  # connect with TLS; always true when tls_ca or tls_cert is set
+    password_file: Path | None = setting(FilePath(), default=None)
+    password_env: str | None = setting(_ENV_NAME, default=None)
+    # The name of a systemd LoadCredential=.
+    password_credential: str | None = setting(_CREDENTIAL_NAME, default=None)
+    # Connect with TLS; always true when tls_ca or tls_cert is set.
+    tls: bool = setting(Bool(), default=False)
+    tls_ca: Path | None = setting(FilePath(), default=None)
+    tls_cert: Path | None = setting(FilePath(), default=None)
+    tls_key: Path | None = setting(FilePath(), default=None)
+    # Skip the check that the broker's certificate names the host.
+    tls_insecure: bool = setting(Bool(), default=False)
+    max_inflight: int = setting(Int(1, 65535), default=20)
+    # Sent outbox rows are purged after this.
+    retention_days: float = setting(Float(0, 3650, above=True), default=7)
+    # Unsent rows above this raise outbox_full.
+    outbox_alarm_rows: int = setting(Int(1), default=1_000_000)
+    # The ceiling of the reconnect back-off.
+    reconnect_max_s: float = setting(Float(1, 3600), default=60)
 
     def read_password(self) -> str | None:
         """Read the broker password from its source now; None when no source is configured.
@@ -153,48 +172,57 @@ class MqttConfig:
         return None
 
 
-@dataclass(frozen=True)
+@settings_table
 class StationConfig:
-    id: str
-    mode: StationMode
-    max_qty: Decimal = Decimal(10000)  # largest QTY: multiplier accepted
-    default_reason: str = "unspecified"  # scrap reason when no RSN: was scanned
-    void_window_s: float = 600  # how far back VOID reaches
-    scrap_reasons: tuple[str, ...] | None = None  # allow-list for RSN:; None accepts any
+    id: str = setting(_ID)
+    mode: StationMode = setting(Choice(get_args(StationMode)))
+    # The largest QTY: multiplier accepted.
+    max_qty: Decimal = setting(Quantity(), default=Decimal(10000))
+    # The scrap reason when no RSN: was scanned.
+    default_reason: str = setting(_ID, default="unspecified")
+    # How far back VOID reaches.
+    void_window_s: float = setting(Float(0, 86_400), default=600)
+    # The allow-list for RSN:; None accepts any reason.
+    scrap_reasons: tuple[str, ...] | None = setting(TextList(_ID), default=None)
 
 
-@dataclass(frozen=True)
+@settings_table
 class ScannerConfig:
-    id: str
-    station: str
-    kind: ScannerKind
+    """A [[scanner]] table; ``kinds=`` marks the keys of one kind of scanner."""
+
+    id: str = setting(_ID)
+    station: str = setting(_ID)
+    kind: ScannerKind = setting(Choice(get_args(ScannerKind)))
     # evdev: matched by exactly one of device, name, vendor + product (+ serial), phys
-    device: str | None = None
-    name: str | None = None
-    vendor: int | None = None
-    product: int | None = None
-    serial: str | None = None
-    phys: str | None = None
-    layout: str = "us"
-    suffix: WedgeSuffix = "enter"  # TOML `suffix` of an evdev scanner: the key that ends a scan
-    grab: bool = True
+    device: str | None = setting(DevicePath(), default=None, kinds=_EVDEV)
+    name: str | None = setting(_NAME, default=None, kinds=_EVDEV)
+    vendor: int | None = setting(_USB_ID, default=None, kinds=_EVDEV)
+    product: int | None = setting(_USB_ID, default=None, kinds=_EVDEV)
+    serial: str | None = setting(_NAME, default=None, kinds=_EVDEV)
+    phys: str | None = setting(_NAME, default=None, kinds=_EVDEV)
+    layout: str = setting(Text(max_length=64), default="us", kinds=_EVDEV)
+    # TOML `suffix` of an evdev scanner: the key that ends a scan.
+    suffix: WedgeSuffix = setting(Choice(get_args(WedgeSuffix)), default="enter", kinds=_EVDEV)
+    grab: bool = setting(Bool(), default=True, kinds=_EVDEV)
     # serial
-    url: str | None = None
-    baudrate: int = 9600
-    bytesize: ByteSize = 8
-    parity: Parity = "N"
-    stopbits: float = 1  # 1, 1.5 or 2 (a Literal cannot hold 1.5)
-    rtscts: bool = False
-    xonxoff: bool = False
-    terminator: Terminator = "any"
-    feedback_good: bytes | None = None
-    feedback_bad: bytes | None = None
-    prefix: bytes = b""
-    scan_suffix: bytes = b""  # TOML `suffix` of a serial scanner: stripped from each code
+    url: str | None = setting(SerialUrl(), default=None, kinds=_SERIAL)
+    baudrate: int = setting(Int(50, 4_000_000), default=9600, kinds=_SERIAL)
+    bytesize: ByteSize = setting(Int(5, 8), default=8, kinds=_SERIAL)
+    parity: Parity = setting(Choice(get_args(Parity)), default="N", kinds=_SERIAL)
+    # 1, 1.5 or 2 (a Literal cannot hold 1.5).
+    stopbits: float = setting(StopBits(), default=1, kinds=_SERIAL)
+    rtscts: bool = setting(Bool(), default=False, kinds=_SERIAL)
+    xonxoff: bool = setting(Bool(), default=False, kinds=_SERIAL)
+    terminator: Terminator = setting(Choice(get_args(Terminator)), default="any", kinds=_SERIAL)
+    feedback_good: bytes | None = setting(_FEEDBACK, default=None, kinds=_SERIAL)
+    feedback_bad: bytes | None = setting(_FEEDBACK, default=None, kinds=_SERIAL)
+    prefix: bytes = setting(_BYTES, default=b"", kinds=_SERIAL)
+    # TOML `suffix` of a serial scanner: stripped from each code.
+    scan_suffix: bytes = setting(_BYTES, default=b"", toml="suffix", kinds=_SERIAL)
     # both
-    idle_ms: int = 50  # 200 on a serial scanner when not given
-    max_length: int = 512
-    debounce_ms: int = 1000
+    idle_ms: int = setting(Int(1, 60_000), default=50)  # 200 on a serial scanner when not given
+    max_length: int = setting(Int(1, 65_536), default=512)
+    debounce_ms: int = setting(Int(0, 3_600_000), default=1000)
 
 
 @dataclass(frozen=True)
@@ -205,7 +233,7 @@ class Config:
     mqtt: MqttConfig
     stations: tuple[StationConfig, ...]
     scanners: tuple[ScannerConfig, ...]
-    log_level: str = "INFO"
+    log_level: str = setting(LogLevel(), default="INFO")
 
     @property
     def topic_prefix(self) -> str:
@@ -237,93 +265,11 @@ def _read_secret_file(path: Path, key: str) -> str:
     return text.removesuffix("\n").removesuffix("\r")
 
 
-_ID = Text(max_length=64)
-
-SITE_TABLE = Table(SiteConfig, {"id": TopicLevel(), "node": TopicLevel()})
-
-DATABASE_TABLE = Table(DatabaseConfig, {"path": FilePath(), "min_free_mb": Int(0, 1_000_000)})
-
-MQTT_TABLE = Table(
-    MqttConfig,
-    {
-        "host": Host(),
-        "port": Int(1, 65535),
-        "protocol": ProtocolVersion(),
-        "topic_prefix": TopicPrefix(),
-        "client_id": Text(max_length=256),
-        "keepalive": Int(5, 65535),
-        "username": Text(max_length=256),
-        "password_file": FilePath(),
-        "password_env": NamePattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name"),
-        "password_credential": NamePattern(r"[^/\0]+", "a credential name (a file name)"),
-        "tls": Bool(),
-        "tls_ca": FilePath(),
-        "tls_cert": FilePath(),
-        "tls_key": FilePath(),
-        "tls_insecure": Bool(),
-        "max_inflight": Int(1, 65535),
-        "retention_days": Float(0, 3650, above=True),
-        "outbox_alarm_rows": Int(1),
-        "reconnect_max_s": Float(1, 3600),
-    },
-    check=check_mqtt,
-)
-
-STATION_TABLE = Table(
-    StationConfig,
-    {
-        "id": _ID,
-        "mode": Choice(get_args(StationMode)),
-        "max_qty": Quantity(),
-        "default_reason": _ID,
-        "void_window_s": Float(0, 86_400),
-        "scrap_reasons": TextList(_ID),
-    },
-)
-
-SCANNER_HEAD: dict[str, Value[Any]] = {
-    "id": _ID,
-    "station": _ID,
-    "kind": Choice(get_args(ScannerKind)),
-}
-_EVDEV_KEYS: dict[str, Value[Any]] = {
-    "device": DevicePath(),
-    "name": Text(max_length=256),
-    "vendor": Int(0, 0xFFFF, hex_digits=4),
-    "product": Int(0, 0xFFFF, hex_digits=4),
-    "serial": Text(max_length=256),
-    "phys": Text(max_length=256),
-    "layout": Text(max_length=64),
-    "suffix": Choice(get_args(WedgeSuffix)),
-    "grab": Bool(),
-}
-_SERIAL_KEYS: dict[str, Value[Any]] = {
-    "url": SerialUrl(),
-    "baudrate": Int(50, 4_000_000),
-    "bytesize": Int(5, 8),
-    "parity": Choice(get_args(Parity)),
-    "stopbits": StopBits(),
-    "rtscts": Bool(),
-    "xonxoff": Bool(),
-    "terminator": Choice(get_args(Terminator)),
-    "feedback_good": Latin1(allow_empty=False),
-    "feedback_bad": Latin1(allow_empty=False),
-    "prefix": Latin1(allow_empty=True),
-    "suffix": Latin1(allow_empty=True),
-}
-_SCANNER_TAIL: dict[str, Value[Any]] = {
-    "idle_ms": Int(1, 60_000),
-    "max_length": Int(1, 65_536),
-    "debounce_ms": Int(0, 3_600_000),
-}
+SITE_TABLE = Table(SiteConfig)
+DATABASE_TABLE = Table(DatabaseConfig)
+MQTT_TABLE = Table(MqttConfig, check=check_mqtt)
+STATION_TABLE = Table(StationConfig)
 SCANNER_TABLES: Mapping[str, Table[ScannerConfig]] = {
-    "evdev": Table(
-        ScannerConfig, {**SCANNER_HEAD, **_EVDEV_KEYS, **_SCANNER_TAIL}, check=check_evdev
-    ),
-    "serial": Table(
-        ScannerConfig,
-        {**SCANNER_HEAD, **_SERIAL_KEYS, **_SCANNER_TAIL},
-        renames={"suffix": "scan_suffix"},
-        check=check_serial,
-    ),
+    "evdev": Table(ScannerConfig, kind="evdev", check=check_evdev),
+    "serial": Table(ScannerConfig, kind="serial", check=check_serial),
 }
