@@ -18,6 +18,7 @@ from edge.config.settings import (
     Config,
 )
 from edge.config.values import toml_string
+from edge.domain.model import StationMode
 
 __all__ = ["config_warnings", "format_config"]
 
@@ -73,7 +74,7 @@ def config_warnings(config: Config) -> list[str]:
     if not config.stations:
         warn("station", "no [[station]] is configured; no scan can be processed")
     for number, station in enumerate(config.stations, 1):
-        if station.scrap_reasons is not None and station.mode != "scrap":
+        if station.scrap_reasons is not None and station.mode is not StationMode.SCRAP:
             warn(f"station[{number}].scrap_reasons", f"has no effect at a {station.mode} station")
 
     resolved: dict[str, str] = {}

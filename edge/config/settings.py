@@ -21,12 +21,13 @@ The MQTT password is never part of the config objects:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 from edge.config.addresses import DevicePath, Host, SerialUrl, TopicLevel, TopicPrefix
 from edge.config.checks import check_evdev, check_mqtt, check_serial
@@ -47,6 +48,7 @@ from edge.config.values import (
     Text,
     TextList,
 )
+from edge.domain.model import Station, StationMode
 
 __all__ = [
     "DATABASE_TABLE",
@@ -68,7 +70,6 @@ __all__ = [
 
 DEFAULT_DATABASE_PATH: Final = Path("/var/lib/backflush-edge/edge.db")
 
-StationMode = Literal["ship", "scrap", "build"]
 ScannerKind = Literal["evdev", "serial"]
 MqttProtocol = Literal["5", "3.1.1"]
 WedgeSuffix = Literal["enter", "tab", "none"]
@@ -84,6 +85,11 @@ _BYTES = Latin1(allow_empty=True)
 _FEEDBACK = Latin1(allow_empty=False)  # empty would send nothing: leave the key out instead
 _ENV_NAME = NamePattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")
 _CREDENTIAL_NAME = NamePattern(r"[^/\0]+", "a credential name (a file name)")
+
+# A [[station]] key left out takes the domain's default.
+_STATION_DEFAULTS: Final[dict[str, Any]] = {
+    field.name: field.default for field in dataclasses.fields(Station)
+}
 
 # The scanner keys that only one kind of scanner has.
 _EVDEV: Final[tuple[ScannerKind, ...]] = ("evdev",)
@@ -174,16 +180,23 @@ class MqttConfig:
 
 @settings_table
 class StationConfig:
+    """A [[station]] table: the domain's :class:`~edge.domain.model.Station`, field for field.
+
+    The defaults are the domain's, and ``station_from_config`` copies every field.
+    """
+
     id: str = setting(_ID)
-    mode: StationMode = setting(Choice(get_args(StationMode)))
+    mode: StationMode = setting(Choice(StationMode))
     # The largest QTY: multiplier accepted.
-    max_qty: Decimal = setting(Quantity(), default=Decimal(10000))
+    max_qty: Decimal = setting(Quantity(), default=_STATION_DEFAULTS["max_qty"])
     # The scrap reason when no RSN: was scanned.
-    default_reason: str = setting(_ID, default="unspecified")
+    default_reason: str = setting(_ID, default=_STATION_DEFAULTS["default_reason"])
     # How far back VOID reaches.
-    void_window_s: float = setting(Float(0, 86_400), default=600)
+    void_window_s: float = setting(Float(0, 86_400), default=_STATION_DEFAULTS["void_window_s"])
     # The allow-list for RSN:; None accepts any reason.
-    scrap_reasons: tuple[str, ...] | None = setting(TextList(_ID), default=None)
+    scrap_reasons: tuple[str, ...] | None = setting(
+        TextList(_ID), default=_STATION_DEFAULTS["scrap_reasons"]
+    )
 
 
 @settings_table

@@ -128,6 +128,7 @@ def toml_literal(value: object) -> str:
 
 
 _T = TypeVar("_T")
+_S = TypeVar("_S", bound=str)
 
 
 class Value(ABC, Generic[_T]):
@@ -264,21 +265,25 @@ class Text(Value[str]):
         return raw
 
 
-class Choice(Value[str]):
-    def __init__(self, choices: Iterable[str]) -> None:
-        self.choices: tuple[str, ...] = tuple(choices)
+class Choice(Value[_S]):
+    """One of a fixed set of strings: the values of a Literal, or the members of a StrEnum."""
 
-    def parse(self, raw: object) -> str:
-        listed = ", ".join(self.choices)
+    def __init__(self, choices: Iterable[_S]) -> None:
+        self.choices: tuple[_S, ...] = tuple(choices)
+        # Plain strings for messages: a StrEnum member's repr is not its value.
+        self.names: tuple[str, ...] = tuple(str(choice) for choice in self.choices)
+
+    def parse(self, raw: object) -> _S:
+        listed = ", ".join(self.names)
         if not isinstance(raw, str):
             raise expected(f"one of {listed}", raw)
-        if raw not in self.choices:
-            hint = did_you_mean(raw, self.choices)
+        if raw not in self.names:
+            hint = did_you_mean(raw, self.names)
             raise Invalid(f"{show(raw)} is not one of {listed}{hint}")
-        return raw
+        return self.choices[self.names.index(raw)]
 
 
-class LogLevel(Choice):
+class LogLevel(Choice[str]):
     def __init__(self) -> None:
         super().__init__(LOG_LEVELS)
 
