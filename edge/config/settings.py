@@ -49,6 +49,7 @@ from edge.config.values import (
     TextList,
 )
 from edge.domain.model import Station, StationMode
+from hardware.framing import TERMINATORS, Terminator
 
 __all__ = [
     "DATABASE_TABLE",
@@ -74,7 +75,6 @@ ScannerKind = Literal["evdev", "serial"]
 MqttProtocol = Literal["5", "3.1.1"]
 WedgeSuffix = Literal["enter", "tab", "none"]
 Parity = Literal["N", "E", "O", "M", "S"]
-Terminator = Literal["any", "cr", "lf", "crlf", "etx", "stx-etx"]
 ByteSize = Literal[5, 6, 7, 8]
 
 # Value types that several keys share.
@@ -226,7 +226,7 @@ class ScannerConfig:
     stopbits: float = setting(StopBits(), default=1, kinds=_SERIAL)
     rtscts: bool = setting(Bool(), default=False, kinds=_SERIAL)
     xonxoff: bool = setting(Bool(), default=False, kinds=_SERIAL)
-    terminator: Terminator = setting(Choice(get_args(Terminator)), default="any", kinds=_SERIAL)
+    terminator: Terminator = setting(Choice(TERMINATORS), default="any", kinds=_SERIAL)
     feedback_good: bytes | None = setting(_FEEDBACK, default=None, kinds=_SERIAL)
     feedback_bad: bytes | None = setting(_FEEDBACK, default=None, kinds=_SERIAL)
     prefix: bytes = setting(_BYTES, default=b"", kinds=_SERIAL)
