@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final, Generic, TypeVar
 
 from edge.config.problems import Invalid, did_you_mean
+from edge.domain.quantity import QUANTITY_PATTERN
 
 __all__ = [
     "LOG_LEVELS",
@@ -213,9 +214,6 @@ class Float(Value[float]):
         return value
 
 
-_QUANTITY = re.compile(r"-?[0-9]+(\.[0-9]{1,6})?")
-
-
 class Quantity(Value[Decimal]):
     """An exact quantity greater than 0.
 
@@ -231,7 +229,7 @@ class Quantity(Value[Decimal]):
             text = str(raw)
         elif isinstance(raw, str | TomlFloat):
             text = raw if isinstance(raw, str) else raw.text
-            if not _QUANTITY.fullmatch(text):
+            if not QUANTITY_PATTERN.fullmatch(text):
                 raise Invalid(
                     f"{text!r} is not an exact decimal "
                     "(digits with an optional '.' and 1 to 6 more digits)"

@@ -29,7 +29,9 @@ CONTEXT = Context(
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
-# ASCII digits only: ``\d`` would also accept other scripts' digits.
+# The product's one spelling of the quantity syntax (a station's max_qty in the config
+# file is checked with it too). ASCII digits only: ``\d`` would also accept other
+# scripts' digits.
 QUANTITY_PATTERN = re.compile(r"-?[0-9]+(\.[0-9]{1,6})?")
 _MAX_INPUT_LENGTH = 40
 
