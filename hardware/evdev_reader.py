@@ -29,15 +29,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
-from hardware.devices import InputDeviceInfo, list_input_devices
+from hardware.devices import MATCH_RULES, InputDeviceInfo, list_input_devices
 from hardware.keymap import load_keymap
 from hardware.reads import RawRead, ReadCallback, StateCallback
 from hardware.wedge import InputEventLike, KeyboardWedgeDecoder, Suffix
 
 __all__ = [
-    "MATCH_RULES",
     "DeviceMatch",
     "DeviceSource",
     "EvdevScanner",
@@ -57,10 +56,6 @@ _STOP_GRACE_S = 1.0
 
 # EVIOCSCLOCKID = _IOW('E', 0xa0, int): which clock stamps this client's events.
 _EVIOCSCLOCKID = 0x400445A0
-
-
-# The ways a scanner can name its input device; a DeviceMatch uses exactly one.
-MATCH_RULES: Final = ("device", "name", "vendor+product", "phys")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from edge.config.problems import Report
+from hardware.devices import MATCH_RULES
 from hardware.framing import DEFAULT_IDLE_MS as SERIAL_DEFAULT_IDLE_MS
 
 __all__ = ["EVDEV_MATCHES", "MQTT_TLS_PORT", "check_evdev", "check_mqtt", "check_serial"]
@@ -44,7 +45,8 @@ def check_mqtt(values: dict[str, Any], where: str, report: Report) -> None:
         values["port"] = MQTT_TLS_PORT
 
 
-EVDEV_MATCHES = ("device", "name", "vendor + product", "phys")
+# The reader's match rules, as messages here spell them ("vendor + product").
+EVDEV_MATCHES = tuple(rule.replace("+", " + ") for rule in MATCH_RULES)
 
 
 def check_evdev(values: dict[str, Any], where: str, report: Report) -> None:

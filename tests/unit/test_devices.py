@@ -12,6 +12,7 @@ import pytest
 from edge.config import ConfigError, load_config
 from edge.scanpath.readers import build_reader
 from hardware.devices import (
+    MATCH_RULES,
     DeviceReport,
     InputDeviceInfo,
     SerialPortInfo,
@@ -22,7 +23,7 @@ from hardware.devices import (
     list_input_devices,
     serial_binding,
 )
-from hardware.evdev_reader import MATCH_RULES, DeviceMatch, LinuxInputSource
+from hardware.evdev_reader import DeviceMatch, LinuxInputSource
 
 HONEYWELL = 0x0C2E, 0x0B61
 
