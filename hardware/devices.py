@@ -21,9 +21,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 __all__ = [
     "BUS_NAMES",
+    "MATCH_RULES",
     "DeviceReport",
     "InputDeviceInfo",
     "SerialPortInfo",
@@ -36,6 +38,9 @@ __all__ = [
     "list_serial_ports",
     "serial_binding",
 ]
+
+# The ways a [[scanner]] table can name its input device; a scanner uses exactly one.
+MATCH_RULES: Final = ("device", "name", "vendor+product", "phys")
 
 # Linux input bus types (linux/input.h) that scanners arrive on.
 BUS_NAMES = {0x03: "usb", 0x05: "bluetooth", 0x06: "virtual", 0x11: "i8042", 0x19: "host"}

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hardware.devices import InputDeviceInfo, list_input_devices
+from hardware.devices import MATCH_RULES, InputDeviceInfo, list_input_devices
 from hardware.keymap import load_keymap
 from hardware.reads import RawRead, ReadCallback, StateCallback
 from hardware.wedge import InputEventLike, KeyboardWedgeDecoder, Suffix
@@ -60,13 +60,16 @@ _EVIOCSCLOCKID = 0x400445A0
 
 @dataclass(frozen=True, slots=True)
 class DeviceMatch:
-    """Which input device a scanner is: every field given must match.
+    """Which input device a scanner is, by exactly one rule.
 
     ``device`` is a path (``/dev/input/eventN``, or a stable udev link such as
     ``/dev/input/by-id/...`` or ``/dev/input/by-path/...``); ``name`` the kernel's device
     name; ``vendor`` and ``product`` the USB ids (together), narrowed by ``serial`` (the USB
     serial number, or the kernel's uniq) when the scanner has one; ``phys`` the kernel's
     physical path (the USB port), which tells identical scanners apart.
+
+    One rule and never a combination, the same as a [[scanner]] table in the config file,
+    so the reader binds exactly what the config says and nothing the config would refuse.
     """
 
     device: str | None = None
@@ -81,24 +84,23 @@ class DeviceMatch:
             raise ValueError("vendor and product must be given together")
         if self.serial is not None and self.vendor is None:
             raise ValueError("serial narrows vendor+product: give vendor and product too")
-        if self.device is None and self.name is None and self.vendor is None and not self.phys:
-            raise ValueError("a scanner needs one of device, name, vendor+product or phys")
+        values = (self.device, self.name, self.vendor, self.phys)
+        rules = [rule for rule, value in zip(MATCH_RULES, values, strict=True) if value is not None]
+        one_of = ", ".join(MATCH_RULES[:-1]) + " or " + MATCH_RULES[-1]
+        if not rules or self.phys == "":
+            raise ValueError(f"a scanner needs one of {one_of}")
+        if len(rules) > 1:
+            raise ValueError(f"{' and '.join(rules)} are given together; match by one of {one_of}")
 
     def matches(self, info: InputDeviceInfo) -> bool:
-        if self.device is not None and os.path.realpath(self.device) != os.path.realpath(
-            info.devnode
-        ):
-            return False
-        if self.name is not None and self.name != info.name:
-            return False
-        if self.vendor is not None and (self.vendor, self.product) != (
-            info.vendor,
-            info.product,
-        ):
-            return False
-        if self.serial is not None and self.serial != info.serial:
-            return False
-        return self.phys is None or self.phys == info.phys
+        if self.device is not None:
+            return os.path.realpath(self.device) == os.path.realpath(info.devnode)
+        if self.name is not None:
+            return self.name == info.name
+        if self.vendor is not None:
+            same_usb_id = (self.vendor, self.product) == (info.vendor, info.product)
+            return same_usb_id and self.serial in (None, info.serial)
+        return self.phys == info.phys
 
     def describe(self) -> str:
         parts = []

@@ -27,6 +27,18 @@ from typing import Final, Literal, get_args
 
 from hardware.reads import RawRead
 
+__all__ = [
+    "CR",
+    "DEFAULT_IDLE_MS",
+    "DEFAULT_MAX_LENGTH",
+    "ETX",
+    "LF",
+    "STX",
+    "TERMINATORS",
+    "Framer",
+    "Terminator",
+]
+
 Terminator = Literal["any", "cr", "lf", "crlf", "etx", "stx-etx"]
 TERMINATORS: Final[tuple[Terminator, ...]] = get_args(Terminator)
 

@@ -80,14 +80,19 @@ class StationMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Station:
-    """What the core needs to know of a station (from config)."""
+    """What the core needs to know of a station.
+
+    These defaults are the only ones: a [[station]] table in the config file that
+    leaves a key out takes the default from here.
+    """
 
     id: str
     mode: StationMode
-    max_qty: Decimal = Decimal(10000)
-    default_reason: str = "unspecified"
-    void_window_s: float = 600.0
-    scrap_reasons: tuple[str, ...] | None = None
+    max_qty: Decimal = Decimal(10000)  # the largest QTY: multiplier accepted
+    default_reason: str = "unspecified"  # the scrap reason when no RSN: was scanned
+    # How far back VOID reaches. Written as an integer so that check-config prints 600.
+    void_window_s: float = 600
+    scrap_reasons: tuple[str, ...] | None = None  # the allow-list for RSN:; None accepts any
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,10 @@ CONTEXT = Context(
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
-# ASCII digits only: ``\d`` would also accept other scripts' digits.
-_QUANTITY_RE = re.compile(r"-?[0-9]+(\.[0-9]{1,6})?")
+# The product's one spelling of the quantity syntax (a station's max_qty in the config
+# file is checked with it too). ASCII digits only: ``\d`` would also accept other
+# scripts' digits.
+QUANTITY_PATTERN = re.compile(r"-?[0-9]+(\.[0-9]{1,6})?")
 _MAX_INPUT_LENGTH = 40
 
 
@@ -44,7 +46,7 @@ def parse_quantity(text: str) -> Decimal:
     Accepts ``-?[0-9]+(\\.[0-9]{1,6})?`` and nothing else: no exponent, no
     NaN, no underscores, no surrounding spaces, never rounded.
     """
-    if len(text) > _MAX_INPUT_LENGTH or not _QUANTITY_RE.fullmatch(text):
+    if len(text) > _MAX_INPUT_LENGTH or not QUANTITY_PATTERN.fullmatch(text):
         shown = text if len(text) <= _MAX_INPUT_LENGTH else text[:_MAX_INPUT_LENGTH] + "..."
         raise QuantityError(
             f"{shown!r} is not a quantity (digits with up to 6 decimals, e.g. 12 or 0.25)"

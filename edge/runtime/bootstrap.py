@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from edge.config import Config, StationConfig
 from edge.domain.inventory import Identity
-from edge.domain.model import Station, StationMode
+from edge.domain.model import Station
 from edge.service import InventoryService
 from edge.store.database import open_database
 
 
 def station_from_config(config: StationConfig) -> Station:
-    return Station(
-        id=config.id,
-        mode=StationMode(config.mode),
-        max_qty=config.max_qty,
-        default_reason=config.default_reason,
-        void_window_s=float(config.void_window_s),
-        scrap_reasons=config.scrap_reasons,
-    )
+    """The domain's station from its [[station]] table, which has the same fields."""
+    fields = dataclasses.fields(Station)
+    return Station(**{field.name: getattr(config, field.name) for field in fields})
 
 
 def build_service(config: Config) -> InventoryService:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from edge.config import ConfigError, load_config
+from edge.scanpath.readers import build_reader
 from hardware.devices import (
+    MATCH_RULES,
     DeviceReport,
     InputDeviceInfo,
     SerialPortInfo,
@@ -322,11 +326,63 @@ def test_reader_source_matches_by_link_name_and_phys(tmp_path):
     assert matched(DeviceMatch(name="Honeywell 1900")) == ["event5", "event6"]
     assert matched(DeviceMatch(vendor=0x0C2E, product=0x0B61)) == ["event5", "event6"]
     assert matched(DeviceMatch(phys="usb-0000:00:14.0-2/input0")) == ["event5"]
-    assert matched(DeviceMatch(name="Honeywell 1900", phys="usb-0000:00:14.0-3/input0")) == [
-        "event6"
-    ]
+    assert matched(DeviceMatch(phys="usb-0000:00:14.0-3/input0")) == ["event6"]
     assert matched(DeviceMatch(device=str(tree.dev / "input/by-id/absent"))) == []
 
 
 def test_missing_sysfs_lists_nothing(tmp_path):
     assert list_input_devices(tmp_path / "nosys", tmp_path / "nodev") == []
+
+
+# --- one match rule, in the config file and in the reader ------------------------------------
+
+# Each rule's fields, as a [[scanner]] table gives them and as DeviceMatch takes them.
+RULE_FIELDS = {
+    "device": {"device": "/dev/input/by-id/usb-Honeywell_1900-event-kbd"},
+    "name": {"name": "Honeywell 1900"},
+    "vendor+product": {"vendor": HONEYWELL[0], "product": HONEYWELL[1], "serial": "S1"},
+    "phys": {"phys": "usb-0000:00:14.0-2/input0"},
+}
+RULE_SETS = [
+    rules for n in range(len(RULE_FIELDS) + 1) for rules in itertools.combinations(RULE_FIELDS, n)
+]
+
+
+def test_the_rules_are_the_readers_rules():
+    assert tuple(RULE_FIELDS) == MATCH_RULES
+
+
+@pytest.mark.parametrize(
+    "rules", [rules for rules in RULE_SETS if len(rules) > 1], ids=" and ".join
+)
+def test_device_match_refuses_more_than_one_rule(rules):
+    fields = {key: value for rule in rules for key, value in RULE_FIELDS[rule].items()}
+
+    with pytest.raises(ValueError, match=r"given together; match by one of device, name, "):
+        DeviceMatch(**fields)
+
+
+@pytest.mark.parametrize("rules", RULE_SETS, ids=lambda rules: " and ".join(rules) or "none")
+def test_config_and_device_match_accept_the_same_rules(tmp_path, rules):
+    """A [[scanner]] table loads exactly when DeviceMatch takes its keys, and the reader built
+    from it matches by them."""
+    fields = {key: value for rule in rules for key, value in RULE_FIELDS[rule].items()}
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        "[site]\nid = 'plant-1'\nnode = 'n'\n"
+        "[[station]]\nid = 'PACK-1'\nmode = 'ship'\n"
+        "[[scanner]]\nid = 'a'\nstation = 'PACK-1'\nkind = 'evdev'\n"
+        + "".join(f"{key} = {value!r}\n" for key, value in fields.items()),
+        encoding="utf-8",
+    )
+    try:
+        (config,) = load_config(path).scanners
+    except ConfigError:
+        with pytest.raises(ValueError, match="one of device, name, vendor\\+product or phys"):
+            DeviceMatch(**fields)
+        return
+
+    reader = build_reader(config, on_read=lambda *read: None, on_state=lambda *state: None)
+
+    assert len(rules) == 1
+    assert reader.match == DeviceMatch(**fields)

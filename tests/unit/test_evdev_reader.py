@@ -439,8 +439,8 @@ def test_device_match_requires_every_given_field():
     assert DeviceMatch(vendor=0x0C2E, product=0x0B61, serial="S1").matches(device)
     assert not DeviceMatch(vendor=0x0C2E, product=0x0B61, serial="S2").matches(device)
     assert not DeviceMatch(vendor=0x0C2E, product=0x0B62).matches(device)
-    assert DeviceMatch(name=NAME, phys="usb-0000:00:14.0-2/input0").matches(device)
-    assert not DeviceMatch(name=NAME, phys="usb-0000:00:14.0-3/input0").matches(device)
+    assert DeviceMatch(phys="usb-0000:00:14.0-2/input0").matches(device)
+    assert not DeviceMatch(phys="usb-0000:00:14.0-3/input0").matches(device)
     assert "vendor:product 0c2e:0b61" in DeviceMatch(vendor=0x0C2E, product=0x0B61).describe()
 
 
