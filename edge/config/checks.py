@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from edge.config.problems import Report
 from hardware.devices import MATCH_RULES
-from hardware.framing import DEFAULT_IDLE_MS as SERIAL_DEFAULT_IDLE_MS
+from hardware.serial.framing import DEFAULT_IDLE_MS as SERIAL_DEFAULT_IDLE_MS
 
 __all__ = ["EVDEV_MATCHES", "MQTT_TLS_PORT", "check_evdev", "check_mqtt", "check_serial"]
 

@@ -12,7 +12,7 @@ Conventions a reader of the dataclasses needs to know:
 * Relative paths (database, password file, TLS files) are taken relative to
   the directory of the config file.
 * Some defaults depend on other keys: ``mqtt.port`` is 8883 when TLS is on,
-  ``idle_ms`` is 200 on a serial scanner (see ``hardware.framing``), and
+  ``idle_ms`` is 200 on a serial scanner (see ``hardware.serial.framing``), and
   ``mqtt.tls`` is true whenever ``tls_ca`` or ``tls_cert`` is set.
 
 The MQTT password is never part of the config objects:
@@ -49,7 +49,7 @@ from edge.config.values import (
     TextList,
 )
 from edge.domain.model import Station, StationMode
-from hardware.framing import TERMINATORS, Terminator
+from hardware.serial.framing import TERMINATORS, Terminator
 
 __all__ = [
     "DATABASE_TABLE",

@@ -28,7 +28,7 @@ def build_reader(
 ) -> ScannerReader:
     """The hardware reader for one configured scanner (imports only what its kind needs)."""
     if config.kind == "serial":
-        from hardware.serial_reader import SerialScanner  # noqa: PLC0415
+        from hardware.serial.reader import SerialScanner  # noqa: PLC0415
 
         if config.url is None:  # validated in config; kept for the type checker
             raise ValueError(f"scanner {config.id}: serial scanner without url")
@@ -49,7 +49,7 @@ def build_reader(
             on_read=on_read,
             on_state=on_state,
         )
-    from hardware.evdev_reader import DeviceMatch, EvdevScanner  # noqa: PLC0415
+    from hardware.evdev.reader import DeviceMatch, EvdevScanner  # noqa: PLC0415
 
     match = DeviceMatch(
         device=config.device,

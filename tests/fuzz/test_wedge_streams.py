@@ -18,9 +18,9 @@ from evdev import ecodes as e
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hardware.keymap import load_keymap, xkb_available
+from hardware.evdev.keymap import load_keymap, xkb_available
+from hardware.evdev.wedge import SUFFIXES, KeyboardWedgeDecoder
 from hardware.reads import RawRead
-from hardware.wedge import SUFFIXES, KeyboardWedgeDecoder
 from tests.fuzz.conftest import fuzz_settings
 
 LAYOUTS = ["us", "de"] if xkb_available() else ["us"]

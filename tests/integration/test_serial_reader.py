@@ -30,7 +30,7 @@ import serial
 import serial.rfc2217
 
 from hardware.reads import RawRead
-from hardware.serial_reader import (
+from hardware.serial.reader import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE_S,
     KEEPALIVE_INTERVAL_S,
@@ -260,7 +260,7 @@ def test_unplug_mid_code_discards_the_partial_and_reads_after_replug(
         assert not scanner.connected
 
         # feedback for a scanner that is gone is logged, not raised
-        with caplog.at_level(logging.WARNING, logger="hardware.serial_reader"):
+        with caplog.at_level(logging.WARNING, logger="hardware.serial.reader"):
             scanner.feedback(True)
         assert "not connected" in caplog.text
 
@@ -277,7 +277,7 @@ def test_unplug_mid_code_discards_the_partial_and_reads_after_replug(
 def test_missing_device_is_retried_and_reported_once(
     pty_scanner: PtyScanner, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="hardware.serial_reader")
+    caplog.set_level(logging.DEBUG, logger="hardware.serial.reader")
     recorder = Recorder()
     scanner = make_scanner(str(pty_scanner.link), recorder)
     with running(scanner):

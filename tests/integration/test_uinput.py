@@ -75,7 +75,7 @@ def wait_for(what: str, condition: Callable[[], bool]) -> None:
 
 class Running:
     def __init__(self, name: str, **options) -> None:
-        from hardware.evdev_reader import DeviceMatch, EvdevScanner
+        from hardware.evdev.reader import DeviceMatch, EvdevScanner
 
         self.reads: list[RawRead] = []
         self.states: list[tuple[str, str]] = []

@@ -15,7 +15,7 @@ from edge.config.settings import MQTT_TABLE, SCANNER_TABLES, STATION_TABLE
 from edge.config.values import Bool, Choice, Int, Quantity, Text
 from edge.domain.model import Station
 from edge.runtime.bootstrap import station_from_config
-from hardware.framing import TERMINATORS
+from hardware.serial.framing import TERMINATORS
 
 
 @settings_table

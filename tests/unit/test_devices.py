@@ -23,7 +23,7 @@ from hardware.devices import (
     list_input_devices,
     serial_binding,
 )
-from hardware.evdev_reader import DeviceMatch, LinuxInputSource
+from hardware.evdev.reader import DeviceMatch, LinuxInputSource
 
 HONEYWELL = 0x0C2E, 0x0B61
 

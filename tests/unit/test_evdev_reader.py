@@ -21,16 +21,16 @@ from evdev import InputEvent
 from evdev import ecodes as e
 
 from hardware.devices import InputDeviceInfo
-from hardware.evdev_reader import (
+from hardware.evdev.keymap import KeymapError, xkb_available
+from hardware.evdev.reader import (
     DeviceMatch,
     DeviceSource,
     EvdevScanner,
     EventDevice,
     HotplugWatch,
 )
-from hardware.keymap import KeymapError, xkb_available
+from hardware.evdev.wedge import InputEventLike
 from hardware.reads import RawRead
-from hardware.wedge import InputEventLike
 
 CEILING_S = 10.0
 NAME = "Honeywell Imaging & Mobility 1900"

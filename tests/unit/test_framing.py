@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardware.framing import CR, ETX, LF, STX, TERMINATORS, Framer, Terminator
 from hardware.reads import RawRead
+from hardware.serial.framing import CR, ETX, LF, STX, TERMINATORS, Framer, Terminator
 
 IDLE_MS = 50
 IDLE_S = IDLE_MS / 1000

@@ -7,7 +7,14 @@ import sys
 import pytest
 from evdev import ecodes as e
 
-from hardware.keymap import DeadKey, KeymapError, Modifiers, load_keymap, us_keymap, xkb_available
+from hardware.evdev.keymap import (
+    DeadKey,
+    KeymapError,
+    Modifiers,
+    load_keymap,
+    us_keymap,
+    xkb_available,
+)
 
 PLAIN = Modifiers()
 SHIFT = Modifiers(shift=True)
@@ -202,7 +209,7 @@ def test_xkb_layouts_have_altgr(layout):
 @needs_xkb
 def test_builtin_us_table_equals_libxkbcommon_us():
     """The hand-written US table agrees with the maintained source on every key and state."""
-    from hardware.keymap import _xkb_keymap
+    from hardware.evdev.keymap import _xkb_keymap
 
     xkb_us = _xkb_keymap("us", "")
     assert not xkb_us.has_altgr

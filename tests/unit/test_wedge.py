@@ -10,9 +10,9 @@ from evdev import ecodes as e
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hardware.keymap import load_keymap, xkb_available
+from hardware.evdev.keymap import load_keymap, xkb_available
+from hardware.evdev.wedge import KeyboardWedgeDecoder
 from hardware.reads import RawRead
-from hardware.wedge import KeyboardWedgeDecoder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GS = "\x1d"

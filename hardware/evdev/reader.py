@@ -2,7 +2,7 @@
 
 One scanner, one thread: ``run(stop)`` finds the configured device, opens it, grabs it
 exclusively (so its keys never reach a console, a login prompt or another program), and feeds
-its key events to a :class:`~hardware.wedge.KeyboardWedgeDecoder`. Reads go to ``on_read``;
+its key events to a :class:`~hardware.evdev.wedge.KeyboardWedgeDecoder`. Reads go to ``on_read``;
 connection changes and problems go to ``on_state`` and the log.
 
 When the device disappears (unplugged, USB reset), the partial code is discarded, never glued
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hardware.devices import MATCH_RULES, InputDeviceInfo, list_input_devices
-from hardware.keymap import load_keymap
+from hardware.evdev.keymap import load_keymap
+from hardware.evdev.wedge import InputEventLike, KeyboardWedgeDecoder, Suffix
 from hardware.reads import RawRead, ReadCallback, StateCallback
-from hardware.wedge import InputEventLike, KeyboardWedgeDecoder, Suffix
 
 __all__ = [
     "DeviceMatch",
@@ -385,7 +385,7 @@ class LinuxInputSource:
 
 class _EvdevDevice:
     def __init__(self, path: str, *, grab: bool) -> None:
-        import evdev  # noqa: PLC0415 (keeps `hardware.evdev_reader` importable for config checks)
+        import evdev  # noqa: PLC0415 (keeps `hardware.evdev.reader` importable for config checks)
 
         self._device = evdev.InputDevice(path)
         self._grabbed = False

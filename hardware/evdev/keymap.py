@@ -13,7 +13,7 @@ a barcode carries.
 
 A keymap answers one question: which character does key ``code`` give with these modifiers
 and locks? Control combinations, Alt+keypad codes, Enter and Tab are the decoder's business
-(``hardware.wedge``), because they mean the same on every layout.
+(``hardware.evdev.wedge``), because they mean the same on every layout.
 """
 
 from __future__ import annotations

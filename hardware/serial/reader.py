@@ -8,7 +8,7 @@ for fixed-mount scanners on Ethernet, ``rfc2217://host:port``, or ``loop://``.
 What the reader promises:
 
 * every complete code reaches ``on_read`` (framing rules in
-  :mod:`hardware.framing`); ``on_read`` runs on the reader thread and must not
+  :mod:`hardware.serial.framing`); ``on_read`` runs on the reader thread and must not
   block;
 * when the port is lost (unplug, EOF or error on a socket, a network scanner
   that lost power and is noticed by TCP keepalive) the partial code is thrown
@@ -33,8 +33,8 @@ from typing import Final, Protocol
 
 import serial
 
-from hardware.framing import DEFAULT_IDLE_MS, DEFAULT_MAX_LENGTH, Framer, Terminator
 from hardware.reads import RawRead, ReadCallback, StateCallback
+from hardware.serial.framing import DEFAULT_IDLE_MS, DEFAULT_MAX_LENGTH, Framer, Terminator
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 A wedge scanner types each code as key presses and releases, usually ending it with Enter.
 The decoder is a pure state machine: it does no I/O and never reads a clock. Time arrives with
-every event (the kernel's timestamp, on the monotonic clock; see ``hardware.evdev_reader``),
+every event (the kernel's timestamp, on the monotonic clock; see ``hardware.evdev.reader``),
 and the reader calls :meth:`KeyboardWedgeDecoder.poll` with the current monotonic time when
 nothing has arrived, so a code without a suffix is finished after the idle gap.
 
@@ -37,7 +37,7 @@ from typing import Literal, Protocol
 
 from evdev import ecodes as e
 
-from hardware.keymap import DeadKey, Keymap, Modifiers, us_keymap
+from hardware.evdev.keymap import DeadKey, Keymap, Modifiers, us_keymap
 from hardware.reads import RawRead
 
 __all__ = ["SUFFIXES", "InputEventLike", "KeyboardWedgeDecoder", "Suffix"]

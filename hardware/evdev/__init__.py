@@ -1,0 +1,1 @@
+"""USB HID keyboard-wedge scanners: key maps, the key-event decoder and the evdev reader."""

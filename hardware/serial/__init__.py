@@ -1,0 +1,1 @@
+"""Serial and network scanners: byte framing and the pyserial reader."""
