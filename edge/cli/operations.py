@@ -21,7 +21,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(_args: argparse.Namespace) -> int:
-    from hardware.devices import discover, format_devices  # noqa: PLC0415
+    from hardware.bindings import format_devices  # noqa: PLC0415
+    from hardware.devices import discover  # noqa: PLC0415
 
     print(format_devices(discover()))
     return EXIT_OK

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from edge.config.problems import Report
-from hardware.devices import MATCH_RULES
+from hardware.evdev.match import MATCH_RULES
 from hardware.serial.framing import DEFAULT_IDLE_MS as SERIAL_DEFAULT_IDLE_MS
 
 __all__ = ["EVDEV_MATCHES", "MQTT_TLS_PORT", "check_evdev", "check_mqtt", "check_serial"]

@@ -49,6 +49,7 @@ from edge.config.values import (
     TextList,
 )
 from edge.domain.model import Station, StationMode
+from hardware.options import BYTESIZES, PARITIES, SUFFIXES, ByteSize, Parity, Suffix
 from hardware.serial.framing import TERMINATORS, Terminator
 
 __all__ = [
@@ -73,9 +74,6 @@ DEFAULT_DATABASE_PATH: Final = Path("/var/lib/backflush-edge/edge.db")
 
 ScannerKind = Literal["evdev", "serial"]
 MqttProtocol = Literal["5", "3.1.1"]
-WedgeSuffix = Literal["enter", "tab", "none"]
-Parity = Literal["N", "E", "O", "M", "S"]
-ByteSize = Literal[5, 6, 7, 8]
 
 # Value types that several keys share.
 _ID = Text(max_length=64)
@@ -215,13 +213,13 @@ class ScannerConfig:
     phys: str | None = setting(_NAME, default=None, kinds=_EVDEV)
     layout: str = setting(Text(max_length=64), default="us", kinds=_EVDEV)
     # TOML `suffix` of an evdev scanner: the key that ends a scan.
-    suffix: WedgeSuffix = setting(Choice(get_args(WedgeSuffix)), default="enter", kinds=_EVDEV)
+    suffix: Suffix = setting(Choice(SUFFIXES), default="enter", kinds=_EVDEV)
     grab: bool = setting(Bool(), default=True, kinds=_EVDEV)
     # serial
     url: str | None = setting(SerialUrl(), default=None, kinds=_SERIAL)
     baudrate: int = setting(Int(50, 4_000_000), default=9600, kinds=_SERIAL)
-    bytesize: ByteSize = setting(Int(5, 8), default=8, kinds=_SERIAL)
-    parity: Parity = setting(Choice(get_args(Parity)), default="N", kinds=_SERIAL)
+    bytesize: ByteSize = setting(Int(BYTESIZES[0], BYTESIZES[-1]), default=8, kinds=_SERIAL)
+    parity: Parity = setting(Choice(PARITIES), default="N", kinds=_SERIAL)
     # 1, 1.5 or 2 (a Literal cannot hold 1.5).
     stopbits: float = setting(StopBits(), default=1, kinds=_SERIAL)
     rtscts: bool = setting(Bool(), default=False, kinds=_SERIAL)

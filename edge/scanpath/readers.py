@@ -49,7 +49,8 @@ def build_reader(
             on_read=on_read,
             on_state=on_state,
         )
-    from hardware.evdev.reader import DeviceMatch, EvdevScanner  # noqa: PLC0415
+    from hardware.evdev.match import DeviceMatch  # noqa: PLC0415
+    from hardware.evdev.reader import EvdevScanner  # noqa: PLC0415
 
     match = DeviceMatch(
         device=config.device,

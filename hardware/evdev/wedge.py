@@ -33,17 +33,16 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from evdev import ecodes as e
 
 from hardware.evdev.keymap import DeadKey, Keymap, Modifiers, us_keymap
+from hardware.options import SUFFIXES, Suffix
 from hardware.reads import RawRead
 
-__all__ = ["SUFFIXES", "InputEventLike", "KeyboardWedgeDecoder", "Suffix"]
+__all__ = ["InputEventLike", "KeyboardWedgeDecoder"]
 
-Suffix = Literal["enter", "tab", "none"]
-SUFFIXES: tuple[Suffix, ...] = ("enter", "tab", "none")
 
 _KEY_UP, _KEY_DOWN, _KEY_REPEAT = 0, 1, 2
 

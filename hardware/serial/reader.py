@@ -33,6 +33,7 @@ from typing import Final, Protocol
 
 import serial
 
+from hardware.options import BYTESIZES, PARITIES, STOPBITS
 from hardware.reads import RawRead, ReadCallback, StateCallback
 from hardware.serial.framing import DEFAULT_IDLE_MS, DEFAULT_MAX_LENGTH, Framer, Terminator
 
@@ -62,10 +63,6 @@ WAIT_SLICE_S: Final = 0.05
 KEEPALIVE_IDLE_S: Final = 10
 KEEPALIVE_INTERVAL_S: Final = 5
 KEEPALIVE_COUNT: Final = 3
-
-PARITIES: Final = ("N", "E", "O", "M", "S")
-BYTESIZES: Final = (5, 6, 7, 8)
-STOPBITS: Final = (1, 1.5, 2)
 
 
 class SerialPort(Protocol):

@@ -19,7 +19,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hardware.evdev.keymap import load_keymap, xkb_available
-from hardware.evdev.wedge import SUFFIXES, KeyboardWedgeDecoder
+from hardware.evdev.wedge import KeyboardWedgeDecoder
+from hardware.options import SUFFIXES
 from hardware.reads import RawRead
 from tests.fuzz.conftest import fuzz_settings
 

@@ -75,7 +75,8 @@ def wait_for(what: str, condition: Callable[[], bool]) -> None:
 
 class Running:
     def __init__(self, name: str, **options) -> None:
-        from hardware.evdev.reader import DeviceMatch, EvdevScanner
+        from hardware.evdev.match import DeviceMatch
+        from hardware.evdev.reader import EvdevScanner
 
         self.reads: list[RawRead] = []
         self.states: list[tuple[str, str]] = []

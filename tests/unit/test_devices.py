@@ -11,19 +11,17 @@ import pytest
 
 from edge.config import ConfigError, load_config
 from edge.scanpath.readers import build_reader
+from hardware.bindings import format_devices, input_binding, serial_binding
 from hardware.devices import (
-    MATCH_RULES,
     DeviceReport,
     InputDeviceInfo,
     SerialPortInfo,
-    format_devices,
     identical_inputs,
     identical_serial_ports,
-    input_binding,
     list_input_devices,
-    serial_binding,
 )
-from hardware.evdev.reader import DeviceMatch, LinuxInputSource
+from hardware.evdev.device import LinuxInputSource
+from hardware.evdev.match import MATCH_RULES, DeviceMatch
 
 HONEYWELL = 0x0C2E, 0x0B61
 

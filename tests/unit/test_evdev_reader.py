@@ -21,14 +21,10 @@ from evdev import InputEvent
 from evdev import ecodes as e
 
 from hardware.devices import InputDeviceInfo
+from hardware.evdev.device import DeviceSource, EventDevice, HotplugWatch
 from hardware.evdev.keymap import KeymapError, xkb_available
-from hardware.evdev.reader import (
-    DeviceMatch,
-    DeviceSource,
-    EvdevScanner,
-    EventDevice,
-    HotplugWatch,
-)
+from hardware.evdev.match import DeviceMatch
+from hardware.evdev.reader import EvdevScanner
 from hardware.evdev.wedge import InputEventLike
 from hardware.reads import RawRead
 
