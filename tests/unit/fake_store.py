@@ -3,7 +3,8 @@
 :class:`InMemoryStore` keeps every table the domain reaches through the port
 (catalog, balances, ledger, transactions, shipped serials, reorders, station
 state, scan journal, counters, outbox and stock snapshots) in plain Python
-containers, with the semantics of :class:`edge.store.unit_of_work.SqlUnitOfWork`.
+containers (their rows are in :mod:`tests.unit.fake_tables`), with the
+semantics of :class:`edge.store.unit_of_work.SqlUnitOfWork`.
 What goes in comes back as the SQLite store gives it back: quantities in their
 stored canonical form, times at the millisecond precision of the stored text,
 event payloads and stock snapshots as the JSON a consumer reads. It imports
@@ -21,7 +22,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +41,14 @@ from edge.domain.ports import (
 )
 from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.domain.timestamps import parse_rfc3339, rfc3339
+from tests.unit.fake_tables import (
+    JournalRow,
+    LedgerRow,
+    OutboxRow,
+    ReorderRow,
+    Tables,
+    TransactionRow,
+)
 
 TEST_IDENTITY = Identity(site="plant-1", node="pack-edge-01")
 VOIDABLE_KINDS = ("backflush", "scrap", "build")
@@ -65,119 +74,11 @@ def as_published(payload: Mapping[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-@dataclass(frozen=True, slots=True)
-class TransactionRow:
-    id: int
-    kind: str
-    part: str | None
-    quantity: Decimal | None
-    station: str | None
-    scanner: str | None
-    scan_id: int | None
-    bom_hash: str | None
-    reason: str | None
-    at: Moment
-    event_id: str | None = None
-    voided_by: int | None = None
-
-    def record(self) -> TransactionRecord:
-        return TransactionRecord(
-            id=self.id,
-            kind=self.kind,
-            part=self.part,
-            quantity=self.quantity,
-            station=self.station,
-            scanner=self.scanner,
-            scan_id=self.scan_id,
-            event_id=self.event_id,
-            at=self.at,
-            voided_by=self.voided_by,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerRow:
-    id: int
-    txn_id: int
-    part: str
-    quantity: Decimal  # signed: + into stock, - out of stock
-    kind: str
-    scan_id: int | None
-    bom_hash: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReorderRow:
-    id: int
-    part: str
-    ordered: Decimal
-    received: Decimal
-    open: bool
-    created_at: str
-    close_reason: str | None = None
-    closed_at: str | None = None
-
-    def reorder(self) -> Reorder:
-        return Reorder(
-            id=self.id,
-            part=self.part,
-            ordered=self.ordered,
-            received=self.received,
-            open=self.open,
-            created_at=self.created_at,
-            close_reason=self.close_reason,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class JournalRow:
-    id: int
-    scan: ScanRecord
-    status: str  # accepted | rejected | duplicate
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    seq: int
-    event_id: str
-    type: str
-    payload: dict[str, Any]
-    created_at: str
-
-
-@dataclass
-class _Tables:
-    """Everything a transaction can change; copied whole for a savepoint.
-
-    Rows are frozen and replaced on update, so copying the containers is a
-    complete snapshot (payload dicts are never changed after they are stored).
-    """
-
-    items: dict[str, Item] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
-    boms: dict[str, tuple[BomLine, ...]] = field(default_factory=dict)
-    structures: dict[str, Lines] = field(default_factory=dict)
-    balances: dict[str, Balance] = field(default_factory=dict)
-    transactions: dict[int, TransactionRow] = field(default_factory=dict)
-    ledger: list[LedgerRow] = field(default_factory=list)
-    serials: dict[tuple[str, str], int] = field(default_factory=dict)
-    reorders: dict[int, ReorderRow] = field(default_factory=dict)
-    stations: dict[str, StationState] = field(default_factory=dict)
-    scans: dict[int, JournalRow] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
-    outbox: dict[int, OutboxRow] = field(default_factory=dict)
-    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def copy(self) -> _Tables:
-        return _Tables(**{name: copy.copy(value) for name, value in vars(self).items()})
-
-
 class InMemoryStore(InventoryStore):
     """The domain's store in memory: one long transaction that tests read back directly."""
 
     def __init__(self) -> None:
-        self._tables = _Tables()
+        self._tables = Tables()
         self._graph: BomGraph | None = None  # built from the catalog when first asked for
 
     # --- loading (what an import leaves behind) ---------------------------------

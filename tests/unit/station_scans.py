@@ -18,7 +18,8 @@ from edge.domain.inventory import Inventory
 from edge.domain.model import Station
 from edge.domain.scanning import BarcodeLike, ScanInput, ScanOutcome, ScanProcessor
 from tests.shop_floor import STATIONS, SteppingClock
-from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore, TransactionRow
+from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore
+from tests.unit.fake_tables import TransactionRow
 
 
 @dataclass(frozen=True, slots=True)
