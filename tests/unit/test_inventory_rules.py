@@ -276,7 +276,7 @@ def test_reorder_quantity(
         assert (reorders, store.reorders()) == ([], [])
         return
     [row] = store.reorders()
-    assert (row.part, row.ordered, row.received, row.open) == ("P", D(ordered), 0, True)
+    assert (row.part, row.ordered, row.received, row.open) == ("P", D(ordered), D(0), True)
     expected = {"reorder_id": row.id, "part": "P", "quantity": D(ordered), "on_hand": on_hand,
                 "on_order": 0, "reorder_point": D(point)}  # fmt: skip
     assert [{key: event[key] for key in expected} for event in reorders] == [expected]
@@ -300,7 +300,7 @@ def test_position_counts_what_is_on_order(
     for take in ("41", "20", "5"):  # R-HOUSING: 9 + 0, -11 + 25 (above 10), -16 + 25
         inventory.consume("backflush", "R-HOUSING", D(take), clock.moment())
     first, second = store.reorders()
-    assert (first.ordered, second.ordered) == (25, 25)
+    assert (first.ordered, second.ordered) == (D(25), D(25))
     assert [(e["on_hand"], e["on_order"]) for e in events_of(store, "reorder")] == [
         (9, 0),
         (-16, 25),

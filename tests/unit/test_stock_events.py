@@ -4,6 +4,7 @@ the order and numbering of the events every transaction writes (SPEC §5, §6).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -226,7 +227,7 @@ def test_an_opening_balance_is_posted_once(store: InMemoryStore, clock: Stepping
         "count", 100, 0, 100, True,
     )  # fmt: skip
     assert [(r.quantity, r.kind) for r in store.ledger() if r.part == "R-GASKET"] == [
-        (100, "opening")
+        (D(100), "opening")
     ]
     assert store.has_ledger_rows("R-GASKET")
     assert not store.has_ledger_rows("R-WIRE")
@@ -273,7 +274,11 @@ def _ship_41_pumps(inventory: Inventory, at: Moment) -> None:
     ],
 )  # fmt: skip
 def test_a_transaction_writes_its_own_event_then_low_stock_then_reorders(
-    inventory: Inventory, store: InMemoryStore, clock: SteppingClock, operation: Any, expected: Any
+    inventory: Inventory,
+    store: InMemoryStore,
+    clock: SteppingClock,
+    operation: Callable[[Inventory, Moment], object],
+    expected: list[tuple[str, str]],
 ) -> None:
     mark = store.last_seq()
     operation(inventory, clock.moment())
@@ -287,26 +292,24 @@ def test_every_event_is_numbered_without_gaps_and_carries_the_common_fields(
 ) -> None:
     _ship_41_pumps(inventory, clock.moment())
     clock.advance(2.5)
-    for refused in (
+    refusals: list[Callable[[Moment], object]] = [
         lambda at: inventory.build("KIT-1", D(1), at),
         lambda at: inventory.receive("R-HOUSING", D(0), at),
         lambda at: inventory.count("KIT-1", D(1), at),
-    ):
+    ]
+    for refused in refusals:
         with pytest.raises(Rejection):
             refused(clock.moment())
+    assert store.raise_boot() == 1  # the daemon started (again)
     inventory.receive("R-HOUSING", D(25), clock.moment())
     inventory.reject_scan(99, "NOPE", "unknown-part", clock.moment())
     events = store.events()
     assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
     assert store.last_seq() == len(events) == 4 + 4 + 2 + 1  # openings, shipment, receipt, scan
     assert len({event["event_id"] for event in events}) == len(events)
+    assert [event["boot"] for event in events] == [0] * 8 + [1] * 3
     for event in events:
-        assert fields(event, "schema", "site", "node", "boot") == (
-            "1",
-            "plant-1",
-            "pack-edge-01",
-            0,
-        )
+        assert fields(event, "schema", "site", "node") == ("1", "plant-1", "pack-edge-01")
     assert events[-1]["occurred_at"] == rfc3339(clock.now()) == "2026-03-02T06:00:02.500Z"
     assert fields(events[-1], "type", "scan_id", "code", "reason") == (
         "scan-rejected", 99, "NOPE", "unknown-part",

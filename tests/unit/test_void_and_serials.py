@@ -137,7 +137,7 @@ def test_void_keeps_the_reorder_and_re_arms_low_stock(floor: StationScans) -> No
     assert [e["type"] for e in floor.store.events(mark)] == ["void"]
     assert floor.store.balance("R-HOUSING").on_hand == 50
     assert floor.store.balance("R-HOUSING").armed
-    assert [(row.ordered, row.open) for row in floor.store.reorders()] == [(25, True)]
+    assert [(row.ordered, row.open) for row in floor.store.reorders()] == [(D(25), True)]
     assert floor.store.snapshots()["R-HOUSING"]["on_order"] == 25
 
 
