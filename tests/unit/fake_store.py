@@ -50,6 +50,8 @@ from tests.unit.fake_tables import (
     TransactionRow,
 )
 
+# The site and node of tests.shop_floor (which imports SQLAlchemy, so is not
+# imported here); the parity test's payload comparison holds the two together.
 TEST_IDENTITY = Identity(site="plant-1", node="pack-edge-01")
 VOIDABLE_KINDS = ("backflush", "scrap", "build")
 
@@ -92,6 +94,8 @@ class InMemoryStore(InventoryStore):
         """
         tables = self._tables.copy()
         for item in items:
+            if tables.aliases.get(item.part, item.part) != item.part:
+                raise ConstraintError(f"{item.part!r} is already an alias of another part")
             for code in [code for code, owner in tables.aliases.items() if owner == item.part]:
                 del tables.aliases[code]
             for code in item.aliases:
@@ -120,10 +124,15 @@ class InMemoryStore(InventoryStore):
     def post_opening(
         self, stock: Mapping[str, Decimal], at: Moment, identity: Identity = TEST_IDENTITY
     ) -> None:
-        """Opening balances, posted through the rules (ledger kind ``opening``, count events)."""
+        """Opening balances, posted through the rules (ledger kind ``opening``, count events).
+
+        All or nothing, like a stock.csv import: a part that has stock history
+        already raises :class:`~edge.domain.inventory.Rejection` ``has-history``.
+        """
         inventory = Inventory(self, identity)
-        for part, quantity in stock.items():
-            inventory.opening(part, quantity, at)
+        with self.savepoint():
+            for part, quantity in stock.items():
+                inventory.opening(part, quantity, at)
 
     # --- what SqlUnitOfWork offers beside the port ---------------------------------
     @contextmanager
@@ -365,9 +374,6 @@ class InMemoryStore(InventoryStore):
 
     def snapshots(self) -> dict[str, dict[str, Any]]:
         return copy.deepcopy(self._tables.snapshots)
-
-    def counter(self, name: str) -> int:
-        return self._tables.counters.get(name, 0)
 
 
 def _as_stored_item(item: Item) -> Item:
