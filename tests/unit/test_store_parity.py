@@ -283,6 +283,13 @@ def test_the_in_memory_store_behaves_as_the_sqlite_store(floor: ShopFloor) -> No
     assert ("rejected", "already-voided") in outcomes
     assert ("rejected", "invalid-utf8") in outcomes
     assert real["serials"] == {}
+    # Every balance is the sum of its part's ledger rows.
+    sums: dict[str, Decimal] = {}
+    for row in real["ledger"]:
+        sums[row[2]] = sums.get(row[2], D(0)) + D(row[3])
+    assert {part: to_storage(total) for part, total in sums.items()} == {
+        part: on_hand for part, (on_hand, _armed) in real["balances"].items()
+    }
     assert real["stations"][SHIP][1] == "3"
 
 
