@@ -1,0 +1,401 @@
+"""An in-memory :class:`~edge.domain.ports.InventoryStore` for fast tests of the domain's rules.
+
+:class:`InMemoryStore` keeps every table the domain reaches through the port
+(catalog, balances, ledger, transactions, shipped serials, reorders, station
+state, scan journal, counters, outbox and stock snapshots) in plain Python
+containers (their rows are in :mod:`tests.unit.fake_tables`), with the
+semantics of :class:`edge.store.unit_of_work.SqlUnitOfWork`.
+What goes in comes back as the SQLite store gives it back: quantities in their
+stored canonical form, times at the millisecond precision of the stored text,
+event payloads and stock snapshots as the JSON a consumer reads. It imports
+nothing of SQLAlchemy; ``test_store_parity.py`` runs one sequence of
+operations through this store and through the real one and compares them.
+
+Loading helpers take domain objects: :meth:`InMemoryStore.load_catalog`
+(items and BOM lines, as an import would leave them) and
+:meth:`InMemoryStore.post_opening` (opening balances, posted through the
+inventory rules as ``edge import`` posts stock.csv).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from edge.domain import exactjson
+from edge.domain.bom import BomCycleError, BomGraph, Lines, find_cycle
+from edge.domain.inventory import Identity, Inventory
+from edge.domain.model import BomLine, Item, Reorder
+from edge.domain.ports import (
+    Balance,
+    InventoryStore,
+    Moment,
+    PendingControl,
+    ScanRecord,
+    StationState,
+    TransactionRecord,
+)
+from edge.domain.quantity import ZERO, from_storage, to_storage
+from edge.domain.timestamps import parse_rfc3339, rfc3339
+from tests.unit.fake_tables import (
+    JournalRow,
+    LedgerRow,
+    OutboxRow,
+    ReorderRow,
+    Tables,
+    TransactionRow,
+)
+
+# The site and node of tests.shop_floor (which imports SQLAlchemy, so is not
+# imported here); the parity test's payload comparison holds the two together.
+TEST_IDENTITY = Identity(site="plant-1", node="pack-edge-01")
+VOIDABLE_KINDS = ("backflush", "scrap", "build")
+
+
+class ConstraintError(Exception):
+    """A write the database's keys would refuse (SQLite raises an IntegrityError)."""
+
+
+def stored(quantity: Decimal) -> Decimal:
+    """A quantity as it reads back from its TEXT column (canonical, no exponent)."""
+    return from_storage(to_storage(quantity))
+
+
+def stored_moment(at: Moment) -> Moment:
+    """A moment as it reads back: wall time as RFC 3339 text (milliseconds), monotonic exact."""
+    return Moment(parse_rfc3339(rfc3339(at.wall)), at.monotonic, at.boot_id)
+
+
+def as_published(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload as the outbox holds it: written as exact JSON and read back."""
+    loaded: dict[str, Any] = exactjson.loads(exactjson.dumps(dict(payload)))
+    return loaded
+
+
+class InMemoryStore(InventoryStore):
+    """The domain's store in memory: one long transaction that tests read back directly."""
+
+    def __init__(self) -> None:
+        self._tables = Tables()
+        self._graph: BomGraph | None = None  # built from the catalog when first asked for
+
+    # --- loading (what an import leaves behind) ---------------------------------
+    def load_catalog(self, items: Iterable[Item], bom: Iterable[BomLine] = ()) -> None:
+        """Add or update items (with their aliases) and replace the BOM of each parent named.
+
+        An item's aliases replace the ones it had. They are taken as given:
+        normalize GTINs to 14 digits first, as the importer does. Like an
+        import, a BOM line naming an unknown part, an alias owned by another
+        part and a cycle are refused, changing nothing.
+        """
+        tables = self._tables.copy()
+        for item in items:
+            if tables.aliases.get(item.part, item.part) != item.part:
+                raise ConstraintError(f"{item.part!r} is already an alias of another part")
+            for code in [code for code, owner in tables.aliases.items() if owner == item.part]:
+                del tables.aliases[code]
+            for code in item.aliases:
+                owner = tables.aliases.get(code)
+                if owner is not None and owner != item.part:
+                    raise ConstraintError(f"alias {code!r} already belongs to {owner!r}")
+                if code in tables.items:
+                    raise ConstraintError(f"alias {code!r} is also a part number")
+                tables.aliases[code] = item.part
+            tables.items[item.part] = _as_stored_item(item)
+        replaced: dict[str, list[BomLine]] = {}
+        for line in bom:
+            for part in (line.parent, line.component):
+                if part not in tables.items:
+                    raise ConstraintError(f"BOM line {line} names unknown part {part!r}")
+            kept = replace(line, qty_per=stored(line.qty_per), scrap_pct=stored(line.scrap_pct))
+            replaced.setdefault(line.parent, []).append(kept)
+        tables.boms.update({parent: tuple(lines) for parent, lines in replaced.items()})
+        cycle = find_cycle(tables.boms)
+        if cycle is not None:
+            raise BomCycleError(cycle)
+        self._tables = tables
+        self.bump_catalog()
+        self._graph = None
+
+    def post_opening(
+        self, stock: Mapping[str, Decimal], at: Moment, identity: Identity = TEST_IDENTITY
+    ) -> None:
+        """Opening balances, posted through the rules (ledger kind ``opening``, count events).
+
+        All or nothing, like a stock.csv import: a part that has stock history
+        already raises :class:`~edge.domain.inventory.Rejection` ``has-history``.
+        """
+        inventory = Inventory(self, identity)
+        with self.savepoint():
+            for part, quantity in stock.items():
+                inventory.opening(part, quantity, at)
+
+    # --- what SqlUnitOfWork offers beside the port ---------------------------------
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Run a block all-or-nothing: an exception puts every table back as it was."""
+        saved = self._tables.copy()
+        try:
+            yield
+        except BaseException:
+            self._tables = saved
+            self._graph = None
+            raise
+
+    def raise_boot(self) -> int:
+        return self._bump("boot")
+
+    def bump_catalog(self) -> None:
+        self._bump("catalog")
+
+    def _bump(self, name: str) -> int:
+        value = self._tables.counters.get(name, 0) + 1
+        self._tables.counters[name] = value
+        return value
+
+    # --- catalog -----------------------------------------------------------------
+    def item(self, part: str) -> Item | None:
+        return self._tables.items.get(part)
+
+    def part_for_alias(self, code: str) -> str | None:
+        return self._tables.aliases.get(code)
+
+    def bom_graph(self) -> BomGraph:
+        if self._graph is None:
+            stocked = [part for part, item in self._tables.items.items() if item.stocked]
+            self._graph = BomGraph(self._tables.boms, stocked)
+        return self._graph
+
+    def store_structure(self, bom_hash: str, lines: Lines) -> None:
+        self._tables.structures.setdefault(bom_hash, tuple(lines))
+
+    # --- stock -------------------------------------------------------------------
+    def balance(self, part: str) -> Balance:
+        return self._tables.balances.get(part, Balance(ZERO, armed=True))
+
+    def save_balance(self, part: str, balance: Balance) -> None:
+        self._tables.balances[part] = Balance(stored(balance.on_hand), balance.armed)
+
+    def has_ledger_rows(self, part: str) -> bool:
+        return any(row.part == part for row in self._tables.ledger)
+
+    def add_transaction(
+        self,
+        kind: str,
+        at: Moment,
+        *,
+        part: str | None = None,
+        quantity: Decimal | None = None,
+        station: str | None = None,
+        scanner: str | None = None,
+        scan_id: int | None = None,
+        bom_hash: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        txn_id = _next_id(self._tables.transactions)
+        self._tables.transactions[txn_id] = TransactionRow(
+            id=txn_id,
+            kind=kind,
+            part=part,
+            quantity=_stored_or_none(quantity),
+            station=station,
+            scanner=scanner,
+            scan_id=scan_id,
+            bom_hash=bom_hash,
+            reason=reason,
+            at=stored_moment(at),
+        )
+        return txn_id
+
+    def set_transaction_event(self, txn_id: int, event_id: str) -> None:
+        self._update_transaction(txn_id, event_id=event_id)
+
+    def append_ledger(
+        self,
+        txn_id: int,
+        part: str,
+        quantity: Decimal,
+        kind: str,
+        *,
+        bom_hash: str | None,
+        scan_id: int | None,
+    ) -> None:
+        if txn_id not in self._tables.transactions:
+            raise ConstraintError(f"ledger row for unknown transaction {txn_id}")
+        row_id = len(self._tables.ledger) + 1
+        self._tables.ledger.append(
+            LedgerRow(row_id, txn_id, part, stored(quantity), kind, scan_id, bom_hash)
+        )
+
+    def ledger_rows(self, txn_id: int) -> list[tuple[str, Decimal]]:
+        return [(row.part, row.quantity) for row in self._tables.ledger if row.txn_id == txn_id]
+
+    def newest_voidable(self, station: str) -> TransactionRecord | None:
+        for txn_id in sorted(self._tables.transactions, reverse=True):
+            row = self._tables.transactions[txn_id]
+            if row.station == station and row.kind in VOIDABLE_KINDS:
+                return row.record()
+        return None
+
+    def mark_voided(self, txn_id: int, void_txn_id: int) -> None:
+        self._update_transaction(txn_id, voided_by=void_txn_id)
+
+    def _update_transaction(self, txn_id: int, **changes: Any) -> None:
+        # An UPDATE of a missing row changes nothing, as in SQL.
+        row = self._tables.transactions.get(txn_id)
+        if row is not None:
+            self._tables.transactions[txn_id] = replace(row, **changes)
+
+    # --- serials -----------------------------------------------------------------
+    def serial_shipped(self, gtin: str, serial: str) -> bool:
+        return (gtin, serial) in self._tables.serials
+
+    def record_serial(self, gtin: str, serial: str, txn_id: int) -> None:
+        if (gtin, serial) in self._tables.serials:
+            raise ConstraintError(f"serial {serial} of GTIN {gtin} is already recorded")
+        self._tables.serials[gtin, serial] = txn_id
+
+    def free_serials(self, txn_id: int) -> None:
+        serials = self._tables.serials
+        for key in [key for key, owner in serials.items() if owner == txn_id]:
+            del serials[key]
+
+    # --- reorders ----------------------------------------------------------------
+    def open_reorders(self, part: str) -> list[Reorder]:
+        rows = self._tables.reorders
+        return [rows[i].reorder() for i in sorted(rows) if rows[i].part == part and rows[i].open]
+
+    def reorder(self, reorder_id: int) -> Reorder | None:
+        row = self._tables.reorders.get(reorder_id)
+        return None if row is None else row.reorder()
+
+    def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
+        reorder_id = _next_id(self._tables.reorders)
+        self._tables.reorders[reorder_id] = ReorderRow(
+            id=reorder_id,
+            part=part,
+            ordered=stored(quantity),
+            received=ZERO,
+            open=True,
+            created_at=rfc3339(at.wall),
+        )
+        return reorder_id
+
+    def update_reorder(
+        self, reorder_id: int, *, received: Decimal, close_reason: str | None, at: Moment
+    ) -> None:
+        row = self._tables.reorders.get(reorder_id)
+        if row is None:
+            return  # an UPDATE of a missing row changes nothing
+        row = replace(row, received=stored(received))
+        if close_reason is not None:
+            row = replace(row, open=False, close_reason=close_reason, closed_at=rfc3339(at.wall))
+        self._tables.reorders[reorder_id] = row
+
+    # --- stations ----------------------------------------------------------------
+    def station_state(self, station: str) -> StationState:
+        return self._tables.stations.get(station, StationState())
+
+    def save_station_state(self, station: str, state: StationState) -> None:
+        def kept(pending: PendingControl | None) -> PendingControl | None:
+            if pending is None:
+                return None
+            return PendingControl(pending.value, stored_moment(pending.at), pending.scan_id)
+
+        self._tables.stations[station] = StationState(
+            qty=kept(state.qty), reason=kept(state.reason), mode=state.mode
+        )
+
+    # --- scan journal ------------------------------------------------------------
+    def add_scan(self, scan: ScanRecord, status: str, reason: str | None) -> int:
+        scan_id = _next_id(self._tables.scans)
+        kept = replace(scan, at=stored_moment(scan.at))
+        self._tables.scans[scan_id] = JournalRow(scan_id, kept, status, reason)
+        return scan_id
+
+    def set_scan_outcome(self, scan_id: int, status: str, reason: str | None) -> None:
+        row = self._tables.scans.get(scan_id)
+        if row is not None:
+            self._tables.scans[scan_id] = replace(row, status=status, reason=reason)
+
+    # --- outbox ------------------------------------------------------------------
+    def next_seq(self) -> int:
+        return self._bump("seq")
+
+    def boot(self) -> int:
+        return self._tables.counters.get("boot", 0)
+
+    def add_event(self, seq: int, event_id: str, event_type: str, payload: dict[str, Any]) -> None:
+        outbox = self._tables.outbox
+        if seq in outbox or any(row.event_id == event_id for row in outbox.values()):
+            raise ConstraintError(f"event seq {seq} or id {event_id} is already in the outbox")
+        outbox[seq] = OutboxRow(
+            seq, event_id, event_type, as_published(payload), payload["occurred_at"]
+        )
+
+    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
+        self._tables.snapshots[part] = as_published(payload)
+
+    # --- reading back (for assertions) ------------------------------------------
+    def balances(self) -> dict[str, Decimal]:
+        return {part: balance.on_hand for part, balance in self._tables.balances.items()}
+
+    def ledger(self, txn_id: int | None = None) -> list[LedgerRow]:
+        return [row for row in self._tables.ledger if txn_id is None or row.txn_id == txn_id]
+
+    def transactions(self) -> list[TransactionRow]:
+        return [self._tables.transactions[i] for i in sorted(self._tables.transactions)]
+
+    def reorders(self) -> list[ReorderRow]:
+        return [self._tables.reorders[i] for i in sorted(self._tables.reorders)]
+
+    def scans(self) -> list[JournalRow]:
+        return [self._tables.scans[i] for i in sorted(self._tables.scans)]
+
+    def shipped_serials(self) -> dict[tuple[str, str], int]:
+        return dict(self._tables.serials)
+
+    def structures(self) -> dict[str, Lines]:
+        return dict(self._tables.structures)
+
+    def outbox(self) -> list[OutboxRow]:
+        return [self._tables.outbox[seq] for seq in sorted(self._tables.outbox)]
+
+    def events(self, after_seq: int = 0) -> list[dict[str, Any]]:
+        """Event payloads in ``seq`` order, as published (quantities as exact decimals)."""
+        return [copy.deepcopy(row.payload) for row in self.outbox() if row.seq > after_seq]
+
+    def last_seq(self) -> int:
+        return self._tables.counters.get("seq", 0)
+
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self._tables.snapshots)
+
+
+def _as_stored_item(item: Item) -> Item:
+    """The item as the catalog reads it back: stored quantities, aliases sorted."""
+    policy = item.policy
+    return replace(
+        item,
+        policy=replace(
+            policy,
+            reorder_point=_stored_or_none(policy.reorder_point),
+            reorder_qty=_stored_or_none(policy.reorder_qty),
+            max_qty=_stored_or_none(policy.max_qty),
+            order_multiple=_stored_or_none(policy.order_multiple),
+        ),
+        aliases=tuple(sorted(item.aliases)),
+    )
+
+
+def _stored_or_none(quantity: Decimal | None) -> Decimal | None:
+    return None if quantity is None else stored(quantity)
+
+
+def _next_id(rows: Mapping[int, object]) -> int:
+    """An INTEGER PRIMARY KEY's next value: one above the largest (reused after a rollback)."""
+    return max(rows, default=0) + 1
