@@ -60,6 +60,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from edge.config import ConfigError, MqttConfig
 from edge.domain import exactjson
 from edge.domain.timestamps import rfc3339
+from edge.publish.topics import status_topic
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
@@ -466,7 +467,7 @@ class OutboxRelay:
         self._boot = boot
         self._version = version
         self._status_extra = status_extra
-        self._status_topic = f"{topic_prefix}/status"
+        self._status_topic = status_topic(topic_prefix)
         self._signal = threading.Event()
         self._new_rows = False  # set by wake(), cleared when the outbox is read
         self._state_lock = threading.Lock()
