@@ -43,11 +43,11 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -59,24 +59,41 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.config import ConfigError, MqttConfig
 from edge.domain import exactjson
-from edge.domain.timestamps import rfc3339
+from edge.publish.backoff import Backoff, FailureLog, Retries
+from edge.publish.connection import (
+    Connack,
+    Connection,
+    Gone,
+    Message,
+    Puback,
+    describe,
+    json_properties,
+    paho_log,
+    reason_text,
+)
+from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
+from edge.publish.window import EventItem, InFlight, StatusItem, StockItem, Window
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
 from edge.store.outbox import Backlog, OutboxRow, StockRow
 
+__all__ = [
+    "Backoff",
+    "EventItem",
+    "FailureLog",
+    "OutboxRelay",
+    "RelayState",
+    "Retries",
+    "StatusItem",
+    "StockItem",
+    "Window",
+    "status_payload",
+    "with_replayed",
+]
+
 log = logging.getLogger(__name__)
-_paho_log = logging.getLogger(f"{__name__}.paho")
-
-
-def _not_paho_noise(record: logging.LogRecord) -> bool:
-    # paho 2.2 logs this at ERROR each time its network thread ends after a clean
-    # DISCONNECT (its loop runs once more on the closed socket); it means nothing.
-    return not str(record.msg).startswith("Client is not connected")
-
-
-_paho_log.addFilter(_not_paho_noise)
 
 POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
 READ_AHEAD = 200  # outbox rows read per query
@@ -91,178 +108,6 @@ FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
 SET_ASIDE_MAX_S = 300.0  # ceiling of the retry delay of a refused row
 FAILURE_REMINDER_S = 300.0  # an unchanged connection failure is logged again this often
 
-K = TypeVar("K")
-
-
-# --------------------------------------------------------------------------- pure pieces
-
-
-class Backoff:
-    """Delays from ``first`` doubling up to ``ceiling``; :meth:`reset` after a success."""
-
-    def __init__(self, first: float, ceiling: float) -> None:
-        self.first = first
-        self.ceiling = max(first, ceiling)
-        self._delay = first
-
-    @property
-    def delay(self) -> float:
-        """The delay :meth:`next` will return."""
-        return self._delay
-
-    def next(self) -> float:
-        delay = self._delay
-        self._delay = min(self._delay * 2, self.ceiling)
-        return delay
-
-    def reset(self) -> None:
-        self._delay = self.first
-
-
-@dataclass(slots=True)
-class _Retry:
-    delay: float
-    due_at: float
-    trying: bool = False
-
-
-class Retries(Generic[K]):
-    """Things the broker refused, each retried on its own doubling delay.
-
-    A key is *waiting* from its refusal until it is due, then *trying* (handed
-    out by :meth:`due`) until the broker answers: :meth:`refused` again (the
-    delay doubles) or :meth:`accepted` (forgotten).
-    """
-
-    def __init__(self, first: float, ceiling: float) -> None:
-        self.first = first
-        self.ceiling = max(first, ceiling)
-        self._entries: dict[K, _Retry] = {}
-
-    def refused(self, key: K, now: float) -> bool:
-        """Schedule the next try; True when the key was not set aside before."""
-        entry = self._entries.get(key)
-        if entry is None:
-            self._entries[key] = _Retry(self.first, now + self.first)
-            return True
-        entry.delay = min(entry.delay * 2, self.ceiling)
-        entry.due_at = now + entry.delay
-        entry.trying = False
-        return False
-
-    def accepted(self, key: K) -> bool:
-        """Forget the key; True when it had been set aside."""
-        return self._entries.pop(key, None) is not None
-
-    def due(self, now: float, limit: int) -> list[K]:
-        """Up to ``limit`` waiting keys whose time has come; they become *trying*."""
-        keys: list[K] = []
-        for key, entry in self._entries.items():
-            if len(keys) >= limit:
-                break
-            if not entry.trying and entry.due_at <= now:
-                entry.trying = True
-                keys.append(key)
-        return keys
-
-    def release_tries(self) -> None:
-        """Keys being tried will get no answer (connection lost): due again right away."""
-        for entry in self._entries.values():
-            entry.trying = False
-
-    def waiting(self, key: K) -> bool:
-        """Set aside and not being tried right now."""
-        entry = self._entries.get(key)
-        return entry is not None and not entry.trying
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-@dataclass(frozen=True, slots=True)
-class EventItem:
-    seq: int
-    topic: str
-
-
-@dataclass(frozen=True, slots=True)
-class StockItem:
-    part: str
-    version: int
-    topic: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatusItem:
-    state: str
-    topic: str
-
-
-InFlight = EventItem | StockItem | StatusItem
-
-
-class Window:
-    """Publishes awaiting their PUBACK, by paho message id; at most ``limit`` at a time."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self._items: dict[int, InFlight] = {}
-
-    @property
-    def free(self) -> int:
-        return max(0, self.limit - len(self._items))
-
-    def add(self, mid: int, item: InFlight) -> None:
-        self._items[mid] = item
-
-    def pop(self, mid: int) -> InFlight | None:
-        return self._items.pop(mid, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class FailureLog:
-    """Which connection failures are worth a log line: the first, each new reason,
-    and a reminder every ``reminder_s`` while the same one repeats."""
-
-    def __init__(self, reminder_s: float) -> None:
-        self.reminder_s = reminder_s
-        self.count = 0
-        self._since: float | None = None
-        self._reason: str | None = None
-        self._logged_at = 0.0
-
-    def failed(self, reason: str, now: float) -> str | None:
-        """Count a failure; the message to log at WARNING, or None to log it at DEBUG."""
-        self.count += 1
-        if self._since is None:
-            self._since = now
-        if reason != self._reason:
-            self._reason = reason
-            self._logged_at = now
-            return f"cannot connect to the broker: {reason}"
-        if now - self._logged_at >= self.reminder_s:
-            self._logged_at = now
-            return (
-                f"still cannot connect to the broker after {self.count} attempts "
-                f"in {now - self._since:.0f} s: {reason}"
-            )
-        return None
-
-    def recovered(self, now: float) -> str | None:
-        """Reset after a successful connection; a message when there had been failures."""
-        message = None
-        if self.count and self._since is not None:
-            message = f"after {self.count} failed attempts in {now - self._since:.0f} s"
-        self.count = 0
-        self._since = None
-        self._reason = None
-        return message
-
 
 def with_replayed(payload: str) -> str:
     """The event's JSON text with ``"replayed":true`` added; every other byte unchanged."""
@@ -274,109 +119,11 @@ def with_replayed(payload: str) -> str:
     return f'{body}{separator}"replayed":true}}'
 
 
-def status_payload(
-    state: str,
-    *,
-    boot: int,
-    version: str,
-    site: str,
-    node: str,
-    at: datetime,
-    synced: bool | None,
-    backlog: Backlog | None,
-    outbox_full: bool,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``{prefix}/status`` message. ``extra`` adds keys; it cannot replace these."""
-    payload: dict[str, Any] = dict(extra or {})
-    payload |= {
-        "state": state,
-        "boot": boot,
-        "version": version,
-        "site": site,
-        "node": node,
-        "at": rfc3339(at),
-        "clock_synced": synced,
-        "backlog": None if backlog is None else backlog.events,
-        "set_aside": None if backlog is None else backlog.set_aside,
-        "outbox_full": outbox_full,
-    }
-    return payload
-
-
-@dataclass(frozen=True, slots=True)
-class RelayState:
-    """What the relay is doing, for the systemd STATUS line and `edge run` logs."""
-
-    connected: bool = False
-    pending: int = 0  # events not yet acknowledged (set-aside ones included)
-    set_aside: int = 0  # events the broker refused, waiting for a retry
-    stock_pending: int = 0  # stock states not yet acknowledged
-    outbox_full: bool = False
-    last_error: str | None = None
-    failed_attempts: int = 0  # connection attempts failed since the last success
-    retry_delay_s: float | None = None  # while disconnected: the wait before the next attempt
-
-    def line(self) -> str:
-        parts = ["mqtt " + ("connected" if self.connected else "DISCONNECTED")]
-        parts.append(f"{self.pending} events pending")
-        if self.set_aside:
-            parts.append(f"{self.set_aside} SET ASIDE")
-        if self.outbox_full:
-            parts.append("OUTBOX FULL")
-        if not self.connected and self.failed_attempts:
-            parts.append(f"{self.failed_attempts} failed attempts")
-        return ", ".join(parts)
-
-
-# --------------------------------------------------------------------------- paho adapter
-
-
-@dataclass(frozen=True, slots=True)
-class _Connack:
-    reason: ReasonCode
-    receive_maximum: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Puback:
-    mid: int
-    reason: ReasonCode
-
-
-@dataclass(frozen=True, slots=True)
-class _Gone:
-    reason: str
-
-
-_Message = _Connack | _Puback | _Gone
-
-
-class _Connection:
-    """One paho client and its network thread: one connection, never reconnected."""
-
-    def __init__(self, client: mqtt.Client, inbox: queue.SimpleQueue[_Message]) -> None:
-        self.client = client
-        self.inbox = inbox
-        self.started = False
-
-    def start(self) -> None:
-        self.client.loop_start()
-        self.started = True
-
-    def close(self) -> None:
-        # DISCONNECT is sent only when still connected; then the broker drops the
-        # Last Will. After a loss this just lets the network thread finish.
-        self.client.disconnect()
-        if self.started:
-            self.client.loop_stop()
-
-
 @dataclass
 class _Session:
     """What the relay knows about the current connection."""
 
-    connection: _Connection
+    connection: Connection
     window: Window
     replay_cutoff: int  # rows up to this seq were committed before the CONNACK
     cursor: int = 0  # the last seq read by the in-order walk on this connection
@@ -409,32 +156,6 @@ class _Answers:
             stock=self.stock,
             at=datetime.now(UTC),
         )
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS certificate check failed: {error.verify_message or error}"
-    if isinstance(error, ssl.SSLError):
-        return f"TLS error: {error.reason or error}"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
-
-
-def _json_properties(packet_type: int) -> Properties:
-    """MQTT 5 properties saying the payload is UTF-8 JSON."""
-    properties = Properties(packet_type)  # type: ignore[no-untyped-call]
-    properties.PayloadFormatIndicator = 1
-    properties.ContentType = "application/json"
-    return properties
-
-
-def _reason_text(reason: ReasonCode) -> str:
-    return f"{reason.getName()} (0x{reason.value:02x})"
 
 
 class OutboxRelay:
@@ -495,7 +216,7 @@ class OutboxRelay:
         self._v5 = mqtt_config.protocol == "5"
         self._properties: Properties | None = None
         if self._v5:
-            self._properties = _json_properties(PacketTypes.PUBLISH)
+            self._properties = json_properties(PacketTypes.PUBLISH)
 
     # --- the daemon's side -----------------------------------------------------------
     def wake(self) -> None:
@@ -540,7 +261,7 @@ class OutboxRelay:
                 self._wait_to_reconnect(stop)
 
     # --- connecting ------------------------------------------------------------------
-    def _new_client(self, inbox: queue.SimpleQueue[_Message]) -> mqtt.Client:
+    def _new_client(self, inbox: queue.SimpleQueue[Message]) -> mqtt.Client:
         settings = self._mqtt
         protocol = MQTTProtocolVersion.MQTTv5 if self._v5 else MQTTProtocolVersion.MQTTv311
         client = mqtt.Client(
@@ -550,7 +271,7 @@ class OutboxRelay:
             clean_session=None if self._v5 else True,
             reconnect_on_failure=False,
         )
-        client.enable_logger(_paho_log)
+        client.enable_logger(paho_log)
         client.connect_timeout = CONNECT_TIMEOUT_S
         client.max_inflight_messages_set(settings.max_inflight)
         will = status_payload(
@@ -565,7 +286,7 @@ class OutboxRelay:
             outbox_full=self._outbox_full,
             extra={"reason": "connection-lost"},
         )
-        will_properties = _json_properties(PacketTypes.WILLMESSAGE) if self._v5 else None
+        will_properties = json_properties(PacketTypes.WILLMESSAGE) if self._v5 else None
         client.will_set(
             self._status_topic,
             exactjson.dumps(will).encode("utf-8"),
@@ -593,7 +314,7 @@ class OutboxRelay:
             properties: Properties | None,
         ) -> None:
             receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
-            inbox.put(_Connack(reason, receive_maximum))
+            inbox.put(Connack(reason, receive_maximum))
             self._signal.set()
 
         def on_publish(
@@ -603,7 +324,7 @@ class OutboxRelay:
             reason: ReasonCode,
             _properties: Properties,
         ) -> None:
-            inbox.put(_Puback(mid, reason))
+            inbox.put(Puback(mid, reason))
             self._signal.set()
 
         def on_disconnect(
@@ -613,7 +334,7 @@ class OutboxRelay:
             reason: ReasonCode,
             _properties: Properties | None,
         ) -> None:
-            inbox.put(_Gone(_reason_text(reason)))
+            inbox.put(Gone(reason_text(reason)))
             self._signal.set()
 
         client.on_connect = on_connect
@@ -621,17 +342,17 @@ class OutboxRelay:
         client.on_disconnect = on_disconnect
         return client
 
-    def _connect(self, stop: threading.Event) -> _Connection | None:
+    def _connect(self, stop: threading.Event) -> Connection | None:
         """One connection attempt, up to the CONNACK; None (logged, counted) when it fails."""
         settings = self._mqtt
-        inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
         try:
-            connection = _Connection(self._new_client(inbox), inbox)
+            connection = Connection(self._new_client(inbox), inbox)
         except ConfigError as error:  # the password source; the message holds no secret
             self._failed(str(error))
             return None
         except (OSError, ValueError) as error:  # TLS files missing or unreadable
-            self._failed(f"TLS settings: {_describe(error)}")
+            self._failed(f"TLS settings: {describe(error)}")
             return None
         try:
             if self._v5:
@@ -642,7 +363,7 @@ class OutboxRelay:
                 connection.client.connect(settings.host, settings.port, settings.keepalive)
         except (OSError, ValueError) as error:
             connection.close()
-            self._failed(f"{settings.host}:{settings.port}: {_describe(error)}")
+            self._failed(f"{settings.host}:{settings.port}: {describe(error)}")
             return None
         connection.start()
         deadline = time.monotonic() + CONNACK_TIMEOUT_S
@@ -656,16 +377,16 @@ class OutboxRelay:
                 message = inbox.get(timeout=min(remaining, POLL_S))
             except queue.Empty:
                 continue
-            if isinstance(message, _Connack):
+            if isinstance(message, Connack):
                 if message.reason.is_failure:
                     connection.close()
                     self._failed(
-                        f"the broker refused the connection: {_reason_text(message.reason)}"
+                        f"the broker refused the connection: {reason_text(message.reason)}"
                     )
                     return None
                 self._receive_maximum = message.receive_maximum
                 return connection
-            if isinstance(message, _Gone):
+            if isinstance(message, Gone):
                 connection.close()
                 self._failed(f"connection closed before CONNACK: {message.reason}")
                 return None
@@ -693,7 +414,7 @@ class OutboxRelay:
         self._update_state(retry_delay_s=None)
 
     # --- one connection --------------------------------------------------------------
-    def _serve(self, connection: _Connection, stop: threading.Event) -> None:
+    def _serve(self, connection: Connection, stop: threading.Event) -> None:
         settings = self._mqtt
         limit = settings.max_inflight
         if self._receive_maximum:
@@ -765,15 +486,15 @@ class OutboxRelay:
                 message = session.connection.inbox.get_nowait()
             except queue.Empty:
                 return session.lost is None
-            if isinstance(message, _Puback):
+            if isinstance(message, Puback):
                 item = session.window.pop(message.mid)
                 if item is None:
                     continue
                 if message.reason.is_failure:
-                    self._refuse(item, _reason_text(message.reason))
+                    self._refuse(item, reason_text(message.reason))
                 else:
                     self._accept(item)
-            elif isinstance(message, _Gone):
+            elif isinstance(message, Gone):
                 session.lost = message.reason
 
     def _accept(self, item: InFlight) -> None:
