@@ -39,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections import deque
@@ -50,25 +49,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from edge.config import ConfigError, MqttConfig
+from edge.config import MqttConfig
 from edge.domain import exactjson
 from edge.publish.backoff import Backoff, FailureLog, Retries
 from edge.publish.connection import (
-    Connack,
     Connection,
+    Failed,
     Gone,
-    Message,
     Puback,
-    describe,
     json_properties,
-    paho_log,
+    open_connection,
     reason_text,
 )
 from edge.publish.status import RelayState, status_payload
@@ -102,8 +98,6 @@ PURGE_EVERY_S = 600.0
 RECORD_EVERY_S = 0.1  # answers are written in batches at most this old (one commit each)
 STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
-CONNECT_TIMEOUT_S = 5.0  # TCP connect and TLS handshake
-CONNACK_TIMEOUT_S = 10.0
 FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
 SET_ASIDE_MAX_S = 300.0  # ceiling of the retry delay of a refused row
 FAILURE_REMINDER_S = 300.0  # an unchanged connection failure is logged again this often
@@ -203,7 +197,6 @@ class OutboxRelay:
         self._next_count = 0.0
         self._next_purge = 0.0
         self._storage_problem: str | None = None
-        self._receive_maximum: int | None = None  # from the last CONNACK (MQTT 5)
         # Answers not yet written to the database (kept if a write fails).
         self._published: list[int] = []
         self._refused: dict[int, str] = {}
@@ -213,9 +206,8 @@ class OutboxRelay:
         self._recorder: ThreadPoolExecutor | None = None  # while run() runs
         self._writing: Future[None] | None = None
         self._batch: _Answers | None = None
-        self._v5 = mqtt_config.protocol == "5"
         self._properties: Properties | None = None
-        if self._v5:
+        if mqtt_config.protocol == "5":
             self._properties = json_properties(PacketTypes.PUBLISH)
 
     # --- the daemon's side -----------------------------------------------------------
@@ -261,19 +253,8 @@ class OutboxRelay:
                 self._wait_to_reconnect(stop)
 
     # --- connecting ------------------------------------------------------------------
-    def _new_client(self, inbox: queue.SimpleQueue[Message]) -> mqtt.Client:
-        settings = self._mqtt
-        protocol = MQTTProtocolVersion.MQTTv5 if self._v5 else MQTTProtocolVersion.MQTTv311
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._client_id,
-            protocol=protocol,
-            clean_session=None if self._v5 else True,
-            reconnect_on_failure=False,
-        )
-        client.enable_logger(paho_log)
-        client.connect_timeout = CONNECT_TIMEOUT_S
-        client.max_inflight_messages_set(settings.max_inflight)
+    def _connect(self, stop: threading.Event) -> Connection | None:
+        """One connection attempt, up to the CONNACK; None (logged, counted) when it fails."""
         will = status_payload(
             "offline",
             boot=self._boot,
@@ -286,112 +267,18 @@ class OutboxRelay:
             outbox_full=self._outbox_full,
             extra={"reason": "connection-lost"},
         )
-        will_properties = json_properties(PacketTypes.WILLMESSAGE) if self._v5 else None
-        client.will_set(
-            self._status_topic,
-            exactjson.dumps(will).encode("utf-8"),
-            qos=1,
-            retain=True,
-            properties=will_properties,
+        outcome = open_connection(
+            self._mqtt,
+            self._client_id,
+            will_topic=self._status_topic,
+            will=exactjson.dumps(will),
+            wake=self._signal.set,
+            stop=stop,
         )
-        if settings.username is not None:
-            client.username_pw_set(settings.username, settings.read_password())
-        if settings.tls:
-            client.tls_set(
-                ca_certs=str(settings.tls_ca) if settings.tls_ca else None,
-                certfile=str(settings.tls_cert) if settings.tls_cert else None,
-                keyfile=str(settings.tls_key) if settings.tls_key else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(settings.tls_insecure)
-
-        # Callbacks run on paho's thread: they hand over and wake the relay, nothing else.
-        def on_connect(
-            _client: mqtt.Client,
-            _userdata: object,
-            _flags: mqtt.ConnectFlags,
-            reason: ReasonCode,
-            properties: Properties | None,
-        ) -> None:
-            receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
-            inbox.put(Connack(reason, receive_maximum))
-            self._signal.set()
-
-        def on_publish(
-            _client: mqtt.Client,
-            _userdata: object,
-            mid: int,
-            reason: ReasonCode,
-            _properties: Properties,
-        ) -> None:
-            inbox.put(Puback(mid, reason))
-            self._signal.set()
-
-        def on_disconnect(
-            _client: mqtt.Client,
-            _userdata: object,
-            _flags: mqtt.DisconnectFlags,
-            reason: ReasonCode,
-            _properties: Properties | None,
-        ) -> None:
-            inbox.put(Gone(reason_text(reason)))
-            self._signal.set()
-
-        client.on_connect = on_connect
-        client.on_publish = on_publish
-        client.on_disconnect = on_disconnect
-        return client
-
-    def _connect(self, stop: threading.Event) -> Connection | None:
-        """One connection attempt, up to the CONNACK; None (logged, counted) when it fails."""
-        settings = self._mqtt
-        inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        try:
-            connection = Connection(self._new_client(inbox), inbox)
-        except ConfigError as error:  # the password source; the message holds no secret
-            self._failed(str(error))
+        if isinstance(outcome, Failed):
+            self._failed(outcome.reason)
             return None
-        except (OSError, ValueError) as error:  # TLS files missing or unreadable
-            self._failed(f"TLS settings: {describe(error)}")
-            return None
-        try:
-            if self._v5:
-                connection.client.connect(
-                    settings.host, settings.port, settings.keepalive, clean_start=True
-                )
-            else:
-                connection.client.connect(settings.host, settings.port, settings.keepalive)
-        except (OSError, ValueError) as error:
-            connection.close()
-            self._failed(f"{settings.host}:{settings.port}: {describe(error)}")
-            return None
-        connection.start()
-        deadline = time.monotonic() + CONNACK_TIMEOUT_S
-        while not stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                connection.close()
-                self._failed("no CONNACK from the broker")
-                return None
-            try:
-                message = inbox.get(timeout=min(remaining, POLL_S))
-            except queue.Empty:
-                continue
-            if isinstance(message, Connack):
-                if message.reason.is_failure:
-                    connection.close()
-                    self._failed(
-                        f"the broker refused the connection: {reason_text(message.reason)}"
-                    )
-                    return None
-                self._receive_maximum = message.receive_maximum
-                return connection
-            if isinstance(message, Gone):
-                connection.close()
-                self._failed(f"connection closed before CONNACK: {message.reason}")
-                return None
-        connection.close()
-        return None
+        return outcome
 
     def _failed(self, reason: str) -> None:
         message = self._failures.failed(reason, time.monotonic())
@@ -417,8 +304,8 @@ class OutboxRelay:
     def _serve(self, connection: Connection, stop: threading.Event) -> None:
         settings = self._mqtt
         limit = settings.max_inflight
-        if self._receive_maximum:
-            limit = min(limit, self._receive_maximum)
+        if connection.receive_maximum:
+            limit = min(limit, connection.receive_maximum)
         now = time.monotonic()
         self._backoff.reset()
         recovered = self._failures.recovered(now)
