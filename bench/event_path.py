@@ -71,6 +71,7 @@ import edge.publish.relay as relay_module
 from edge import __version__
 from edge.config import MqttConfig
 from edge.domain.scanning import ScanInput
+from edge.publish.recorder import RECORD_EVERY_S
 from edge.publish.relay import EventItem, OutboxRelay, with_replayed
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
@@ -558,7 +559,7 @@ def report(results: Results) -> None:
     drain, window = results.drain, results.window
     print(f"relay: in-flight window {window} (mqtt.max_inflight; MQTT 5, QoS 1); outbox read "
           f"{relay_module.READ_AHEAD} rows per query; PUBACKs recorded as sent in one commit "
-          f"per batch, at most {relay_module.RECORD_EVERY_S * 1000:.0f} ms old, written by "
+          f"per batch, at most {RECORD_EVERY_S * 1000:.0f} ms old, written by "
           "a recorder thread while the relay publishes")  # fmt: skip
     print("catalog: 3-level BOM, 50 stock components (bench/common.py "
           "write_three_level_catalog); per scan 1 backflush event (50 lines) and 50 changed "

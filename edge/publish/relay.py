@@ -43,7 +43,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +66,7 @@ from edge.publish.connection import (
     open_connection,
     reason_text,
 )
+from edge.publish.recorder import AnswerRecorder
 from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
 from edge.publish.window import EventItem, InFlight, StatusItem, StockItem, Window
@@ -95,7 +95,6 @@ POLL_S = 0.5  # the outbox is read at least this often (rows from other processe
 READ_AHEAD = 200  # outbox rows read per query
 COUNT_EVERY_S = 2.0  # backlog count and outbox_full check
 PURGE_EVERY_S = 600.0
-RECORD_EVERY_S = 0.1  # answers are written in batches at most this old (one commit each)
 STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
 FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
@@ -132,24 +131,6 @@ class _Session:
     last_status: dict[str, Any] | None = None
     last_status_at: float = 0.0
     lost: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Answers:
-    """Broker answers to write in one transaction (see :func:`outbox.record_answers`)."""
-
-    published: list[int]
-    refused: dict[int, str]
-    stock: dict[str, int]
-
-    def write(self, engine: Engine) -> None:
-        outbox.record_answers(
-            engine,
-            published=self.published,
-            refused=self.refused,
-            stock=self.stock,
-            at=datetime.now(UTC),
-        )
 
 
 class OutboxRelay:
@@ -197,15 +178,12 @@ class OutboxRelay:
         self._next_count = 0.0
         self._next_purge = 0.0
         self._storage_problem: str | None = None
-        # Answers not yet written to the database (kept if a write fails).
-        self._published: list[int] = []
-        self._refused: dict[int, str] = {}
-        self._stock_published: dict[str, int] = {}
-        self._record_due: float | None = None  # when the oldest unwritten answer is due
-        # The batch of answers the recorder thread is writing, and that write.
-        self._recorder: ThreadPoolExecutor | None = None  # while run() runs
-        self._writing: Future[None] | None = None
-        self._batch: _Answers | None = None
+        self._recorder = AnswerRecorder(
+            engine,
+            wake=self._signal.set,
+            on_written=self._storage_recovered,
+            on_failed=self._storage_failed,
+        )
         self._properties: Properties | None = None
         if mqtt_config.protocol == "5":
             self._properties = json_properties(PacketTypes.PUBLISH)
@@ -225,13 +203,11 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         """Connect, publish and reconnect until ``stop`` is set; then say offline and disconnect."""
-        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-record")
+        self._recorder.start()
         try:
             self._run(stop)
         finally:
-            self._record_answers(now=True)
-            self._recorder.shutdown(wait=True)
-            self._recorder = None
+            self._recorder.close()
         log.info("relay stopped")
 
     def _run(self, stop: threading.Event) -> None:
@@ -247,7 +223,7 @@ class OutboxRelay:
             finally:
                 if connection is not None:
                     connection.close()
-                self._record_answers(now=True)
+                self._recorder.record(now=True)
                 self._update_state(connected=False)
             if not stop.is_set():
                 self._wait_to_reconnect(stop)
@@ -359,12 +335,9 @@ class OutboxRelay:
                 self._stock_retries.release_tries()
             # Written after the window is refilled: the broker keeps answering the
             # publishes in flight while the commit (an fsync) runs.
-            self._record_answers()
+            self._recorder.record()
             if session.lost is None:
-                wait = POLL_S
-                if self._record_due is not None and self._writing is None:
-                    wait = min(wait, max(0.0, self._record_due - time.monotonic()))
-                self._signal.wait(wait)
+                self._signal.wait(self._recorder.wait_s(POLL_S))
 
     def _take_answers(self, session: _Session) -> bool:
         """Handle what paho's thread handed over; False once the connection is gone."""
@@ -385,24 +358,22 @@ class OutboxRelay:
                 session.lost = message.reason
 
     def _accept(self, item: InFlight) -> None:
-        self._answered()
+        self._recorder.answered()
         if isinstance(item, EventItem):
-            self._published.append(item.seq)
-            self._refused.pop(item.seq, None)
+            self._recorder.published(item.seq)
             if self._event_retries.accepted(item.seq):
                 log.info("event seq %d on %s accepted after being set aside", item.seq, item.topic)
         elif isinstance(item, StockItem):
-            newest = max(item.version, self._stock_published.get(item.part, 0))
-            self._stock_published[item.part] = newest
+            self._recorder.stock_published(item.part, item.version)
             if self._stock_retries.accepted(item.part):
                 log.info("stock state on %s accepted after being set aside", item.topic)
 
     def _refuse(self, item: InFlight, reason: str) -> None:
-        self._answered()
+        self._recorder.answered()
         now = time.monotonic()
         error = f"{item.topic}: refused by the broker: {reason}"
         if isinstance(item, EventItem):
-            self._refused[item.seq] = error
+            self._recorder.refused(item.seq, error)
             if self._event_retries.refused(item.seq, now):
                 log.warning(
                     "event seq %d set aside, later events go on; retrying with back-off: %s",
@@ -584,7 +555,7 @@ class OutboxRelay:
             self._signal.clear()
             if not self._take_answers(session):
                 break
-        self._record_answers(now=True)
+        self._recorder.record(now=True)
         if len(session.window):
             log.info(
                 "disconnecting with %d publishes unacknowledged; the next start sends them again",
@@ -594,69 +565,6 @@ class OutboxRelay:
             log.info("disconnecting from the broker")
 
     # --- the database ----------------------------------------------------------------
-    def _answered(self) -> None:
-        if self._record_due is None:
-            self._record_due = time.monotonic() + RECORD_EVERY_S
-
-    def _record_answers(self, *, now: bool = False) -> None:
-        """Write the broker's answers once the oldest is RECORD_EVERY_S old (or ``now``).
-
-        Batching turns a stream of PUBACKs into a few commits; an answer lost
-        with a crash before it is written only means that row is sent again.
-        The write runs on the recorder thread while the relay goes on; ``now``
-        waits for a write in progress and writes the rest before returning.
-        """
-        self._collect_write(wait=now)
-        if self._writing is not None:  # one batch at a time; answers keep gathering
-            return
-        if self._record_due is None:
-            return
-        if not now and time.monotonic() < self._record_due:
-            return
-        batch = _Answers(self._published, self._refused, self._stock_published)
-        self._published = []
-        self._refused = {}
-        self._stock_published = {}
-        self._record_due = None
-        if now or self._recorder is None:
-            try:
-                batch.write(self._engine)
-            except SQLAlchemyError as error:
-                self._take_back(batch)
-                self._storage_failed(error)
-                return
-            self._storage_recovered()
-            return
-        self._batch = batch
-        self._writing = self._recorder.submit(batch.write, self._engine)
-        self._writing.add_done_callback(lambda _done: self._signal.set())
-
-    def _collect_write(self, *, wait: bool) -> None:
-        """The outcome of the recorder's write, once it is done (or ``wait`` for it)."""
-        writing, batch = self._writing, self._batch
-        if writing is None or batch is None or not (wait or writing.done()):
-            return
-        self._writing = None
-        self._batch = None
-        try:
-            writing.result()
-        except SQLAlchemyError as error:
-            self._take_back(batch)
-            self._storage_failed(error)
-            return
-        self._storage_recovered()
-
-    def _take_back(self, batch: _Answers) -> None:
-        """A batch that could not be written: keep it, ahead of newer answers, due now."""
-        accepted_since = set(self._published)
-        self._published = batch.published + self._published
-        self._refused = {
-            seq: error for seq, error in batch.refused.items() if seq not in accepted_since
-        } | self._refused
-        for part, version in batch.stock.items():
-            self._stock_published[part] = max(version, self._stock_published.get(part, 0))
-        self._record_due = time.monotonic()
-
     def _housekeeping(self, session: _Session | None) -> None:
         now = time.monotonic()
         if now >= self._next_purge:
@@ -689,10 +597,10 @@ class OutboxRelay:
         )
         self._backlog = backlog
         self._outbox_full = full
-        if self._record_due is None and self._writing is None:
+        if self._recorder.idle:
             # Only reads were due, and they worked. With answers still waiting to
             # be written (a full disk fails writes, not reads), recovery is a
-            # successful write, not this count: see _record_answers.
+            # successful write, not this count: see AnswerRecorder.record.
             self._storage_recovered()
         self._update_state(
             pending=backlog.events,
