@@ -38,17 +38,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
@@ -60,77 +55,31 @@ from edge.publish.backoff import Backoff, FailureLog, Retries
 from edge.publish.connection import (
     Connection,
     Failed,
-    Gone,
-    Puback,
     json_properties,
     open_connection,
-    reason_text,
 )
 from edge.publish.recorder import AnswerRecorder
+from edge.publish.session import POLL_S, Session, with_replayed
 from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
-from edge.publish.window import EventItem, InFlight, StatusItem, StockItem, Window
+from edge.publish.window import EventItem, InFlight, StockItem, Window
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
-from edge.store.outbox import Backlog, OutboxRow, StockRow
+from edge.store.outbox import Backlog
 
-__all__ = [
-    "Backoff",
-    "EventItem",
-    "FailureLog",
-    "OutboxRelay",
-    "RelayState",
-    "Retries",
-    "StatusItem",
-    "StockItem",
-    "Window",
-    "status_payload",
-    "with_replayed",
-]
+# EventItem, RelayState and with_replayed are imported from here by the daemon's
+# tests and the event-path bench.
+__all__ = ["EventItem", "OutboxRelay", "RelayState", "with_replayed"]
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
-READ_AHEAD = 200  # outbox rows read per query
 COUNT_EVERY_S = 2.0  # backlog count and outbox_full check
 PURGE_EVERY_S = 600.0
-STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
 FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
 SET_ASIDE_MAX_S = 300.0  # ceiling of the retry delay of a refused row
 FAILURE_REMINDER_S = 300.0  # an unchanged connection failure is logged again this often
-
-
-def with_replayed(payload: str) -> str:
-    """The event's JSON text with ``"replayed":true`` added; every other byte unchanged."""
-    text = payload.rstrip()
-    if not text.endswith("}"):
-        raise ValueError("an event payload is a JSON object")
-    body = text[:-1].rstrip()
-    separator = "" if body.endswith("{") else ","
-    return f'{body}{separator}"replayed":true}}'
-
-
-@dataclass
-class _Session:
-    """What the relay knows about the current connection."""
-
-    connection: Connection
-    window: Window
-    replay_cutoff: int  # rows up to this seq were committed before the CONNACK
-    cursor: int = 0  # the last seq read by the in-order walk on this connection
-    rows: deque[OutboxRow] = field(default_factory=deque)  # read, not yet published
-    caught_up: bool = False  # the last read found every committed row
-    next_look: float = 0.0  # when to look for rows committed by other processes
-    stock_queue: deque[str] = field(default_factory=deque)  # parts to republish
-    stock_changes: deque[StockRow] = field(default_factory=deque)  # changed, not yet sent
-    stock_scan_due: bool = True
-    stock_sent: dict[str, int] = field(default_factory=dict)  # part -> version published
-    status_due: bool = True
-    last_status: dict[str, Any] | None = None
-    last_status_at: float = 0.0
-    lost: str | None = None
 
 
 class OutboxRelay:
@@ -165,7 +114,7 @@ class OutboxRelay:
         self._status_extra = status_extra
         self._status_topic = status_topic(topic_prefix)
         self._signal = threading.Event()
-        self._new_rows = False  # set by wake(), cleared when the outbox is read
+        self._committed = threading.Event()  # set by wake(), cleared when the outbox is read
         self._state_lock = threading.Lock()
         self._state = RelayState()
         self._backoff = Backoff(FIRST_RETRY_S, mqtt_config.reconnect_max_s)
@@ -191,7 +140,7 @@ class OutboxRelay:
     # --- the daemon's side -----------------------------------------------------------
     def wake(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
-        self._new_rows = True
+        self._committed.set()
         self._signal.set()
 
     def state(self) -> RelayState:
@@ -231,18 +180,9 @@ class OutboxRelay:
     # --- connecting ------------------------------------------------------------------
     def _connect(self, stop: threading.Event) -> Connection | None:
         """One connection attempt, up to the CONNACK; None (logged, counted) when it fails."""
-        will = status_payload(
-            "offline",
-            boot=self._boot,
-            version=self._version,
-            site=self._site,
-            node=self._node,
-            at=datetime.now(UTC),
-            synced=clock_synced(),
-            backlog=None,
-            outbox_full=self._outbox_full,
-            extra={"reason": "connection-lost"},
-        )
+        # The Last Will is fixed here and published by the broker whenever the
+        # connection dies: it carries no backlog count and none of the extra keys.
+        will = self._status_message("offline", backlog=None, extra={"reason": "connection-lost"})
         outcome = open_connection(
             self._mqtt,
             self._client_id,
@@ -287,11 +227,20 @@ class OutboxRelay:
         recovered = self._failures.recovered(now)
         self._event_retries.release_tries()
         self._stock_retries.release_tries()
-        session = _Session(
+        session = Session(
             connection,
             Window(limit),
+            engine=self._engine,
             replay_cutoff=outbox.newest_seq(self._engine),
-            stock_queue=deque(outbox.stock_parts(self._engine)),
+            stock_parts=outbox.stock_parts(self._engine),
+            committed=self._committed,
+            event_retries=self._event_retries,
+            stock_retries=self._stock_retries,
+            properties=self._properties,
+            status_topic=self._status_topic,
+            status=self._status,
+            accept=self._accept,
+            refuse=self._refuse,
         )
         self._next_count = 0.0
         self._housekeeping(session)
@@ -316,7 +265,7 @@ class OutboxRelay:
         )
         while True:
             self._signal.clear()
-            if not self._take_answers(session):
+            if not session.take_answers():
                 log.warning(
                     "lost the connection to the broker (%s); %d publishes awaiting PUBACK "
                     "will be sent again after reconnecting",
@@ -329,7 +278,7 @@ class OutboxRelay:
                 self._shut_down(session)
                 return
             self._safely(lambda: self._housekeeping(session))
-            if not self._safely(lambda: self._fill(session)):
+            if not self._safely(session.fill):
                 # Retries handed out by this pass may not have been published.
                 self._event_retries.release_tries()
                 self._stock_retries.release_tries()
@@ -338,24 +287,6 @@ class OutboxRelay:
             self._recorder.record()
             if session.lost is None:
                 self._signal.wait(self._recorder.wait_s(POLL_S))
-
-    def _take_answers(self, session: _Session) -> bool:
-        """Handle what paho's thread handed over; False once the connection is gone."""
-        while True:
-            try:
-                message = session.connection.inbox.get_nowait()
-            except queue.Empty:
-                return session.lost is None
-            if isinstance(message, Puback):
-                item = session.window.pop(message.mid)
-                if item is None:
-                    continue
-                if message.reason.is_failure:
-                    self._refuse(item, reason_text(message.reason))
-                else:
-                    self._accept(item)
-            elif isinstance(message, Gone):
-                session.lost = message.reason
 
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()
@@ -390,132 +321,6 @@ class OutboxRelay:
             log.warning("status message refused: %s", error)
         self._update_state(last_error=error)
 
-    # --- publishing ------------------------------------------------------------------
-    def _publish(self, session: _Session, payload: str, *, retain: bool, item: InFlight) -> bool:
-        """Hand one QoS 1 message to paho; False when the connection is going away."""
-        try:
-            info = session.connection.client.publish(
-                item.topic,
-                payload.encode("utf-8"),
-                qos=1,
-                retain=retain,
-                properties=self._properties,
-            )
-        except ValueError as error:  # a topic or payload MQTT cannot carry
-            self._refuse(item, f"not publishable: {error}")
-            return True
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            session.lost = session.lost or mqtt.error_string(info.rc)
-            return False
-        session.window.add(info.mid, item)
-        return True
-
-    def _fill(self, session: _Session) -> None:
-        """Publish what is waiting, up to the window: status, retries, events and stock."""
-        if session.lost is not None:
-            return
-        now = time.monotonic()
-        if self._new_rows or now >= session.next_look:
-            # Something was committed (wake), or it is time to look for rows that
-            # other processes committed: read the outbox again.
-            self._new_rows = False
-            session.next_look = now + POLL_S
-            session.caught_up = False
-            session.stock_scan_due = True
-        window = session.window
-        if session.status_due and window.free:
-            self._publish_status(session, "online")
-        if window.free and len(self._event_retries):
-            due = self._event_retries.due(now, window.free)
-            rows = {row.seq: row for row in outbox.unpublished_by_seq(self._engine, due)}
-            for seq in due:
-                row = rows.get(seq)
-                if row is None:  # published meanwhile, or purged
-                    self._event_retries.accepted(seq)
-                elif not self._publish_event(session, row):
-                    return
-        if window.free and len(self._stock_retries):
-            due_parts = self._stock_retries.due(now, window.free)
-            for part in due_parts:
-                session.stock_sent.pop(part, None)
-            for stock_row in outbox.stock_rows(self._engine, due_parts):
-                if not self._publish_stock(session, stock_row):
-                    return
-        # Events and stock share the window; while both wait, stock gets half. New
-        # events go out before the stock states are read, so their PUBACKs are on the
-        # way while the relay reads and publishes stock.
-        stock_waiting = bool(session.stock_queue or session.stock_changes)
-        reserve = window.free // 2 if stock_waiting or session.stock_scan_due else 0
-        filled = self._fill_events(session, window.free - reserve)
-        if session.stock_scan_due and window.free and session.lost is None:
-            session.stock_scan_due = False
-            session.stock_changes = deque(
-                row
-                for row in outbox.stock_changed(self._engine)
-                if row.version > session.stock_sent.get(row.part, 0)
-            )
-        if not self._fill_stock(session):
-            return
-        if filled and window.free:
-            self._fill_events(session, window.free)
-
-    def _fill_events(self, session: _Session, budget: int) -> bool:
-        """Publish unpublished rows in seq order; True when the budget ran out first.
-
-        Rows are read ahead in batches of :data:`READ_AHEAD` and kept in the
-        session, so a long backlog costs one query per batch, and none once
-        every committed row has been read (until a wake or the next poll).
-        """
-        while budget > 0 and session.lost is None:
-            if not session.rows:
-                if session.caught_up:
-                    return False
-                rows = outbox.unpublished_after(self._engine, session.cursor, READ_AHEAD)
-                session.caught_up = len(rows) < READ_AHEAD
-                if not rows:
-                    return False
-                session.rows.extend(rows)
-                session.cursor = rows[-1].seq
-            row = session.rows.popleft()
-            if row.seq in self._event_retries:
-                continue  # set aside: its retries come from Retries
-            if not self._publish_event(session, row):
-                return False
-            budget -= 1
-        return budget <= 0
-
-    def _publish_event(self, session: _Session, row: OutboxRow) -> bool:
-        # Committed before this connection's CONNACK, or sent before: from the backlog.
-        replayed = row.seq <= session.replay_cutoff or row.attempts > 0
-        payload = with_replayed(row.payload) if replayed else row.payload
-        return self._publish(session, payload, retain=False, item=EventItem(row.seq, row.topic))
-
-    def _fill_stock(self, session: _Session) -> bool:
-        window = session.window
-        while session.stock_queue and window.free:
-            parts = [
-                session.stock_queue.popleft()
-                for _ in range(min(window.free, len(session.stock_queue)))
-            ]
-            for row in outbox.stock_rows(self._engine, parts):
-                newer = row.version > session.stock_sent.get(row.part, 0)
-                if newer and not self._publish_stock(session, row):
-                    return False
-        while session.stock_changes and window.free:
-            row = session.stock_changes.popleft()
-            if row.version <= session.stock_sent.get(row.part, 0):
-                continue  # this version is on its way already
-            if self._stock_retries.waiting(row.part):
-                continue
-            if not self._publish_stock(session, row):
-                return False
-        return True
-
-    def _publish_stock(self, session: _Session, row: StockRow) -> bool:
-        session.stock_sent[row.part] = row.version
-        item = StockItem(row.part, row.version, row.topic)
-        return self._publish(session, row.payload, retain=True, item=item)
-
     def _status(self, state: str, reason: str | None = None) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if self._status_extra is not None:
@@ -525,6 +330,11 @@ class OutboxRelay:
                 log.exception("status_extra failed; status published without it")
         if reason is not None:
             extra = {**extra, "reason": reason}
+        return self._status_message(state, backlog=self._backlog, extra=extra)
+
+    def _status_message(
+        self, state: str, *, backlog: Backlog | None, extra: dict[str, Any]
+    ) -> dict[str, Any]:
         return status_payload(
             state,
             boot=self._boot,
@@ -533,27 +343,19 @@ class OutboxRelay:
             node=self._node,
             at=datetime.now(UTC),
             synced=clock_synced(),
-            backlog=self._backlog,
+            backlog=backlog,
             outbox_full=self._outbox_full,
             extra=extra,
         )
 
-    def _publish_status(self, session: _Session, state: str, reason: str | None = None) -> bool:
-        payload = self._status(state, reason)
-        session.status_due = False
-        session.last_status = {key: value for key, value in payload.items() if key != "at"}
-        session.last_status_at = time.monotonic()
-        item = StatusItem(state, self._status_topic)
-        return self._publish(session, exactjson.dumps(payload), retain=True, item=item)
-
-    def _shut_down(self, session: _Session) -> None:
+    def _shut_down(self, session: Session) -> None:
         """Clean stop: retained offline, a short wait for outstanding PUBACKs, DISCONNECT."""
-        self._publish_status(session, "offline", "shutdown")
+        session.publish_status("offline", "shutdown")
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         while len(session.window) and time.monotonic() < deadline:
             self._signal.wait(0.05)
             self._signal.clear()
-            if not self._take_answers(session):
+            if not session.take_answers():
                 break
         self._recorder.record(now=True)
         if len(session.window):
@@ -565,7 +367,7 @@ class OutboxRelay:
             log.info("disconnecting from the broker")
 
     # --- the database ----------------------------------------------------------------
-    def _housekeeping(self, session: _Session | None) -> None:
+    def _housekeeping(self, session: Session | None) -> None:
         now = time.monotonic()
         if now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY_S
@@ -608,11 +410,8 @@ class OutboxRelay:
             stock_pending=backlog.stock,
             outbox_full=full,
         )
-        if session is not None and session.last_status is not None:
-            current = {k: v for k, v in self._status("online").items() if k != "at"}
-            waited = now - session.last_status_at >= STATUS_MIN_INTERVAL_S
-            if current != session.last_status and (waited or alarm_changed):
-                session.status_due = True
+        if session is not None:
+            session.check_status(now, alarm_changed=alarm_changed)
 
     def _safely(self, action: Callable[[], None]) -> bool:
         """Run a database step; a storage error is logged once and retried later."""
