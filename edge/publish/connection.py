@@ -41,7 +41,14 @@ def _not_paho_noise(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("Client is not connected")
 
 
-paho_log.addFilter(_not_paho_noise)
+def install_paho_log_filter() -> None:
+    """Keep paho's meaningless "Client is not connected" line out of the log.
+
+    Called when a relay is built rather than at import, so importing this
+    module changes no logger; calling it again adds nothing.
+    """
+    if _not_paho_noise not in paho_log.filters:
+        paho_log.addFilter(_not_paho_noise)
 
 
 @dataclass(frozen=True, slots=True)

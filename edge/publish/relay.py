@@ -55,6 +55,7 @@ from edge.publish.backoff import Backoff, FailureLog, Retries
 from edge.publish.connection import (
     Connection,
     Failed,
+    install_paho_log_filter,
     json_properties,
     open_connection,
 )
@@ -104,6 +105,7 @@ class OutboxRelay:
         version: str,
         status_extra: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
+        install_paho_log_filter()
         self._engine = engine
         self._mqtt = mqtt_config
         self._client_id = client_id
