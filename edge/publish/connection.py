@@ -53,18 +53,24 @@ def install_paho_log_filter() -> None:
 
 @dataclass(frozen=True, slots=True)
 class Connack:
+    """The broker's answer to CONNECT."""
+
     reason: ReasonCode
     receive_maximum: int | None
 
 
 @dataclass(frozen=True, slots=True)
 class Puback:
+    """The broker's answer to the publish with paho message id ``mid``."""
+
     mid: int
     reason: ReasonCode
 
 
 @dataclass(frozen=True, slots=True)
 class Gone:
+    """The connection ended; ``reason`` says how, for the log."""
+
     reason: str
 
 
@@ -100,6 +106,7 @@ class Connection:
 
 
 def describe(error: BaseException) -> str:
+    """A connection error in a few words for the log line and the STATUS line."""
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS certificate check failed: {error.verify_message or error}"
     if isinstance(error, ssl.SSLError):
@@ -122,6 +129,7 @@ def json_properties(packet_type: int) -> Properties:
 
 
 def reason_text(reason: ReasonCode) -> str:
+    """An MQTT reason code as its name and number, e.g. ``Not authorized (0x87)``."""
     return f"{reason.getName()} (0x{reason.value:02x})"
 
 

@@ -1,13 +1,9 @@
-"""Recording the broker's answers in the outbox: many PUBACKs, one short commit.
+"""The broker's answers, written to the outbox in batches: many PUBACKs, one short commit.
 
-A row is marked published only once the broker has acknowledged it, and the
-answers are written after the broker has answered, in one ``BEGIN IMMEDIATE``
-transaction per batch: the relay never holds the write lock while it waits
-for the broker. A batch is written on a helper thread (one batch at a time)
-while the relay goes on publishing, so a commit's fsync does not stall the
-publish window. A batch that fails is taken back and written again with the
-next; an answer lost with a crash before it is written only means that row is
-sent again.
+Batches are written on a helper thread, one at a time, while the relay goes on
+publishing; a batch that fails is taken back and written with the next (see
+"Short writes" in :mod:`edge.publish`). An answer lost with a crash before it
+is written only means that row is sent again.
 """
 
 from __future__ import annotations

@@ -1,37 +1,11 @@
-"""OutboxRelay: outbox rows to the MQTT broker, at least once and in ``seq`` order.
+"""OutboxRelay: the relay thread, from outbox rows to the MQTT broker.
 
-How it is put together, and why:
-
-* **One thread decides, paho's thread only talks.** :meth:`OutboxRelay.run`
-  reads the outbox, publishes, and records answers. paho's network thread
-  (``loop_start``) reads and writes the socket; its callbacks only put the
-  CONNACK, each PUBACK's message id and reason code, and the loss of the
-  connection into a queue and wake the relay. Nothing publishes or waits
-  inside a callback.
-* **A fresh paho client for every connection.** The client is created with
-  ``reconnect_on_failure=False`` and thrown away when its connection ends, so
-  paho never re-sends its own in-memory copies of unacknowledged messages.
-  Exactly one layer re-sends: after each CONNACK the relay publishes every
-  unacknowledged row again, in ``seq`` order, from the database.
-* **Sent means acknowledged.** A row is marked published only when its
-  PUBACK arrives and ``reason_code.is_failure`` is false (0x10 "no matching
-  subscribers" is a success). A refused row (an ACL denial) is set aside:
-  logged once with its topic, retried on its own back-off, and later rows go
-  on without it.
-* **Short writes, never across the network.** Answers are recorded in one
-  ``BEGIN IMMEDIATE`` transaction per batch, after the broker has answered;
-  the relay never holds the write lock while it waits for the broker. A batch
-  is written by a helper thread (one batch at a time) while the relay goes on
-  publishing, so a commit's fsync does not stall the window; a batch that
-  fails is taken back and written again with the next.
-* **State is retained, events are not.** ``{prefix}/status`` (retained, and
-  the Last Will) and ``{prefix}/stock/{part}`` (retained, latest wins) are
-  published again after every CONNACK, since a broker without persistence
-  forgets retained messages. Events are never retained.
-
-The pure pieces (:class:`Backoff`, :class:`Retries`, :class:`Window`,
-:class:`FailureLog`, :func:`with_replayed`, :func:`status_payload`) hold no
-I/O and are unit tested on their own.
+The loop connects with back-off, serves one connection at a time (a
+:class:`~edge.publish.session.Session`), decides what each broker answer
+means (published, or set aside and retried), has the answers recorded
+(:class:`~edge.publish.recorder.AnswerRecorder`), and keeps the outbox in
+order: purge of sent rows, the backlog count and the ``outbox_full`` alarm.
+How the pieces fit together is told in :mod:`edge.publish`.
 """
 
 from __future__ import annotations
@@ -84,7 +58,7 @@ FAILURE_REMINDER_S = 300.0  # an unchanged connection failure is logged again th
 
 
 class OutboxRelay:
-    """Publishes the outbox to MQTT until stopped. See the module docstring.
+    """Publishes the outbox to MQTT until stopped. See :mod:`edge.publish` for the design.
 
     The daemon builds one, runs :meth:`run` in a thread, calls :meth:`wake`
     right after each commit that wrote outbox rows, and reads :meth:`state`

@@ -1,15 +1,10 @@
-"""What one connection sends: the outbox in ``seq`` order, stock states and the status.
+"""What one connection sends: the status, retries, events in ``seq`` order and stock.
 
 A :class:`Session` lives from a CONNACK to the loss (or close) of that
-connection. It fills the publish window from the outbox: the status when it
-is due, rows whose retry is due, then unpublished events in ``seq`` order and
-changed stock states. Every connection starts with a clean MQTT session, so
-after each CONNACK every unacknowledged row is published again, in ``seq``
-order, from the database, and the retained status and every stock state are
-published again too (a broker without persistence forgets retained messages).
-Events are never retained.
-
-The session publishes and hands each broker answer on to the relay, which
+connection and fills its publish window from the outbox. Each connection
+has a clean MQTT session, so after its CONNACK the session publishes again
+every unacknowledged row from the database, the retained status and every
+stock state (see :mod:`edge.publish`). It hands each broker answer on to the relay, which
 decides what it means and has it recorded.
 """
 

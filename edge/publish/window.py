@@ -8,12 +8,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class EventItem:
+    """An outbox row in flight."""
+
     seq: int
     topic: str
 
 
 @dataclass(frozen=True, slots=True)
 class StockItem:
+    """A part's stock state in flight, at the version that was published."""
+
     part: str
     version: int
     topic: str
@@ -21,11 +25,13 @@ class StockItem:
 
 @dataclass(frozen=True, slots=True)
 class StatusItem:
+    """The status message in flight."""
+
     state: str
     topic: str
 
 
-InFlight = EventItem | StockItem | StatusItem
+InFlight = EventItem | StockItem | StatusItem  # what a PUBACK answers
 
 
 class Window:
