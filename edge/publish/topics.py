@@ -1,7 +1,7 @@
 """Every MQTT topic the node publishes, built here and nowhere else (SPEC §6).
 
-``prefix`` is the validated ``topic_prefix`` of the config (by default
-``backflush/{site}/{node}``). Standard library only and cheap to import: the
+``prefix`` is the validated ``topic_prefix`` of the config, by default
+:func:`default_prefix`. Standard library only and cheap to import: the
 unit of work builds the event and stock topics it writes into outbox rows, and
 the relay builds the status topic, which is also its Last Will.
 """
@@ -9,6 +9,11 @@ the relay builds the status topic, which is also its Last Will.
 from __future__ import annotations
 
 from urllib.parse import quote
+
+
+def default_prefix(site: str, node: str) -> str:
+    """``backflush/{site}/{node}``: the prefix when the config sets none."""
+    return f"backflush/{site}/{node}"
 
 
 def status_topic(prefix: str) -> str:

@@ -7,9 +7,13 @@ import sys
 
 import pytest
 
-from edge.publish.topics import event_topic, status_topic, stock_topic
+from edge.publish.topics import default_prefix, event_topic, status_topic, stock_topic
 
 PREFIX = "backflush/plant-1/pack-edge-01"
+
+
+def test_the_default_prefix_names_the_site_and_the_node() -> None:
+    assert default_prefix("plant-1", "pack-edge-01") == PREFIX
 
 
 def test_status_and_event_topics_sit_under_the_prefix() -> None:
