@@ -43,8 +43,7 @@ from edge.store import outbox
 from edge.store.database import driver_reason
 from edge.store.outbox import Backlog
 
-# EventItem, RelayState and with_replayed are imported from here by the daemon's
-# tests and the event-path bench.
+# Importable from here as they were before the relay was split into modules.
 __all__ = ["EventItem", "OutboxRelay", "RelayState", "with_replayed"]
 
 log = logging.getLogger(__name__)
