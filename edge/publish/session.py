@@ -4,8 +4,8 @@ A :class:`Session` lives from a CONNACK to the loss (or close) of that
 connection and fills its publish window from the outbox. Each connection
 has a clean MQTT session, so after its CONNACK the session publishes again
 every unacknowledged row from the database, the retained status and every
-stock state (see :mod:`edge.publish`). It hands each broker answer on to the relay, which
-decides what it means and has it recorded.
+stock state (see :mod:`edge.publish`). It hands each broker answer on to the
+relay, which decides what it means and has it recorded.
 """
 
 from __future__ import annotations
