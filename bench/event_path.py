@@ -67,11 +67,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import select
 
-import edge.publish.relay as relay_module
 from edge import __version__
 from edge.config import MqttConfig
 from edge.domain.scanning import ScanInput
-from edge.publish.relay import EventItem, OutboxRelay, with_replayed
+from edge.publish.recorder import RECORD_EVERY_S
+from edge.publish.relay import OutboxRelay
+from edge.publish.session import READ_AHEAD, with_replayed
+from edge.publish.window import EventItem
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
 from edge.store import outbox
@@ -186,7 +188,7 @@ def install_record_probe(probe: Probe) -> None:
                 if not probe.waiting:
                     probe.all_recorded.set()
 
-    relay_module.outbox.record_answers = record_answers  # type: ignore[assignment]
+    outbox.record_answers = record_answers  # type: ignore[assignment]
 
 
 class RelayRunner:
@@ -557,8 +559,8 @@ def measure(directory: Path, scans: int, events: int) -> Results:
 def report(results: Results) -> None:
     drain, window = results.drain, results.window
     print(f"relay: in-flight window {window} (mqtt.max_inflight; MQTT 5, QoS 1); outbox read "
-          f"{relay_module.READ_AHEAD} rows per query; PUBACKs recorded as sent in one commit "
-          f"per batch, at most {relay_module.RECORD_EVERY_S * 1000:.0f} ms old, written by "
+          f"{READ_AHEAD} rows per query; PUBACKs recorded as sent in one commit "
+          f"per batch, at most {RECORD_EVERY_S * 1000:.0f} ms old, written by "
           "a recorder thread while the relay publishes")  # fmt: skip
     print("catalog: 3-level BOM, 50 stock components (bench/common.py "
           "write_three_level_catalog); per scan 1 backflush event (50 lines) and 50 changed "

@@ -1,443 +1,63 @@
-"""OutboxRelay: outbox rows to the MQTT broker, at least once and in ``seq`` order.
+"""OutboxRelay: the relay thread, from outbox rows to the MQTT broker.
 
-How it is put together, and why:
-
-* **One thread decides, paho's thread only talks.** :meth:`OutboxRelay.run`
-  reads the outbox, publishes, and records answers. paho's network thread
-  (``loop_start``) reads and writes the socket; its callbacks only put the
-  CONNACK, each PUBACK's message id and reason code, and the loss of the
-  connection into a queue and wake the relay. Nothing publishes or waits
-  inside a callback.
-* **A fresh paho client for every connection.** The client is created with
-  ``reconnect_on_failure=False`` and thrown away when its connection ends, so
-  paho never re-sends its own in-memory copies of unacknowledged messages.
-  Exactly one layer re-sends: after each CONNACK the relay publishes every
-  unacknowledged row again, in ``seq`` order, from the database.
-* **Sent means acknowledged.** A row is marked published only when its
-  PUBACK arrives and ``reason_code.is_failure`` is false (0x10 "no matching
-  subscribers" is a success). A refused row (an ACL denial) is set aside:
-  logged once with its topic, retried on its own back-off, and later rows go
-  on without it.
-* **Short writes, never across the network.** Answers are recorded in one
-  ``BEGIN IMMEDIATE`` transaction per batch, after the broker has answered;
-  the relay never holds the write lock while it waits for the broker. A batch
-  is written by a helper thread (one batch at a time) while the relay goes on
-  publishing, so a commit's fsync does not stall the window; a batch that
-  fails is taken back and written again with the next.
-* **State is retained, events are not.** ``{prefix}/status`` (retained, and
-  the Last Will) and ``{prefix}/stock/{part}`` (retained, latest wins) are
-  published again after every CONNACK, since a broker without persistence
-  forgets retained messages. Events are never retained.
-
-The pure pieces (:class:`Backoff`, :class:`Retries`, :class:`Window`,
-:class:`FailureLog`, :func:`with_replayed`, :func:`status_payload`) hold no
-I/O and are unit tested on their own.
+The loop connects with back-off, serves one connection at a time (a
+:class:`~edge.publish.session.Session`), decides what each broker answer
+means (published, or set aside and retried), has the answers recorded
+(:class:`~edge.publish.recorder.AnswerRecorder`), and keeps the outbox in
+order: purge of sent rows, the backlog count and the ``outbox_full`` alarm.
+How the pieces fit together is told in :mod:`edge.publish`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
-import ssl
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from edge.config import ConfigError, MqttConfig
+from edge.config import MqttConfig
 from edge.domain import exactjson
-from edge.domain.timestamps import rfc3339
+from edge.publish.backoff import Backoff, FailureLog, Retries
+from edge.publish.connection import (
+    Connection,
+    Failed,
+    install_paho_log_filter,
+    json_properties,
+    open_connection,
+)
+from edge.publish.recorder import AnswerRecorder
+from edge.publish.session import POLL_S, Session, with_replayed
+from edge.publish.status import RelayState, status_payload
+from edge.publish.topics import status_topic
+from edge.publish.window import EventItem, InFlight, StockItem, Window
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
-from edge.store.outbox import Backlog, OutboxRow, StockRow
+from edge.store.outbox import Backlog
+
+# Importable from here as they were before the relay was split into modules.
+__all__ = ["EventItem", "OutboxRelay", "RelayState", "with_replayed"]
 
 log = logging.getLogger(__name__)
-_paho_log = logging.getLogger(f"{__name__}.paho")
 
-
-def _not_paho_noise(record: logging.LogRecord) -> bool:
-    # paho 2.2 logs this at ERROR each time its network thread ends after a clean
-    # DISCONNECT (its loop runs once more on the closed socket); it means nothing.
-    return not str(record.msg).startswith("Client is not connected")
-
-
-_paho_log.addFilter(_not_paho_noise)
-
-POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
-READ_AHEAD = 200  # outbox rows read per query
 COUNT_EVERY_S = 2.0  # backlog count and outbox_full check
 PURGE_EVERY_S = 600.0
-RECORD_EVERY_S = 0.1  # answers are written in batches at most this old (one commit each)
-STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
-CONNECT_TIMEOUT_S = 5.0  # TCP connect and TLS handshake
-CONNACK_TIMEOUT_S = 10.0
 FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
 SET_ASIDE_MAX_S = 300.0  # ceiling of the retry delay of a refused row
 FAILURE_REMINDER_S = 300.0  # an unchanged connection failure is logged again this often
 
-K = TypeVar("K")
-
-
-# --------------------------------------------------------------------------- pure pieces
-
-
-class Backoff:
-    """Delays from ``first`` doubling up to ``ceiling``; :meth:`reset` after a success."""
-
-    def __init__(self, first: float, ceiling: float) -> None:
-        self.first = first
-        self.ceiling = max(first, ceiling)
-        self._delay = first
-
-    @property
-    def delay(self) -> float:
-        """The delay :meth:`next` will return."""
-        return self._delay
-
-    def next(self) -> float:
-        delay = self._delay
-        self._delay = min(self._delay * 2, self.ceiling)
-        return delay
-
-    def reset(self) -> None:
-        self._delay = self.first
-
-
-@dataclass(slots=True)
-class _Retry:
-    delay: float
-    due_at: float
-    trying: bool = False
-
-
-class Retries(Generic[K]):
-    """Things the broker refused, each retried on its own doubling delay.
-
-    A key is *waiting* from its refusal until it is due, then *trying* (handed
-    out by :meth:`due`) until the broker answers: :meth:`refused` again (the
-    delay doubles) or :meth:`accepted` (forgotten).
-    """
-
-    def __init__(self, first: float, ceiling: float) -> None:
-        self.first = first
-        self.ceiling = max(first, ceiling)
-        self._entries: dict[K, _Retry] = {}
-
-    def refused(self, key: K, now: float) -> bool:
-        """Schedule the next try; True when the key was not set aside before."""
-        entry = self._entries.get(key)
-        if entry is None:
-            self._entries[key] = _Retry(self.first, now + self.first)
-            return True
-        entry.delay = min(entry.delay * 2, self.ceiling)
-        entry.due_at = now + entry.delay
-        entry.trying = False
-        return False
-
-    def accepted(self, key: K) -> bool:
-        """Forget the key; True when it had been set aside."""
-        return self._entries.pop(key, None) is not None
-
-    def due(self, now: float, limit: int) -> list[K]:
-        """Up to ``limit`` waiting keys whose time has come; they become *trying*."""
-        keys: list[K] = []
-        for key, entry in self._entries.items():
-            if len(keys) >= limit:
-                break
-            if not entry.trying and entry.due_at <= now:
-                entry.trying = True
-                keys.append(key)
-        return keys
-
-    def release_tries(self) -> None:
-        """Keys being tried will get no answer (connection lost): due again right away."""
-        for entry in self._entries.values():
-            entry.trying = False
-
-    def waiting(self, key: K) -> bool:
-        """Set aside and not being tried right now."""
-        entry = self._entries.get(key)
-        return entry is not None and not entry.trying
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-@dataclass(frozen=True, slots=True)
-class EventItem:
-    seq: int
-    topic: str
-
-
-@dataclass(frozen=True, slots=True)
-class StockItem:
-    part: str
-    version: int
-    topic: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatusItem:
-    state: str
-    topic: str
-
-
-InFlight = EventItem | StockItem | StatusItem
-
-
-class Window:
-    """Publishes awaiting their PUBACK, by paho message id; at most ``limit`` at a time."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self._items: dict[int, InFlight] = {}
-
-    @property
-    def free(self) -> int:
-        return max(0, self.limit - len(self._items))
-
-    def add(self, mid: int, item: InFlight) -> None:
-        self._items[mid] = item
-
-    def pop(self, mid: int) -> InFlight | None:
-        return self._items.pop(mid, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class FailureLog:
-    """Which connection failures are worth a log line: the first, each new reason,
-    and a reminder every ``reminder_s`` while the same one repeats."""
-
-    def __init__(self, reminder_s: float) -> None:
-        self.reminder_s = reminder_s
-        self.count = 0
-        self._since: float | None = None
-        self._reason: str | None = None
-        self._logged_at = 0.0
-
-    def failed(self, reason: str, now: float) -> str | None:
-        """Count a failure; the message to log at WARNING, or None to log it at DEBUG."""
-        self.count += 1
-        if self._since is None:
-            self._since = now
-        if reason != self._reason:
-            self._reason = reason
-            self._logged_at = now
-            return f"cannot connect to the broker: {reason}"
-        if now - self._logged_at >= self.reminder_s:
-            self._logged_at = now
-            return (
-                f"still cannot connect to the broker after {self.count} attempts "
-                f"in {now - self._since:.0f} s: {reason}"
-            )
-        return None
-
-    def recovered(self, now: float) -> str | None:
-        """Reset after a successful connection; a message when there had been failures."""
-        message = None
-        if self.count and self._since is not None:
-            message = f"after {self.count} failed attempts in {now - self._since:.0f} s"
-        self.count = 0
-        self._since = None
-        self._reason = None
-        return message
-
-
-def with_replayed(payload: str) -> str:
-    """The event's JSON text with ``"replayed":true`` added; every other byte unchanged."""
-    text = payload.rstrip()
-    if not text.endswith("}"):
-        raise ValueError("an event payload is a JSON object")
-    body = text[:-1].rstrip()
-    separator = "" if body.endswith("{") else ","
-    return f'{body}{separator}"replayed":true}}'
-
-
-def status_payload(
-    state: str,
-    *,
-    boot: int,
-    version: str,
-    site: str,
-    node: str,
-    at: datetime,
-    synced: bool | None,
-    backlog: Backlog | None,
-    outbox_full: bool,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``{prefix}/status`` message. ``extra`` adds keys; it cannot replace these."""
-    payload: dict[str, Any] = dict(extra or {})
-    payload |= {
-        "state": state,
-        "boot": boot,
-        "version": version,
-        "site": site,
-        "node": node,
-        "at": rfc3339(at),
-        "clock_synced": synced,
-        "backlog": None if backlog is None else backlog.events,
-        "set_aside": None if backlog is None else backlog.set_aside,
-        "outbox_full": outbox_full,
-    }
-    return payload
-
-
-@dataclass(frozen=True, slots=True)
-class RelayState:
-    """What the relay is doing, for the systemd STATUS line and `edge run` logs."""
-
-    connected: bool = False
-    pending: int = 0  # events not yet acknowledged (set-aside ones included)
-    set_aside: int = 0  # events the broker refused, waiting for a retry
-    stock_pending: int = 0  # stock states not yet acknowledged
-    outbox_full: bool = False
-    last_error: str | None = None
-    failed_attempts: int = 0  # connection attempts failed since the last success
-    retry_delay_s: float | None = None  # while disconnected: the wait before the next attempt
-
-    def line(self) -> str:
-        parts = ["mqtt " + ("connected" if self.connected else "DISCONNECTED")]
-        parts.append(f"{self.pending} events pending")
-        if self.set_aside:
-            parts.append(f"{self.set_aside} SET ASIDE")
-        if self.outbox_full:
-            parts.append("OUTBOX FULL")
-        if not self.connected and self.failed_attempts:
-            parts.append(f"{self.failed_attempts} failed attempts")
-        return ", ".join(parts)
-
-
-# --------------------------------------------------------------------------- paho adapter
-
-
-@dataclass(frozen=True, slots=True)
-class _Connack:
-    reason: ReasonCode
-    receive_maximum: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Puback:
-    mid: int
-    reason: ReasonCode
-
-
-@dataclass(frozen=True, slots=True)
-class _Gone:
-    reason: str
-
-
-_Message = _Connack | _Puback | _Gone
-
-
-class _Connection:
-    """One paho client and its network thread: one connection, never reconnected."""
-
-    def __init__(self, client: mqtt.Client, inbox: queue.SimpleQueue[_Message]) -> None:
-        self.client = client
-        self.inbox = inbox
-        self.started = False
-
-    def start(self) -> None:
-        self.client.loop_start()
-        self.started = True
-
-    def close(self) -> None:
-        # DISCONNECT is sent only when still connected; then the broker drops the
-        # Last Will. After a loss this just lets the network thread finish.
-        self.client.disconnect()
-        if self.started:
-            self.client.loop_stop()
-
-
-@dataclass
-class _Session:
-    """What the relay knows about the current connection."""
-
-    connection: _Connection
-    window: Window
-    replay_cutoff: int  # rows up to this seq were committed before the CONNACK
-    cursor: int = 0  # the last seq read by the in-order walk on this connection
-    rows: deque[OutboxRow] = field(default_factory=deque)  # read, not yet published
-    caught_up: bool = False  # the last read found every committed row
-    next_look: float = 0.0  # when to look for rows committed by other processes
-    stock_queue: deque[str] = field(default_factory=deque)  # parts to republish
-    stock_changes: deque[StockRow] = field(default_factory=deque)  # changed, not yet sent
-    stock_scan_due: bool = True
-    stock_sent: dict[str, int] = field(default_factory=dict)  # part -> version published
-    status_due: bool = True
-    last_status: dict[str, Any] | None = None
-    last_status_at: float = 0.0
-    lost: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Answers:
-    """Broker answers to write in one transaction (see :func:`outbox.record_answers`)."""
-
-    published: list[int]
-    refused: dict[int, str]
-    stock: dict[str, int]
-
-    def write(self, engine: Engine) -> None:
-        outbox.record_answers(
-            engine,
-            published=self.published,
-            refused=self.refused,
-            stock=self.stock,
-            at=datetime.now(UTC),
-        )
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS certificate check failed: {error.verify_message or error}"
-    if isinstance(error, ssl.SSLError):
-        return f"TLS error: {error.reason or error}"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
-
-
-def _json_properties(packet_type: int) -> Properties:
-    """MQTT 5 properties saying the payload is UTF-8 JSON."""
-    properties = Properties(packet_type)  # type: ignore[no-untyped-call]
-    properties.PayloadFormatIndicator = 1
-    properties.ContentType = "application/json"
-    return properties
-
-
-def _reason_text(reason: ReasonCode) -> str:
-    return f"{reason.getName()} (0x{reason.value:02x})"
-
 
 class OutboxRelay:
-    """Publishes the outbox to MQTT until stopped. See the module docstring.
+    """Publishes the outbox to MQTT until stopped. See :mod:`edge.publish` for the design.
 
     The daemon builds one, runs :meth:`run` in a thread, calls :meth:`wake`
     right after each commit that wrote outbox rows, and reads :meth:`state`
@@ -458,6 +78,7 @@ class OutboxRelay:
         version: str,
         status_extra: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
+        install_paho_log_filter()
         self._engine = engine
         self._mqtt = mqtt_config
         self._client_id = client_id
@@ -466,9 +87,9 @@ class OutboxRelay:
         self._boot = boot
         self._version = version
         self._status_extra = status_extra
-        self._status_topic = f"{topic_prefix}/status"
+        self._status_topic = status_topic(topic_prefix)
         self._signal = threading.Event()
-        self._new_rows = False  # set by wake(), cleared when the outbox is read
+        self._committed = threading.Event()  # set by wake(), cleared when the outbox is read
         self._state_lock = threading.Lock()
         self._state = RelayState()
         self._backoff = Backoff(FIRST_RETRY_S, mqtt_config.reconnect_max_s)
@@ -481,25 +102,20 @@ class OutboxRelay:
         self._next_count = 0.0
         self._next_purge = 0.0
         self._storage_problem: str | None = None
-        self._receive_maximum: int | None = None  # from the last CONNACK (MQTT 5)
-        # Answers not yet written to the database (kept if a write fails).
-        self._published: list[int] = []
-        self._refused: dict[int, str] = {}
-        self._stock_published: dict[str, int] = {}
-        self._record_due: float | None = None  # when the oldest unwritten answer is due
-        # The batch of answers the recorder thread is writing, and that write.
-        self._recorder: ThreadPoolExecutor | None = None  # while run() runs
-        self._writing: Future[None] | None = None
-        self._batch: _Answers | None = None
-        self._v5 = mqtt_config.protocol == "5"
+        self._recorder = AnswerRecorder(
+            engine,
+            wake=self._signal.set,
+            on_written=self._storage_recovered,
+            on_failed=self._storage_failed,
+        )
         self._properties: Properties | None = None
-        if self._v5:
-            self._properties = _json_properties(PacketTypes.PUBLISH)
+        if mqtt_config.protocol == "5":
+            self._properties = json_properties(PacketTypes.PUBLISH)
 
     # --- the daemon's side -----------------------------------------------------------
     def wake(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
-        self._new_rows = True
+        self._committed.set()
         self._signal.set()
 
     def state(self) -> RelayState:
@@ -511,13 +127,11 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         """Connect, publish and reconnect until ``stop`` is set; then say offline and disconnect."""
-        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-record")
+        self._recorder.start()
         try:
             self._run(stop)
         finally:
-            self._record_answers(now=True)
-            self._recorder.shutdown(wait=True)
-            self._recorder = None
+            self._recorder.close()
         log.info("relay stopped")
 
     def _run(self, stop: threading.Event) -> None:
@@ -533,143 +147,29 @@ class OutboxRelay:
             finally:
                 if connection is not None:
                     connection.close()
-                self._record_answers(now=True)
+                self._recorder.record(now=True)
                 self._update_state(connected=False)
             if not stop.is_set():
                 self._wait_to_reconnect(stop)
 
     # --- connecting ------------------------------------------------------------------
-    def _new_client(self, inbox: queue.SimpleQueue[_Message]) -> mqtt.Client:
-        settings = self._mqtt
-        protocol = MQTTProtocolVersion.MQTTv5 if self._v5 else MQTTProtocolVersion.MQTTv311
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._client_id,
-            protocol=protocol,
-            clean_session=None if self._v5 else True,
-            reconnect_on_failure=False,
-        )
-        client.enable_logger(_paho_log)
-        client.connect_timeout = CONNECT_TIMEOUT_S
-        client.max_inflight_messages_set(settings.max_inflight)
-        will = status_payload(
-            "offline",
-            boot=self._boot,
-            version=self._version,
-            site=self._site,
-            node=self._node,
-            at=datetime.now(UTC),
-            synced=clock_synced(),
-            backlog=None,
-            outbox_full=self._outbox_full,
-            extra={"reason": "connection-lost"},
-        )
-        will_properties = _json_properties(PacketTypes.WILLMESSAGE) if self._v5 else None
-        client.will_set(
-            self._status_topic,
-            exactjson.dumps(will).encode("utf-8"),
-            qos=1,
-            retain=True,
-            properties=will_properties,
-        )
-        if settings.username is not None:
-            client.username_pw_set(settings.username, settings.read_password())
-        if settings.tls:
-            client.tls_set(
-                ca_certs=str(settings.tls_ca) if settings.tls_ca else None,
-                certfile=str(settings.tls_cert) if settings.tls_cert else None,
-                keyfile=str(settings.tls_key) if settings.tls_key else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(settings.tls_insecure)
-
-        # Callbacks run on paho's thread: they hand over and wake the relay, nothing else.
-        def on_connect(
-            _client: mqtt.Client,
-            _userdata: object,
-            _flags: mqtt.ConnectFlags,
-            reason: ReasonCode,
-            properties: Properties | None,
-        ) -> None:
-            receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
-            inbox.put(_Connack(reason, receive_maximum))
-            self._signal.set()
-
-        def on_publish(
-            _client: mqtt.Client,
-            _userdata: object,
-            mid: int,
-            reason: ReasonCode,
-            _properties: Properties,
-        ) -> None:
-            inbox.put(_Puback(mid, reason))
-            self._signal.set()
-
-        def on_disconnect(
-            _client: mqtt.Client,
-            _userdata: object,
-            _flags: mqtt.DisconnectFlags,
-            reason: ReasonCode,
-            _properties: Properties | None,
-        ) -> None:
-            inbox.put(_Gone(_reason_text(reason)))
-            self._signal.set()
-
-        client.on_connect = on_connect
-        client.on_publish = on_publish
-        client.on_disconnect = on_disconnect
-        return client
-
-    def _connect(self, stop: threading.Event) -> _Connection | None:
+    def _connect(self, stop: threading.Event) -> Connection | None:
         """One connection attempt, up to the CONNACK; None (logged, counted) when it fails."""
-        settings = self._mqtt
-        inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
-        try:
-            connection = _Connection(self._new_client(inbox), inbox)
-        except ConfigError as error:  # the password source; the message holds no secret
-            self._failed(str(error))
+        # The Last Will is fixed here and published by the broker whenever the
+        # connection dies: it carries no backlog count and none of the extra keys.
+        will = self._status_message("offline", backlog=None, extra={"reason": "connection-lost"})
+        outcome = open_connection(
+            self._mqtt,
+            self._client_id,
+            will_topic=self._status_topic,
+            will=exactjson.dumps(will),
+            wake=self._signal.set,
+            stop=stop,
+        )
+        if isinstance(outcome, Failed):
+            self._failed(outcome.reason)
             return None
-        except (OSError, ValueError) as error:  # TLS files missing or unreadable
-            self._failed(f"TLS settings: {_describe(error)}")
-            return None
-        try:
-            if self._v5:
-                connection.client.connect(
-                    settings.host, settings.port, settings.keepalive, clean_start=True
-                )
-            else:
-                connection.client.connect(settings.host, settings.port, settings.keepalive)
-        except (OSError, ValueError) as error:
-            connection.close()
-            self._failed(f"{settings.host}:{settings.port}: {_describe(error)}")
-            return None
-        connection.start()
-        deadline = time.monotonic() + CONNACK_TIMEOUT_S
-        while not stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                connection.close()
-                self._failed("no CONNACK from the broker")
-                return None
-            try:
-                message = inbox.get(timeout=min(remaining, POLL_S))
-            except queue.Empty:
-                continue
-            if isinstance(message, _Connack):
-                if message.reason.is_failure:
-                    connection.close()
-                    self._failed(
-                        f"the broker refused the connection: {_reason_text(message.reason)}"
-                    )
-                    return None
-                self._receive_maximum = message.receive_maximum
-                return connection
-            if isinstance(message, _Gone):
-                connection.close()
-                self._failed(f"connection closed before CONNACK: {message.reason}")
-                return None
-        connection.close()
-        return None
+        return outcome
 
     def _failed(self, reason: str) -> None:
         message = self._failures.failed(reason, time.monotonic())
@@ -692,21 +192,30 @@ class OutboxRelay:
         self._update_state(retry_delay_s=None)
 
     # --- one connection --------------------------------------------------------------
-    def _serve(self, connection: _Connection, stop: threading.Event) -> None:
+    def _serve(self, connection: Connection, stop: threading.Event) -> None:
         settings = self._mqtt
         limit = settings.max_inflight
-        if self._receive_maximum:
-            limit = min(limit, self._receive_maximum)
+        if connection.receive_maximum:
+            limit = min(limit, connection.receive_maximum)
         now = time.monotonic()
         self._backoff.reset()
         recovered = self._failures.recovered(now)
         self._event_retries.release_tries()
         self._stock_retries.release_tries()
-        session = _Session(
+        session = Session(
             connection,
             Window(limit),
+            engine=self._engine,
             replay_cutoff=outbox.newest_seq(self._engine),
-            stock_queue=deque(outbox.stock_parts(self._engine)),
+            stock_parts=outbox.stock_parts(self._engine),
+            committed=self._committed,
+            event_retries=self._event_retries,
+            stock_retries=self._stock_retries,
+            properties=self._properties,
+            status_topic=self._status_topic,
+            status=self._status,
+            accept=self._accept,
+            refuse=self._refuse,
         )
         self._next_count = 0.0
         self._housekeeping(session)
@@ -731,7 +240,7 @@ class OutboxRelay:
         )
         while True:
             self._signal.clear()
-            if not self._take_answers(session):
+            if not session.take_answers():
                 log.warning(
                     "lost the connection to the broker (%s); %d publishes awaiting PUBACK "
                     "will be sent again after reconnecting",
@@ -744,56 +253,33 @@ class OutboxRelay:
                 self._shut_down(session)
                 return
             self._safely(lambda: self._housekeeping(session))
-            if not self._safely(lambda: self._fill(session)):
+            if not self._safely(session.fill):
                 # Retries handed out by this pass may not have been published.
                 self._event_retries.release_tries()
                 self._stock_retries.release_tries()
             # Written after the window is refilled: the broker keeps answering the
             # publishes in flight while the commit (an fsync) runs.
-            self._record_answers()
+            self._recorder.record()
             if session.lost is None:
-                wait = POLL_S
-                if self._record_due is not None and self._writing is None:
-                    wait = min(wait, max(0.0, self._record_due - time.monotonic()))
-                self._signal.wait(wait)
-
-    def _take_answers(self, session: _Session) -> bool:
-        """Handle what paho's thread handed over; False once the connection is gone."""
-        while True:
-            try:
-                message = session.connection.inbox.get_nowait()
-            except queue.Empty:
-                return session.lost is None
-            if isinstance(message, _Puback):
-                item = session.window.pop(message.mid)
-                if item is None:
-                    continue
-                if message.reason.is_failure:
-                    self._refuse(item, _reason_text(message.reason))
-                else:
-                    self._accept(item)
-            elif isinstance(message, _Gone):
-                session.lost = message.reason
+                self._signal.wait(self._recorder.wait_s(POLL_S))
 
     def _accept(self, item: InFlight) -> None:
-        self._answered()
+        self._recorder.answered()
         if isinstance(item, EventItem):
-            self._published.append(item.seq)
-            self._refused.pop(item.seq, None)
+            self._recorder.published(item.seq)
             if self._event_retries.accepted(item.seq):
                 log.info("event seq %d on %s accepted after being set aside", item.seq, item.topic)
         elif isinstance(item, StockItem):
-            newest = max(item.version, self._stock_published.get(item.part, 0))
-            self._stock_published[item.part] = newest
+            self._recorder.stock_published(item.part, item.version)
             if self._stock_retries.accepted(item.part):
                 log.info("stock state on %s accepted after being set aside", item.topic)
 
     def _refuse(self, item: InFlight, reason: str) -> None:
-        self._answered()
+        self._recorder.answered()
         now = time.monotonic()
         error = f"{item.topic}: refused by the broker: {reason}"
         if isinstance(item, EventItem):
-            self._refused[item.seq] = error
+            self._recorder.refused(item.seq, error)
             if self._event_retries.refused(item.seq, now):
                 log.warning(
                     "event seq %d set aside, later events go on; retrying with back-off: %s",
@@ -810,132 +296,6 @@ class OutboxRelay:
             log.warning("status message refused: %s", error)
         self._update_state(last_error=error)
 
-    # --- publishing ------------------------------------------------------------------
-    def _publish(self, session: _Session, payload: str, *, retain: bool, item: InFlight) -> bool:
-        """Hand one QoS 1 message to paho; False when the connection is going away."""
-        try:
-            info = session.connection.client.publish(
-                item.topic,
-                payload.encode("utf-8"),
-                qos=1,
-                retain=retain,
-                properties=self._properties,
-            )
-        except ValueError as error:  # a topic or payload MQTT cannot carry
-            self._refuse(item, f"not publishable: {error}")
-            return True
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            session.lost = session.lost or mqtt.error_string(info.rc)
-            return False
-        session.window.add(info.mid, item)
-        return True
-
-    def _fill(self, session: _Session) -> None:
-        """Publish what is waiting, up to the window: status, retries, events and stock."""
-        if session.lost is not None:
-            return
-        now = time.monotonic()
-        if self._new_rows or now >= session.next_look:
-            # Something was committed (wake), or it is time to look for rows that
-            # other processes committed: read the outbox again.
-            self._new_rows = False
-            session.next_look = now + POLL_S
-            session.caught_up = False
-            session.stock_scan_due = True
-        window = session.window
-        if session.status_due and window.free:
-            self._publish_status(session, "online")
-        if window.free and len(self._event_retries):
-            due = self._event_retries.due(now, window.free)
-            rows = {row.seq: row for row in outbox.unpublished_by_seq(self._engine, due)}
-            for seq in due:
-                row = rows.get(seq)
-                if row is None:  # published meanwhile, or purged
-                    self._event_retries.accepted(seq)
-                elif not self._publish_event(session, row):
-                    return
-        if window.free and len(self._stock_retries):
-            due_parts = self._stock_retries.due(now, window.free)
-            for part in due_parts:
-                session.stock_sent.pop(part, None)
-            for stock_row in outbox.stock_rows(self._engine, due_parts):
-                if not self._publish_stock(session, stock_row):
-                    return
-        # Events and stock share the window; while both wait, stock gets half. New
-        # events go out before the stock states are read, so their PUBACKs are on the
-        # way while the relay reads and publishes stock.
-        stock_waiting = bool(session.stock_queue or session.stock_changes)
-        reserve = window.free // 2 if stock_waiting or session.stock_scan_due else 0
-        filled = self._fill_events(session, window.free - reserve)
-        if session.stock_scan_due and window.free and session.lost is None:
-            session.stock_scan_due = False
-            session.stock_changes = deque(
-                row
-                for row in outbox.stock_changed(self._engine)
-                if row.version > session.stock_sent.get(row.part, 0)
-            )
-        if not self._fill_stock(session):
-            return
-        if filled and window.free:
-            self._fill_events(session, window.free)
-
-    def _fill_events(self, session: _Session, budget: int) -> bool:
-        """Publish unpublished rows in seq order; True when the budget ran out first.
-
-        Rows are read ahead in batches of :data:`READ_AHEAD` and kept in the
-        session, so a long backlog costs one query per batch, and none once
-        every committed row has been read (until a wake or the next poll).
-        """
-        while budget > 0 and session.lost is None:
-            if not session.rows:
-                if session.caught_up:
-                    return False
-                rows = outbox.unpublished_after(self._engine, session.cursor, READ_AHEAD)
-                session.caught_up = len(rows) < READ_AHEAD
-                if not rows:
-                    return False
-                session.rows.extend(rows)
-                session.cursor = rows[-1].seq
-            row = session.rows.popleft()
-            if row.seq in self._event_retries:
-                continue  # set aside: its retries come from Retries
-            if not self._publish_event(session, row):
-                return False
-            budget -= 1
-        return budget <= 0
-
-    def _publish_event(self, session: _Session, row: OutboxRow) -> bool:
-        # Committed before this connection's CONNACK, or sent before: from the backlog.
-        replayed = row.seq <= session.replay_cutoff or row.attempts > 0
-        payload = with_replayed(row.payload) if replayed else row.payload
-        return self._publish(session, payload, retain=False, item=EventItem(row.seq, row.topic))
-
-    def _fill_stock(self, session: _Session) -> bool:
-        window = session.window
-        while session.stock_queue and window.free:
-            parts = [
-                session.stock_queue.popleft()
-                for _ in range(min(window.free, len(session.stock_queue)))
-            ]
-            for row in outbox.stock_rows(self._engine, parts):
-                newer = row.version > session.stock_sent.get(row.part, 0)
-                if newer and not self._publish_stock(session, row):
-                    return False
-        while session.stock_changes and window.free:
-            row = session.stock_changes.popleft()
-            if row.version <= session.stock_sent.get(row.part, 0):
-                continue  # this version is on its way already
-            if self._stock_retries.waiting(row.part):
-                continue
-            if not self._publish_stock(session, row):
-                return False
-        return True
-
-    def _publish_stock(self, session: _Session, row: StockRow) -> bool:
-        session.stock_sent[row.part] = row.version
-        item = StockItem(row.part, row.version, row.topic)
-        return self._publish(session, row.payload, retain=True, item=item)
-
     def _status(self, state: str, reason: str | None = None) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if self._status_extra is not None:
@@ -945,6 +305,11 @@ class OutboxRelay:
                 log.exception("status_extra failed; status published without it")
         if reason is not None:
             extra = {**extra, "reason": reason}
+        return self._status_message(state, backlog=self._backlog, extra=extra)
+
+    def _status_message(
+        self, state: str, *, backlog: Backlog | None, extra: dict[str, Any]
+    ) -> dict[str, Any]:
         return status_payload(
             state,
             boot=self._boot,
@@ -953,29 +318,21 @@ class OutboxRelay:
             node=self._node,
             at=datetime.now(UTC),
             synced=clock_synced(),
-            backlog=self._backlog,
+            backlog=backlog,
             outbox_full=self._outbox_full,
             extra=extra,
         )
 
-    def _publish_status(self, session: _Session, state: str, reason: str | None = None) -> bool:
-        payload = self._status(state, reason)
-        session.status_due = False
-        session.last_status = {key: value for key, value in payload.items() if key != "at"}
-        session.last_status_at = time.monotonic()
-        item = StatusItem(state, self._status_topic)
-        return self._publish(session, exactjson.dumps(payload), retain=True, item=item)
-
-    def _shut_down(self, session: _Session) -> None:
+    def _shut_down(self, session: Session) -> None:
         """Clean stop: retained offline, a short wait for outstanding PUBACKs, DISCONNECT."""
-        self._publish_status(session, "offline", "shutdown")
+        session.publish_status("offline", "shutdown")
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         while len(session.window) and time.monotonic() < deadline:
             self._signal.wait(0.05)
             self._signal.clear()
-            if not self._take_answers(session):
+            if not session.take_answers():
                 break
-        self._record_answers(now=True)
+        self._recorder.record(now=True)
         if len(session.window):
             log.info(
                 "disconnecting with %d publishes unacknowledged; the next start sends them again",
@@ -985,70 +342,7 @@ class OutboxRelay:
             log.info("disconnecting from the broker")
 
     # --- the database ----------------------------------------------------------------
-    def _answered(self) -> None:
-        if self._record_due is None:
-            self._record_due = time.monotonic() + RECORD_EVERY_S
-
-    def _record_answers(self, *, now: bool = False) -> None:
-        """Write the broker's answers once the oldest is RECORD_EVERY_S old (or ``now``).
-
-        Batching turns a stream of PUBACKs into a few commits; an answer lost
-        with a crash before it is written only means that row is sent again.
-        The write runs on the recorder thread while the relay goes on; ``now``
-        waits for a write in progress and writes the rest before returning.
-        """
-        self._collect_write(wait=now)
-        if self._writing is not None:  # one batch at a time; answers keep gathering
-            return
-        if self._record_due is None:
-            return
-        if not now and time.monotonic() < self._record_due:
-            return
-        batch = _Answers(self._published, self._refused, self._stock_published)
-        self._published = []
-        self._refused = {}
-        self._stock_published = {}
-        self._record_due = None
-        if now or self._recorder is None:
-            try:
-                batch.write(self._engine)
-            except SQLAlchemyError as error:
-                self._take_back(batch)
-                self._storage_failed(error)
-                return
-            self._storage_recovered()
-            return
-        self._batch = batch
-        self._writing = self._recorder.submit(batch.write, self._engine)
-        self._writing.add_done_callback(lambda _done: self._signal.set())
-
-    def _collect_write(self, *, wait: bool) -> None:
-        """The outcome of the recorder's write, once it is done (or ``wait`` for it)."""
-        writing, batch = self._writing, self._batch
-        if writing is None or batch is None or not (wait or writing.done()):
-            return
-        self._writing = None
-        self._batch = None
-        try:
-            writing.result()
-        except SQLAlchemyError as error:
-            self._take_back(batch)
-            self._storage_failed(error)
-            return
-        self._storage_recovered()
-
-    def _take_back(self, batch: _Answers) -> None:
-        """A batch that could not be written: keep it, ahead of newer answers, due now."""
-        accepted_since = set(self._published)
-        self._published = batch.published + self._published
-        self._refused = {
-            seq: error for seq, error in batch.refused.items() if seq not in accepted_since
-        } | self._refused
-        for part, version in batch.stock.items():
-            self._stock_published[part] = max(version, self._stock_published.get(part, 0))
-        self._record_due = time.monotonic()
-
-    def _housekeeping(self, session: _Session | None) -> None:
+    def _housekeeping(self, session: Session | None) -> None:
         now = time.monotonic()
         if now >= self._next_purge:
             self._next_purge = now + PURGE_EVERY_S
@@ -1080,10 +374,10 @@ class OutboxRelay:
         )
         self._backlog = backlog
         self._outbox_full = full
-        if self._record_due is None and self._writing is None:
+        if self._recorder.idle:
             # Only reads were due, and they worked. With answers still waiting to
             # be written (a full disk fails writes, not reads), recovery is a
-            # successful write, not this count: see _record_answers.
+            # successful write, not this count: see AnswerRecorder.record.
             self._storage_recovered()
         self._update_state(
             pending=backlog.events,
@@ -1091,11 +385,8 @@ class OutboxRelay:
             stock_pending=backlog.stock,
             outbox_full=full,
         )
-        if session is not None and session.last_status is not None:
-            current = {k: v for k, v in self._status("online").items() if k != "at"}
-            waited = now - session.last_status_at >= STATUS_MIN_INTERVAL_S
-            if current != session.last_status and (waited or alarm_changed):
-                session.status_due = True
+        if session is not None:
+            session.check_status(now, alarm_changed=alarm_changed)
 
     def _safely(self, action: Callable[[], None]) -> bool:
         """Run a database step; a storage error is logged once and retried later."""

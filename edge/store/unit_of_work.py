@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from edge.domain.ports import (
 )
 from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.domain.timestamps import parse_rfc3339, rfc3339
+from edge.publish.topics import event_topic, stock_topic
 from edge.store import schema as t
 from edge.store.turns import write_turn
 
@@ -611,7 +611,7 @@ class SqlUnitOfWork(InventoryStore):
         self._catalog_changed = True
 
     def add_event(self, seq: int, event_id: str, event_type: str, payload: dict[str, Any]) -> None:
-        topic = f"{self._topic_prefix}/event/{event_type}"
+        topic = event_topic(self._topic_prefix, event_type)
         self._sql(
             _ADD_EVENT,
             (seq, event_id, event_type, topic, exactjson.dumps(payload), payload["occurred_at"]),
@@ -622,10 +622,9 @@ class SqlUnitOfWork(InventoryStore):
 
     def _write_snapshots(self) -> None:
         rows = [
-            (part, f"{self._topic_prefix}/stock/{urllib.parse.quote(part, safe='')}",
-             exactjson.dumps(payload))
+            (part, stock_topic(self._topic_prefix, part), exactjson.dumps(payload))
             for part, payload in self._snapshots.items()
-        ]  # fmt: skip
+        ]
         self._snapshots.clear()
         self._sql_many(_PUT_STOCK_SNAPSHOT, rows)
 

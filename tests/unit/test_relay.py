@@ -11,18 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.domain import exactjson
-from edge.publish.relay import (
-    Backoff,
-    EventItem,
-    FailureLog,
-    RelayState,
-    Retries,
-    StatusItem,
-    StockItem,
-    Window,
-    status_payload,
-    with_replayed,
-)
+from edge.publish.backoff import Backoff, FailureLog, Retries
+from edge.publish.session import with_replayed
+from edge.publish.status import RelayState, status_payload
+from edge.publish.window import EventItem, StatusItem, StockItem, Window
 from edge.store.outbox import Backlog
 
 

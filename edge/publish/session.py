@@ -1,0 +1,265 @@
+"""What one connection sends: the status, retries, events in ``seq`` order and stock.
+
+A :class:`Session` lives from a CONNACK to the loss (or close) of that
+connection and fills its publish window from the outbox. Each connection
+has a clean MQTT session, so after its CONNACK the session publishes again
+every unacknowledged row from the database, the retained status and every
+stock state (see :mod:`edge.publish`). It hands each broker answer on to the
+relay, which decides what it means and has it recorded.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.properties import Properties
+from sqlalchemy import Engine
+
+from edge.domain import exactjson
+from edge.publish.backoff import Retries
+from edge.publish.connection import Connection, Gone, Puback, reason_text
+from edge.publish.window import EventItem, InFlight, StatusItem, StockItem, Window
+from edge.store import outbox
+from edge.store.outbox import OutboxRow, StockRow
+
+POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
+READ_AHEAD = 200  # outbox rows read per query
+STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
+
+
+def with_replayed(payload: str) -> str:
+    """The event's JSON text with ``"replayed":true`` added; every other byte unchanged."""
+    text = payload.rstrip()
+    if not text.endswith("}"):
+        raise ValueError("an event payload is a JSON object")
+    body = text[:-1].rstrip()
+    separator = "" if body.endswith("{") else ","
+    return f'{body}{separator}"replayed":true}}'
+
+
+class Session:
+    """The publishes of one connection, up to its window; see the module docstring.
+
+    ``committed`` is set by the relay's ``wake`` (rows were committed) and
+    cleared here when the outbox is read. The retries outlive the session: a
+    row set aside stays set aside across connections. ``status`` builds the
+    status message for a state and an optional reason. ``accept`` and
+    ``refuse`` are given each broker answer (``refuse`` also a message MQTT
+    cannot carry, as if the broker had refused it).
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        window: Window,
+        *,
+        engine: Engine,
+        replay_cutoff: int,
+        stock_parts: Iterable[str],
+        committed: threading.Event,
+        event_retries: Retries[int],
+        stock_retries: Retries[str],
+        properties: Properties | None,
+        status_topic: str,
+        status: Callable[[str, str | None], dict[str, Any]],
+        accept: Callable[[InFlight], None],
+        refuse: Callable[[InFlight, str], None],
+    ) -> None:
+        self.connection = connection
+        self.window = window
+        self.lost: str | None = None  # why the connection is going away
+        self._engine = engine
+        self._committed = committed
+        self._event_retries = event_retries
+        self._stock_retries = stock_retries
+        self._properties = properties
+        self._status_topic = status_topic
+        self._status = status
+        self._accept = accept
+        self._refuse = refuse
+        # The in-order walk of the outbox on this connection.
+        self._replay_cutoff = replay_cutoff  # rows up to this seq were committed before the CONNACK
+        self._cursor = 0  # the last seq read
+        self._rows: deque[OutboxRow] = deque()  # read, not yet published
+        self._caught_up = False  # the last read found every committed row
+        self._next_look = 0.0  # when to look for rows committed by other processes
+        # Stock states: all of them again after the CONNACK, then each change.
+        self._stock_queue: deque[str] = deque(stock_parts)  # parts to republish
+        self._stock_changes: deque[StockRow] = deque()  # changed, not yet sent
+        self._stock_scan_due = True
+        self._stock_sent: dict[str, int] = {}  # part -> version published
+        # The retained status.
+        self._status_due = True
+        self._last_status: dict[str, Any] | None = None
+        self._last_status_at = 0.0
+
+    def take_answers(self) -> bool:
+        """Hand on what paho's thread put in the inbox; False once the connection is gone."""
+        while True:
+            try:
+                message = self.connection.inbox.get_nowait()
+            except queue.Empty:
+                return self.lost is None
+            if isinstance(message, Puback):
+                item = self.window.pop(message.mid)
+                if item is None:
+                    continue
+                if message.reason.is_failure:
+                    self._refuse(item, reason_text(message.reason))
+                else:
+                    self._accept(item)
+            elif isinstance(message, Gone):
+                self.lost = message.reason
+
+    def fill(self) -> None:
+        """Publish what is waiting, up to the window: status, retries, events and stock."""
+        if self.lost is not None:
+            return
+        now = time.monotonic()
+        if self._committed.is_set() or now >= self._next_look:
+            # Something was committed (wake), or it is time to look for rows that
+            # other processes committed: read the outbox again.
+            self._committed.clear()
+            self._next_look = now + POLL_S
+            self._caught_up = False
+            self._stock_scan_due = True
+        window = self.window
+        if self._status_due and window.free:
+            self.publish_status("online")
+        if window.free and len(self._event_retries):
+            due = self._event_retries.due(now, window.free)
+            rows = {row.seq: row for row in outbox.unpublished_by_seq(self._engine, due)}
+            for seq in due:
+                row = rows.get(seq)
+                if row is None:  # published meanwhile, or purged
+                    self._event_retries.accepted(seq)
+                elif not self._publish_event(row):
+                    return
+        if window.free and len(self._stock_retries):
+            due_parts = self._stock_retries.due(now, window.free)
+            for part in due_parts:
+                self._stock_sent.pop(part, None)
+            for stock_row in outbox.stock_rows(self._engine, due_parts):
+                if not self._publish_stock(stock_row):
+                    return
+        # Events and stock share the window; while both wait, stock gets half. New
+        # events go out before the stock states are read, so their PUBACKs are on the
+        # way while the relay reads and publishes stock.
+        stock_waiting = bool(self._stock_queue or self._stock_changes)
+        reserve = window.free // 2 if stock_waiting or self._stock_scan_due else 0
+        filled = self._fill_events(window.free - reserve)
+        if self._stock_scan_due and window.free and self.lost is None:
+            self._stock_scan_due = False
+            self._stock_changes = deque(
+                row
+                for row in outbox.stock_changed(self._engine)
+                if row.version > self._stock_sent.get(row.part, 0)
+            )
+        if not self._fill_stock():
+            return
+        if filled and window.free:
+            self._fill_events(window.free)
+
+    def publish_status(self, state: str, reason: str | None = None) -> bool:
+        """Publish the retained status now; False when the connection is going away."""
+        payload = self._status(state, reason)
+        self._status_due = False
+        self._last_status = {key: value for key, value in payload.items() if key != "at"}
+        self._last_status_at = time.monotonic()
+        item = StatusItem(state, self._status_topic)
+        return self._publish(exactjson.dumps(payload), retain=True, item=item)
+
+    def check_status(self, now: float, *, alarm_changed: bool) -> None:
+        """Make the status due again if it changed since it was published.
+
+        A change waits until STATUS_MIN_INTERVAL_S after the last status, so a
+        busy line does not flood the topic; a change of alarm goes out at once.
+        """
+        if self._last_status is None:
+            return
+        current = {k: v for k, v in self._status("online", None).items() if k != "at"}
+        waited = now - self._last_status_at >= STATUS_MIN_INTERVAL_S
+        if current != self._last_status and (waited or alarm_changed):
+            self._status_due = True
+
+    def _publish(self, payload: str, *, retain: bool, item: InFlight) -> bool:
+        """Hand one QoS 1 message to paho; False when the connection is going away."""
+        try:
+            info = self.connection.client.publish(
+                item.topic,
+                payload.encode("utf-8"),
+                qos=1,
+                retain=retain,
+                properties=self._properties,
+            )
+        except ValueError as error:  # a topic or payload MQTT cannot carry
+            self._refuse(item, f"not publishable: {error}")
+            return True
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self.lost = self.lost or mqtt.error_string(info.rc)
+            return False
+        self.window.add(info.mid, item)
+        return True
+
+    def _fill_events(self, budget: int) -> bool:
+        """Publish unpublished rows in seq order; True when the budget ran out first.
+
+        Rows are read ahead in batches of :data:`READ_AHEAD` and kept in the
+        session, so a long backlog costs one query per batch, and none once
+        every committed row has been read (until a wake or the next poll).
+        """
+        while budget > 0 and self.lost is None:
+            if not self._rows:
+                if self._caught_up:
+                    return False
+                rows = outbox.unpublished_after(self._engine, self._cursor, READ_AHEAD)
+                self._caught_up = len(rows) < READ_AHEAD
+                if not rows:
+                    return False
+                self._rows.extend(rows)
+                self._cursor = rows[-1].seq
+            row = self._rows.popleft()
+            if row.seq in self._event_retries:
+                continue  # set aside: its retries come from Retries
+            if not self._publish_event(row):
+                return False
+            budget -= 1
+        return budget <= 0
+
+    def _publish_event(self, row: OutboxRow) -> bool:
+        # Committed before this connection's CONNACK, or sent before: from the backlog.
+        replayed = row.seq <= self._replay_cutoff or row.attempts > 0
+        payload = with_replayed(row.payload) if replayed else row.payload
+        return self._publish(payload, retain=False, item=EventItem(row.seq, row.topic))
+
+    def _fill_stock(self) -> bool:
+        window = self.window
+        while self._stock_queue and window.free:
+            parts = [
+                self._stock_queue.popleft() for _ in range(min(window.free, len(self._stock_queue)))
+            ]
+            for row in outbox.stock_rows(self._engine, parts):
+                newer = row.version > self._stock_sent.get(row.part, 0)
+                if newer and not self._publish_stock(row):
+                    return False
+        while self._stock_changes and window.free:
+            row = self._stock_changes.popleft()
+            if row.version <= self._stock_sent.get(row.part, 0):
+                continue  # this version is on its way already
+            if self._stock_retries.waiting(row.part):
+                continue
+            if not self._publish_stock(row):
+                return False
+        return True
+
+    def _publish_stock(self, row: StockRow) -> bool:
+        self._stock_sent[row.part] = row.version
+        item = StockItem(row.part, row.version, row.topic)
+        return self._publish(row.payload, retain=True, item=item)

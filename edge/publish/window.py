@@ -1,0 +1,55 @@
+"""The publish window: what is in flight on a connection, by paho message id, until
+its PUBACK. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class EventItem:
+    """An outbox row in flight."""
+
+    seq: int
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class StockItem:
+    """A part's stock state in flight, at the version that was published."""
+
+    part: str
+    version: int
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusItem:
+    """The status message in flight."""
+
+    state: str
+    topic: str
+
+
+InFlight = EventItem | StockItem | StatusItem  # what a PUBACK answers
+
+
+class Window:
+    """Publishes awaiting their PUBACK, by paho message id; at most ``limit`` at a time."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._items: dict[int, InFlight] = {}
+
+    @property
+    def free(self) -> int:
+        return max(0, self.limit - len(self._items))
+
+    def add(self, mid: int, item: InFlight) -> None:
+        self._items[mid] = item
+
+    def pop(self, mid: int) -> InFlight | None:
+        return self._items.pop(mid, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
