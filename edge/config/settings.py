@@ -49,6 +49,7 @@ from edge.config.values import (
     TextList,
 )
 from edge.domain.model import Station, StationMode
+from edge.publish.topics import default_prefix
 from hardware.options import BYTESIZES, PARITIES, SUFFIXES, ByteSize, Parity, Suffix
 from hardware.serial.framing import TERMINATORS, Terminator
 
@@ -249,7 +250,7 @@ class Config:
     @property
     def topic_prefix(self) -> str:
         """``mqtt.topic_prefix``, by default ``backflush/{site}/{node}``."""
-        return self.mqtt.topic_prefix or f"backflush/{self.site.id}/{self.site.node}"
+        return self.mqtt.topic_prefix or default_prefix(self.site.id, self.site.node)
 
     @property
     def client_id(self) -> str:
