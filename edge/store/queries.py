@@ -18,7 +18,7 @@ from edge.domain import exactjson
 from edge.domain.bom import BomGraph
 from edge.domain.model import BomLine
 from edge.domain.quantity import ZERO, add, from_storage, sub
-from edge.store import schema as t
+from edge.store import schema
 from edge.store.database import READ_ONLY
 from edge.store.outbox import pending
 
@@ -59,19 +59,19 @@ class StockRow:
 def stock(engine: Engine) -> list[StockRow]:
     """Every item that holds stock (phantoms excluded), sorted by part."""
     with _read(engine) as connection, connection.begin():
-        items = connection.execute(select(t.items)).all()
+        items = connection.execute(select(schema.items)).all()
         bom_parents = {
-            row.parent for row in connection.execute(select(t.bom_lines.c.parent).distinct())
+            row.parent for row in connection.execute(select(schema.bom_lines.c.parent).distinct())
         }
         balances = {
             row.part: from_storage(row.on_hand)
-            for row in connection.execute(select(t.balances.c.part, t.balances.c.on_hand))
+            for row in connection.execute(select(schema.balances.c.part, schema.balances.c.on_hand))
         }
         on_order: dict[str, Decimal] = {}
         for row in connection.execute(
-            select(t.reorders.c.part, t.reorders.c.ordered, t.reorders.c.received).where(
-                t.reorders.c.open.is_(True)
-            )
+            select(
+                schema.reorders.c.part, schema.reorders.c.ordered, schema.reorders.c.received
+            ).where(schema.reorders.c.open.is_(True))
         ):
             outstanding = sub(from_storage(row.ordered), from_storage(row.received))
             if outstanding > ZERO:
@@ -100,7 +100,7 @@ def _placeholder(parent: str) -> BomLine:
 
 def scans(engine: Engine, limit: int | None) -> list[dict[str, Any]]:
     """The scan journal, newest first."""
-    statement = select(t.scans).order_by(t.scans.c.id.desc())
+    statement = select(schema.scans).order_by(schema.scans.c.id.desc())
     if limit is not None:
         statement = statement.limit(limit)
     with _read(engine) as connection, connection.begin():
@@ -124,9 +124,9 @@ def scans(engine: Engine, limit: int | None) -> list[dict[str, Any]]:
 
 def events(engine: Engine, *, pending: bool) -> list[dict[str, Any]]:
     """Outbox events, oldest first; with ``pending`` only those not yet published."""
-    statement = select(t.outbox).order_by(t.outbox.c.seq)
+    statement = select(schema.outbox).order_by(schema.outbox.c.seq)
     if pending:
-        statement = statement.where(t.outbox.c.published_at.is_(None))
+        statement = statement.where(schema.outbox.c.published_at.is_(None))
     with _read(engine) as connection, connection.begin():
         return [
             {
@@ -157,9 +157,9 @@ def outbox_summary(engine: Engine) -> OutboxSummary:
 
 
 def reorders(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:
-    statement = select(t.reorders).order_by(t.reorders.c.id)
+    statement = select(schema.reorders).order_by(schema.reorders.c.id)
     if not include_closed:
-        statement = statement.where(t.reorders.c.open.is_(True))
+        statement = statement.where(schema.reorders.c.open.is_(True))
     with _read(engine) as connection, connection.begin():
         rows = connection.execute(statement).all()
     result = []

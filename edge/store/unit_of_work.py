@@ -45,7 +45,7 @@ from edge.domain.ports import (
 )
 from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.domain.timestamps import parse_rfc3339, rfc3339
-from edge.store import schema as t
+from edge.store import schema
 from edge.store.turns import write_turn
 
 
@@ -148,18 +148,20 @@ class CatalogCache:
 
 
 def _counter(connection: Connection, name: str) -> int:
-    value = connection.execute(select(t.counters.c.value).where(t.counters.c.name == name))
+    value = connection.execute(
+        select(schema.counters.c.value).where(schema.counters.c.name == name)
+    )
     return int(value.scalar_one_or_none() or 0)
 
 
 def bump_counter(connection: Connection, name: str) -> int:
     statement = (
-        sqlite_insert(t.counters)
+        sqlite_insert(schema.counters)
         .values(name=name, value=1)
         .on_conflict_do_update(
-            index_elements=[t.counters.c.name], set_={"value": t.counters.c.value + 1}
+            index_elements=[schema.counters.c.name], set_={"value": schema.counters.c.value + 1}
         )
-        .returning(t.counters.c.value)
+        .returning(schema.counters.c.value)
     )
     return int(connection.execute(statement).scalar_one())
 
@@ -182,17 +184,17 @@ def _item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
 
 
 def _load_catalog(connection: Connection, version: int) -> Catalog:
-    alias_rows = connection.execute(select(t.aliases.c.code, t.aliases.c.part)).all()
+    alias_rows = connection.execute(select(schema.aliases.c.code, schema.aliases.c.part)).all()
     aliases = {row.code: row.part for row in alias_rows}
     by_part: dict[str, list[str]] = {}
     for code, part in aliases.items():
         by_part.setdefault(part, []).append(code)
     items = {
         row.part: _item_from_row(row, tuple(sorted(by_part.get(row.part, ()))))
-        for row in connection.execute(select(t.items))
+        for row in connection.execute(select(schema.items))
     }
     boms: dict[str, list[BomLine]] = {}
-    for row in connection.execute(select(t.bom_lines)):
+    for row in connection.execute(select(schema.bom_lines)):
         boms.setdefault(row.parent, []).append(
             BomLine(
                 row.parent, row.component, from_storage(row.qty_per), from_storage(row.scrap_pct)
@@ -447,14 +449,14 @@ class SqlUnitOfWork(InventoryStore):
     def ledger_rows(self, txn_id: int) -> list[tuple[str, Decimal]]:
         self._write_ledger()
         rows = self._execute(
-            select(t.ledger.c.part, t.ledger.c.quantity)
-            .where(t.ledger.c.txn_id == txn_id)
-            .order_by(t.ledger.c.id)
+            select(schema.ledger.c.part, schema.ledger.c.quantity)
+            .where(schema.ledger.c.txn_id == txn_id)
+            .order_by(schema.ledger.c.id)
         )
         return [(row.part, from_storage(row.quantity)) for row in rows]
 
     def newest_voidable(self, station: str) -> TransactionRecord | None:
-        txn = t.transactions
+        txn = schema.transactions
         row = self._execute(
             select(txn)
             .where(txn.c.station == station, txn.c.kind.in_(("backflush", "scrap", "build")))
@@ -478,8 +480,8 @@ class SqlUnitOfWork(InventoryStore):
 
     def mark_voided(self, txn_id: int, void_txn_id: int) -> None:
         self._execute(
-            update(t.transactions)
-            .where(t.transactions.c.id == txn_id)
+            update(schema.transactions)
+            .where(schema.transactions.c.id == txn_id)
             .values(voided_by=void_txn_id)
         )
 
@@ -491,7 +493,9 @@ class SqlUnitOfWork(InventoryStore):
         self._sql(_RECORD_SERIAL, (gtin, serial, txn_id))
 
     def free_serials(self, txn_id: int) -> None:
-        self._execute(t.shipped_serials.delete().where(t.shipped_serials.c.txn_id == txn_id))
+        self._execute(
+            schema.shipped_serials.delete().where(schema.shipped_serials.c.txn_id == txn_id)
+        )
 
     # --- reorders ------------------------------------------------------------
     @staticmethod
@@ -522,7 +526,7 @@ class SqlUnitOfWork(InventoryStore):
     def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
         self._open_reorders.pop(part, None)
         result = self._execute(
-            insert(t.reorders).values(
+            insert(schema.reorders).values(
                 part=part,
                 ordered=to_storage(quantity),
                 received="0",
@@ -539,7 +543,9 @@ class SqlUnitOfWork(InventoryStore):
         if close_reason is not None:
             values |= {"open": False, "close_reason": close_reason, "closed_at": rfc3339(at.wall)}
         self._open_reorders.clear()  # keyed by part, and only the id is known here
-        self._execute(update(t.reorders).where(t.reorders.c.id == reorder_id).values(**values))
+        self._execute(
+            update(schema.reorders).where(schema.reorders.c.id == reorder_id).values(**values)
+        )
 
     # --- stations ------------------------------------------------------------
     def station_state(self, station: str) -> StationState:
