@@ -27,7 +27,8 @@ from edge.domain.scanning import ScanInput, ScanOutcome
 from edge.masterdata.importer import import_bom, import_items
 from edge.service import InventoryService, PendingScan
 from edge.store import schema
-from edge.store.unit_of_work import CatalogCache, SqlUnitOfWork
+from edge.store.catalog import CatalogCache
+from edge.store.unit_of_work import SqlUnitOfWork
 from hardware.barcode import decode
 
 SITE = "plant-1"

@@ -17,23 +17,20 @@ The rest (catalog, VOID, reorders, outbox) stays in SQLAlchemy Core.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Engine, exc, func, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph, Lines
-from edge.domain.model import BomLine, Item, Reorder, ReorderPolicy
+from edge.domain.model import Item, Reorder
 from edge.domain.ports import (
     Balance,
     InventoryStore,
@@ -46,162 +43,33 @@ from edge.domain.ports import (
 from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.domain.timestamps import parse_rfc3339, rfc3339
 from edge.store import schema
+from edge.store.catalog import Catalog, CatalogCache, load_catalog
+from edge.store.counters import NEXT_SEQ, bump_counter, read_counter
+from edge.store.rows import (
+    ADD_EVENT,
+    ADD_SCAN,
+    ADD_STRUCTURE,
+    ADD_TRANSACTION,
+    APPEND_LEDGER,
+    BALANCE,
+    HAS_BALANCE,
+    HAS_STRUCTURE,
+    OPEN_REORDERS,
+    PUT_STOCK_SNAPSHOT,
+    RECORD_SERIAL,
+    REORDER,
+    SAVE_BALANCE,
+    SAVE_STATION_STATE,
+    SERIAL_SHIPPED,
+    SET_SCAN_OUTCOME,
+    SET_TRANSACTION_EVENT,
+    STATION_STATE,
+    optional_quantity,
+    optional_storage,
+)
 from edge.store.turns import write_turn
 
-
-def _optional_quantity(text: str | None) -> Decimal | None:
-    return None if text is None else from_storage(text)
-
-
-def _optional_storage(value: Decimal | None) -> str | None:
-    return None if value is None else to_storage(value)
-
-
-_BALANCE = "SELECT on_hand, armed FROM balances WHERE part = ?"
-_HAS_BALANCE = "SELECT 1 FROM balances WHERE part = ?"
-_SAVE_BALANCE = (
-    "INSERT INTO balances (part, on_hand, armed) VALUES (?, ?, ?) "
-    "ON CONFLICT (part) DO UPDATE SET on_hand = excluded.on_hand, armed = excluded.armed"
-)
-_HAS_STRUCTURE = "SELECT 1 FROM bom_structures WHERE bom_hash = ?"
-_ADD_STRUCTURE = "INSERT INTO bom_structures (bom_hash, lines, created_at) VALUES (?, ?, ?)"
-_ADD_TRANSACTION = (
-    "INSERT INTO transactions (kind, part, quantity, station, scanner, scan_id, bom_hash, "
-    "reason, at, mono, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SET_TRANSACTION_EVENT = "UPDATE transactions SET event_id = ? WHERE id = ?"
-_APPEND_LEDGER = (
-    "INSERT INTO ledger (txn_id, part, quantity, kind, scan_id, bom_hash) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_SERIAL_SHIPPED = "SELECT 1 FROM shipped_serials WHERE gtin = ? AND serial = ?"
-_RECORD_SERIAL = "INSERT INTO shipped_serials (gtin, serial, txn_id) VALUES (?, ?, ?)"
-# Both read the columns SqlUnitOfWork._reorder takes, in its order.
-_REORDER = (
-    "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders WHERE id = ?"
-)
-_OPEN_REORDERS = (
-    "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders "
-    "WHERE part = ? AND open IS 1 ORDER BY id"
-)
-_STATION_STATE = (
-    "SELECT mode, qty, qty_at, qty_mono, qty_boot, qty_scan, "
-    "reason, reason_at, reason_mono, reason_boot, reason_scan "
-    "FROM station_state WHERE station = ?"
-)
-_SAVE_STATION_STATE = (
-    "INSERT INTO station_state (station, mode, qty, qty_at, qty_mono, qty_boot, qty_scan, "
-    "reason, reason_at, reason_mono, reason_boot, reason_scan) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET "
-    "mode = excluded.mode, qty = excluded.qty, qty_at = excluded.qty_at, "
-    "qty_mono = excluded.qty_mono, qty_boot = excluded.qty_boot, qty_scan = excluded.qty_scan, "
-    "reason = excluded.reason, reason_at = excluded.reason_at, "
-    "reason_mono = excluded.reason_mono, reason_boot = excluded.reason_boot, "
-    "reason_scan = excluded.reason_scan"
-)
-_ADD_SCAN = (
-    "INSERT INTO scans (scanner, station, data, code, symbology, gtin, serial, batch, status, "
-    "reason, at, mono, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SET_SCAN_OUTCOME = "UPDATE scans SET status = ?, reason = ? WHERE id = ?"
-_NEXT_SEQ = (
-    "INSERT INTO counters (name, value) VALUES ('seq', 1) "
-    "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
-)
-_ADD_EVENT = (
-    "INSERT INTO outbox (seq, event_id, type, topic, payload, created_at, attempts) "
-    "VALUES (?, ?, ?, ?, ?, ?, 0)"
-)
-_PUT_STOCK_SNAPSHOT = (
-    "INSERT INTO stock_state (part, topic, payload, version, published_version) "
-    "VALUES (?, ?, ?, 1, 0) ON CONFLICT (part) DO UPDATE SET topic = excluded.topic, "
-    "payload = excluded.payload, version = stock_state.version + 1"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """Items, aliases and BOMs as of one catalog version."""
-
-    version: int
-    items: dict[str, Item]
-    aliases: dict[str, str]
-    graph: BomGraph
-
-
-class CatalogCache:
-    """Keeps the catalog between transactions; reloaded when an import changed it.
-
-    Imports raise the ``catalog`` counter in the same transaction as their
-    changes, so comparing one integer tells whether the cache is current.
-    """
-
-    def __init__(self) -> None:
-        self._catalog: Catalog | None = None
-        self._lock = threading.Lock()
-
-    def get(self, connection: Connection) -> Catalog:
-        version = _counter(connection, "catalog")
-        with self._lock:
-            if self._catalog is None or self._catalog.version != version:
-                self._catalog = _load_catalog(connection, version)
-            return self._catalog
-
-
-def _counter(connection: Connection, name: str) -> int:
-    value = connection.execute(
-        select(schema.counters.c.value).where(schema.counters.c.name == name)
-    )
-    return int(value.scalar_one_or_none() or 0)
-
-
-def bump_counter(connection: Connection, name: str) -> int:
-    statement = (
-        sqlite_insert(schema.counters)
-        .values(name=name, value=1)
-        .on_conflict_do_update(
-            index_elements=[schema.counters.c.name], set_={"value": schema.counters.c.value + 1}
-        )
-        .returning(schema.counters.c.value)
-    )
-    return int(connection.execute(statement).scalar_one())
-
-
-def _item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
-    return Item(
-        part=row.part,
-        description=row.description,
-        uom=row.uom,
-        stocked=bool(row.stocked),
-        policy=ReorderPolicy(
-            reorder_point=_optional_quantity(row.reorder_point),
-            reorder_qty=_optional_quantity(row.reorder_qty),
-            max_qty=_optional_quantity(row.max_qty),
-            order_multiple=_optional_quantity(row.order_multiple),
-            lead_time_days=row.lead_time_days,
-        ),
-        aliases=aliases,
-    )
-
-
-def _load_catalog(connection: Connection, version: int) -> Catalog:
-    alias_rows = connection.execute(select(schema.aliases.c.code, schema.aliases.c.part)).all()
-    aliases = {row.code: row.part for row in alias_rows}
-    by_part: dict[str, list[str]] = {}
-    for code, part in aliases.items():
-        by_part.setdefault(part, []).append(code)
-    items = {
-        row.part: _item_from_row(row, tuple(sorted(by_part.get(row.part, ()))))
-        for row in connection.execute(select(schema.items))
-    }
-    boms: dict[str, list[BomLine]] = {}
-    for row in connection.execute(select(schema.bom_lines)):
-        boms.setdefault(row.parent, []).append(
-            BomLine(
-                row.parent, row.component, from_storage(row.qty_per), from_storage(row.scrap_pct)
-            )
-        )
-    stocked = [part for part, item in items.items() if item.stocked]
-    return Catalog(version, items, aliases, BomGraph(boms, stocked))
+__all__ = ["CatalogCache", "SqlUnitOfWork"]
 
 
 class SqlUnitOfWork(InventoryStore):
@@ -342,7 +210,9 @@ class SqlUnitOfWork(InventoryStore):
         if self._catalog is None:
             if self._catalog_changed:
                 # Not yet committed: never share it through the cache.
-                self._catalog = _load_catalog(self.connection, _counter(self.connection, "catalog"))
+                self._catalog = load_catalog(
+                    self.connection, read_counter(self.connection, "catalog")
+                )
             else:
                 self._catalog = self._catalog_cache.get(self.connection)
         return self._catalog
@@ -357,17 +227,17 @@ class SqlUnitOfWork(InventoryStore):
         return self.catalog.graph
 
     def store_structure(self, bom_hash: str, lines: Lines) -> None:
-        if self._sql(_HAS_STRUCTURE, (bom_hash,)).fetchone() is not None:
+        if self._sql(HAS_STRUCTURE, (bom_hash,)).fetchone() is not None:
             return
         text = exactjson.dumps([[part, quantity] for part, quantity in lines])
-        self._sql(_ADD_STRUCTURE, (bom_hash, text, rfc3339(datetime.now(UTC))))
+        self._sql(ADD_STRUCTURE, (bom_hash, text, rfc3339(datetime.now(UTC))))
 
     # --- stock ---------------------------------------------------------------
     def balance(self, part: str) -> Balance:
         cached = self._balances.get(part)
         if cached is not None:
             return cached
-        row = self._sql(_BALANCE, (part,)).fetchone()
+        row = self._sql(BALANCE, (part,)).fetchone()
         if row is None:
             balance = Balance(ZERO, armed=True)
         else:
@@ -386,7 +256,7 @@ class SqlUnitOfWork(InventoryStore):
             for part in sorted(self._unsaved_balances)
         ]
         self._unsaved_balances.clear()
-        self._sql_many(_SAVE_BALANCE, rows)
+        self._sql_many(SAVE_BALANCE, rows)
 
     def has_ledger_rows(self, part: str) -> bool:
         # Every posting saves the part's balance, so a balance row (stored, or
@@ -394,7 +264,7 @@ class SqlUnitOfWork(InventoryStore):
         # Its primary key answers without an index on the ledger's part column.
         if part in self._unsaved_balances:
             return True
-        return self._sql(_HAS_BALANCE, (part,)).fetchone() is not None
+        return self._sql(HAS_BALANCE, (part,)).fetchone() is not None
 
     def add_transaction(
         self,
@@ -410,11 +280,11 @@ class SqlUnitOfWork(InventoryStore):
         reason: str | None = None,
     ) -> int:
         return self._insert(
-            _ADD_TRANSACTION,
+            ADD_TRANSACTION,
             (
                 kind,
                 part,
-                _optional_storage(quantity),
+                optional_storage(quantity),
                 station,
                 scanner,
                 scan_id,
@@ -427,7 +297,7 @@ class SqlUnitOfWork(InventoryStore):
         )
 
     def set_transaction_event(self, txn_id: int, event_id: str) -> None:
-        self._sql(_SET_TRANSACTION_EVENT, (event_id, txn_id))
+        self._sql(SET_TRANSACTION_EVENT, (event_id, txn_id))
 
     def append_ledger(
         self,
@@ -444,7 +314,7 @@ class SqlUnitOfWork(InventoryStore):
     def _write_ledger(self) -> None:
         if self._ledger:
             rows, self._ledger = self._ledger, []
-            self._sql_many(_APPEND_LEDGER, rows)
+            self._sql_many(APPEND_LEDGER, rows)
 
     def ledger_rows(self, txn_id: int) -> list[tuple[str, Decimal]]:
         self._write_ledger()
@@ -469,7 +339,7 @@ class SqlUnitOfWork(InventoryStore):
             id=row.id,
             kind=row.kind,
             part=row.part,
-            quantity=_optional_quantity(row.quantity),
+            quantity=optional_quantity(row.quantity),
             station=row.station,
             scanner=row.scanner,
             scan_id=row.scan_id,
@@ -487,10 +357,10 @@ class SqlUnitOfWork(InventoryStore):
 
     # --- serials -------------------------------------------------------------
     def serial_shipped(self, gtin: str, serial: str) -> bool:
-        return self._sql(_SERIAL_SHIPPED, (gtin, serial)).fetchone() is not None
+        return self._sql(SERIAL_SHIPPED, (gtin, serial)).fetchone() is not None
 
     def record_serial(self, gtin: str, serial: str, txn_id: int) -> None:
-        self._sql(_RECORD_SERIAL, (gtin, serial, txn_id))
+        self._sql(RECORD_SERIAL, (gtin, serial, txn_id))
 
     def free_serials(self, txn_id: int) -> None:
         self._execute(
@@ -500,7 +370,7 @@ class SqlUnitOfWork(InventoryStore):
     # --- reorders ------------------------------------------------------------
     @staticmethod
     def _reorder(values: tuple[Any, ...]) -> Reorder:
-        """A reorder from a row of ``_REORDER`` or ``_OPEN_REORDERS``."""
+        """A reorder from a row of ``REORDER`` or ``OPEN_REORDERS``."""
         reorder_id, part, ordered, received, is_open, created_at, close_reason = values
         return Reorder(
             id=reorder_id,
@@ -515,12 +385,12 @@ class SqlUnitOfWork(InventoryStore):
     def open_reorders(self, part: str) -> list[Reorder]:
         cached = self._open_reorders.get(part)
         if cached is None:
-            rows = self._sql(_OPEN_REORDERS, (part,)).fetchall()
+            rows = self._sql(OPEN_REORDERS, (part,)).fetchall()
             cached = self._open_reorders[part] = [self._reorder(row) for row in rows]
         return list(cached)
 
     def reorder(self, reorder_id: int) -> Reorder | None:
-        row = self._sql(_REORDER, (reorder_id,)).fetchone()
+        row = self._sql(REORDER, (reorder_id,)).fetchone()
         return None if row is None else self._reorder(row)
 
     def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
@@ -549,7 +419,7 @@ class SqlUnitOfWork(InventoryStore):
 
     # --- stations ------------------------------------------------------------
     def station_state(self, station: str) -> StationState:
-        row = self._sql(_STATION_STATE, (station,)).fetchone()
+        row = self._sql(STATION_STATE, (station,)).fetchone()
         if row is None:
             return StationState()
 
@@ -570,12 +440,12 @@ class SqlUnitOfWork(InventoryStore):
                 at = pending.at
                 values += [pending.value, rfc3339(at.wall), at.monotonic, at.boot_id,
                            pending.scan_id]  # fmt: skip
-        self._sql(_SAVE_STATION_STATE, tuple(values))
+        self._sql(SAVE_STATION_STATE, tuple(values))
 
     # --- scan journal --------------------------------------------------------
     def add_scan(self, scan: ScanRecord, status: str, reason: str | None) -> int:
         return self._insert(
-            _ADD_SCAN,
+            ADD_SCAN,
             (
                 scan.scanner,
                 scan.station,
@@ -594,16 +464,16 @@ class SqlUnitOfWork(InventoryStore):
         )
 
     def set_scan_outcome(self, scan_id: int, status: str, reason: str | None) -> None:
-        self._sql(_SET_SCAN_OUTCOME, (status, reason, scan_id))
+        self._sql(SET_SCAN_OUTCOME, (status, reason, scan_id))
 
     # --- outbox --------------------------------------------------------------
     def next_seq(self) -> int:
-        [(value,)] = self._sql(_NEXT_SEQ).fetchall()
+        [(value,)] = self._sql(NEXT_SEQ).fetchall()
         return int(value)
 
     def boot(self) -> int:
         if self._boot is None:
-            self._boot = _counter(self.connection, "boot")
+            self._boot = read_counter(self.connection, "boot")
         return self._boot
 
     def raise_boot(self) -> int:
@@ -619,7 +489,7 @@ class SqlUnitOfWork(InventoryStore):
     def add_event(self, seq: int, event_id: str, event_type: str, payload: dict[str, Any]) -> None:
         topic = f"{self._topic_prefix}/event/{event_type}"
         self._sql(
-            _ADD_EVENT,
+            ADD_EVENT,
             (seq, event_id, event_type, topic, exactjson.dumps(payload), payload["occurred_at"]),
         )
 
@@ -633,7 +503,7 @@ class SqlUnitOfWork(InventoryStore):
             for part, payload in self._snapshots.items()
         ]  # fmt: skip
         self._snapshots.clear()
-        self._sql_many(_PUT_STOCK_SNAPSHOT, rows)
+        self._sql_many(PUT_STOCK_SNAPSHOT, rows)
 
 
 def count_rows(connection: Connection, table: Any) -> int:

@@ -1,0 +1,84 @@
+"""The catalog as one snapshot (items, aliases, BOMs) and the cache that keeps it current."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from edge.domain.bom import BomGraph
+from edge.domain.model import BomLine, Item, ReorderPolicy
+from edge.domain.quantity import from_storage
+from edge.store import schema
+from edge.store.counters import read_counter
+from edge.store.rows import optional_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Items, aliases and BOMs as of one catalog version."""
+
+    version: int
+    items: dict[str, Item]
+    aliases: dict[str, str]
+    graph: BomGraph
+
+
+class CatalogCache:
+    """Keeps the catalog between transactions; reloaded when an import changed it.
+
+    Imports raise the ``catalog`` counter in the same transaction as their
+    changes, so comparing one integer tells whether the cache is current.
+    """
+
+    def __init__(self) -> None:
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    def get(self, connection: Connection) -> Catalog:
+        version = read_counter(connection, "catalog")
+        with self._lock:
+            if self._catalog is None or self._catalog.version != version:
+                self._catalog = load_catalog(connection, version)
+            return self._catalog
+
+
+def _item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
+    return Item(
+        part=row.part,
+        description=row.description,
+        uom=row.uom,
+        stocked=bool(row.stocked),
+        policy=ReorderPolicy(
+            reorder_point=optional_quantity(row.reorder_point),
+            reorder_qty=optional_quantity(row.reorder_qty),
+            max_qty=optional_quantity(row.max_qty),
+            order_multiple=optional_quantity(row.order_multiple),
+            lead_time_days=row.lead_time_days,
+        ),
+        aliases=aliases,
+    )
+
+
+def load_catalog(connection: Connection, version: int) -> Catalog:
+    alias_rows = connection.execute(select(schema.aliases.c.code, schema.aliases.c.part)).all()
+    aliases = {row.code: row.part for row in alias_rows}
+    by_part: dict[str, list[str]] = {}
+    for code, part in aliases.items():
+        by_part.setdefault(part, []).append(code)
+    items = {
+        row.part: _item_from_row(row, tuple(sorted(by_part.get(row.part, ()))))
+        for row in connection.execute(select(schema.items))
+    }
+    boms: dict[str, list[BomLine]] = {}
+    for row in connection.execute(select(schema.bom_lines)):
+        boms.setdefault(row.parent, []).append(
+            BomLine(
+                row.parent, row.component, from_storage(row.qty_per), from_storage(row.scrap_pct)
+            )
+        )
+    stocked = [part for part, item in items.items() if item.stocked]
+    return Catalog(version, items, aliases, BomGraph(boms, stocked))
