@@ -25,7 +25,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, exc, func, insert, select, update
+from sqlalchemy import Engine, exc, insert, select, update
 from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
@@ -504,7 +504,3 @@ class SqlUnitOfWork(InventoryStore):
         ]  # fmt: skip
         self._snapshots.clear()
         self._sql_many(PUT_STOCK_SNAPSHOT, rows)
-
-
-def count_rows(connection: Connection, table: Any) -> int:
-    return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
