@@ -14,7 +14,7 @@ from edge.domain.model import BomLine, Item, ReorderPolicy
 from edge.domain.quantity import from_storage
 from edge.store import schema
 from edge.store.counters import read_counter
-from edge.store.rows import optional_quantity
+from edge.store.statements import optional_quantity
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from edge.domain.timestamps import parse_rfc3339, rfc3339
 from edge.store import schema
 from edge.store.catalog import Catalog, CatalogCache, load_catalog
 from edge.store.counters import NEXT_SEQ, bump_counter, read_counter
-from edge.store.rows import (
+from edge.store.statements import (
     ADD_EVENT,
     ADD_SCAN,
     ADD_STRUCTURE,

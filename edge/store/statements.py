@@ -1,4 +1,4 @@
-"""The plain SQL of the scan path, and how optional quantities are stored.
+"""The plain SQL text of the scan path, and how optional quantities are stored.
 
 The unit of work runs these statements on the driver's connection (see
 unit_of_work.py for why). Quantities are TEXT holding exact decimal literals;
