@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from edge.domain.bom import BomGraph
-from edge.domain.model import BomLine, Item, ReorderPolicy
+from edge.domain.model import BomLine, Item
 from edge.domain.quantity import from_storage
 from edge.store import schema
 from edge.store.counters import read_counter
-from edge.store.statements import optional_quantity
+from edge.store.rows import item_from_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +45,6 @@ class CatalogCache:
             return self._catalog
 
 
-def _item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
-    return Item(
-        part=row.part,
-        description=row.description,
-        uom=row.uom,
-        stocked=bool(row.stocked),
-        policy=ReorderPolicy(
-            reorder_point=optional_quantity(row.reorder_point),
-            reorder_qty=optional_quantity(row.reorder_qty),
-            max_qty=optional_quantity(row.max_qty),
-            order_multiple=optional_quantity(row.order_multiple),
-            lead_time_days=row.lead_time_days,
-        ),
-        aliases=aliases,
-    )
-
-
 def load_catalog(connection: Connection, version: int) -> Catalog:
     alias_rows = connection.execute(select(schema.aliases.c.code, schema.aliases.c.part)).all()
     aliases = {row.code: row.part for row in alias_rows}
@@ -70,7 +52,7 @@ def load_catalog(connection: Connection, version: int) -> Catalog:
     for code, part in aliases.items():
         by_part.setdefault(part, []).append(code)
     items = {
-        row.part: _item_from_row(row, tuple(sorted(by_part.get(row.part, ()))))
+        row.part: item_from_row(row, tuple(sorted(by_part.get(row.part, ()))))
         for row in connection.execute(select(schema.items))
     }
     boms: dict[str, list[BomLine]] = {}

@@ -1,24 +1,10 @@
-"""The plain SQL text of the scan path, and how optional quantities are stored.
+"""The plain SQL text of the scan path.
 
 The unit of work runs these statements on the driver's connection (see
-unit_of_work.py for why). Quantities are TEXT holding exact decimal literals;
-NULL stands for "none".
+unit_of_work.py for why); rows.py builds their parameters and reads their rows.
 """
 
 from __future__ import annotations
-
-from decimal import Decimal
-
-from edge.domain.quantity import from_storage, to_storage
-
-
-def optional_quantity(text: str | None) -> Decimal | None:
-    return None if text is None else from_storage(text)
-
-
-def optional_storage(value: Decimal | None) -> str | None:
-    return None if value is None else to_storage(value)
-
 
 BALANCE = "SELECT on_hand, armed FROM balances WHERE part = ?"
 HAS_BALANCE = "SELECT 1 FROM balances WHERE part = ?"
@@ -38,7 +24,7 @@ APPEND_LEDGER = (
 )
 SERIAL_SHIPPED = "SELECT 1 FROM shipped_serials WHERE gtin = ? AND serial = ?"
 RECORD_SERIAL = "INSERT INTO shipped_serials (gtin, serial, txn_id) VALUES (?, ?, ?)"
-# Both read the columns SqlUnitOfWork._reorder takes, in its order.
+# Both read the columns rows.reorder_from_row takes, in its order.
 REORDER = (
     "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders WHERE id = ?"
 )

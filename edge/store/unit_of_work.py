@@ -5,6 +5,11 @@ journal, ledger, balances, reorders, station state and outbox are all written
 through it and committed together. Each scan of a group commit runs inside
 its own SAVEPOINT, so a failing scan rolls back alone.
 
+This class holds the transaction and what it buffers or caches until commit:
+balances, ledger rows, stock snapshots, open reorders and the catalog. The
+parts written straight through (scan journal, transaction log, shipped
+serials, station state) it inherits from repositories.py.
+
 The statements a scan runs (a few per BOM component: ledger row, balance
 read and write, open reorders, stock state) are plain SQL executed on the
 driver's connection inside the same transaction: building, caching and
@@ -31,48 +36,32 @@ from sqlalchemy.engine import Connection
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import Item, Reorder
-from edge.domain.ports import (
-    Balance,
-    InventoryStore,
-    Moment,
-    PendingControl,
-    ScanRecord,
-    StationState,
-    TransactionRecord,
-)
+from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, from_storage, to_storage
-from edge.domain.timestamps import parse_rfc3339, rfc3339
+from edge.domain.timestamps import rfc3339
 from edge.store import schema
 from edge.store.catalog import Catalog, CatalogCache, load_catalog
 from edge.store.counters import NEXT_SEQ, bump_counter, read_counter
+from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
+from edge.store.rows import reorder_from_row
 from edge.store.statements import (
     ADD_EVENT,
-    ADD_SCAN,
     ADD_STRUCTURE,
-    ADD_TRANSACTION,
     APPEND_LEDGER,
     BALANCE,
     HAS_BALANCE,
     HAS_STRUCTURE,
     OPEN_REORDERS,
     PUT_STOCK_SNAPSHOT,
-    RECORD_SERIAL,
     REORDER,
     SAVE_BALANCE,
-    SAVE_STATION_STATE,
-    SERIAL_SHIPPED,
-    SET_SCAN_OUTCOME,
-    SET_TRANSACTION_EVENT,
-    STATION_STATE,
-    optional_quantity,
-    optional_storage,
 )
 from edge.store.turns import write_turn
 
 __all__ = ["CatalogCache", "SqlUnitOfWork"]
 
 
-class SqlUnitOfWork(InventoryStore):
+class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, InventoryStore):
     """One write transaction. Use as a context manager; call :meth:`commit`.
 
     Leaving the block without a commit rolls everything back.
@@ -266,39 +255,6 @@ class SqlUnitOfWork(InventoryStore):
             return True
         return self._sql(HAS_BALANCE, (part,)).fetchone() is not None
 
-    def add_transaction(
-        self,
-        kind: str,
-        at: Moment,
-        *,
-        part: str | None = None,
-        quantity: Decimal | None = None,
-        station: str | None = None,
-        scanner: str | None = None,
-        scan_id: int | None = None,
-        bom_hash: str | None = None,
-        reason: str | None = None,
-    ) -> int:
-        return self._insert(
-            ADD_TRANSACTION,
-            (
-                kind,
-                part,
-                optional_storage(quantity),
-                station,
-                scanner,
-                scan_id,
-                bom_hash,
-                reason,
-                rfc3339(at.wall),
-                at.monotonic,
-                at.boot_id,
-            ),
-        )
-
-    def set_transaction_event(self, txn_id: int, event_id: str) -> None:
-        self._sql(SET_TRANSACTION_EVENT, (event_id, txn_id))
-
     def append_ledger(
         self,
         txn_id: int,
@@ -325,73 +281,17 @@ class SqlUnitOfWork(InventoryStore):
         )
         return [(row.part, from_storage(row.quantity)) for row in rows]
 
-    def newest_voidable(self, station: str) -> TransactionRecord | None:
-        txn = schema.transactions
-        row = self._execute(
-            select(txn)
-            .where(txn.c.station == station, txn.c.kind.in_(("backflush", "scrap", "build")))
-            .order_by(txn.c.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        return TransactionRecord(
-            id=row.id,
-            kind=row.kind,
-            part=row.part,
-            quantity=optional_quantity(row.quantity),
-            station=row.station,
-            scanner=row.scanner,
-            scan_id=row.scan_id,
-            event_id=row.event_id,
-            at=Moment(parse_rfc3339(row.at), row.mono, row.boot_id),
-            voided_by=row.voided_by,
-        )
-
-    def mark_voided(self, txn_id: int, void_txn_id: int) -> None:
-        self._execute(
-            update(schema.transactions)
-            .where(schema.transactions.c.id == txn_id)
-            .values(voided_by=void_txn_id)
-        )
-
-    # --- serials -------------------------------------------------------------
-    def serial_shipped(self, gtin: str, serial: str) -> bool:
-        return self._sql(SERIAL_SHIPPED, (gtin, serial)).fetchone() is not None
-
-    def record_serial(self, gtin: str, serial: str, txn_id: int) -> None:
-        self._sql(RECORD_SERIAL, (gtin, serial, txn_id))
-
-    def free_serials(self, txn_id: int) -> None:
-        self._execute(
-            schema.shipped_serials.delete().where(schema.shipped_serials.c.txn_id == txn_id)
-        )
-
     # --- reorders ------------------------------------------------------------
-    @staticmethod
-    def _reorder(values: tuple[Any, ...]) -> Reorder:
-        """A reorder from a row of ``REORDER`` or ``OPEN_REORDERS``."""
-        reorder_id, part, ordered, received, is_open, created_at, close_reason = values
-        return Reorder(
-            id=reorder_id,
-            part=part,
-            ordered=from_storage(ordered),
-            received=from_storage(received),
-            open=bool(is_open),
-            created_at=created_at,
-            close_reason=close_reason,
-        )
-
     def open_reorders(self, part: str) -> list[Reorder]:
         cached = self._open_reorders.get(part)
         if cached is None:
             rows = self._sql(OPEN_REORDERS, (part,)).fetchall()
-            cached = self._open_reorders[part] = [self._reorder(row) for row in rows]
+            cached = self._open_reorders[part] = [reorder_from_row(row) for row in rows]
         return list(cached)
 
     def reorder(self, reorder_id: int) -> Reorder | None:
         row = self._sql(REORDER, (reorder_id,)).fetchone()
-        return None if row is None else self._reorder(row)
+        return None if row is None else reorder_from_row(row)
 
     def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
         self._open_reorders.pop(part, None)
@@ -416,55 +316,6 @@ class SqlUnitOfWork(InventoryStore):
         self._execute(
             update(schema.reorders).where(schema.reorders.c.id == reorder_id).values(**values)
         )
-
-    # --- stations ------------------------------------------------------------
-    def station_state(self, station: str) -> StationState:
-        row = self._sql(STATION_STATE, (station,)).fetchone()
-        if row is None:
-            return StationState()
-
-        def pending(values: tuple[Any, ...]) -> PendingControl | None:
-            value, at, mono, boot, scan_id = values
-            if value is None:
-                return None
-            return PendingControl(value, Moment(parse_rfc3339(at), mono, boot), scan_id)
-
-        return StationState(qty=pending(row[1:6]), reason=pending(row[6:11]), mode=row[0])
-
-    def save_station_state(self, station: str, state: StationState) -> None:
-        values: list[Any] = [station, state.mode]
-        for pending in (state.qty, state.reason):
-            if pending is None:
-                values += [None] * 5
-            else:
-                at = pending.at
-                values += [pending.value, rfc3339(at.wall), at.monotonic, at.boot_id,
-                           pending.scan_id]  # fmt: skip
-        self._sql(SAVE_STATION_STATE, tuple(values))
-
-    # --- scan journal --------------------------------------------------------
-    def add_scan(self, scan: ScanRecord, status: str, reason: str | None) -> int:
-        return self._insert(
-            ADD_SCAN,
-            (
-                scan.scanner,
-                scan.station,
-                scan.data,
-                scan.code,
-                scan.symbology,
-                scan.gtin,
-                scan.serial,
-                scan.batch,
-                status,
-                reason,
-                rfc3339(scan.at.wall),
-                scan.at.monotonic,
-                scan.at.boot_id,
-            ),
-        )
-
-    def set_scan_outcome(self, scan_id: int, status: str, reason: str | None) -> None:
-        self._sql(SET_SCAN_OUTCOME, (status, reason, scan_id))
 
     # --- outbox --------------------------------------------------------------
     def next_seq(self) -> int:
