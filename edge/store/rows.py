@@ -2,8 +2,9 @@
 
 Quantities are stored as TEXT holding exact decimal literals, NULL standing
 for "none"; times as RFC 3339 text with the monotonic reading and boot id
-beside them. The tuple layouts here follow the column lists of the matching
-statements in statements.py, position by position.
+beside them. Each ``*_COLUMNS`` list declares, once, the order in which the
+function below it reads or writes a row's values; statements.py builds the
+matching SQL from the same list.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ def item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
     )
 
 
+REORDER_COLUMNS = ("id", "part", "ordered", "received", "open", "created_at", "close_reason")
+
+
 def reorder_from_row(values: tuple[Any, ...]) -> Reorder:
-    """A reorder from a row of ``REORDER`` or ``OPEN_REORDERS``."""
+    """A reorder from a row of ``REORDER_COLUMNS``."""
     reorder_id, part, ordered, received, is_open, created_at, close_reason = values
     return Reorder(
         id=reorder_id,
@@ -54,6 +58,21 @@ def reorder_from_row(values: tuple[Any, ...]) -> Reorder:
         created_at=created_at,
         close_reason=close_reason,
     )
+
+
+TRANSACTION_COLUMNS = (
+    "kind",
+    "part",
+    "quantity",
+    "station",
+    "scanner",
+    "scan_id",
+    "bom_hash",
+    "reason",
+    "at",
+    "mono",
+    "boot_id",
+)
 
 
 def transaction_values(
@@ -68,7 +87,7 @@ def transaction_values(
     bom_hash: str | None,
     reason: str | None,
 ) -> tuple[Any, ...]:
-    """The parameters of ``ADD_TRANSACTION``."""
+    """A new transaction as values of ``TRANSACTION_COLUMNS``."""
     return (
         kind,
         part,
@@ -100,8 +119,25 @@ def transaction_from_row(row: Any) -> TransactionRecord:
     )
 
 
+# The two pending controls are five columns each, in the same order.
+STATION_STATE_COLUMNS = (
+    "station",
+    "mode",
+    "qty",
+    "qty_at",
+    "qty_mono",
+    "qty_boot",
+    "qty_scan",
+    "reason",
+    "reason_at",
+    "reason_mono",
+    "reason_boot",
+    "reason_scan",
+)
+
+
 def station_state_from_row(row: tuple[Any, ...]) -> StationState:
-    """A station's state from a row of ``STATION_STATE``."""
+    """A station's state from a row of ``STATION_STATE_COLUMNS`` without the station."""
 
     def pending(values: tuple[Any, ...]) -> PendingControl | None:
         value, at, mono, boot, scan_id = values
@@ -113,7 +149,7 @@ def station_state_from_row(row: tuple[Any, ...]) -> StationState:
 
 
 def station_state_values(station: str, state: StationState) -> tuple[Any, ...]:
-    """The parameters of ``SAVE_STATION_STATE``."""
+    """A station's state as values of ``STATION_STATE_COLUMNS``."""
     values: list[Any] = [station, state.mode]
     for pending in (state.qty, state.reason):
         if pending is None:
@@ -125,8 +161,25 @@ def station_state_values(station: str, state: StationState) -> tuple[Any, ...]:
     return tuple(values)
 
 
+SCAN_COLUMNS = (
+    "scanner",
+    "station",
+    "data",
+    "code",
+    "symbology",
+    "gtin",
+    "serial",
+    "batch",
+    "status",
+    "reason",
+    "at",
+    "mono",
+    "boot_id",
+)
+
+
 def scan_values(scan: ScanRecord, status: str, reason: str | None) -> tuple[Any, ...]:
-    """The parameters of ``ADD_SCAN``."""
+    """A scan and its outcome as values of ``SCAN_COLUMNS``."""
     return (
         scan.scanner,
         scan.station,

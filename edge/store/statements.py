@@ -1,63 +1,130 @@
-"""The plain SQL text of the scan path.
+"""The plain SQL text of the scan path, built from the tables in schema.py.
 
 The unit of work runs these statements on the driver's connection (see
-unit_of_work.py for why); rows.py builds their parameters and reads their rows.
+unit_of_work.py for why); rows.py builds their parameters and reads their
+rows. Each statement names its columns explicitly, in the order its
+parameters or row values come, and the text around them (table name,
+placeholders, the ``excluded`` assignments of an upsert, the conflict target)
+is derived from schema.py. A column missing there fails at import, not at
+the first scan. The text is built once, when the module is imported.
 """
 
 from __future__ import annotations
 
-BALANCE = "SELECT on_hand, armed FROM balances WHERE part = ?"
-HAS_BALANCE = "SELECT 1 FROM balances WHERE part = ?"
-SAVE_BALANCE = (
-    "INSERT INTO balances (part, on_hand, armed) VALUES (?, ?, ?) "
-    "ON CONFLICT (part) DO UPDATE SET on_hand = excluded.on_hand, armed = excluded.armed"
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import Table
+
+from edge.store import schema
+from edge.store.rows import (
+    REORDER_COLUMNS,
+    SCAN_COLUMNS,
+    STATION_STATE_COLUMNS,
+    TRANSACTION_COLUMNS,
 )
-HAS_STRUCTURE = "SELECT 1 FROM bom_structures WHERE bom_hash = ?"
-ADD_STRUCTURE = "INSERT INTO bom_structures (bom_hash, lines, created_at) VALUES (?, ?, ?)"
-ADD_TRANSACTION = (
-    "INSERT INTO transactions (kind, part, quantity, station, scanner, scan_id, bom_hash, "
-    "reason, at, mono, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _names(table: Table, columns: Sequence[str]) -> str:
+    """The column names, comma-separated, each checked to be a column of ``table``.
+
+    Every name in the SQL text comes from schema.py or from this module's
+    constants, never from input, so building the text with f-strings is safe.
+    """
+    unknown = [name for name in columns if name not in table.c]
+    if unknown:
+        raise LookupError(f"table {table.name} has no column {', '.join(unknown)}")
+    return ", ".join(columns)
+
+
+def _where(table: Table, keys: Sequence[str]) -> str:
+    _names(table, keys)
+    return " AND ".join(f"{key} = ?" for key in keys)
+
+
+def _insert(table: Table, columns: Sequence[str], fixed: Mapping[str, str] | None = None) -> str:
+    """``columns`` as parameters, then ``fixed`` columns with their SQL literal."""
+    fixed = fixed or {}
+    names = _names(table, [*columns, *fixed])
+    values = ", ".join(["?"] * len(columns) + list(fixed.values()))
+    return f"INSERT INTO {table.name} ({names}) VALUES ({values})"  # noqa: S608 - see _names
+
+
+def _upsert(
+    table: Table,
+    columns: Sequence[str],
+    fixed: Mapping[str, str] | None = None,
+    *,
+    also: str | None = None,
+) -> str:
+    """An insert that, when the primary key exists, sets its other parameter columns instead.
+
+    ``fixed`` columns are written only by the insert; ``also`` adds an
+    assignment to the update.
+    """
+    keys = [column.name for column in table.primary_key.columns]
+    assignments = [f"{name} = excluded.{name}" for name in columns if name not in keys]
+    if also is not None:
+        assignments.append(also)
+    return (
+        f"{_insert(table, columns, fixed)} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(assignments)}"
+    )
+
+
+def _select(table: Table, columns: Sequence[str], keys: Sequence[str], rest: str = "") -> str:
+    """The columns of the rows whose ``keys`` equal the parameters; ``rest`` follows as is."""
+    names, where = _names(table, columns), _where(table, keys)
+    return f"SELECT {names} FROM {table.name} WHERE {where}{rest}"  # noqa: S608 - see _names
+
+
+def _exists(table: Table, keys: Sequence[str]) -> str:
+    """One row ``(1,)`` when a row with these key values exists, none otherwise."""
+    return f"SELECT 1 FROM {table.name} WHERE {_where(table, keys)}"  # noqa: S608 - see _names
+
+
+def _update(table: Table, columns: Sequence[str], keys: Sequence[str]) -> str:
+    """Set ``columns`` (parameters first) of the rows matching ``keys`` (parameters after)."""
+    _names(table, columns)
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    where = _where(table, keys)
+    return f"UPDATE {table.name} SET {assignments} WHERE {where}"  # noqa: S608 - see _names
+
+
+# --- stock and ledger ---------------------------------------------------------
+BALANCE = _select(schema.balances, ("on_hand", "armed"), ("part",))
+HAS_BALANCE = _exists(schema.balances, ("part",))
+SAVE_BALANCE = _upsert(schema.balances, ("part", "on_hand", "armed"))
+APPEND_LEDGER = _insert(
+    schema.ledger, ("txn_id", "part", "quantity", "kind", "scan_id", "bom_hash")
 )
-SET_TRANSACTION_EVENT = "UPDATE transactions SET event_id = ? WHERE id = ?"
-APPEND_LEDGER = (
-    "INSERT INTO ledger (txn_id, part, quantity, kind, scan_id, bom_hash) VALUES (?, ?, ?, ?, ?, ?)"
+HAS_STRUCTURE = _exists(schema.bom_structures, ("bom_hash",))
+ADD_STRUCTURE = _insert(schema.bom_structures, ("bom_hash", "lines", "created_at"))
+
+# --- reorders (both read the row rows.reorder_from_row takes) -----------------
+REORDER = _select(schema.reorders, REORDER_COLUMNS, ("id",))
+OPEN_REORDERS = _select(schema.reorders, REORDER_COLUMNS, ("part",), " AND open IS 1 ORDER BY id")
+
+# --- written straight through (repositories.py) -------------------------------
+ADD_TRANSACTION = _insert(schema.transactions, TRANSACTION_COLUMNS)
+SET_TRANSACTION_EVENT = _update(schema.transactions, ("event_id",), ("id",))
+SERIAL_SHIPPED = _exists(schema.shipped_serials, ("gtin", "serial"))
+RECORD_SERIAL = _insert(schema.shipped_serials, ("gtin", "serial", "txn_id"))
+STATION_STATE = _select(schema.station_state, STATION_STATE_COLUMNS[1:], ("station",))
+SAVE_STATION_STATE = _upsert(schema.station_state, STATION_STATE_COLUMNS)
+ADD_SCAN = _insert(schema.scans, SCAN_COLUMNS)
+SET_SCAN_OUTCOME = _update(schema.scans, ("status", "reason"), ("id",))
+
+# --- outbox -------------------------------------------------------------------
+ADD_EVENT = _insert(
+    schema.outbox,
+    ("seq", "event_id", "type", "topic", "payload", "created_at"),
+    {"attempts": "0"},
 )
-SERIAL_SHIPPED = "SELECT 1 FROM shipped_serials WHERE gtin = ? AND serial = ?"
-RECORD_SERIAL = "INSERT INTO shipped_serials (gtin, serial, txn_id) VALUES (?, ?, ?)"
-# Both read the columns rows.reorder_from_row takes, in its order.
-REORDER = (
-    "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders WHERE id = ?"
-)
-OPEN_REORDERS = (
-    "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders "
-    "WHERE part = ? AND open IS 1 ORDER BY id"
-)
-STATION_STATE = (
-    "SELECT mode, qty, qty_at, qty_mono, qty_boot, qty_scan, "
-    "reason, reason_at, reason_mono, reason_boot, reason_scan "
-    "FROM station_state WHERE station = ?"
-)
-SAVE_STATION_STATE = (
-    "INSERT INTO station_state (station, mode, qty, qty_at, qty_mono, qty_boot, qty_scan, "
-    "reason, reason_at, reason_mono, reason_boot, reason_scan) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET "
-    "mode = excluded.mode, qty = excluded.qty, qty_at = excluded.qty_at, "
-    "qty_mono = excluded.qty_mono, qty_boot = excluded.qty_boot, qty_scan = excluded.qty_scan, "
-    "reason = excluded.reason, reason_at = excluded.reason_at, "
-    "reason_mono = excluded.reason_mono, reason_boot = excluded.reason_boot, "
-    "reason_scan = excluded.reason_scan"
-)
-ADD_SCAN = (
-    "INSERT INTO scans (scanner, station, data, code, symbology, gtin, serial, batch, status, "
-    "reason, at, mono, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-SET_SCAN_OUTCOME = "UPDATE scans SET status = ?, reason = ? WHERE id = ?"
-ADD_EVENT = (
-    "INSERT INTO outbox (seq, event_id, type, topic, payload, created_at, attempts) "
-    "VALUES (?, ?, ?, ?, ?, ?, 0)"
-)
-PUT_STOCK_SNAPSHOT = (
-    "INSERT INTO stock_state (part, topic, payload, version, published_version) "
-    "VALUES (?, ?, ?, 1, 0) ON CONFLICT (part) DO UPDATE SET topic = excluded.topic, "
-    "payload = excluded.payload, version = stock_state.version + 1"
+# A part's newest stock state replaces the older one; its version counts the
+# changes, and published_version (what the broker acknowledged) is left alone.
+PUT_STOCK_SNAPSHOT = _upsert(
+    schema.stock_state,
+    ("part", "topic", "payload"),
+    {"version": "1", "published_version": "0"},
+    also="version = stock_state.version + 1",
 )
