@@ -12,7 +12,7 @@ from edge.domain.bom import BomGraph
 from edge.domain.model import BomLine, Item
 from edge.domain.quantity import from_storage
 from edge.store import schema
-from edge.store.counters import read_counter
+from edge.store.counters import CATALOG, read_counter
 from edge.store.rows import item_from_row
 
 
@@ -38,7 +38,7 @@ class CatalogCache:
         self._lock = threading.Lock()
 
     def get(self, connection: Connection) -> Catalog:
-        version = read_counter(connection, "catalog")
+        version = read_counter(connection, CATALOG)
         with self._lock:
             if self._catalog is None or self._catalog.version != version:
                 self._catalog = load_catalog(connection, version)

@@ -1,25 +1,29 @@
-"""The named counters: event sequence, boot number, catalog version, unpublished events.
+"""The named counters, in the ``counters`` table: one integer per name.
 
-``seq``, ``boot`` and ``catalog`` are raised by the writing transaction under
-SQLite's write lock; ``unpublished`` is kept by triggers on the outbox
-(migration 0004).
+``seq`` numbers outbox events, ``boot`` counts ``edge run`` starts and
+``catalog`` versions the catalog; the writing transaction raises them under
+SQLite's write lock. ``unpublished`` counts unacknowledged events and is kept
+by triggers on the outbox (migration 0004).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from edge.store import schema
+from edge.store.statements import BUMP_COUNTER
 
-NEXT_SEQ = (
-    "INSERT INTO counters (name, value) VALUES ('seq', 1) "
-    "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
-)
+SEQ: Final = "seq"
+BOOT: Final = "boot"
+CATALOG: Final = "catalog"
+UNPUBLISHED: Final = "unpublished"
 
 
 def read_counter(connection: Connection, name: str) -> int:
+    """The counter's value; 0 before it was first raised."""
     value = connection.execute(
         select(schema.counters.c.value).where(schema.counters.c.name == name)
     )
@@ -27,12 +31,5 @@ def read_counter(connection: Connection, name: str) -> int:
 
 
 def bump_counter(connection: Connection, name: str) -> int:
-    statement = (
-        sqlite_insert(schema.counters)
-        .values(name=name, value=1)
-        .on_conflict_do_update(
-            index_elements=[schema.counters.c.name], set_={"value": schema.counters.c.value + 1}
-        )
-        .returning(schema.counters.c.value)
-    )
-    return int(connection.execute(statement).scalar_one())
+    """Raise the counter by one (from 0 when it has no row yet); its new value."""
+    return int(connection.exec_driver_sql(BUMP_COUNTER, (name,)).scalar_one())

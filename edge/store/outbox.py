@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from edge.domain.timestamps import rfc3339
 from edge.store import schema
+from edge.store.counters import UNPUBLISHED, read_counter
 from edge.store.database import READ_ONLY
 from edge.store.turns import write_turn
 
@@ -120,16 +121,14 @@ _SET_ASIDE = "SELECT count(*) FROM outbox WHERE set_aside = 1 AND published_at I
 
 def pending(connection: Connection) -> Backlog:
     """The backlog as the ``unpublished`` counter and the set-aside index tell it."""
-    events = connection.execute(
-        select(schema.counters.c.value).where(schema.counters.c.name == "unpublished")
-    ).scalar_one_or_none()
+    events = read_counter(connection, UNPUBLISHED)
     set_aside = connection.exec_driver_sql(_SET_ASIDE).scalar_one()
     stock = connection.execute(
         select(func.count())
         .select_from(schema.stock_state)
         .where(schema.stock_state.c.published_version < schema.stock_state.c.version)
     ).scalar_one()
-    return Backlog(int(events or 0), int(set_aside), int(stock))
+    return Backlog(events, int(set_aside), int(stock))
 
 
 def record_answers(

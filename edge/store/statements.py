@@ -114,6 +114,12 @@ SAVE_STATION_STATE = _upsert(schema.station_state, STATION_STATE_COLUMNS)
 ADD_SCAN = _insert(schema.scans, SCAN_COLUMNS)
 SET_SCAN_OUTCOME = _update(schema.scans, ("status", "reason"), ("id",))
 
+# --- counters (counters.py) -------------------------------------------------
+BUMP_COUNTER = (
+    _upsert(schema.counters, ("name",), {"value": "1"}, also="value = counters.value + 1")
+    + " RETURNING value"
+)
+
 # --- outbox -------------------------------------------------------------------
 ADD_EVENT = _insert(
     schema.outbox,

@@ -41,7 +41,7 @@ from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.domain.timestamps import rfc3339
 from edge.store import schema
 from edge.store.catalog import Catalog, CatalogCache, load_catalog
-from edge.store.counters import NEXT_SEQ, bump_counter, read_counter
+from edge.store.counters import BOOT, CATALOG, SEQ, bump_counter, read_counter
 from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
 from edge.store.rows import reorder_from_row
 from edge.store.statements import (
@@ -49,6 +49,7 @@ from edge.store.statements import (
     ADD_STRUCTURE,
     APPEND_LEDGER,
     BALANCE,
+    BUMP_COUNTER,
     HAS_BALANCE,
     HAS_STRUCTURE,
     OPEN_REORDERS,
@@ -200,7 +201,7 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
             if self._catalog_changed:
                 # Not yet committed: never share it through the cache.
                 self._catalog = load_catalog(
-                    self.connection, read_counter(self.connection, "catalog")
+                    self.connection, read_counter(self.connection, CATALOG)
                 )
             else:
                 self._catalog = self._catalog_cache.get(self.connection)
@@ -319,21 +320,21 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
 
     # --- outbox --------------------------------------------------------------
     def next_seq(self) -> int:
-        [(value,)] = self._sql(NEXT_SEQ).fetchall()
+        [(value,)] = self._sql(BUMP_COUNTER, (SEQ,)).fetchall()
         return int(value)
 
     def boot(self) -> int:
         if self._boot is None:
-            self._boot = read_counter(self.connection, "boot")
+            self._boot = read_counter(self.connection, BOOT)
         return self._boot
 
     def raise_boot(self) -> int:
         """Start a new boot (``edge run`` only)."""
-        self._boot = bump_counter(self.connection, "boot")
+        self._boot = bump_counter(self.connection, BOOT)
         return self._boot
 
     def bump_catalog(self) -> None:
-        bump_counter(self.connection, "catalog")
+        bump_counter(self.connection, CATALOG)
         self._catalog = None
         self._catalog_changed = True
 

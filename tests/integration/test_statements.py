@@ -11,12 +11,11 @@ import pytest
 
 from edge.domain.ports import Moment, PendingControl, ScanRecord, StationState
 from edge.store import rows, schema, statements
-from edge.store.counters import NEXT_SEQ
 from edge.store.database import open_database
 
 STATEMENTS = {
     name: value
-    for name, value in [*vars(statements).items(), ("NEXT_SEQ", NEXT_SEQ)]
+    for name, value in vars(statements).items()
     if name.isupper() and isinstance(value, str)
 }
 AT = Moment(datetime(2026, 3, 2, 6, 0, tzinfo=UTC), 12.5, "boot-1")
