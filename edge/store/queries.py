@@ -28,7 +28,7 @@ def _read(engine: Engine) -> Connection:
 
 
 @dataclass(frozen=True, slots=True)
-class StockRow:
+class PartStock:
     part: str
     description: str
     uom: str
@@ -56,7 +56,7 @@ class StockRow:
         }
 
 
-def stock(engine: Engine) -> list[StockRow]:
+def stock(engine: Engine) -> list[PartStock]:
     """Every item that holds stock (phantoms excluded), sorted by part."""
     with _read(engine) as connection, connection.begin():
         items = connection.execute(select(schema.items)).all()
@@ -79,7 +79,7 @@ def stock(engine: Engine) -> list[StockRow]:
     stocked = {row.part for row in items if row.stocked}
     graph = BomGraph({parent: [_placeholder(parent)] for parent in bom_parents}, stocked)
     rows = [
-        StockRow(
+        PartStock(
             part=row.part,
             description=row.description,
             uom=row.uom,
