@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from edge.domain.timestamps import rfc3339
 from edge.store import schema
 from edge.store.counters import UNPUBLISHED, read_counter
-from edge.store.database import READ_ONLY
+from edge.store.database import read_only
 from edge.store.turns import write_turn
 
 T = TypeVar("T")
@@ -57,10 +57,6 @@ class Backlog:
     stock: int  # stock states whose newest version is not yet acknowledged
 
 
-def _read(engine: Engine) -> Connection:
-    return engine.connect().execution_options(**{READ_ONLY: True})
-
-
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
@@ -87,14 +83,14 @@ def unpublished_after(engine: Engine, after_seq: int, limit: int) -> list[Outbox
         .order_by(schema.outbox.c.seq)
         .limit(limit)
     )
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return [_outbox_row(row) for row in connection.execute(statement)]
 
 
 def unpublished_by_seq(engine: Engine, seqs: Sequence[int]) -> list[OutboxRow]:
     """Those of ``seqs`` that are still unpublished, oldest first."""
     rows: list[OutboxRow] = []
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         for chunk in _chunks(seqs):
             statement = select(*_OUTBOX_COLUMNS).where(
                 schema.outbox.c.published_at.is_(None), schema.outbox.c.seq.in_(chunk)
@@ -105,13 +101,13 @@ def unpublished_by_seq(engine: Engine, seqs: Sequence[int]) -> list[OutboxRow]:
 
 def newest_seq(engine: Engine) -> int:
     """The highest ``seq`` committed so far (0 for an empty outbox)."""
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return int(connection.execute(select(func.max(schema.outbox.c.seq))).scalar_one() or 0)
 
 
 def backlog(engine: Engine) -> Backlog:
     """How much is waiting to be published, without reading the waiting rows."""
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return pending(connection)
 
 
@@ -189,7 +185,7 @@ _RECORD_STOCK = (
 
 def stock_parts(engine: Engine) -> list[str]:
     """Every part that has a stock state, sorted."""
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         statement = select(schema.stock_state.c.part).order_by(schema.stock_state.c.part)
         return [row.part for row in connection.execute(statement)]
 
@@ -205,7 +201,7 @@ _STOCK_COLUMNS = (
 def stock_rows(engine: Engine, parts: Sequence[str]) -> list[StockRow]:
     """The current stock state of these parts."""
     rows: list[StockRow] = []
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         for chunk in _chunks(parts):
             statement = select(*_STOCK_COLUMNS).where(schema.stock_state.c.part.in_(chunk))
             rows.extend(
@@ -220,7 +216,7 @@ def stock_changed(engine: Engine) -> list[StockRow]:
     statement = select(*_STOCK_COLUMNS).where(
         schema.stock_state.c.published_version < schema.stock_state.c.version
     )
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return [
             StockRow(row.part, row.topic, row.payload, row.version)
             for row in connection.execute(statement)

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph
@@ -21,16 +20,12 @@ from edge.domain.model import BomLine, Reorder
 from edge.domain.quantity import ZERO, from_storage
 from edge.domain.stock import StockState, on_order, still_on_order, stock_state
 from edge.store import schema
-from edge.store.database import READ_ONLY
+from edge.store.database import read_only
 from edge.store.outbox import pending
 from edge.store.rows import REORDER_COLUMNS, optional_quantity, reorder_from_row
 
 # The columns rows.reorder_from_row reads, in its order.
 _REORDER = [schema.reorders.c[name] for name in REORDER_COLUMNS]
-
-
-def _read(engine: Engine) -> Connection:
-    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +55,7 @@ class PartStock:
 
 def stock(engine: Engine) -> list[PartStock]:
     """Every item that holds stock (phantoms excluded), sorted by part."""
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         items = connection.execute(select(schema.items)).all()
         bom_parents = {
             row.parent for row in connection.execute(select(schema.bom_lines.c.parent).distinct())
@@ -101,7 +96,7 @@ def scans(engine: Engine, limit: int | None) -> list[dict[str, Any]]:
     statement = select(schema.scans).order_by(schema.scans.c.id.desc())
     if limit is not None:
         statement = statement.limit(limit)
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return [
             {
                 "scan_id": row.id,
@@ -125,7 +120,7 @@ def events(engine: Engine, *, pending: bool) -> list[dict[str, Any]]:
     statement = select(schema.outbox).order_by(schema.outbox.c.seq)
     if pending:
         statement = statement.where(schema.outbox.c.published_at.is_(None))
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return [
             {
                 "seq": row.seq,
@@ -149,7 +144,7 @@ class OutboxSummary:
 
 
 def outbox_summary(engine: Engine) -> OutboxSummary:
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         backlog = pending(connection)
     return OutboxSummary(backlog.events, backlog.stock, backlog.set_aside)
 
@@ -158,7 +153,7 @@ def reorders(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:
     statement = select(*_REORDER, schema.reorders.c.closed_at).order_by(schema.reorders.c.id)
     if not include_closed:
         statement = statement.where(schema.reorders.c.open.is_(True))
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         rows = connection.execute(statement).all()
     result = []
     for *values, closed_at in rows:
