@@ -46,6 +46,7 @@ class CatalogCache:
 
 
 def load_catalog(connection: Connection, version: int) -> Catalog:
+    """Every item, alias and BOM line the connection sees, as catalog ``version``."""
     alias_rows = connection.execute(select(schema.aliases.c.code, schema.aliases.c.part)).all()
     aliases = {row.code: row.part for row in alias_rows}
     by_part: dict[str, list[str]] = {}

@@ -166,6 +166,7 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
             raise
         self._sql(f"RELEASE {name}")
 
+    # --- running statements (OpenTransaction, used by repositories.py too) ---
     def _execute(self, statement: Any) -> Any:
         return self.connection.execute(statement)
 
