@@ -76,8 +76,7 @@ from edge.publish.session import READ_AHEAD, with_replayed
 from edge.publish.window import EventItem
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
-from edge.store import outbox
-from edge.store import schema as t
+from edge.store import outbox, schema
 from hardware.barcode import decode
 
 ROUNDS = 2
@@ -437,9 +436,9 @@ def fill_backlog(service: InventoryService, runner: RelayRunner, labels: Labels,
 def event_messages(service: InventoryService, seqs: range) -> list[tuple[str, bytes]]:
     """Topic and exact payload bytes of these rows, as the relay sent them from a backlog."""
     statement = (
-        select(t.outbox.c.topic, t.outbox.c.payload)
-        .where(t.outbox.c.seq >= seqs.start, t.outbox.c.seq < seqs.stop)
-        .order_by(t.outbox.c.seq)
+        select(schema.outbox.c.topic, schema.outbox.c.payload)
+        .where(schema.outbox.c.seq >= seqs.start, schema.outbox.c.seq < seqs.stop)
+        .order_by(schema.outbox.c.seq)
     )
     with service.engine.connect() as connection:
         rows = list(connection.execute(statement))

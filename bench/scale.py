@@ -78,7 +78,7 @@ from edge.domain.scanning import ScanInput
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.service import PendingScan
-from edge.store.unit_of_work import CatalogCache
+from edge.store.catalog import CatalogCache
 from hardware.barcode import decode
 
 SCANNERS = 20

@@ -28,7 +28,8 @@ from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.service import InventoryService, PendingScan
 from edge.store import schema
-from edge.store.unit_of_work import CatalogCache, SqlUnitOfWork
+from edge.store.catalog import CatalogCache
+from edge.store.unit_of_work import SqlUnitOfWork
 from hardware.barcode import decode
 
 SITE = "plant-1"

@@ -64,11 +64,19 @@ def create_database_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # Readers (see queries.py) skip the write lock; WAL gives them a snapshot.
+        # Readers (read_only below) skip the write lock; WAL gives them a snapshot.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def read_only(engine: Engine) -> Connection:
+    """A connection for reading: its transactions begin without the write lock.
+
+    Under WAL such a transaction reads one snapshot and never waits for a writer.
+    """
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:

@@ -22,8 +22,9 @@ from sqlalchemy import Engine, and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from edge.domain.timestamps import rfc3339
-from edge.store import schema as t
-from edge.store.database import READ_ONLY
+from edge.store import schema
+from edge.store.counters import UNPUBLISHED, read_counter
+from edge.store.database import read_only
 from edge.store.turns import write_turn
 
 T = TypeVar("T")
@@ -56,10 +57,6 @@ class Backlog:
     stock: int  # stock states whose newest version is not yet acknowledged
 
 
-def _read(engine: Engine) -> Connection:
-    return engine.connect().execution_options(**{READ_ONLY: True})
-
-
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
@@ -70,11 +67,11 @@ def _outbox_row(row: Any) -> OutboxRow:
 
 
 _OUTBOX_COLUMNS = (
-    t.outbox.c.seq,
-    t.outbox.c.topic,
-    t.outbox.c.payload,
-    t.outbox.c.attempts,
-    t.outbox.c.set_aside,
+    schema.outbox.c.seq,
+    schema.outbox.c.topic,
+    schema.outbox.c.payload,
+    schema.outbox.c.attempts,
+    schema.outbox.c.set_aside,
 )
 
 
@@ -82,21 +79,21 @@ def unpublished_after(engine: Engine, after_seq: int, limit: int) -> list[Outbox
     """Unpublished rows with ``seq`` above ``after_seq``, oldest first."""
     statement = (
         select(*_OUTBOX_COLUMNS)
-        .where(t.outbox.c.published_at.is_(None), t.outbox.c.seq > after_seq)
-        .order_by(t.outbox.c.seq)
+        .where(schema.outbox.c.published_at.is_(None), schema.outbox.c.seq > after_seq)
+        .order_by(schema.outbox.c.seq)
         .limit(limit)
     )
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return [_outbox_row(row) for row in connection.execute(statement)]
 
 
 def unpublished_by_seq(engine: Engine, seqs: Sequence[int]) -> list[OutboxRow]:
     """Those of ``seqs`` that are still unpublished, oldest first."""
     rows: list[OutboxRow] = []
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         for chunk in _chunks(seqs):
             statement = select(*_OUTBOX_COLUMNS).where(
-                t.outbox.c.published_at.is_(None), t.outbox.c.seq.in_(chunk)
+                schema.outbox.c.published_at.is_(None), schema.outbox.c.seq.in_(chunk)
             )
             rows.extend(_outbox_row(row) for row in connection.execute(statement))
     return sorted(rows, key=lambda row: row.seq)
@@ -104,13 +101,13 @@ def unpublished_by_seq(engine: Engine, seqs: Sequence[int]) -> list[OutboxRow]:
 
 def newest_seq(engine: Engine) -> int:
     """The highest ``seq`` committed so far (0 for an empty outbox)."""
-    with _read(engine) as connection, connection.begin():
-        return int(connection.execute(select(func.max(t.outbox.c.seq))).scalar_one() or 0)
+    with read_only(engine) as connection, connection.begin():
+        return int(connection.execute(select(func.max(schema.outbox.c.seq))).scalar_one() or 0)
 
 
 def backlog(engine: Engine) -> Backlog:
     """How much is waiting to be published, without reading the waiting rows."""
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return pending(connection)
 
 
@@ -120,16 +117,14 @@ _SET_ASIDE = "SELECT count(*) FROM outbox WHERE set_aside = 1 AND published_at I
 
 def pending(connection: Connection) -> Backlog:
     """The backlog as the ``unpublished`` counter and the set-aside index tell it."""
-    events = connection.execute(
-        select(t.counters.c.value).where(t.counters.c.name == "unpublished")
-    ).scalar_one_or_none()
+    events = read_counter(connection, UNPUBLISHED)
     set_aside = connection.exec_driver_sql(_SET_ASIDE).scalar_one()
     stock = connection.execute(
         select(func.count())
-        .select_from(t.stock_state)
-        .where(t.stock_state.c.published_version < t.stock_state.c.version)
+        .select_from(schema.stock_state)
+        .where(schema.stock_state.c.published_version < schema.stock_state.c.version)
     ).scalar_one()
-    return Backlog(int(events or 0), int(set_aside), int(stock))
+    return Backlog(events, int(set_aside), int(stock))
 
 
 def record_answers(
@@ -151,20 +146,20 @@ def record_answers(
     with write_turn(engine).turn(), engine.begin() as connection:
         for chunk in _chunks(published):
             connection.execute(
-                update(t.outbox)
-                .where(t.outbox.c.seq.in_(chunk), t.outbox.c.published_at.is_(None))
+                update(schema.outbox)
+                .where(schema.outbox.c.seq.in_(chunk), schema.outbox.c.published_at.is_(None))
                 .values(
                     published_at=rfc3339(at),
-                    attempts=t.outbox.c.attempts + 1,
+                    attempts=schema.outbox.c.attempts + 1,
                     set_aside=False,
                     last_error=None,
                 )
             )
         for seq, error in refused.items():
             connection.execute(
-                update(t.outbox)
-                .where(t.outbox.c.seq == seq, t.outbox.c.published_at.is_(None))
-                .values(set_aside=True, attempts=t.outbox.c.attempts + 1, last_error=error)
+                update(schema.outbox)
+                .where(schema.outbox.c.seq == seq, schema.outbox.c.published_at.is_(None))
+                .values(set_aside=True, attempts=schema.outbox.c.attempts + 1, last_error=error)
             )
         if stock:
             # One statement for every part (executemany): building a statement per
@@ -177,11 +172,11 @@ def record_answers(
 
 
 _RECORD_STOCK = (
-    update(t.stock_state)
+    update(schema.stock_state)
     .where(
         and_(
-            t.stock_state.c.part == bindparam("b_part"),
-            t.stock_state.c.published_version < bindparam("b_version"),
+            schema.stock_state.c.part == bindparam("b_part"),
+            schema.stock_state.c.published_version < bindparam("b_version"),
         )
     )
     .values(published_version=bindparam("b_version"))
@@ -190,25 +185,25 @@ _RECORD_STOCK = (
 
 def stock_parts(engine: Engine) -> list[str]:
     """Every part that has a stock state, sorted."""
-    with _read(engine) as connection, connection.begin():
-        statement = select(t.stock_state.c.part).order_by(t.stock_state.c.part)
+    with read_only(engine) as connection, connection.begin():
+        statement = select(schema.stock_state.c.part).order_by(schema.stock_state.c.part)
         return [row.part for row in connection.execute(statement)]
 
 
 _STOCK_COLUMNS = (
-    t.stock_state.c.part,
-    t.stock_state.c.topic,
-    t.stock_state.c.payload,
-    t.stock_state.c.version,
+    schema.stock_state.c.part,
+    schema.stock_state.c.topic,
+    schema.stock_state.c.payload,
+    schema.stock_state.c.version,
 )
 
 
 def stock_rows(engine: Engine, parts: Sequence[str]) -> list[StockRow]:
     """The current stock state of these parts."""
     rows: list[StockRow] = []
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         for chunk in _chunks(parts):
-            statement = select(*_STOCK_COLUMNS).where(t.stock_state.c.part.in_(chunk))
+            statement = select(*_STOCK_COLUMNS).where(schema.stock_state.c.part.in_(chunk))
             rows.extend(
                 StockRow(row.part, row.topic, row.payload, row.version)
                 for row in connection.execute(statement)
@@ -219,9 +214,9 @@ def stock_rows(engine: Engine, parts: Sequence[str]) -> list[StockRow]:
 def stock_changed(engine: Engine) -> list[StockRow]:
     """Stock states whose newest version the broker has not yet acknowledged."""
     statement = select(*_STOCK_COLUMNS).where(
-        t.stock_state.c.published_version < t.stock_state.c.version
+        schema.stock_state.c.published_version < schema.stock_state.c.version
     )
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return [
             StockRow(row.part, row.topic, row.payload, row.version)
             for row in connection.execute(statement)
@@ -239,13 +234,17 @@ def purge_published(engine: Engine, before: datetime, batch: int = 5000) -> int:
     while True:
         with write_turn(engine).turn(), engine.begin() as connection:
             oldest = (
-                select(t.outbox.c.seq)
-                .where(t.outbox.c.published_at.is_not(None), t.outbox.c.published_at < cutoff)
-                .order_by(t.outbox.c.seq)
+                select(schema.outbox.c.seq)
+                .where(
+                    schema.outbox.c.published_at.is_not(None), schema.outbox.c.published_at < cutoff
+                )
+                .order_by(schema.outbox.c.seq)
                 .limit(batch)
                 .scalar_subquery()
             )
-            result = connection.execute(t.outbox.delete().where(t.outbox.c.seq.in_(oldest)))
+            result = connection.execute(
+                schema.outbox.delete().where(schema.outbox.c.seq.in_(oldest))
+            )
         count = int(result.rowcount or 0)
         deleted += count
         if count < batch:

@@ -2,7 +2,8 @@
 
 They read committed state in a plain (deferred) transaction. Quantities are
 read as text and turned into exact decimals here; ordering and arithmetic on
-them happen in Python.
+them happen in Python, and what a stock line shows as on order and as its
+state is decided by the domain (edge/domain/stock.py).
 """
 
 from __future__ import annotations
@@ -12,23 +13,23 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph
-from edge.domain.model import BomLine
-from edge.domain.quantity import ZERO, add, from_storage, sub
-from edge.store import schema as t
-from edge.store.database import READ_ONLY
+from edge.domain.model import BomLine, Reorder
+from edge.domain.quantity import ZERO, from_storage
+from edge.domain.stock import StockState, on_order, still_on_order, stock_state
+from edge.store import schema
+from edge.store.database import read_only
 from edge.store.outbox import pending
+from edge.store.rows import REORDER_COLUMNS, optional_quantity, reorder_from_row
 
-
-def _read(engine: Engine) -> Connection:
-    return engine.connect().execution_options(**{READ_ONLY: True})
+# The columns rows.reorder_from_row reads, in its order.
+_REORDER = [schema.reorders.c[name] for name in REORDER_COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
-class StockRow:
+class PartStock:
     part: str
     description: str
     uom: str
@@ -37,12 +38,8 @@ class StockRow:
     reorder_point: Decimal | None
 
     @property
-    def state(self) -> str:
-        if self.on_hand < ZERO:
-            return "negative"
-        if self.reorder_point is None:
-            return "no-reorder-point"
-        return "low" if self.on_hand <= self.reorder_point else "ok"
+    def state(self) -> StockState:
+        return stock_state(self.on_hand, self.reorder_point)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -56,36 +53,32 @@ class StockRow:
         }
 
 
-def stock(engine: Engine) -> list[StockRow]:
+def stock(engine: Engine) -> list[PartStock]:
     """Every item that holds stock (phantoms excluded), sorted by part."""
-    with _read(engine) as connection, connection.begin():
-        items = connection.execute(select(t.items)).all()
+    with read_only(engine) as connection, connection.begin():
+        items = connection.execute(select(schema.items)).all()
         bom_parents = {
-            row.parent for row in connection.execute(select(t.bom_lines.c.parent).distinct())
+            row.parent for row in connection.execute(select(schema.bom_lines.c.parent).distinct())
         }
         balances = {
             row.part: from_storage(row.on_hand)
-            for row in connection.execute(select(t.balances.c.part, t.balances.c.on_hand))
+            for row in connection.execute(select(schema.balances.c.part, schema.balances.c.on_hand))
         }
-        on_order: dict[str, Decimal] = {}
-        for row in connection.execute(
-            select(t.reorders.c.part, t.reorders.c.ordered, t.reorders.c.received).where(
-                t.reorders.c.open.is_(True)
-            )
-        ):
-            outstanding = sub(from_storage(row.ordered), from_storage(row.received))
-            if outstanding > ZERO:
-                on_order[row.part] = add(on_order.get(row.part, ZERO), outstanding)
+        open_reorders: dict[str, list[Reorder]] = {}
+        statement = select(*_REORDER).where(schema.reorders.c.open.is_(True))
+        for row in connection.execute(statement):
+            reorder = reorder_from_row(tuple(row))
+            open_reorders.setdefault(reorder.part, []).append(reorder)
     stocked = {row.part for row in items if row.stocked}
     graph = BomGraph({parent: [_placeholder(parent)] for parent in bom_parents}, stocked)
     rows = [
-        StockRow(
+        PartStock(
             part=row.part,
             description=row.description,
             uom=row.uom,
             on_hand=balances.get(row.part, ZERO),
-            on_order=on_order.get(row.part, ZERO),
-            reorder_point=None if row.reorder_point is None else from_storage(row.reorder_point),
+            on_order=on_order(open_reorders.get(row.part, ())),
+            reorder_point=optional_quantity(row.reorder_point),
         )
         for row in items
         if graph.is_stocked(row.part)
@@ -100,10 +93,10 @@ def _placeholder(parent: str) -> BomLine:
 
 def scans(engine: Engine, limit: int | None) -> list[dict[str, Any]]:
     """The scan journal, newest first."""
-    statement = select(t.scans).order_by(t.scans.c.id.desc())
+    statement = select(schema.scans).order_by(schema.scans.c.id.desc())
     if limit is not None:
         statement = statement.limit(limit)
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         return [
             {
                 "scan_id": row.id,
@@ -124,10 +117,10 @@ def scans(engine: Engine, limit: int | None) -> list[dict[str, Any]]:
 
 def events(engine: Engine, *, pending: bool) -> list[dict[str, Any]]:
     """Outbox events, oldest first; with ``pending`` only those not yet published."""
-    statement = select(t.outbox).order_by(t.outbox.c.seq)
+    statement = select(schema.outbox).order_by(schema.outbox.c.seq)
     if pending:
-        statement = statement.where(t.outbox.c.published_at.is_(None))
-    with _read(engine) as connection, connection.begin():
+        statement = statement.where(schema.outbox.c.published_at.is_(None))
+    with read_only(engine) as connection, connection.begin():
         return [
             {
                 "seq": row.seq,
@@ -151,31 +144,29 @@ class OutboxSummary:
 
 
 def outbox_summary(engine: Engine) -> OutboxSummary:
-    with _read(engine) as connection, connection.begin():
+    with read_only(engine) as connection, connection.begin():
         backlog = pending(connection)
     return OutboxSummary(backlog.events, backlog.stock, backlog.set_aside)
 
 
 def reorders(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:
-    statement = select(t.reorders).order_by(t.reorders.c.id)
+    statement = select(*_REORDER, schema.reorders.c.closed_at).order_by(schema.reorders.c.id)
     if not include_closed:
-        statement = statement.where(t.reorders.c.open.is_(True))
-    with _read(engine) as connection, connection.begin():
+        statement = statement.where(schema.reorders.c.open.is_(True))
+    with read_only(engine) as connection, connection.begin():
         rows = connection.execute(statement).all()
     result = []
-    for row in rows:
-        ordered = from_storage(row.ordered)
-        received = from_storage(row.received)
-        outstanding = sub(ordered, received)
+    for *values, closed_at in rows:
+        reorder = reorder_from_row(tuple(values))
         result.append({
-            "reorder_id": row.id,
-            "part": row.part,
-            "ordered": ordered,
-            "received": received,
-            "outstanding": outstanding if outstanding > ZERO and row.open else ZERO,
-            "status": "open" if row.open else "closed",
-            "close_reason": row.close_reason,
-            "created_at": row.created_at,
-            "closed_at": row.closed_at,
+            "reorder_id": reorder.id,
+            "part": reorder.part,
+            "ordered": reorder.ordered,
+            "received": reorder.received,
+            "outstanding": still_on_order(reorder),
+            "status": "open" if reorder.open else "closed",
+            "close_reason": reorder.close_reason,
+            "created_at": reorder.created_at,
+            "closed_at": closed_at,
         })  # fmt: skip
     return result

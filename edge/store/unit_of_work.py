@@ -5,6 +5,11 @@ journal, ledger, balances, reorders, station state and outbox are all written
 through it and committed together. Each scan of a group commit runs inside
 its own SAVEPOINT, so a failing scan rolls back alone.
 
+This class holds the transaction and what it buffers or caches until commit:
+balances, ledger rows, stock snapshots, open reorders and the catalog. The
+parts written straight through (scan journal, transaction log, shipped
+serials, station state) it inherits from repositories.py.
+
 The statements a scan runs (a few per BOM component: ledger row, balance
 read and write, open reorders, stock state) are plain SQL executed on the
 driver's connection inside the same transaction: building, caching and
@@ -17,192 +22,47 @@ The rest (catalog, VOID, reorders, outbox) stays in SQLAlchemy Core.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, exc, func, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, exc, insert, select, update
 from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph, Lines
-from edge.domain.model import BomLine, Item, Reorder, ReorderPolicy
-from edge.domain.ports import (
-    Balance,
-    InventoryStore,
-    Moment,
-    PendingControl,
-    ScanRecord,
-    StationState,
-    TransactionRecord,
-)
+from edge.domain.model import Item, Reorder
+from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, from_storage, to_storage
-from edge.domain.timestamps import parse_rfc3339, rfc3339
+from edge.domain.timestamps import rfc3339
 from edge.publish.topics import event_topic, stock_topic
-from edge.store import schema as t
+from edge.store import schema
+from edge.store.catalog import Catalog, CatalogCache, load_catalog
+from edge.store.counters import BOOT, CATALOG, SEQ, bump_counter, read_counter
+from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
+from edge.store.rows import reorder_from_row
+from edge.store.statements import (
+    ADD_EVENT,
+    ADD_STRUCTURE,
+    APPEND_LEDGER,
+    BALANCE,
+    BUMP_COUNTER,
+    HAS_BALANCE,
+    HAS_STRUCTURE,
+    OPEN_REORDERS,
+    PUT_STOCK_SNAPSHOT,
+    REORDER,
+    SAVE_BALANCE,
+)
 from edge.store.turns import write_turn
 
-
-def _optional_quantity(text: str | None) -> Decimal | None:
-    return None if text is None else from_storage(text)
+__all__ = ["CatalogCache", "SqlUnitOfWork"]
 
 
-def _optional_storage(value: Decimal | None) -> str | None:
-    return None if value is None else to_storage(value)
-
-
-_BALANCE = "SELECT on_hand, armed FROM balances WHERE part = ?"
-_HAS_BALANCE = "SELECT 1 FROM balances WHERE part = ?"
-_SAVE_BALANCE = (
-    "INSERT INTO balances (part, on_hand, armed) VALUES (?, ?, ?) "
-    "ON CONFLICT (part) DO UPDATE SET on_hand = excluded.on_hand, armed = excluded.armed"
-)
-_HAS_STRUCTURE = "SELECT 1 FROM bom_structures WHERE bom_hash = ?"
-_ADD_STRUCTURE = "INSERT INTO bom_structures (bom_hash, lines, created_at) VALUES (?, ?, ?)"
-_ADD_TRANSACTION = (
-    "INSERT INTO transactions (kind, part, quantity, station, scanner, scan_id, bom_hash, "
-    "reason, at, mono, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SET_TRANSACTION_EVENT = "UPDATE transactions SET event_id = ? WHERE id = ?"
-_APPEND_LEDGER = (
-    "INSERT INTO ledger (txn_id, part, quantity, kind, scan_id, bom_hash) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_SERIAL_SHIPPED = "SELECT 1 FROM shipped_serials WHERE gtin = ? AND serial = ?"
-_RECORD_SERIAL = "INSERT INTO shipped_serials (gtin, serial, txn_id) VALUES (?, ?, ?)"
-# Both read the columns SqlUnitOfWork._reorder takes, in its order.
-_REORDER = (
-    "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders WHERE id = ?"
-)
-_OPEN_REORDERS = (
-    "SELECT id, part, ordered, received, open, created_at, close_reason FROM reorders "
-    "WHERE part = ? AND open IS 1 ORDER BY id"
-)
-_STATION_STATE = (
-    "SELECT mode, qty, qty_at, qty_mono, qty_boot, qty_scan, "
-    "reason, reason_at, reason_mono, reason_boot, reason_scan "
-    "FROM station_state WHERE station = ?"
-)
-_SAVE_STATION_STATE = (
-    "INSERT INTO station_state (station, mode, qty, qty_at, qty_mono, qty_boot, qty_scan, "
-    "reason, reason_at, reason_mono, reason_boot, reason_scan) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET "
-    "mode = excluded.mode, qty = excluded.qty, qty_at = excluded.qty_at, "
-    "qty_mono = excluded.qty_mono, qty_boot = excluded.qty_boot, qty_scan = excluded.qty_scan, "
-    "reason = excluded.reason, reason_at = excluded.reason_at, "
-    "reason_mono = excluded.reason_mono, reason_boot = excluded.reason_boot, "
-    "reason_scan = excluded.reason_scan"
-)
-_ADD_SCAN = (
-    "INSERT INTO scans (scanner, station, data, code, symbology, gtin, serial, batch, status, "
-    "reason, at, mono, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SET_SCAN_OUTCOME = "UPDATE scans SET status = ?, reason = ? WHERE id = ?"
-_NEXT_SEQ = (
-    "INSERT INTO counters (name, value) VALUES ('seq', 1) "
-    "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
-)
-_ADD_EVENT = (
-    "INSERT INTO outbox (seq, event_id, type, topic, payload, created_at, attempts) "
-    "VALUES (?, ?, ?, ?, ?, ?, 0)"
-)
-_PUT_STOCK_SNAPSHOT = (
-    "INSERT INTO stock_state (part, topic, payload, version, published_version) "
-    "VALUES (?, ?, ?, 1, 0) ON CONFLICT (part) DO UPDATE SET topic = excluded.topic, "
-    "payload = excluded.payload, version = stock_state.version + 1"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """Items, aliases and BOMs as of one catalog version."""
-
-    version: int
-    items: dict[str, Item]
-    aliases: dict[str, str]
-    graph: BomGraph
-
-
-class CatalogCache:
-    """Keeps the catalog between transactions; reloaded when an import changed it.
-
-    Imports raise the ``catalog`` counter in the same transaction as their
-    changes, so comparing one integer tells whether the cache is current.
-    """
-
-    def __init__(self) -> None:
-        self._catalog: Catalog | None = None
-        self._lock = threading.Lock()
-
-    def get(self, connection: Connection) -> Catalog:
-        version = _counter(connection, "catalog")
-        with self._lock:
-            if self._catalog is None or self._catalog.version != version:
-                self._catalog = _load_catalog(connection, version)
-            return self._catalog
-
-
-def _counter(connection: Connection, name: str) -> int:
-    value = connection.execute(select(t.counters.c.value).where(t.counters.c.name == name))
-    return int(value.scalar_one_or_none() or 0)
-
-
-def bump_counter(connection: Connection, name: str) -> int:
-    statement = (
-        sqlite_insert(t.counters)
-        .values(name=name, value=1)
-        .on_conflict_do_update(
-            index_elements=[t.counters.c.name], set_={"value": t.counters.c.value + 1}
-        )
-        .returning(t.counters.c.value)
-    )
-    return int(connection.execute(statement).scalar_one())
-
-
-def _item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
-    return Item(
-        part=row.part,
-        description=row.description,
-        uom=row.uom,
-        stocked=bool(row.stocked),
-        policy=ReorderPolicy(
-            reorder_point=_optional_quantity(row.reorder_point),
-            reorder_qty=_optional_quantity(row.reorder_qty),
-            max_qty=_optional_quantity(row.max_qty),
-            order_multiple=_optional_quantity(row.order_multiple),
-            lead_time_days=row.lead_time_days,
-        ),
-        aliases=aliases,
-    )
-
-
-def _load_catalog(connection: Connection, version: int) -> Catalog:
-    alias_rows = connection.execute(select(t.aliases.c.code, t.aliases.c.part)).all()
-    aliases = {row.code: row.part for row in alias_rows}
-    by_part: dict[str, list[str]] = {}
-    for code, part in aliases.items():
-        by_part.setdefault(part, []).append(code)
-    items = {
-        row.part: _item_from_row(row, tuple(sorted(by_part.get(row.part, ()))))
-        for row in connection.execute(select(t.items))
-    }
-    boms: dict[str, list[BomLine]] = {}
-    for row in connection.execute(select(t.bom_lines)):
-        boms.setdefault(row.parent, []).append(
-            BomLine(
-                row.parent, row.component, from_storage(row.qty_per), from_storage(row.scrap_pct)
-            )
-        )
-    stocked = [part for part, item in items.items() if item.stocked]
-    return Catalog(version, items, aliases, BomGraph(boms, stocked))
-
-
-class SqlUnitOfWork(InventoryStore):
+class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, InventoryStore):
     """One write transaction. Use as a context manager; call :meth:`commit`.
 
     Leaving the block without a commit rolls everything back.
@@ -306,6 +166,7 @@ class SqlUnitOfWork(InventoryStore):
             raise
         self._sql(f"RELEASE {name}")
 
+    # --- running statements (OpenTransaction, used by repositories.py too) ---
     def _execute(self, statement: Any) -> Any:
         return self.connection.execute(statement)
 
@@ -340,7 +201,9 @@ class SqlUnitOfWork(InventoryStore):
         if self._catalog is None:
             if self._catalog_changed:
                 # Not yet committed: never share it through the cache.
-                self._catalog = _load_catalog(self.connection, _counter(self.connection, "catalog"))
+                self._catalog = load_catalog(
+                    self.connection, read_counter(self.connection, CATALOG)
+                )
             else:
                 self._catalog = self._catalog_cache.get(self.connection)
         return self._catalog
@@ -355,17 +218,17 @@ class SqlUnitOfWork(InventoryStore):
         return self.catalog.graph
 
     def store_structure(self, bom_hash: str, lines: Lines) -> None:
-        if self._sql(_HAS_STRUCTURE, (bom_hash,)).fetchone() is not None:
+        if self._sql(HAS_STRUCTURE, (bom_hash,)).fetchone() is not None:
             return
         text = exactjson.dumps([[part, quantity] for part, quantity in lines])
-        self._sql(_ADD_STRUCTURE, (bom_hash, text, rfc3339(datetime.now(UTC))))
+        self._sql(ADD_STRUCTURE, (bom_hash, text, rfc3339(datetime.now(UTC))))
 
     # --- stock ---------------------------------------------------------------
     def balance(self, part: str) -> Balance:
         cached = self._balances.get(part)
         if cached is not None:
             return cached
-        row = self._sql(_BALANCE, (part,)).fetchone()
+        row = self._sql(BALANCE, (part,)).fetchone()
         if row is None:
             balance = Balance(ZERO, armed=True)
         else:
@@ -384,7 +247,7 @@ class SqlUnitOfWork(InventoryStore):
             for part in sorted(self._unsaved_balances)
         ]
         self._unsaved_balances.clear()
-        self._sql_many(_SAVE_BALANCE, rows)
+        self._sql_many(SAVE_BALANCE, rows)
 
     def has_ledger_rows(self, part: str) -> bool:
         # Every posting saves the part's balance, so a balance row (stored, or
@@ -392,40 +255,7 @@ class SqlUnitOfWork(InventoryStore):
         # Its primary key answers without an index on the ledger's part column.
         if part in self._unsaved_balances:
             return True
-        return self._sql(_HAS_BALANCE, (part,)).fetchone() is not None
-
-    def add_transaction(
-        self,
-        kind: str,
-        at: Moment,
-        *,
-        part: str | None = None,
-        quantity: Decimal | None = None,
-        station: str | None = None,
-        scanner: str | None = None,
-        scan_id: int | None = None,
-        bom_hash: str | None = None,
-        reason: str | None = None,
-    ) -> int:
-        return self._insert(
-            _ADD_TRANSACTION,
-            (
-                kind,
-                part,
-                _optional_storage(quantity),
-                station,
-                scanner,
-                scan_id,
-                bom_hash,
-                reason,
-                rfc3339(at.wall),
-                at.monotonic,
-                at.boot_id,
-            ),
-        )
-
-    def set_transaction_event(self, txn_id: int, event_id: str) -> None:
-        self._sql(_SET_TRANSACTION_EVENT, (event_id, txn_id))
+        return self._sql(HAS_BALANCE, (part,)).fetchone() is not None
 
     def append_ledger(
         self,
@@ -442,87 +272,33 @@ class SqlUnitOfWork(InventoryStore):
     def _write_ledger(self) -> None:
         if self._ledger:
             rows, self._ledger = self._ledger, []
-            self._sql_many(_APPEND_LEDGER, rows)
+            self._sql_many(APPEND_LEDGER, rows)
 
     def ledger_rows(self, txn_id: int) -> list[tuple[str, Decimal]]:
         self._write_ledger()
         rows = self._execute(
-            select(t.ledger.c.part, t.ledger.c.quantity)
-            .where(t.ledger.c.txn_id == txn_id)
-            .order_by(t.ledger.c.id)
+            select(schema.ledger.c.part, schema.ledger.c.quantity)
+            .where(schema.ledger.c.txn_id == txn_id)
+            .order_by(schema.ledger.c.id)
         )
         return [(row.part, from_storage(row.quantity)) for row in rows]
 
-    def newest_voidable(self, station: str) -> TransactionRecord | None:
-        txn = t.transactions
-        row = self._execute(
-            select(txn)
-            .where(txn.c.station == station, txn.c.kind.in_(("backflush", "scrap", "build")))
-            .order_by(txn.c.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        return TransactionRecord(
-            id=row.id,
-            kind=row.kind,
-            part=row.part,
-            quantity=_optional_quantity(row.quantity),
-            station=row.station,
-            scanner=row.scanner,
-            scan_id=row.scan_id,
-            event_id=row.event_id,
-            at=Moment(parse_rfc3339(row.at), row.mono, row.boot_id),
-            voided_by=row.voided_by,
-        )
-
-    def mark_voided(self, txn_id: int, void_txn_id: int) -> None:
-        self._execute(
-            update(t.transactions)
-            .where(t.transactions.c.id == txn_id)
-            .values(voided_by=void_txn_id)
-        )
-
-    # --- serials -------------------------------------------------------------
-    def serial_shipped(self, gtin: str, serial: str) -> bool:
-        return self._sql(_SERIAL_SHIPPED, (gtin, serial)).fetchone() is not None
-
-    def record_serial(self, gtin: str, serial: str, txn_id: int) -> None:
-        self._sql(_RECORD_SERIAL, (gtin, serial, txn_id))
-
-    def free_serials(self, txn_id: int) -> None:
-        self._execute(t.shipped_serials.delete().where(t.shipped_serials.c.txn_id == txn_id))
-
     # --- reorders ------------------------------------------------------------
-    @staticmethod
-    def _reorder(values: tuple[Any, ...]) -> Reorder:
-        """A reorder from a row of ``_REORDER`` or ``_OPEN_REORDERS``."""
-        reorder_id, part, ordered, received, is_open, created_at, close_reason = values
-        return Reorder(
-            id=reorder_id,
-            part=part,
-            ordered=from_storage(ordered),
-            received=from_storage(received),
-            open=bool(is_open),
-            created_at=created_at,
-            close_reason=close_reason,
-        )
-
     def open_reorders(self, part: str) -> list[Reorder]:
         cached = self._open_reorders.get(part)
         if cached is None:
-            rows = self._sql(_OPEN_REORDERS, (part,)).fetchall()
-            cached = self._open_reorders[part] = [self._reorder(row) for row in rows]
+            rows = self._sql(OPEN_REORDERS, (part,)).fetchall()
+            cached = self._open_reorders[part] = [reorder_from_row(row) for row in rows]
         return list(cached)
 
     def reorder(self, reorder_id: int) -> Reorder | None:
-        row = self._sql(_REORDER, (reorder_id,)).fetchone()
-        return None if row is None else self._reorder(row)
+        row = self._sql(REORDER, (reorder_id,)).fetchone()
+        return None if row is None else reorder_from_row(row)
 
     def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
         self._open_reorders.pop(part, None)
         result = self._execute(
-            insert(t.reorders).values(
+            insert(schema.reorders).values(
                 part=part,
                 ordered=to_storage(quantity),
                 received="0",
@@ -539,81 +315,34 @@ class SqlUnitOfWork(InventoryStore):
         if close_reason is not None:
             values |= {"open": False, "close_reason": close_reason, "closed_at": rfc3339(at.wall)}
         self._open_reorders.clear()  # keyed by part, and only the id is known here
-        self._execute(update(t.reorders).where(t.reorders.c.id == reorder_id).values(**values))
-
-    # --- stations ------------------------------------------------------------
-    def station_state(self, station: str) -> StationState:
-        row = self._sql(_STATION_STATE, (station,)).fetchone()
-        if row is None:
-            return StationState()
-
-        def pending(values: tuple[Any, ...]) -> PendingControl | None:
-            value, at, mono, boot, scan_id = values
-            if value is None:
-                return None
-            return PendingControl(value, Moment(parse_rfc3339(at), mono, boot), scan_id)
-
-        return StationState(qty=pending(row[1:6]), reason=pending(row[6:11]), mode=row[0])
-
-    def save_station_state(self, station: str, state: StationState) -> None:
-        values: list[Any] = [station, state.mode]
-        for pending in (state.qty, state.reason):
-            if pending is None:
-                values += [None] * 5
-            else:
-                at = pending.at
-                values += [pending.value, rfc3339(at.wall), at.monotonic, at.boot_id,
-                           pending.scan_id]  # fmt: skip
-        self._sql(_SAVE_STATION_STATE, tuple(values))
-
-    # --- scan journal --------------------------------------------------------
-    def add_scan(self, scan: ScanRecord, status: str, reason: str | None) -> int:
-        return self._insert(
-            _ADD_SCAN,
-            (
-                scan.scanner,
-                scan.station,
-                scan.data,
-                scan.code,
-                scan.symbology,
-                scan.gtin,
-                scan.serial,
-                scan.batch,
-                status,
-                reason,
-                rfc3339(scan.at.wall),
-                scan.at.monotonic,
-                scan.at.boot_id,
-            ),
+        self._execute(
+            update(schema.reorders).where(schema.reorders.c.id == reorder_id).values(**values)
         )
-
-    def set_scan_outcome(self, scan_id: int, status: str, reason: str | None) -> None:
-        self._sql(_SET_SCAN_OUTCOME, (status, reason, scan_id))
 
     # --- outbox --------------------------------------------------------------
     def next_seq(self) -> int:
-        [(value,)] = self._sql(_NEXT_SEQ).fetchall()
+        [(value,)] = self._sql(BUMP_COUNTER, (SEQ,)).fetchall()
         return int(value)
 
     def boot(self) -> int:
         if self._boot is None:
-            self._boot = _counter(self.connection, "boot")
+            self._boot = read_counter(self.connection, BOOT)
         return self._boot
 
     def raise_boot(self) -> int:
         """Start a new boot (``edge run`` only)."""
-        self._boot = bump_counter(self.connection, "boot")
+        self._boot = bump_counter(self.connection, BOOT)
         return self._boot
 
     def bump_catalog(self) -> None:
-        bump_counter(self.connection, "catalog")
+        bump_counter(self.connection, CATALOG)
         self._catalog = None
         self._catalog_changed = True
 
     def add_event(self, seq: int, event_id: str, event_type: str, payload: dict[str, Any]) -> None:
         topic = event_topic(self._topic_prefix, event_type)
         self._sql(
-            _ADD_EVENT,
+            ADD_EVENT,
             (seq, event_id, event_type, topic, exactjson.dumps(payload), payload["occurred_at"]),
         )
 
@@ -626,8 +355,4 @@ class SqlUnitOfWork(InventoryStore):
             for part, payload in self._snapshots.items()
         ]
         self._snapshots.clear()
-        self._sql_many(_PUT_STOCK_SNAPSHOT, rows)
-
-
-def count_rows(connection: Connection, table: Any) -> int:
-    return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+        self._sql_many(PUT_STOCK_SNAPSHOT, rows)

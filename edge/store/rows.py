@@ -1,0 +1,197 @@
+"""Table rows as the domain's records, and records as the parameters of a row.
+
+Quantities are stored as TEXT holding exact decimal literals, NULL standing
+for "none"; times as RFC 3339 text with the monotonic reading and boot id
+beside them. Each ``*_COLUMNS`` list declares, once, the order in which the
+function below it reads or writes a row's values; statements.py builds the
+matching SQL from the same list.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from edge.domain.model import Item, Reorder, ReorderPolicy
+from edge.domain.ports import Moment, PendingControl, ScanRecord, StationState, TransactionRecord
+from edge.domain.quantity import from_storage, to_storage
+from edge.domain.timestamps import parse_rfc3339, rfc3339
+
+
+def optional_quantity(text: str | None) -> Decimal | None:
+    return None if text is None else from_storage(text)
+
+
+def optional_storage(value: Decimal | None) -> str | None:
+    return None if value is None else to_storage(value)
+
+
+def item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
+    return Item(
+        part=row.part,
+        description=row.description,
+        uom=row.uom,
+        stocked=bool(row.stocked),
+        policy=ReorderPolicy(
+            reorder_point=optional_quantity(row.reorder_point),
+            reorder_qty=optional_quantity(row.reorder_qty),
+            max_qty=optional_quantity(row.max_qty),
+            order_multiple=optional_quantity(row.order_multiple),
+            lead_time_days=row.lead_time_days,
+        ),
+        aliases=aliases,
+    )
+
+
+REORDER_COLUMNS = ("id", "part", "ordered", "received", "open", "created_at", "close_reason")
+
+
+def reorder_from_row(values: tuple[Any, ...]) -> Reorder:
+    """A reorder from a row of ``REORDER_COLUMNS``."""
+    reorder_id, part, ordered, received, is_open, created_at, close_reason = values
+    return Reorder(
+        id=reorder_id,
+        part=part,
+        ordered=from_storage(ordered),
+        received=from_storage(received),
+        open=bool(is_open),
+        created_at=created_at,
+        close_reason=close_reason,
+    )
+
+
+TRANSACTION_COLUMNS = (
+    "kind",
+    "part",
+    "quantity",
+    "station",
+    "scanner",
+    "scan_id",
+    "bom_hash",
+    "reason",
+    "at",
+    "mono",
+    "boot_id",
+)
+
+
+def transaction_values(
+    kind: str,
+    at: Moment,
+    *,
+    part: str | None,
+    quantity: Decimal | None,
+    station: str | None,
+    scanner: str | None,
+    scan_id: int | None,
+    bom_hash: str | None,
+    reason: str | None,
+) -> tuple[Any, ...]:
+    """A new transaction as values of ``TRANSACTION_COLUMNS``."""
+    return (
+        kind,
+        part,
+        optional_storage(quantity),
+        station,
+        scanner,
+        scan_id,
+        bom_hash,
+        reason,
+        rfc3339(at.wall),
+        at.monotonic,
+        at.boot_id,
+    )
+
+
+def transaction_from_row(row: Any) -> TransactionRecord:
+    """A transaction from a row of the whole ``transactions`` table."""
+    return TransactionRecord(
+        id=row.id,
+        kind=row.kind,
+        part=row.part,
+        quantity=optional_quantity(row.quantity),
+        station=row.station,
+        scanner=row.scanner,
+        scan_id=row.scan_id,
+        event_id=row.event_id,
+        at=Moment(parse_rfc3339(row.at), row.mono, row.boot_id),
+        voided_by=row.voided_by,
+    )
+
+
+# The two pending controls are five columns each, in the same order.
+STATION_STATE_COLUMNS = (
+    "station",
+    "mode",
+    "qty",
+    "qty_at",
+    "qty_mono",
+    "qty_boot",
+    "qty_scan",
+    "reason",
+    "reason_at",
+    "reason_mono",
+    "reason_boot",
+    "reason_scan",
+)
+
+
+def station_state_from_row(row: tuple[Any, ...]) -> StationState:
+    """A station's state from a row of ``STATION_STATE_COLUMNS`` without the station."""
+
+    def pending(values: tuple[Any, ...]) -> PendingControl | None:
+        value, at, mono, boot, scan_id = values
+        if value is None:
+            return None
+        return PendingControl(value, Moment(parse_rfc3339(at), mono, boot), scan_id)
+
+    return StationState(qty=pending(row[1:6]), reason=pending(row[6:11]), mode=row[0])
+
+
+def station_state_values(station: str, state: StationState) -> tuple[Any, ...]:
+    """A station's state as values of ``STATION_STATE_COLUMNS``."""
+    values: list[Any] = [station, state.mode]
+    for pending in (state.qty, state.reason):
+        if pending is None:
+            values += [None] * 5
+        else:
+            at = pending.at
+            values += [pending.value, rfc3339(at.wall), at.monotonic, at.boot_id,
+                       pending.scan_id]  # fmt: skip
+    return tuple(values)
+
+
+SCAN_COLUMNS = (
+    "scanner",
+    "station",
+    "data",
+    "code",
+    "symbology",
+    "gtin",
+    "serial",
+    "batch",
+    "status",
+    "reason",
+    "at",
+    "mono",
+    "boot_id",
+)
+
+
+def scan_values(scan: ScanRecord, status: str, reason: str | None) -> tuple[Any, ...]:
+    """A scan and its outcome as values of ``SCAN_COLUMNS``."""
+    return (
+        scan.scanner,
+        scan.station,
+        scan.data,
+        scan.code,
+        scan.symbology,
+        scan.gtin,
+        scan.serial,
+        scan.batch,
+        status,
+        reason,
+        rfc3339(scan.at.wall),
+        scan.at.monotonic,
+        scan.at.boot_id,
+    )

@@ -1,0 +1,136 @@
+"""The plain SQL text of the scan path, built from the tables in schema.py.
+
+The unit of work runs these statements on the driver's connection (see
+unit_of_work.py for why); rows.py builds their parameters and reads their
+rows. Each statement names its columns explicitly, in the order its
+parameters or row values come, and the text around them (table name,
+placeholders, the ``excluded`` assignments of an upsert, the conflict target)
+is derived from schema.py. A column missing there fails at import, not at
+the first scan. The text is built once, when the module is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import Table
+
+from edge.store import schema
+from edge.store.rows import (
+    REORDER_COLUMNS,
+    SCAN_COLUMNS,
+    STATION_STATE_COLUMNS,
+    TRANSACTION_COLUMNS,
+)
+
+
+def _names(table: Table, columns: Sequence[str]) -> str:
+    """The column names, comma-separated, each checked to be a column of ``table``.
+
+    Every name in the SQL text comes from schema.py or from this module's
+    constants, never from input, so building the text with f-strings is safe.
+    """
+    unknown = [name for name in columns if name not in table.c]
+    if unknown:
+        raise LookupError(f"table {table.name} has no column {', '.join(unknown)}")
+    return ", ".join(columns)
+
+
+def _where(table: Table, keys: Sequence[str]) -> str:
+    _names(table, keys)
+    return " AND ".join(f"{key} = ?" for key in keys)
+
+
+def _insert(table: Table, columns: Sequence[str], fixed: Mapping[str, str] | None = None) -> str:
+    """``columns`` as parameters, then ``fixed`` columns with their SQL literal."""
+    fixed = fixed or {}
+    names = _names(table, [*columns, *fixed])
+    values = ", ".join(["?"] * len(columns) + list(fixed.values()))
+    return f"INSERT INTO {table.name} ({names}) VALUES ({values})"  # noqa: S608 - see _names
+
+
+def _upsert(
+    table: Table,
+    columns: Sequence[str],
+    fixed: Mapping[str, str] | None = None,
+    *,
+    also: str | None = None,
+) -> str:
+    """An insert that, when the primary key exists, sets its other parameter columns instead.
+
+    ``fixed`` columns are written only by the insert; ``also`` adds an
+    assignment to the update.
+    """
+    keys = [column.name for column in table.primary_key.columns]
+    assignments = [f"{name} = excluded.{name}" for name in columns if name not in keys]
+    if also is not None:
+        assignments.append(also)
+    return (
+        f"{_insert(table, columns, fixed)} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(assignments)}"
+    )
+
+
+def _select(table: Table, columns: Sequence[str], keys: Sequence[str], rest: str = "") -> str:
+    """The columns of the rows whose ``keys`` equal the parameters; ``rest`` follows as is."""
+    names, where = _names(table, columns), _where(table, keys)
+    return f"SELECT {names} FROM {table.name} WHERE {where}{rest}"  # noqa: S608 - see _names
+
+
+def _exists(table: Table, keys: Sequence[str]) -> str:
+    """One row ``(1,)`` when a row with these key values exists, none otherwise."""
+    return f"SELECT 1 FROM {table.name} WHERE {_where(table, keys)}"  # noqa: S608 - see _names
+
+
+def _update(table: Table, columns: Sequence[str], keys: Sequence[str]) -> str:
+    """Set ``columns`` (parameters first) of the rows matching ``keys`` (parameters after)."""
+    _names(table, columns)
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    where = _where(table, keys)
+    return f"UPDATE {table.name} SET {assignments} WHERE {where}"  # noqa: S608 - see _names
+
+
+# --- stock and ledger ---------------------------------------------------------
+BALANCE = _select(schema.balances, ("on_hand", "armed"), ("part",))
+HAS_BALANCE = _exists(schema.balances, ("part",))
+SAVE_BALANCE = _upsert(schema.balances, ("part", "on_hand", "armed"))
+APPEND_LEDGER = _insert(
+    schema.ledger, ("txn_id", "part", "quantity", "kind", "scan_id", "bom_hash")
+)
+HAS_STRUCTURE = _exists(schema.bom_structures, ("bom_hash",))
+ADD_STRUCTURE = _insert(schema.bom_structures, ("bom_hash", "lines", "created_at"))
+
+# --- reorders (both read the row rows.reorder_from_row takes) -----------------
+REORDER = _select(schema.reorders, REORDER_COLUMNS, ("id",))
+OPEN_REORDERS = _select(schema.reorders, REORDER_COLUMNS, ("part",), " AND open IS 1 ORDER BY id")
+
+# --- written straight through (repositories.py) -------------------------------
+ADD_TRANSACTION = _insert(schema.transactions, TRANSACTION_COLUMNS)
+SET_TRANSACTION_EVENT = _update(schema.transactions, ("event_id",), ("id",))
+SERIAL_SHIPPED = _exists(schema.shipped_serials, ("gtin", "serial"))
+RECORD_SERIAL = _insert(schema.shipped_serials, ("gtin", "serial", "txn_id"))
+STATION_STATE = _select(schema.station_state, STATION_STATE_COLUMNS[1:], ("station",))
+SAVE_STATION_STATE = _upsert(schema.station_state, STATION_STATE_COLUMNS)
+ADD_SCAN = _insert(schema.scans, SCAN_COLUMNS)
+SET_SCAN_OUTCOME = _update(schema.scans, ("status", "reason"), ("id",))
+
+# --- counters (counters.py) -------------------------------------------------
+BUMP_COUNTER = (
+    _upsert(schema.counters, ("name",), {"value": "1"}, also="value = counters.value + 1")
+    + " RETURNING value"
+)
+
+# --- outbox -------------------------------------------------------------------
+ADD_EVENT = _insert(
+    schema.outbox,
+    ("seq", "event_id", "type", "topic", "payload", "created_at"),
+    {"attempts": "0"},
+)
+# A part's newest stock state replaces the older one; its version counts the
+# changes, and published_version (what the broker acknowledged) is left alone.
+PUT_STOCK_SNAPSHOT = _upsert(
+    schema.stock_state,
+    ("part", "topic", "payload"),
+    {"version": "1", "published_version": "0"},
+    also="version = stock_state.version + 1",
+)
