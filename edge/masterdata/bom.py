@@ -17,7 +17,7 @@ from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.masterdata.csv_files import CsvFile, Progress, Row, raise_if_errors, read_csv
 from edge.masterdata.summary import ImportSummary
 from edge.service import InventoryService
-from edge.store import schema as t
+from edge.store import schema
 
 BOM_COLUMNS = ("parent", "component", "qty_per", "scrap_pct")
 
@@ -31,14 +31,14 @@ def import_bom(
         items = {
             row.part: row
             for row in uow.connection.execute(
-                select(t.items.c.part, t.items.c.stocked, t.items.c.reorder_point,
-                       t.items.c.reorder_qty, t.items.c.max_qty, t.items.c.order_multiple)
+                select(schema.items.c.part, schema.items.c.stocked, schema.items.c.reorder_point,
+                       schema.items.c.reorder_qty, schema.items.c.max_qty, schema.items.c.order_multiple)
             )
         }  # fmt: skip
         new_lines = _parse_bom(file, set(items))
         raise_if_errors(file)
         boms: dict[str, list[BomLine]] = {}
-        for row in uow.connection.execute(select(t.bom_lines)):
+        for row in uow.connection.execute(select(schema.bom_lines)):
             boms.setdefault(row.parent, []).append(
                 BomLine(row.parent, row.component, Decimal(row.qty_per), Decimal(row.scrap_pct))
             )
@@ -47,10 +47,12 @@ def import_bom(
         _check_bom_graph(file, boms, new_lines, items)
         raise_if_errors(file)
         for parent, lines in new_lines.items():
-            uow.connection.execute(delete(t.bom_lines).where(t.bom_lines.c.parent == parent))
+            uow.connection.execute(
+                delete(schema.bom_lines).where(schema.bom_lines.c.parent == parent)
+            )
             for line, _ in lines:
                 uow.connection.execute(
-                    t.bom_lines.insert().values(
+                    schema.bom_lines.insert().values(
                         parent=line.parent,
                         component=line.component,
                         qty_per=to_storage(line.qty_per),

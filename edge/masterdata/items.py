@@ -17,7 +17,7 @@ from edge.domain.timestamps import rfc3339
 from edge.masterdata.csv_files import CsvFile, Progress, Row, raise_if_errors, read_csv
 from edge.masterdata.summary import ImportSummary
 from edge.service import InventoryService
-from edge.store import schema as t
+from edge.store import schema
 
 ITEM_COLUMNS = (
     "part",
@@ -39,13 +39,14 @@ def import_items(
     file = read_csv(path, ITEM_COLUMNS, ("part",), progress)
     raise_if_errors(file)
     with service.unit_of_work() as uow:
-        existing = {row.part for row in uow.connection.execute(select(t.items.c.part))}
+        existing = {row.part for row in uow.connection.execute(select(schema.items.c.part))}
         parents = {
-            row.parent for row in uow.connection.execute(select(t.bom_lines.c.parent).distinct())
+            row.parent
+            for row in uow.connection.execute(select(schema.bom_lines.c.parent).distinct())
         }
         alias_owner = {
             row.code: row.part
-            for row in uow.connection.execute(select(t.aliases.c.code, t.aliases.c.part))
+            for row in uow.connection.execute(select(schema.aliases.c.code, schema.aliases.c.part))
         }
         records = _parse_items(file, existing, parents, alias_owner)
         raise_if_errors(file)
@@ -55,15 +56,17 @@ def import_items(
             values["updated_at"] = now
             update = {key: value for key, value in values.items() if key != "part"}
             uow.connection.execute(
-                sqlite_insert(t.items)
+                sqlite_insert(schema.items)
                 .values(**values)
-                .on_conflict_do_update(index_elements=[t.items.c.part], set_=update)
+                .on_conflict_do_update(index_elements=[schema.items.c.part], set_=update)
             )
             if record["aliases"] is not None:
-                uow.connection.execute(delete(t.aliases).where(t.aliases.c.part == record["part"]))
+                uow.connection.execute(
+                    delete(schema.aliases).where(schema.aliases.c.part == record["part"])
+                )
                 for code in record["aliases"]:
                     uow.connection.execute(
-                        t.aliases.insert().values(code=code, part=record["part"])
+                        schema.aliases.insert().values(code=code, part=record["part"])
                     )
         uow.bump_catalog()
         uow.commit()
