@@ -28,13 +28,16 @@ def import_bom(
     file = read_csv(path, BOM_COLUMNS, ("parent", "component", "qty_per"), progress)
     raise_if_errors(file)
     with service.unit_of_work() as uow:
-        items = {
-            row.part: row
-            for row in uow.connection.execute(
-                select(schema.items.c.part, schema.items.c.stocked, schema.items.c.reorder_point,
-                       schema.items.c.reorder_qty, schema.items.c.max_qty, schema.items.c.order_multiple)
-            )
-        }  # fmt: skip
+        columns = schema.items.c
+        policy_columns = (
+            columns.part,
+            columns.stocked,
+            columns.reorder_point,
+            columns.reorder_qty,
+            columns.max_qty,
+            columns.order_multiple,
+        )
+        items = {row.part: row for row in uow.connection.execute(select(*policy_columns))}
         new_lines = _parse_bom(file, set(items))
         raise_if_errors(file)
         boms: dict[str, list[BomLine]] = {}
