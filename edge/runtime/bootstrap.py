@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine
+
+from edge import __version__
 from edge.config import Config, StationConfig
 from edge.domain.inventory import Identity
 from edge.domain.model import Station
 from edge.service import InventoryService
 from edge.store.database import open_database
+
+if TYPE_CHECKING:
+    from edge.publish.relay import OutboxRelay
 
 
 def station_from_config(config: StationConfig) -> Station:
@@ -25,4 +32,21 @@ def build_service(config: Config) -> InventoryService:
         Identity(site=config.site.id, node=config.site.node),
         config.topic_prefix,
         [station_from_config(station) for station in config.stations],
+    )
+
+
+def build_relay(config: Config, engine: Engine, boot: int, **options: Any) -> OutboxRelay:
+    """The outbox relay for this node; ``options`` go to :class:`OutboxRelay` as they are."""
+    from edge.publish.relay import OutboxRelay  # noqa: PLC0415 - paho is loaded only by the relay
+
+    return OutboxRelay(
+        engine,
+        config.mqtt,
+        topic_prefix=config.topic_prefix,
+        client_id=config.client_id,
+        site=config.site.id,
+        node=config.site.node,
+        boot=boot,
+        version=__version__,
+        **options,
     )

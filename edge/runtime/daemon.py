@@ -22,7 +22,7 @@ from typing import Protocol
 
 from edge import __version__
 from edge.config import Config, ConfigError, ScannerConfig, load_config
-from edge.runtime.bootstrap import build_service, station_from_config
+from edge.runtime.bootstrap import build_relay, build_service, station_from_config
 from edge.runtime.sdnotify import Notifier, watchdog_interval
 from edge.scanpath.readers import RunningScanner, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
@@ -47,18 +47,7 @@ RelayFactory = Callable[[Config, InventoryService, int], Relay]
 
 
 def default_relay(config: Config, service: InventoryService, boot: int) -> Relay:
-    from edge.publish.relay import OutboxRelay  # noqa: PLC0415 - paho is loaded only by the daemon
-
-    return OutboxRelay(
-        service.engine,
-        config.mqtt,
-        topic_prefix=config.topic_prefix,
-        client_id=config.client_id,
-        site=config.site.id,
-        node=config.site.node,
-        boot=boot,
-        version=__version__,
-    )
+    return build_relay(config, service.engine, boot)
 
 
 class Daemon:

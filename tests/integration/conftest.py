@@ -30,11 +30,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from edge import __version__
 from edge.config import Config, load_config
 from edge.masterdata.items import import_items
-from edge.publish.relay import OutboxRelay, RelayState
-from edge.runtime.bootstrap import build_service
+from edge.publish.relay import RelayState
+from edge.runtime.bootstrap import build_relay, build_service
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService
 from edge.store import schema
@@ -206,17 +205,7 @@ class RelayThread:
         config = plant.config
         self.plant = plant
         self.boot = boot if boot is not None else plant.raise_boot()
-        self.relay = OutboxRelay(
-            plant.engine,
-            config.mqtt,
-            topic_prefix=config.topic_prefix,
-            client_id=config.client_id,
-            site=config.site.id,
-            node=config.site.node,
-            boot=self.boot,
-            version=__version__,
-            **extra,
-        )
+        self.relay = build_relay(config, plant.engine, self.boot, **extra)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.relay.run, args=(self.stopping,), name="relay")
 

@@ -13,10 +13,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from edge import __version__
 from edge.config import load_config
-from edge.publish.relay import OutboxRelay
-from edge.runtime.bootstrap import build_service
+from edge.runtime.bootstrap import build_relay, build_service
 
 
 def main() -> None:
@@ -24,16 +22,7 @@ def main() -> None:
     config = load_config(Path(sys.argv[1]))
     service = build_service(config)
     boot = service.transact(lambda _inventory, uow: uow.raise_boot())
-    relay = OutboxRelay(
-        service.engine,
-        config.mqtt,
-        topic_prefix=config.topic_prefix,
-        client_id=config.client_id,
-        site=config.site.id,
-        node=config.site.node,
-        boot=boot,
-        version=__version__,
-    )
+    relay = build_relay(config, service.engine, boot)
     stop = threading.Event()
 
     def on_term(_signum: int, _frame: FrameType | None) -> None:
