@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from edge.domain.bom import Explosion, Lines
+from edge.domain.events import lines_payload
 from edge.domain.model import Item, ReorderPolicy
-from edge.domain.ports import Balance, InventoryStore, Moment, lines_payload
+from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, add, sub, total
 from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
