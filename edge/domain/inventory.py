@@ -123,6 +123,8 @@ class Inventory:
                 f"{part!r} cannot be built into stock: only an item with a BOM and "
                 "stocked = true can",
             )
+        if quantity <= ZERO:
+            raise Rejection("bad-quantity", "a build quantity must be greater than zero")
         explosion = graph.components(part)
         return self._issue(
             "build", part, quantity, explosion=explosion, at=at, origin=origin, receive=True
