@@ -41,17 +41,14 @@ EVENT_SCHEMA = "1"
 REPLAYED = "replayed"
 """The key that marks a payload sent again after an outage or a lost connection."""
 
-ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({"only_when_true": True})
+_SPARSE = "written-only-when-true"  # the metadata key of ONLY_WHEN_TRUE
+ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
 """Field metadata: the key appears in the payload only when the value is true."""
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """What every event payload carries before its own fields.
-
-    The payload writes ``event_id``, then the event's ``type`` and the
-    :data:`EVENT_SCHEMA` version, then the other fields in this order.
-    """
+    """What a payload starts with: ``event_id``, ``type``, ``schema``, then the rest in order."""
 
     event_id: str
     occurred_at: str  # RFC 3339 UTC
@@ -241,7 +238,8 @@ def render(envelope: Envelope, event: Event) -> dict[str, Any]:
         "site": envelope.site,
         "node": envelope.node,
     }
-    _LAYOUTS[type(event)].write(event, payload)
+    cls = type(event)
+    (_LAYOUTS.get(cls) or _learn_layout(cls)).write(event, payload)
     return payload
 
 
@@ -278,7 +276,7 @@ def parse_event(payload: Mapping[str, Any]) -> Event:
     cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     if cls is None:
         raise UnreadableEvent(f"unknown event type {event_type!r}")
-    return cls(**_LAYOUTS[cls].read(payload))
+    return cls(**(_LAYOUTS.get(cls) or _learn_layout(cls)).read(payload))
 
 
 def summarize(payload: Mapping[str, Any]) -> str:
@@ -356,15 +354,18 @@ class _Layout:
         hints = get_type_hints(cls)
         declared = fields(cls)
         self._names = tuple(f.name for f in declared)
-        # Every event has several fields, so attrgetter gives a tuple of their values.
-        self._values: Callable[[Event], tuple[Any, ...]] = operator.attrgetter(*self._names)
+        getter = operator.attrgetter(*self._names)
+        # attrgetter of one name gives the value itself, not a 1-tuple.
+        self._values: Callable[[Event], tuple[Any, ...]] = (
+            getter if len(self._names) > 1 else lambda event: (getter(event),)
+        )
         self._encoded = tuple(
             (f.name, _ENCODERS[hints[f.name]]) for f in declared if hints[f.name] in _ENCODERS
         )
         self._decoded = tuple(
             (f.name, _DECODERS[hints[f.name]]) for f in declared if hints[f.name] in _DECODERS
         )
-        self._only_when_true = tuple(f.name for f in declared if f.metadata.get("only_when_true"))
+        self._only_when_true = tuple(f.name for f in declared if f.metadata.get(_SPARSE))
 
     def write(self, event: Event, payload: dict[str, Any]) -> None:
         # In declared order first; replacing or deleting a key keeps the others' order.
@@ -389,4 +390,11 @@ class _Layout:
         return values
 
 
-_LAYOUTS: dict[type[Event], _Layout] = {cls: _Layout(cls) for cls in EVENT_TYPES.values()}
+# Learnt on first use, not at import: the command line imports this module for
+# every command, and most never write or read an event.
+_LAYOUTS: dict[type[Event], _Layout] = {}
+
+
+def _learn_layout(cls: type[Event]) -> _Layout:
+    _LAYOUTS[cls] = _Layout(cls)
+    return _LAYOUTS[cls]
