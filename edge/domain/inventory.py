@@ -12,16 +12,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
+from edge.domain import events
 from edge.domain.bom import Explosion, Lines
 from edge.domain.model import Item, ReorderPolicy
-from edge.domain.ports import Balance, InventoryStore, Moment, lines_payload
+from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, add, sub, total
 from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
-
-EVENT_SCHEMA = "1"
 
 
 class Rejection(Exception):
@@ -66,11 +65,6 @@ class _Transaction:
     before: dict[str, Balance] = field(default_factory=dict)
     on_hand: dict[str, Decimal] = field(default_factory=dict)
     on_order_changed: set[str] = field(default_factory=set)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-def _origin_fields(origin: Origin) -> dict[str, Any]:
-    return {"station": origin.station, "scanner": origin.scanner, "scan_id": origin.scan_id}
 
 
 class Inventory:
@@ -100,7 +94,7 @@ class Inventory:
     # --- transactions --------------------------------------------------------
     def consume(
         self,
-        kind: str,
+        kind: Literal["backflush", "scrap"],
         part: str,
         quantity: Decimal,
         at: Moment,
@@ -129,6 +123,8 @@ class Inventory:
                 f"{part!r} cannot be built into stock: only an item with a BOM and "
                 "stocked = true can",
             )
+        if quantity <= ZERO:
+            raise Rejection("bad-quantity", "a build quantity must be greater than zero")
         explosion = graph.components(part)
         return self._issue(
             "build", part, quantity, explosion=explosion, at=at, origin=origin, receive=True
@@ -136,7 +132,7 @@ class Inventory:
 
     def _issue(
         self,
-        kind: str,
+        kind: Literal["backflush", "scrap", "build"],
         part: str,
         quantity: Decimal,
         *,
@@ -161,16 +157,16 @@ class Inventory:
         lines = explosion.for_quantity(quantity)
         for component, issued in lines:
             self._post(txn, component, -issued, explosion.bom_hash)
-        fields: dict[str, Any] = {
-            "part": part,
-            "quantity": quantity,
-            "lines": lines_payload(lines),
-            "bom_hash": explosion.bom_hash,
-            **_origin_fields(origin),
-        }
+        where = (origin.station, origin.scanner, origin.scan_id)
+        shared = (part, quantity, lines, explosion.bom_hash, *where)
+        event: events.BomEvent
         if kind == "scrap":
-            fields["reason"] = reason
-        event_id = self._finish(txn, kind, fields)
+            event = events.ScrapEvent(*shared, reason=reason)
+        elif kind == "build":
+            event = events.BuildEvent(*shared)
+        else:
+            event = events.BackflushEvent(*shared)
+        event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id, lines)
 
     def void(self, station: str, at: Moment, origin: Origin, *, window_s: float) -> Posted:
@@ -198,15 +194,17 @@ class Inventory:
             self._post(txn, part, quantity, None)
         self.store.mark_voided(original.id, txn.txn_id)
         self.store.free_serials(original.id)
-        fields = {
-            "voided_event_id": original.event_id,
-            "voided_type": original.kind,
-            "part": original.part,
-            "quantity": original.quantity,
-            "lines": lines_payload(reversal),
-            **_origin_fields(origin),
-        }
-        event_id = self._finish(txn, "void", fields)
+        event = events.VoidEvent(
+            voided_event_id=original.event_id,
+            voided_type=original.kind,
+            part=original.part,
+            quantity=original.quantity,
+            lines=reversal,
+            station=origin.station,
+            scanner=origin.scanner,
+            scan_id=origin.scan_id,
+        )
+        event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id, reversal)
 
     def receive(
@@ -234,7 +232,7 @@ class Inventory:
                 remaining = sub(remaining, share)
         txn = self._begin("receipt", at, Origin(), part=part, quantity=quantity)
         self._post(txn, part, quantity, None)
-        closed: list[tuple[str, dict[str, Any]]] = []
+        closed: list[events.Event] = []
         for reorder, share in allocations:
             received = add(reorder.received, share)
             done = received >= reorder.ordered
@@ -242,24 +240,19 @@ class Inventory:
                 reorder.id, received=received, close_reason="received" if done else None, at=at
             )
             if done:
-                closed.append(
-                    (
-                        "reorder-closed",
-                        {"reorder_id": reorder.id, "part": part, "reason": "received"},
-                    )
-                )
+                closed.append(events.ReorderClosedEvent(reorder.id, part, "received"))
         txn.on_order_changed.add(part)
-        fields = {
-            "part": part,
-            "quantity": quantity,
-            "reorder_id": reorder_id
+        receipt = events.ReceiptEvent(
+            part=part,
+            quantity=quantity,
+            reorder_id=reorder_id
             if reorder_id is not None
             else (allocations[0][0].id if len(allocations) == 1 else None),
-            "reorder_ids": [reorder.id for reorder, _ in allocations],
-            "on_hand": txn.on_hand[part],
-            "on_order": self.on_order(part),
-        }
-        event_id = self._finish(txn, "receipt", fields, closed)
+            reorder_ids=tuple(reorder.id for reorder, _ in allocations),
+            on_hand=txn.on_hand[part],
+            on_order=self.on_order(part),
+        )
+        event_id = self._finish(txn, receipt, closed)
         return Posted(txn.txn_id, event_id)
 
     def count(self, part: str, counted: Decimal, at: Moment) -> Posted:
@@ -271,13 +264,10 @@ class Inventory:
         variance = sub(counted, previous)
         txn = self._begin("count", at, Origin(), part=part, quantity=counted)
         self._post(txn, part, variance, None)
-        fields = {
-            "part": part,
-            "counted": counted,
-            "previous_on_hand": previous,
-            "variance": variance,
-        }
-        event_id = self._finish(txn, "count", fields)
+        event = events.CountEvent(
+            part, counted=counted, previous_on_hand=previous, variance=variance
+        )
+        event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id)
 
     def opening(self, part: str, quantity: Decimal, at: Moment) -> Posted | None:
@@ -290,14 +280,10 @@ class Inventory:
             )
         txn = self._begin("opening", at, Origin(), part=part, quantity=quantity)
         self._post(txn, part, quantity, None)
-        fields = {
-            "part": part,
-            "counted": quantity,
-            "previous_on_hand": ZERO,
-            "variance": quantity,
-            "opening": True,
-        }
-        event_id = self._finish(txn, "count", fields)
+        event = events.CountEvent(
+            part, counted=quantity, previous_on_hand=ZERO, variance=quantity, opening=True
+        )
+        event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id)
 
     def cancel_reorder(self, reorder_id: int, at: Moment) -> str:
@@ -309,19 +295,20 @@ class Inventory:
         self.store.update_reorder(
             reorder_id, received=reorder.received, close_reason="cancelled", at=at
         )
-        event_id = self._emit(
-            "reorder-closed",
-            {"reorder_id": reorder_id, "part": reorder.part, "reason": "cancelled"},
-            at,
-        )
+        event_id = self._emit(events.ReorderClosedEvent(reorder_id, reorder.part, "cancelled"), at)
         part = reorder.part
-        self._snapshot(
-            part, self.store.balance(part).on_hand, self.on_order(part), rfc3339(at.wall)
+        snapshot = events.stock_payload(
+            part,
+            self.store.balance(part).on_hand,
+            self.on_order(part),
+            self.store.item(part),
+            rfc3339(at.wall),
         )
+        self.store.put_stock_snapshot(part, snapshot)
         return event_id
 
     def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
-        return self._emit("scan-rejected", {"scan_id": scan_id, "code": code, "reason": reason}, at)
+        return self._emit(events.ScanRejectedEvent(scan_id, code, reason), at)
 
     # --- machinery -----------------------------------------------------------
     def _begin(self, kind: str, at: Moment, origin: Origin, **details: Any) -> _Transaction:
@@ -346,15 +333,11 @@ class Inventory:
         txn.on_hand[part] = add(txn.on_hand[part], quantity)
 
     def _finish(
-        self,
-        txn: _Transaction,
-        event_type: str,
-        fields: dict[str, Any],
-        follow_ups: list[tuple[str, dict[str, Any]]] | None = None,
+        self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
     ) -> str:
         """Run the stock rules on every touched part and write the events in order."""
-        low: list[tuple[str, dict[str, Any]]] = []
-        reorders: list[tuple[str, dict[str, Any]]] = []
+        low: list[events.Event] = []
+        reorders: list[events.Event] = []
         on_orders: dict[str, Decimal] = {}  # before this transaction's new reorders
         for part in sorted(txn.before):
             before = txn.before[part]
@@ -366,71 +349,48 @@ class Inventory:
             )
             self.store.save_balance(part, Balance(after, verdict.armed))
             if verdict.fire:
-                low.append((
-                    "low-stock",
-                    {
-                        "part": part,
-                        "on_hand": after,
-                        "reorder_point": policy.reorder_point,
-                        "negative": verdict.negative,
-                    },
-                ))  # fmt: skip
+                low.append(
+                    events.LowStockEvent(part, after, policy.reorder_point, verdict.negative)
+                )
             on_order = self.on_order(part)
             on_orders[part] = on_order
             suggested = reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
                 on_orders.pop(part)  # the new reorder is on order now
                 reorder_id = self.store.add_reorder(part, suggested, txn.at)
-                reorders.append((
-                    "reorder",
-                    {
-                        "reorder_id": reorder_id,
-                        "part": part,
-                        "quantity": suggested,
-                        "on_hand": after,
-                        "on_order": on_order,
-                        "reorder_point": policy.reorder_point,
-                    },
-                ))  # fmt: skip
-        event_id = self._emit(event_type, fields, txn.at)
+                reorders.append(
+                    events.ReorderEvent(
+                        reorder_id,
+                        part,
+                        quantity=suggested,
+                        on_hand=after,
+                        on_order=on_order,
+                        reorder_point=policy.reorder_point,
+                    )
+                )
+        event_id = self._emit(event, txn.at)
         self.store.set_transaction_event(txn.txn_id, event_id)
-        for follow_type, follow_fields in [*(follow_ups or []), *low, *reorders]:
-            self._emit(follow_type, follow_fields, txn.at)
+        for follow_up in [*(follow_ups or []), *low, *reorders]:
+            self._emit(follow_up, txn.at)
         stamp = rfc3339(txn.at.wall)
         for part in sorted(set(txn.before) | txn.on_order_changed):
             # Not dict.get(part, default): the default would read the balance every time.
             on_hand = txn.on_hand[part] if part in txn.on_hand else self.store.balance(part).on_hand
             on_order = on_orders[part] if part in on_orders else self.on_order(part)
-            self._snapshot(part, on_hand, on_order, stamp)
+            snapshot = events.stock_payload(part, on_hand, on_order, self.store.item(part), stamp)
+            self.store.put_stock_snapshot(part, snapshot)
         return event_id
 
-    def _snapshot(self, part: str, on_hand: Decimal, on_order: Decimal, updated_at: str) -> None:
-        item = self.store.item(part)
-        self.store.put_stock_snapshot(
-            part,
-            {
-                "part": part,
-                "on_hand": on_hand,
-                "on_order": on_order,
-                "reorder_point": item.policy.reorder_point if item is not None else None,
-                "uom": item.uom if item is not None else None,
-                "updated_at": updated_at,
-            },
-        )
-
-    def _emit(self, event_type: str, fields: dict[str, Any], at: Moment) -> str:
+    def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()
         event_id = str(uuid.uuid4())
-        payload: dict[str, Any] = {
-            "event_id": event_id,
-            "type": event_type,
-            "schema": EVENT_SCHEMA,
-            "occurred_at": rfc3339(at.wall),
-            "seq": seq,
-            "boot": self.store.boot(),
-            "site": self.identity.site,
-            "node": self.identity.node,
-            **fields,
-        }
-        self.store.add_event(seq, event_id, event_type, payload)
+        envelope = events.Envelope(
+            event_id,
+            occurred_at=rfc3339(at.wall),
+            seq=seq,
+            boot=self.store.boot(),
+            site=self.identity.site,
+            node=self.identity.node,
+        )
+        self.store.add_event(seq, event_id, event.TYPE, events.render(envelope, event))
         return event_id

@@ -7,14 +7,11 @@ in-memory subclass. Every method is called inside one open transaction.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Protocol
 
-from edge.domain import exactjson
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import BomLine, Item, Reorder
 
@@ -219,24 +216,6 @@ class InventoryStore(ABC):
         """Replace the part's latest stock state to publish (retained)."""
 
 
-def lines_payload(lines: Sequence[tuple[str, Decimal]]) -> exactjson.Fragment:
-    """An event's ``lines``: ``[{"part": ..., "quantity": ...}, ...]``, already as JSON.
-
-    A station ships the same product over and over, so the same lines come
-    back scan after scan; rendering fifty of them with exact decimals was a
-    fifth of a scan's CPU. Equal quantities render the same canonical text, so
-    a remembered rendering is exact.
-    """
-    return _lines_json(tuple(lines))
-
-
-@lru_cache(maxsize=256)
-def _lines_json(lines: tuple[tuple[str, Decimal], ...]) -> exactjson.Fragment:
-    return exactjson.Fragment(
-        exactjson.dumps([{"part": part, "quantity": quantity} for part, quantity in lines])
-    )
-
-
 __all__ = [
     "Balance",
     "BomLine",
@@ -247,5 +226,4 @@ __all__ = [
     "ScanRecord",
     "StationState",
     "TransactionRecord",
-    "lines_payload",
 ]

@@ -224,6 +224,28 @@ def test_only_a_stocked_assembly_can_be_built(plant: ShopFloor, part: str) -> No
     assert after["balances"] == before["balances"]
 
 
+@pytest.mark.parametrize("quantity", ["0", "-1", "-0.5"])
+def test_a_build_of_zero_or_less_is_refused_and_changes_nothing(
+    plant: ShopFloor, quantity: str
+) -> None:
+    before = everything_but_scans(plant.engine)
+    with pytest.raises(Rejection) as excinfo:
+        plant.build("SUB-200", quantity)
+    assert excinfo.value.reason == "bad-quantity"
+    assert everything_but_scans(plant.engine) == before
+
+
+def test_a_build_scan_with_a_fractional_qty_still_builds(plant: ShopFloor) -> None:
+    accepted(plant.scan(BUILD, "QTY:0.5"))
+    outcome = accepted(plant.scan(BUILD, "SUB-200"))
+    assert issued(plant, outcome) == [
+        ("SUB-200", D("0.5")),
+        ("R-SCREW", D(-1)),
+        ("R-WIRE", D("-0.1555")),
+    ]
+    rejected(plant.scan(BUILD, "QTY:0"), "qty-out-of-range")  # a scan never asks for 0
+
+
 def test_an_unknown_code_is_journaled_and_reported_but_moves_no_stock(plant: ShopFloor) -> None:
     before = plant.balances()
     mark = plant.last_seq()

@@ -1,0 +1,400 @@
+"""The events the node publishes, one frozen dataclass per type, and their payloads.
+
+Each event class declares its ``TYPE`` (the payload's ``type`` and the last
+level of its topic) and its fields, in the order the payload writes them.
+:data:`EVENT_TYPES` lists every type. :func:`render` is the one place an event
+becomes a payload: the :class:`Envelope` every event shares, then the event's
+own fields. :func:`parse_event` reads a stored payload back into its event,
+and :func:`mark_replayed` flags a stored payload text as sent again.
+
+The retained ``stock/{part}`` message is not an event; its payload is
+written here too (:func:`stock_payload`), so everything the node publishes
+about inventory has its shape in this module.
+
+How a field is written follows from its declared type, so the shape of each
+payload is read from the classes alone:
+
+* ``Decimal`` is an exact JSON number;
+* ``Lines`` is ``[{"part": ..., "quantity": ...}, ...]``;
+* ``tuple[int, ...]`` is a JSON array;
+* a field declared with :data:`ONLY_WHEN_TRUE` is written only when true.
+"""
+
+from __future__ import annotations
+
+import operator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, ClassVar, get_type_hints
+
+from edge.domain import exactjson
+from edge.domain.bom import Lines
+from edge.domain.model import Item
+from edge.domain.quantity import format_quantity
+
+EVENT_SCHEMA = "1"
+
+REPLAYED = "replayed"
+"""The key that marks a payload sent again after an outage or a lost connection."""
+
+_SPARSE = "written-only-when-true"  # the metadata key of ONLY_WHEN_TRUE
+ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
+"""Field metadata: the key appears in the payload only when the value is true."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What a payload starts with: ``event_id``, ``type``, ``schema``, then the rest in order."""
+
+    event_id: str
+    occurred_at: str  # RFC 3339 UTC
+    seq: int
+    boot: int
+    site: str
+    node: str
+
+
+class Event(ABC):
+    """One published event; subclasses are frozen dataclasses with a ``TYPE``."""
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+
+    @abstractmethod
+    def summary(self) -> str:
+        """One line for people (``edge events``, the demo)."""
+
+
+# --- the event types, in the order SPEC §6 lists them ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BomEvent(Event):
+    """What a transaction that exploded a BOM carries: backflush, scrap and build."""
+
+    part: str
+    quantity: Decimal
+    lines: Lines
+    bom_hash: str
+    station: str | None
+    scanner: str | None
+    scan_id: int | None
+
+    def summary(self) -> str:
+        return f"{format_quantity(self.quantity)} x {self.part}, {len(self.lines)} lines"
+
+
+@dataclass(frozen=True, slots=True)
+class BackflushEvent(BomEvent):
+    TYPE: ClassVar[str] = "backflush"
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapEvent(BomEvent):
+    TYPE: ClassVar[str] = "scrap"
+
+    reason: str | None
+
+    def summary(self) -> str:
+        # Named, not super(): a slotted dataclass is a new class that super() cannot see.
+        return f"{BomEvent.summary(self)}, reason {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildEvent(BomEvent):
+    TYPE: ClassVar[str] = "build"
+
+
+@dataclass(frozen=True, slots=True)
+class VoidEvent(Event):
+    """The exact reversal of a backflush, scrap or build; ``lines`` are the ledger rows."""
+
+    TYPE: ClassVar[str] = "void"
+
+    voided_event_id: str | None
+    voided_type: str
+    part: str | None
+    quantity: Decimal | None
+    lines: Lines
+    station: str | None
+    scanner: str | None
+    scan_id: int | None
+
+    def summary(self) -> str:
+        return f"voided {self.voided_type} of {self.part}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptEvent(Event):
+    """Goods received; ``reorder_id`` is set when exactly one reorder was filled."""
+
+    TYPE: ClassVar[str] = "receipt"
+
+    part: str
+    quantity: Decimal
+    reorder_id: int | None
+    reorder_ids: tuple[int, ...]
+    on_hand: Decimal
+    on_order: Decimal
+
+    def summary(self) -> str:
+        return f"{self.part} received {self.quantity}"
+
+
+@dataclass(frozen=True, slots=True)
+class CountEvent(Event):
+    """A cycle count, or an opening balance (``opening`` true)."""
+
+    TYPE: ClassVar[str] = "count"
+
+    part: str
+    counted: Decimal
+    previous_on_hand: Decimal
+    variance: Decimal
+    opening: bool = field(default=False, metadata=ONLY_WHEN_TRUE)
+
+    def summary(self) -> str:
+        return f"{self.part} counted {self.counted}, variance {self.variance}"
+
+
+@dataclass(frozen=True, slots=True)
+class LowStockEvent(Event):
+    TYPE: ClassVar[str] = "low-stock"
+
+    part: str
+    on_hand: Decimal
+    reorder_point: Decimal | None
+    negative: bool
+
+    def summary(self) -> str:
+        return f"{self.part} on hand {self.on_hand}{' NEGATIVE' if self.negative else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReorderEvent(Event):
+    """A reorder raised; ``quantity`` is the suggested order quantity."""
+
+    TYPE: ClassVar[str] = "reorder"
+
+    reorder_id: int
+    part: str
+    quantity: Decimal
+    on_hand: Decimal
+    on_order: Decimal
+    reorder_point: Decimal | None
+
+    def summary(self) -> str:
+        return f"{self.part} order {self.quantity} (reorder {self.reorder_id})"
+
+
+@dataclass(frozen=True, slots=True)
+class ReorderClosedEvent(Event):
+    TYPE: ClassVar[str] = "reorder-closed"
+
+    reorder_id: int
+    part: str
+    reason: str  # received | cancelled
+
+    def summary(self) -> str:
+        return f"reorder {self.reorder_id} {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRejectedEvent(Event):
+    TYPE: ClassVar[str] = "scan-rejected"
+
+    scan_id: int
+    code: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"{self.reason}: {self.code[:40]}"
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
+    cls.TYPE: cls
+    for cls in (BackflushEvent, ScrapEvent, BuildEvent, VoidEvent, ReceiptEvent, CountEvent,
+                LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent)
+})  # fmt: skip
+"""Every event type by its ``TYPE``."""
+
+
+# --- rendering and reading back --------------------------------------------------
+
+
+def render(envelope: Envelope, event: Event) -> dict[str, Any]:
+    """The event's payload: the envelope, then the event's fields in declared order."""
+    payload: dict[str, Any] = {
+        "event_id": envelope.event_id,
+        "type": event.TYPE,
+        "schema": EVENT_SCHEMA,
+        "occurred_at": envelope.occurred_at,
+        "seq": envelope.seq,
+        "boot": envelope.boot,
+        "site": envelope.site,
+        "node": envelope.node,
+    }
+    cls = type(event)
+    (_LAYOUTS.get(cls) or _learn_layout(cls)).write(event, payload)
+    return payload
+
+
+def stock_payload(
+    part: str, on_hand: Decimal, on_order: Decimal, item: Item | None, updated_at: str
+) -> dict[str, Any]:
+    """The retained ``stock/{part}`` message: the part's balance and its item's reorder point.
+
+    Not an event, and not a dataclass: it is written for every part a
+    transaction touches (fifty for a typical backflush), and building a frozen
+    instance first would cost a tenth of a scan's CPU.
+    """
+    return {
+        "part": part,
+        "on_hand": on_hand,
+        "on_order": on_order,
+        "reorder_point": item.policy.reorder_point if item is not None else None,
+        "uom": item.uom if item is not None else None,
+        "updated_at": updated_at,  # RFC 3339 UTC
+    }
+
+
+class UnreadableEvent(ValueError):
+    """A payload that is not one of the events in :data:`EVENT_TYPES`."""
+
+
+def parse_event(payload: Mapping[str, Any]) -> Event:
+    """The event a stored payload was rendered from (numbers read as exact decimals).
+
+    The envelope and keys the event does not declare (such as
+    :data:`REPLAYED`) are ignored.
+    """
+    event_type = payload.get("type")
+    cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
+    if cls is None:
+        raise UnreadableEvent(f"unknown event type {event_type!r}")
+    return cls(**(_LAYOUTS.get(cls) or _learn_layout(cls)).read(payload))
+
+
+def summarize(payload: Mapping[str, Any]) -> str:
+    """One line describing a stored payload; empty for a type this version does not know."""
+    if payload.get("type") not in EVENT_TYPES:
+        return ""
+    return parse_event(payload).summary()
+
+
+def mark_replayed(payload: str) -> str:
+    """The stored payload text with the :data:`REPLAYED` flag added; every other byte unchanged.
+
+    The flag goes last, so a consumer comparing two sends of an event sees
+    the same text up to it.
+    """
+    text = payload.rstrip()
+    if not text.endswith("}"):
+        raise ValueError("an event payload is a JSON object")
+    body = text[:-1].rstrip()
+    separator = "" if body.endswith("{") else ","
+    return f"{body}{separator}{_REPLAYED_MEMBER}}}"
+
+
+_REPLAYED_MEMBER = f"{exactjson.dumps(REPLAYED)}:true"
+
+
+def lines_payload(lines: Sequence[tuple[str, Decimal]]) -> exactjson.Fragment:
+    """An event's ``lines``: ``[{"part": ..., "quantity": ...}, ...]``, already as JSON.
+
+    A station ships the same product over and over, so the same lines come
+    back scan after scan; rendering fifty of them with exact decimals was a
+    fifth of a scan's CPU. Equal quantities render the same canonical text, so
+    a remembered rendering is exact.
+    """
+    return _lines_json(tuple(lines))
+
+
+@lru_cache(maxsize=256)
+def _lines_json(lines: tuple[tuple[str, Decimal], ...]) -> exactjson.Fragment:
+    return exactjson.Fragment(
+        exactjson.dumps([{"part": part, "quantity": quantity} for part, quantity in lines])
+    )
+
+
+# --- how each declared type is written and read ----------------------------------
+
+
+def _as_decimal(value: Any) -> Any:
+    # JSON gives integers for whole quantities; Decimal(int) is exact.
+    return Decimal(value) if type(value) is int else value
+
+
+def _read_lines(value: Any) -> Lines:
+    return tuple((line["part"], _as_decimal(line["quantity"])) for line in value)
+
+
+_ENCODERS: dict[Any, Callable[[Any], Any]] = {
+    Lines: lines_payload,
+    tuple[int, ...]: list,
+}
+_DECODERS: dict[Any, Callable[[Any], Any]] = {
+    Decimal: _as_decimal,
+    Decimal | None: _as_decimal,
+    Lines: _read_lines,
+    tuple[int, ...]: tuple,
+}
+
+
+class _Layout:
+    """How one event class's fields are written to a payload and read back, found once."""
+
+    __slots__ = ("_decoded", "_encoded", "_names", "_only_when_true", "_values")
+
+    def __init__(self, cls: type[Any]) -> None:  # an Event subclass, always a dataclass
+        hints = get_type_hints(cls)
+        declared = fields(cls)
+        self._names = tuple(f.name for f in declared)
+        getter = operator.attrgetter(*self._names)
+        # attrgetter of one name gives the value itself, not a 1-tuple.
+        self._values: Callable[[Event], tuple[Any, ...]] = (
+            getter if len(self._names) > 1 else lambda event: (getter(event),)
+        )
+        self._encoded = tuple(
+            (f.name, _ENCODERS[hints[f.name]]) for f in declared if hints[f.name] in _ENCODERS
+        )
+        self._decoded = tuple(
+            (f.name, _DECODERS[hints[f.name]]) for f in declared if hints[f.name] in _DECODERS
+        )
+        self._only_when_true = tuple(f.name for f in declared if f.metadata.get(_SPARSE))
+
+    def write(self, event: Event, payload: dict[str, Any]) -> None:
+        # In declared order first; replacing or deleting a key keeps the others' order.
+        payload.update(zip(self._names, self._values(event), strict=True))
+        for name, encode in self._encoded:
+            payload[name] = encode(payload[name])
+        for name in self._only_when_true:
+            if not payload[name]:
+                del payload[name]
+
+    def read(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor's arguments, from a payload this layout wrote."""
+        values: dict[str, Any] = {}
+        for name in self._names:
+            if name in payload:
+                values[name] = payload[name]
+            elif name not in self._only_when_true:
+                raise UnreadableEvent(f"a {payload.get('type')} payload without {name!r}")
+        for name, decode in self._decoded:
+            if name in values:
+                values[name] = decode(values[name])
+        return values
+
+
+# Learnt on first use, not at import: the command line imports this module for
+# every command, and most never write or read an event.
+_LAYOUTS: dict[type[Event], _Layout] = {}
+
+
+def _learn_layout(cls: type[Event]) -> _Layout:
+    _LAYOUTS[cls] = _Layout(cls)
+    return _LAYOUTS[cls]

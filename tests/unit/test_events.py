@@ -1,0 +1,279 @@
+"""Typed events: one class per type, the one renderer, reading a payload back, the
+one-line summary and the replayed flag."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any, get_type_hints
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge.domain import events, exactjson
+from edge.domain.bom import Lines
+from edge.domain.model import Item, ReorderPolicy
+
+D = Decimal
+ENVELOPE = events.Envelope(
+    "0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10",
+    occurred_at="2026-03-02T06:00:02.500Z",
+    seq=17,
+    boot=3,
+    site="plant-1",
+    node="pack-edge-01",
+)
+LINES: Lines = (("R-GASKET", D("0.55")), ("R-SCREW", D(4)), ("SUB-200", D(1)))
+SCAN = ("PACK-1", "pack-1-hid", 12)
+BOM_HASH = "9f" * 32
+ORIGIN = ("station", "scanner", "scan_id")
+
+# One of each type, with the payload keys each carries, in order, after the envelope.
+SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
+    (
+        events.BackflushEvent("FG-100", D(41), LINES, BOM_HASH, *SCAN),
+        ("part", "quantity", "lines", "bom_hash", *ORIGIN),
+    ),
+    (
+        events.ScrapEvent("KIT-1", D(1), LINES[:2], BOM_HASH, *SCAN, reason="DAMAGED"),
+        ("part", "quantity", "lines", "bom_hash", *ORIGIN, "reason"),
+    ),
+    (
+        events.BuildEvent("SUB-200", D("2.5"), LINES[1:], BOM_HASH, None, None, None),
+        ("part", "quantity", "lines", "bom_hash", *ORIGIN),
+    ),
+    (
+        events.VoidEvent(
+            voided_event_id="5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c",
+            voided_type="backflush",
+            part="R-GASKET",
+            quantity=D(1),
+            lines=(("R-GASKET", D(1)),),
+            station="PACK-1",
+            scanner="cli",
+            scan_id=9,
+        ),
+        ("voided_event_id", "voided_type", "part", "quantity", "lines", *ORIGIN),
+    ),
+    (
+        events.ReceiptEvent("R-HOUSING", D(25), 1, (1,), on_hand=D(34), on_order=D(0)),
+        ("part", "quantity", "reorder_id", "reorder_ids", "on_hand", "on_order"),
+    ),
+    (
+        events.CountEvent("R-SCREW", D(800), previous_on_hand=D("833.5"), variance=D("-33.5")),
+        ("part", "counted", "previous_on_hand", "variance"),
+    ),
+    (
+        events.LowStockEvent("SUB-200", D(-21), D(2), negative=True),
+        ("part", "on_hand", "reorder_point", "negative"),
+    ),
+    (
+        events.ReorderEvent(
+            2, "R-SCREW", D(35700), on_hand=D(-35200), on_order=D(0), reorder_point=None
+        ),
+        ("reorder_id", "part", "quantity", "on_hand", "on_order", "reorder_point"),
+    ),
+    (
+        events.ReorderClosedEvent(1, "R-HOUSING", "received"),
+        ("reorder_id", "part", "reason"),
+    ),
+    (
+        events.ScanRejectedEvent(13, '\\xff"é' + "x" * 60, "invalid-utf8"),
+        ("scan_id", "code", "reason"),
+    ),
+]
+OPENING = events.CountEvent(
+    "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), opening=True
+)  # fmt: skip
+ENVELOPE_KEYS = ("event_id", "type", "schema", "occurred_at", "seq", "boot", "site", "node")
+
+
+def stored(event: events.Event) -> dict[str, Any]:
+    """The payload as the outbox stores it and a reader gets it back."""
+    return exactjson.loads(exactjson.dumps(events.render(ENVELOPE, event)))
+
+
+# --- the declarations ---------------------------------------------------------------
+
+
+def test_the_registry_holds_every_type_of_the_contract_once() -> None:
+    assert list(events.EVENT_TYPES) == [
+        "backflush", "scrap", "build", "void", "receipt", "count",
+        "low-stock", "reorder", "reorder-closed", "scan-rejected",
+    ]  # fmt: skip
+    assert {type(event) for event, _ in SAMPLES} == set(events.EVENT_TYPES.values())
+    for event_type, cls in events.EVENT_TYPES.items():
+        assert event_type == cls.TYPE
+
+
+@pytest.mark.parametrize("cls", events.EVENT_TYPES.values())
+def test_every_field_has_a_type_the_renderer_knows(cls: type) -> None:
+    known = {str, bool, int, Decimal, str | None, int | None, Decimal | None, Lines}
+    known.add(tuple[int, ...])
+    hints = get_type_hints(cls)
+    for declared in dataclasses.fields(cls):
+        assert hints[declared.name] in known, (cls.__name__, declared.name)
+
+
+def test_events_are_frozen_and_slotted() -> None:
+    for event, _ in SAMPLES:
+        assert not hasattr(event, "__dict__"), type(event).__name__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(event, dataclasses.fields(event)[0].name, "X")
+
+
+# --- rendering ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("event", "keys"), SAMPLES, ids=lambda v: getattr(v, "TYPE", ""))
+def test_a_payload_is_the_envelope_then_the_fields_in_declared_order(
+    event: events.Event, keys: tuple[str, ...]
+) -> None:
+    payload = events.render(ENVELOPE, event)
+    assert tuple(payload) == ENVELOPE_KEYS + keys
+    assert payload["type"] == event.TYPE
+    assert payload["schema"] == events.EVENT_SCHEMA
+    envelope = dataclasses.asdict(ENVELOPE)
+    assert {key: payload[key] for key in envelope} == envelope
+
+
+def test_lines_are_rendered_once_as_json_and_reorder_ids_as_a_list() -> None:
+    backflush = events.render(ENVELOPE, SAMPLES[0][0])
+    assert type(backflush["lines"]) is exactjson.Fragment
+    assert backflush["lines"] == events.lines_payload(LINES)
+    assert backflush["lines"] is events.lines_payload(LINES)  # remembered, not rendered again
+    receipt = events.render(ENVELOPE, SAMPLES[4][0])
+    assert receipt["reorder_ids"] == [1]
+    assert type(receipt["reorder_ids"]) is list
+
+
+def test_opening_is_written_only_for_an_opening_balance() -> None:
+    count = events.render(ENVELOPE, SAMPLES[5][0])
+    assert "opening" not in count
+    opening = events.render(ENVELOPE, OPENING)
+    assert list(opening)[-2:] == ["variance", "opening"]
+    assert opening["opening"] is True
+
+
+def test_a_backflush_payload_text_byte_for_byte() -> None:
+    text = exactjson.dumps(events.render(ENVELOPE, SAMPLES[0][0]))
+    assert text == (
+        '{"event_id":"0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10","type":"backflush","schema":"1",'
+        '"occurred_at":"2026-03-02T06:00:02.500Z","seq":17,"boot":3,"site":"plant-1",'
+        '"node":"pack-edge-01","part":"FG-100","quantity":41,"lines":[{"part":"R-GASKET",'
+        '"quantity":0.55},{"part":"R-SCREW","quantity":4},{"part":"SUB-200","quantity":1}],'
+        f'"bom_hash":"{BOM_HASH}","station":"PACK-1","scanner":"pack-1-hid","scan_id":12}}'
+    )
+
+
+def test_a_stock_payload_carries_the_balance_and_the_items_reorder_point() -> None:
+    gasket = Item("R-GASKET", uom="m", policy=ReorderPolicy(reorder_point=D("2.5")))
+    payload = events.stock_payload("R-GASKET", D("-4949.9999999"), D(0), gasket, "t")
+    assert exactjson.dumps(payload) == (
+        '{"part":"R-GASKET","on_hand":-4949.9999999,"on_order":0,"reorder_point":2.5,'
+        '"uom":"m","updated_at":"t"}'
+    )
+    unknown = events.stock_payload("R-?", D(1), D(0), None, "t")
+    assert (unknown["reorder_point"], unknown["uom"]) == (None, None)
+
+
+# --- reading back -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", [*(e for e, _ in SAMPLES), OPENING], ids=lambda e: e.TYPE)
+def test_a_stored_payload_reads_back_into_its_event(event: events.Event) -> None:
+    parsed = events.parse_event(stored(event))
+    assert parsed == event
+    assert type(parsed) is type(event)
+
+
+def test_whole_numbers_read_back_as_exact_decimals() -> None:
+    parsed = events.parse_event(stored(SAMPLES[0][0]))
+    assert isinstance(parsed, events.BackflushEvent)
+    assert type(parsed.quantity) is Decimal
+    assert all(type(quantity) is Decimal for _, quantity in parsed.lines)
+
+
+def test_reading_back_ignores_the_replayed_flag_and_refuses_what_it_cannot_read() -> None:
+    payload = stored(SAMPLES[8][0])
+    assert events.parse_event({**payload, events.REPLAYED: True}) == SAMPLES[8][0]
+    with pytest.raises(events.UnreadableEvent, match="unknown event type 'restored'"):
+        events.parse_event({**payload, "type": "restored"})
+    with pytest.raises(events.UnreadableEvent, match="without 'reason'"):
+        events.parse_event({k: v for k, v in payload.items() if k != "reason"})
+
+
+# --- the summary --------------------------------------------------------------------
+
+SUMMARIES = [
+    "41 x FG-100, 3 lines",
+    "1 x KIT-1, 2 lines, reason DAMAGED",
+    "2.5 x SUB-200, 2 lines",
+    "voided backflush of R-GASKET",
+    "R-HOUSING received 25",
+    "R-SCREW counted 800, variance -33.5",
+    "SUB-200 on hand -21 NEGATIVE",
+    "R-SCREW order 35700 (reorder 2)",
+    "reorder 1 received",
+    'invalid-utf8: \\xff"é' + "x" * 34,
+]
+
+
+def test_each_type_summarizes_in_one_line() -> None:
+    assert [events.summarize(stored(event)) for event, _ in SAMPLES] == SUMMARIES
+    assert events.summarize(stored(OPENING)) == "R-WIRE counted 0, variance 0"
+    assert events.summarize({"type": "restored", "stream": "x"}) == ""
+
+
+def test_the_summary_is_what_the_events_listing_printed_before() -> None:
+    from edge.cli.main import summarize_event  # the description it replaces
+
+    odd = [
+        events.CountEvent("R-1", D("0.0000001"), previous_on_hand=D(0), variance=D("1E-7")),
+        events.LowStockEvent("R-2", D("3.25"), None, negative=False),
+        events.VoidEvent(None, "scrap", None, None, (), None, None, None),
+        events.ReceiptEvent("R-3", D("1000000"), None, (), on_hand=D(1), on_order=D(2)),
+    ]
+    for event in [*(e for e, _ in SAMPLES), OPENING, *odd]:
+        payload = stored(event)
+        assert events.summarize(payload) == summarize_event(payload), event
+
+
+# --- the replayed flag --------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.decimals(allow_nan=False, allow_infinity=False, places=6)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8).filter(lambda k: k != events.REPLAYED), json_values))
+def test_the_replayed_flag_is_appended_and_nothing_else_changes(event: dict[str, object]) -> None:
+    text = exactjson.dumps(event)
+    flagged = events.mark_replayed(text)
+    assert flagged.startswith(text[:-1])
+    assert exactjson.loads(flagged) == {**exactjson.loads(text), events.REPLAYED: True}
+
+
+def test_the_replayed_flag_on_a_real_payload_an_empty_object_and_a_non_object() -> None:
+    text = exactjson.dumps(events.render(ENVELOPE, SAMPLES[6][0]))
+    assert events.mark_replayed(text) == text[:-1] + ',"replayed":true}'
+    assert events.mark_replayed("{}") == '{"replayed":true}'
+    assert events.mark_replayed('{"a":1} \n') == '{"a":1,"replayed":true}'
+    with pytest.raises(ValueError, match="JSON object"):
+        events.mark_replayed("[1]")
+
+
+def test_the_replayed_flag_is_what_the_relay_added_before() -> None:
+    from edge.publish.relay import with_replayed  # the function it replaces
+
+    for text in ["{}", '{"a":1}', ' { "a" : [1] } ', exactjson.dumps(stored(OPENING))]:
+        assert events.mark_replayed(text) == with_replayed(text)
