@@ -69,10 +69,11 @@ from sqlalchemy import select
 
 from edge import __version__
 from edge.config import MqttConfig
+from edge.domain.events import mark_replayed
 from edge.domain.scanning import ScanInput
 from edge.publish.recorder import RECORD_EVERY_S
 from edge.publish.relay import OutboxRelay
-from edge.publish.session import READ_AHEAD, with_replayed
+from edge.publish.session import READ_AHEAD
 from edge.publish.window import EventItem
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
@@ -442,7 +443,7 @@ def event_messages(service: InventoryService, seqs: range) -> list[tuple[str, by
     )
     with service.engine.connect() as connection:
         rows = list(connection.execute(statement))
-    return [(row.topic, with_replayed(row.payload).encode()) for row in rows]
+    return [(row.topic, mark_replayed(row.payload).encode()) for row in rows]
 
 
 @dataclass

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from edge.cli.arguments import EXIT_OK, open_service
-from edge.cli.render import print_json, summarize_event
+from edge.cli.render import print_json
 from edge.cli.terminal import render_table
+from edge.domain.events import summarize
 from edge.store import queries
 
 
@@ -68,7 +69,7 @@ def cmd_events(args: argparse.Namespace) -> int:
                     r["payload"]["type"],
                     r["published"],
                     r["topic"],
-                    summarize_event(r["payload"]),
+                    summarize(r["payload"]),
                 )
                 for r in rows
             ],

@@ -21,10 +21,10 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
-from edge.cli.render import summarize_event
 from edge.cli.terminal import render_table
 from edge.config import load_config
 from edge.demo import DEMO_DATA
+from edge.domain.events import summarize
 from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.masterdata.stock import import_stock
@@ -195,7 +195,7 @@ def _show(service: InventoryService) -> None:
     print(
         render_table(
             ["seq", "type", "summary"],
-            [(e["seq"], e["payload"]["type"], summarize_event(e["payload"])) for e in events],
+            [(e["seq"], e["payload"]["type"], summarize(e["payload"])) for e in events],
         )
     )
     prefix = events[0]["topic"].rsplit("/", 2)[0] if events else "?"

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from edge.domain import events
+from edge.domain import events, stock
 from edge.domain.bom import Explosion, Lines
 from edge.domain.model import Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment
-from edge.domain.quantity import ZERO, add, sub, total
+from edge.domain.quantity import ZERO, add, sub
 from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
 
@@ -88,8 +88,7 @@ class Inventory:
         return item
 
     def on_order(self, part: str) -> Decimal:
-        reorders = self.store.open_reorders(part)
-        return total(reorder.outstanding for reorder in reorders) if reorders else ZERO
+        return stock.on_order(self.store.open_reorders(part))
 
     # --- transactions --------------------------------------------------------
     def consume(

@@ -6,7 +6,7 @@ much to reorder are reorder.py's rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -24,9 +24,10 @@ def still_on_order(reorder: Reorder) -> Decimal:
     return reorder.outstanding if reorder.open else ZERO
 
 
-def on_order(reorders: Iterable[Reorder]) -> Decimal:
+def on_order(reorders: Sequence[Reorder]) -> Decimal:
     """A part's quantity on order: what its reorders will still bring in, together."""
-    return total(still_on_order(reorder) for reorder in reorders)
+    # Most parts have no open reorder; the scan path asks for each component.
+    return total(still_on_order(reorder) for reorder in reorders) if reorders else ZERO
 
 
 def stock_state(on_hand: Decimal, reorder_point: Decimal | None) -> StockState:

@@ -34,7 +34,7 @@ from edge.publish.connection import (
     open_connection,
 )
 from edge.publish.recorder import AnswerRecorder
-from edge.publish.session import POLL_S, Session, with_replayed
+from edge.publish.session import POLL_S, Session
 from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
 from edge.publish.window import EventItem, InFlight, StockItem, Window
@@ -43,8 +43,7 @@ from edge.store import outbox
 from edge.store.database import driver_reason
 from edge.store.outbox import Backlog
 
-# Importable from here as they were before the relay was split into modules.
-__all__ = ["EventItem", "OutboxRelay", "RelayState", "with_replayed"]
+__all__ = ["OutboxRelay"]
 
 log = logging.getLogger(__name__)
 

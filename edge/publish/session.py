@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 
 from edge.domain import exactjson
+from edge.domain.events import mark_replayed
 from edge.publish.backoff import Retries
 from edge.publish.connection import Connection, Gone, Puback, reason_text
 from edge.publish.window import EventItem, InFlight, StatusItem, StockItem, Window
@@ -32,16 +33,6 @@ from edge.store.outbox import OutboxRow, StockRow
 POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
 READ_AHEAD = 200  # outbox rows read per query
 STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
-
-
-def with_replayed(payload: str) -> str:
-    """The event's JSON text with ``"replayed":true`` added; every other byte unchanged."""
-    text = payload.rstrip()
-    if not text.endswith("}"):
-        raise ValueError("an event payload is a JSON object")
-    body = text[:-1].rstrip()
-    separator = "" if body.endswith("{") else ","
-    return f'{body}{separator}"replayed":true}}'
 
 
 class Session:
@@ -236,7 +227,7 @@ class Session:
     def _publish_event(self, row: OutboxRow) -> bool:
         # Committed before this connection's CONNACK, or sent before: from the backlog.
         replayed = row.seq <= self._replay_cutoff or row.attempts > 0
-        payload = with_replayed(row.payload) if replayed else row.payload
+        payload = mark_replayed(row.payload) if replayed else row.payload
         return self._publish(payload, retain=False, item=EventItem(row.seq, row.topic))
 
     def _fill_stock(self) -> bool:

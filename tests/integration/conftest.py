@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from edge.config import Config, load_config
 from edge.masterdata.items import import_items
-from edge.publish.relay import RelayState
+from edge.publish.status import RelayState
 from edge.runtime.bootstrap import build_relay, build_service
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService

@@ -226,20 +226,6 @@ def test_each_type_summarizes_in_one_line() -> None:
     assert events.summarize({"type": "restored", "stream": "x"}) == ""
 
 
-def test_the_summary_is_what_the_events_listing_printed_before() -> None:
-    from edge.cli.main import summarize_event  # the description it replaces
-
-    odd = [
-        events.CountEvent("R-1", D("0.0000001"), previous_on_hand=D(0), variance=D("1E-7")),
-        events.LowStockEvent("R-2", D("3.25"), None, negative=False),
-        events.VoidEvent(None, "scrap", None, None, (), None, None, None),
-        events.ReceiptEvent("R-3", D("1000000"), None, (), on_hand=D(1), on_order=D(2)),
-    ]
-    for event in [*(e for e, _ in SAMPLES), OPENING, *odd]:
-        payload = stored(event)
-        assert events.summarize(payload) == summarize_event(payload), event
-
-
 # --- the replayed flag --------------------------------------------------------------
 
 json_values = st.recursive(
@@ -270,10 +256,3 @@ def test_the_replayed_flag_on_a_real_payload_an_empty_object_and_a_non_object() 
     assert events.mark_replayed('{"a":1} \n') == '{"a":1,"replayed":true}'
     with pytest.raises(ValueError, match="JSON object"):
         events.mark_replayed("[1]")
-
-
-def test_the_replayed_flag_is_what_the_relay_added_before() -> None:
-    from edge.publish.relay import with_replayed  # the function it replaces
-
-    for text in ["{}", '{"a":1}', ' { "a" : [1] } ', exactjson.dumps(stored(OPENING))]:
-        assert events.mark_replayed(text) == with_replayed(text)

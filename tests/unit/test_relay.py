@@ -6,13 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from edge.domain import exactjson
 from edge.publish.backoff import Backoff, FailureLog, Retries
-from edge.publish.session import with_replayed
 from edge.publish.status import RelayState, status_payload
 from edge.publish.window import EventItem, StatusItem, StockItem, Window
 from edge.store.outbox import Backlog
@@ -95,33 +90,6 @@ def test_failure_log_reports_the_first_each_new_reason_and_a_reminder() -> None:
     assert failures.recovered(310) == "after 6 failed attempts in 310 s"
     assert failures.count == 0
     assert failures.recovered(311) is None
-
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.decimals(allow_nan=False, allow_infinity=False, places=6)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
-    max_leaves=10,
-)
-
-
-@given(st.dictionaries(st.text(max_size=8).filter(lambda k: k != "replayed"), json_values))
-def test_replayed_flag_is_appended_and_nothing_else_changes(event: dict[str, object]) -> None:
-    text = exactjson.dumps(event)
-    flagged = with_replayed(text)
-    assert flagged.startswith(text[:-1])
-    assert exactjson.loads(flagged) == {**exactjson.loads(text), "replayed": True}
-
-
-def test_replayed_flag_on_an_empty_object_and_a_non_object() -> None:
-    assert with_replayed("{}") == '{"replayed":true}'
-    with pytest.raises(ValueError, match="JSON object"):
-        with_replayed("[1]")
 
 
 def test_status_payload_keeps_its_own_keys_over_extra_ones() -> None:
