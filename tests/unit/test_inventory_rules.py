@@ -16,19 +16,9 @@ from edge.domain.inventory import Inventory, Posted, Rejection
 from edge.domain.model import BomLine, Item, ReorderPolicy
 from tests.shop_floor import SteppingClock
 from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore
-from tests.unit.pump_catalog import ONE_FG, pump_store
+from tests.unit.pump_catalog import ONE_FG
 
 D = Decimal
-
-
-@pytest.fixture
-def store(clock: SteppingClock) -> InMemoryStore:
-    return pump_store(clock.moment())
-
-
-@pytest.fixture
-def inventory(store: InMemoryStore) -> Inventory:
-    return Inventory(store, TEST_IDENTITY)
 
 
 def dec(text: str | None) -> Decimal | None:

@@ -15,19 +15,9 @@ from edge.domain.ports import Moment
 from edge.domain.timestamps import rfc3339
 from tests.shop_floor import SteppingClock
 from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore
-from tests.unit.pump_catalog import BOM, ITEMS, OPENING, pump_store
+from tests.unit.pump_catalog import BOM, ITEMS, OPENING
 
 D = Decimal
-
-
-@pytest.fixture
-def store(clock: SteppingClock) -> InMemoryStore:
-    return pump_store(clock.moment())
-
-
-@pytest.fixture
-def inventory(store: InMemoryStore) -> Inventory:
-    return Inventory(store, TEST_IDENTITY)
 
 
 def fields(event: dict[str, Any], *names: str) -> tuple[Any, ...]:
