@@ -7,6 +7,11 @@ network loop. Twenty scanners are twenty mostly-sleeping threads.
 Shutdown order on SIGTERM: readers stop first (no new reads), the writer
 drains the queue and commits what was read, the relay publishes ``offline``
 and disconnects. SIGHUP reloads the config if it validates.
+
+Before anything opens, the open-file limit is raised and checked against the
+config (:mod:`edge.runtime.limits`); a limit too low ends the start with exit
+status 2. A reader or the relay that dies is restarted with back-off; a dead
+writer stops the daemon with exit status 1 (:mod:`edge.runtime.supervision`).
 """
 
 from __future__ import annotations
@@ -18,21 +23,25 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Final, Protocol
 
 from edge import __version__
 from edge.config import Config, ConfigError, ScannerConfig, load_config
+from edge.runtime import limits
 from edge.runtime.bootstrap import build_relay, build_service, station_from_config
 from edge.runtime.sdnotify import Notifier, watchdog_interval
-from edge.scanpath.readers import RunningScanner, build_reader
+from edge.runtime.supervision import Supervisor
+from edge.scanpath.readers import RunningScanner, ScannerReader, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
-from hardware.reads import RawRead
+from hardware.reads import RawRead, ReadCallback, StateCallback
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 20_000
 TICK_S = 2.0
+EXIT_CANNOT_START: Final = 2  # the open-file limit cannot hold the configured daemon
+EXIT_THREAD_DIED: Final = 1  # the writer died: the service manager restarts the daemon
 
 
 class Relay(Protocol):
@@ -44,6 +53,8 @@ class Relay(Protocol):
 
 
 RelayFactory = Callable[[Config, InventoryService, int], Relay]
+ServiceFactory = Callable[[Config], InventoryService]
+ReaderFactory = Callable[[ScannerConfig, ReadCallback, StateCallback], ScannerReader]
 
 
 def default_relay(config: Config, service: InventoryService, boot: int) -> Relay:
@@ -56,12 +67,17 @@ class Daemon:
         config_path: Path,
         *,
         relay_factory: RelayFactory | None = default_relay,
+        service_factory: ServiceFactory = build_service,
+        reader_factory: ReaderFactory = build_reader,
         stop: threading.Event | None = None,
     ) -> None:
         self.config_path = config_path
         self.config = load_config(config_path)
         self.relay_factory = relay_factory
+        self.service_factory = service_factory
+        self.reader_factory = reader_factory
         self.stop = stop or threading.Event()
+        self.supervisor = Supervisor(on_fatal=self.stop.set)
         self.reload_requested = threading.Event()
         self.reads: queue.Queue[QueuedRead] = queue.Queue(maxsize=QUEUE_SIZE)
         self.scanners: dict[str, RunningScanner] = {}
@@ -74,17 +90,15 @@ class Daemon:
     # --- lifecycle ---------------------------------------------------------------
     def run(self) -> int:
         config = self.config
-        service = build_service(config)
+        if not self._limits_hold(config):
+            return EXIT_CANNOT_START
+        service = self.service_factory(config)
         boot = service.transact(lambda _inventory, uow: uow.raise_boot())
         log.info("edge %s starting: site %s node %s boot %d", __version__,
                  config.site.id, config.site.node, boot)  # fmt: skip
         relay_stop = threading.Event()
-        relay_thread = None
         if self.relay_factory is not None:
             self.relay = self.relay_factory(config, service, boot)
-            relay_thread = threading.Thread(
-                target=self.relay.run, args=(relay_stop,), name="relay", daemon=True
-            )
         self.writer = ScanWriter(
             service,
             self.reads,
@@ -94,12 +108,10 @@ class Daemon:
             on_committed=self.relay.wake if self.relay is not None else lambda: None,
         )
         writer_stop = threading.Event()
-        writer_thread = threading.Thread(
-            target=self.writer.run, args=(writer_stop,), name="writer", daemon=True
-        )
-        writer_thread.start()
-        if relay_thread is not None:
-            relay_thread.start()
+        writer_thread = self.supervisor.start_fatal("writer", self.writer.run, writer_stop)
+        relay_thread = None
+        if self.relay is not None:
+            relay_thread = self.supervisor.start_restarting("relay", self.relay.run, relay_stop)
         for scanner in config.scanners:
             self._start_scanner(scanner)
         self._install_signals()
@@ -121,7 +133,33 @@ class Daemon:
             service.engine.dispose()
             self.notifier.close()
             log.info("stopped")
-        return 0
+        return self._exit_status()
+
+    # --- limits and supervision ---------------------------------------------------------
+    def _limits_hold(self, config: Config) -> bool:
+        """Raise the open-file limit; log one line and refuse when it still is too low."""
+        problem = limits.open_file_problem(config, broker=self.relay_factory is not None)
+        if problem is not None:
+            log.critical("cannot start: %s", problem)
+            return False
+        return True
+
+    def _exit_status(self) -> int:
+        """0 after a requested stop; non-zero when the writer died (see supervision)."""
+        fatal = self.supervisor.fatal
+        if fatal is None:
+            return 0
+        # The dead writer committed none of these and answered none of them, so
+        # the operators saw no good-read; the log is their only record.
+        while True:
+            try:
+                item = self.reads.get_nowait()
+            except queue.Empty:
+                break
+            log.critical("scan NOT STORED (%s): scanner %s, data %r",
+                         fatal, item.scanner_id, item.read.data)  # fmt: skip
+        log.critical("exiting with status %d: %s", EXIT_THREAD_DIED, fatal)
+        return EXIT_THREAD_DIED
 
     def _supervise(self) -> None:
         interval = watchdog_interval()
@@ -173,12 +211,14 @@ class Daemon:
         log.log(level, "scanner %s %s: %s", scanner_id, state, detail)
 
     def _start_scanner(self, scanner: ScannerConfig) -> None:
+        def build() -> ScannerReader:
+            return self.reader_factory(scanner, self._on_read, self._on_state)
+
         try:
-            reader = build_reader(scanner, self._on_read, self._on_state)
+            running = RunningScanner(scanner, build)
         except (ValueError, ImportError) as error:
             log.error("scanner %s cannot start: %s", scanner.id, error)
             return
-        running = RunningScanner(scanner, reader)
         self.scanners[scanner.id] = running
         running.start()
 
@@ -245,4 +285,6 @@ class Daemon:
         parts.append(f"queue {self.reads.qsize()}")
         if self.relay is not None:
             parts.append(self.relay.status_line())
+        parts.extend(f"{name} CRASHED ({why})" for name, why in
+                     self.supervisor.restarting().items())  # fmt: skip
         return "; ".join(parts)

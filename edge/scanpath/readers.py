@@ -6,15 +6,14 @@ read to a callback that only enqueues it for the single writer.
 
 from __future__ import annotations
 
-import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from edge.config import ScannerConfig
+from edge.runtime.supervision import restart_with_backoff
 from hardware.reads import ReadCallback, StateCallback
-
-log = logging.getLogger(__name__)
 
 
 class ScannerReader(Protocol):
@@ -75,14 +74,28 @@ def build_reader(
 
 @dataclass
 class RunningScanner:
-    """A reader and the thread running it."""
+    """A reader and the thread running it, restarted with back-off when it dies.
+
+    A reader that raises (a bug in framing or decoding, a driver handing back
+    something unexpected) is logged with its traceback and, after the back-off
+    of :mod:`edge.runtime.supervision`, replaced by a fresh one from ``build``:
+    a new reader starts with nothing of the dead one's partial code or state,
+    and the dead one released its port when its ``run`` raised. Meanwhile the
+    state is ``error`` with why it died and when it restarts.
+    """
 
     config: ScannerConfig
-    reader: ScannerReader
+    build: Callable[[], ScannerReader]
+    reader: ScannerReader = field(init=False)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     state: str = "starting"
     detail: str = ""
+    restarts: int = 0
+    crashed: bool = False
+
+    def __post_init__(self) -> None:
+        self.reader = self.build()  # raises ValueError for settings no reader can take
 
     def start(self) -> None:
         self.thread = threading.Thread(
@@ -91,14 +104,21 @@ class RunningScanner:
         self.thread.start()
 
     def _run(self) -> None:
-        try:
-            self.reader.run(self.stop)
-        except Exception:
-            # A reader must never take the daemon down. Nothing restarts it yet: it stays
-            # in state "error" until the daemon restarts or a reload changes this
-            # scanner's settings (a reload leaves unchanged scanners alone).
-            log.exception("scanner %s: reader stopped by an unexpected error", self.config.id)
-            self.state, self.detail = "error", "reader crashed (see log)"
+        restart_with_backoff(
+            f"scanner {self.config.id} reader", self._read, self.stop, on_crash=self._crashed
+        )
+
+    def _read(self, stop: threading.Event) -> None:
+        if self.crashed:
+            self.crashed = False
+            self.restarts += 1
+            self.reader = self.build()
+            self.state, self.detail = "starting", f"restarted after a crash ({self.restarts})"
+        self.reader.run(stop)
+
+    def _crashed(self, why: str, delay: float) -> None:
+        self.crashed = True
+        self.state, self.detail = "error", f"reader crashed: {why}; restart in {delay:g} s"
 
     def halt(self, timeout: float = 5.0) -> None:
         self.stop.set()

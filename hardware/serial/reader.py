@@ -171,6 +171,14 @@ class SerialScanner:
         Call from one thread per scanner. Stopping reports no state change;
         the caller knows it stopped the reader.
         """
+        try:
+            self._run(stop)
+        finally:
+            # Also when a bug raises: the port (locked for a device) is released
+            # for whatever reads this scanner next.
+            self._close()
+
+    def _run(self, stop: threading.Event) -> None:
         delay = RETRY_FIRST_S
         while not stop.is_set():
             port = self._open()
@@ -189,7 +197,6 @@ class SerialScanner:
                 delay = RETRY_FIRST_S
             self._wait(stop, delay)
             delay = min(delay * 2, RETRY_MAX_S)
-        self._close()
 
     def wake(self) -> None:
         """Retry opening now rather than after the back-off (hot-plug: the device is back)."""

@@ -1,0 +1,143 @@
+"""The open-file limit at start: raised to the hard limit, or a refusal naming limit and need.
+
+``edge run`` runs as a subprocess whose limits are set in the child before it
+starts Python, like ``ulimit -n`` or systemd's ``LimitNOFILE=``; its scanners
+are 20 real ptys and its broker a real Mosquitto.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config
+from edge.runtime.limits import descriptor_need
+from tests.broker import Mosquitto, poll
+from tests.scanner_pty import CEILING_S, Pty
+
+SCANNERS = 20
+LOW = 64
+
+
+@pytest.fixture
+def ptys() -> Iterator[list[Pty]]:
+    opened = [Pty.open() for _ in range(SCANNERS)]
+    yield opened
+    for pty in opened:
+        pty.close()
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _config(directory: Path, ptys: list[Pty], broker: Mosquitto) -> Path:
+    scanners = "".join(
+        f'\n[[scanner]]\nid = "s{index:02d}"\nstation = "PACK-1"\nkind = "serial"\n'
+        f'url = "{pty.path}"\nterminator = "cr"\n'
+        for index, pty in enumerate(ptys)
+    )
+    path = directory / "edge.toml"
+    path.write_text(
+        '[site]\nid = "plant-1"\nnode = "limits"\n\n[database]\npath = "edge.db"\n\n'
+        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nreconnect_max_s = 2\n\n'
+        '[[station]]\nid = "PACK-1"\nmode = "ship"\n' + scanners
+    )
+    return path
+
+
+def _limited(soft: int, hard: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child, before it execs Python
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return apply
+
+
+def _edge_run(config: Path, log: Path, soft: int, hard: int) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "edge", "run", "--config", str(config)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_limited(soft, hard),  # noqa: PLW1509 - only setrlimit, before exec
+        )
+
+
+def _open_files_limit(pid: int) -> tuple[int, int]:
+    """The soft and hard "Max open files" of a running process, from /proc."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no 'Max open files' line")
+
+
+def test_too_low_a_limit_refuses_to_start_in_one_line(
+    tmp_path: Path,
+    ptys: list[Pty],
+    make_broker: Callable[..., Mosquitto],
+    started: list[subprocess.Popen[bytes]],
+) -> None:
+    config = _config(tmp_path, ptys, make_broker())
+    need = descriptor_need(load_config(config)).total
+    assert need > LOW
+    log = tmp_path / "edge-run.log"
+    process = _edge_run(config, log, LOW, LOW)
+    started.append(process)
+
+    assert process.wait(CEILING_S) == 2, log.read_text()
+    lines = log.read_text().splitlines()
+    refusals = [line for line in lines if "open-file limit" in line]
+    assert len(refusals) == 1, lines
+    assert refusals[0].endswith(
+        f"open-file limit {LOW} is too low for {SCANNERS} serial scanners, the broker and "
+        f"the database: needs about {need}; raise LimitNOFILE= in the unit or ulimit -n"
+    )
+    text = log.read_text()
+    assert "ready" not in text
+    assert "Too many open files" not in text
+    assert not (tmp_path / "edge.db").exists()  # refused before anything was opened
+
+
+def test_a_low_soft_limit_is_raised_to_the_hard_one_and_every_scanner_connects(
+    tmp_path: Path,
+    ptys: list[Pty],
+    make_broker: Callable[..., Mosquitto],
+    started: list[subprocess.Popen[bytes]],
+) -> None:
+    broker = make_broker()
+    config = _config(tmp_path, ptys, broker)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = descriptor_need(load_config(config)).total
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"this machine's hard open-file limit {hard} is below the need {need}")
+    high = min(hard, 4096) if hard != resource.RLIM_INFINITY else 4096
+    log = tmp_path / "edge-run.log"
+    process = _edge_run(config, log, LOW, high)
+    started.append(process)
+
+    def all_connected() -> bool:
+        assert process.poll() is None, log.read_text()
+        text = log.read_text()
+        scanners = set(re.findall(r"scanner (s\d\d) connected:", text))
+        return len(scanners) == SCANNERS and "connected to " in text
+
+    poll(all_connected, f"{SCANNERS} scanners and the broker", CEILING_S * 2)
+    assert _open_files_limit(process.pid) == (high, high)
+    text = log.read_text()
+    assert "ready: 20 scanners" in text
+    assert "Too many open files" not in text
+    process.terminate()
+    assert process.wait(CEILING_S) == 0
