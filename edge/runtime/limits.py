@@ -108,6 +108,12 @@ def raise_open_file_limit() -> int:
     An unlimited hard limit is not a value the soft one can take on Linux
     (``nr_open`` caps it), so the soft limit then stays where it is unless it
     is lower than :data:`RAISE_UNLIMITED_TO`.
+
+    A soft limit above 1024 is usually kept for programs that call select(),
+    which cannot watch a descriptor numbered 1024 or more; pyserial and the
+    evdev reader do. Raising it is still safe here: the kernel hands out the
+    lowest free number, and the daemon holds about a hundred, so none of its
+    descriptors comes near 1024; the limit only has to be high enough.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, RAISE_UNLIMITED_TO)

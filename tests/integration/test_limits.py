@@ -141,3 +141,43 @@ def test_a_low_soft_limit_is_raised_to_the_hard_one_and_every_scanner_connects(
     assert "Too many open files" not in text
     process.terminate()
     assert process.wait(CEILING_S) == 0
+
+
+def _scanners_config(directory: Path, scanners: str) -> Path:
+    path = directory / "count.toml"
+    path.write_text(
+        '[site]\nid = "plant-1"\nnode = "count"\n\n[database]\npath = "edge.db"\n\n'
+        '[[station]]\nid = "PACK-1"\nmode = "ship"\n' + scanners
+    )
+    return path
+
+
+def test_the_need_counts_each_kind_of_scanner(tmp_path: Path) -> None:
+    """Per scanner: a device 5, a network scanner 1, a URL handler 1, a wedge 3; then the rest."""
+    scanners = "".join(
+        f'\n[[scanner]]\nid = "{scanner_id}"\nstation = "PACK-1"\n{settings}\n'
+        for scanner_id, settings in [
+            ("tty", 'kind = "serial"\nurl = "/dev/ttyACM0"'),
+            ("net", 'kind = "serial"\nurl = "socket://10.0.0.5:2001"'),
+            ("loop", 'kind = "serial"\nurl = "loop://"'),
+            ("hid-1", 'kind = "evdev"\nvendor = 1\nproduct = 2'),
+            ("hid-2", 'kind = "evdev"\nvendor = 1\nproduct = 3'),
+        ]
+    )
+    config = load_config(_scanners_config(tmp_path, scanners))
+    with_broker = descriptor_need(config)
+    assert with_broker.scanner_fds == 5 + 1 + 1 + 3 + 3
+    assert with_broker.describe() == (
+        "3 serial scanners, 2 keyboard-wedge scanners, the broker and the database"
+    )
+    alone = descriptor_need(config, broker=False)
+    assert with_broker.total - alone.total == 6  # paho's socket and wake-up pair, twice
+    assert alone.describe() == "3 serial scanners, 2 keyboard-wedge scanners and the database"
+
+
+def test_no_scanner_still_needs_the_database_and_the_process(tmp_path: Path) -> None:
+    config = load_config(_scanners_config(tmp_path, ""))
+    need = descriptor_need(config, broker=False)
+    assert need.describe() == "the database"
+    assert need.scanner_fds == 0
+    assert 0 < need.total < LOW  # the smallest daemon starts under `ulimit -n 64`
