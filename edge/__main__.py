@@ -1,3 +1,3 @@
-from edge.cli.main import main
+from edge.cli.entry import main
 
 raise SystemExit(main())

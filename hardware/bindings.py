@@ -105,7 +105,7 @@ def format_devices(report: DeviceReport) -> str:
             "    readable by this user"
             if device.readable
             else "    NOT readable by this user: add it to the group that owns the node "
-            "(usually 'input') or install systemd/99-backflush-edge-scanners.rules"
+            "(usually 'input') or install the udev rules `edge init` points to"
         )
         others = twins.get(device.devnode)
         if others:

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from edge import __version__
 from edge.cli.arguments import DEFAULT_CONFIG, EXIT_FAILURE, EXIT_USAGE, UsageError
 from edge.cli.importing import cmd_import
+from edge.cli.install import cmd_init
 from edge.cli.operations import cmd_backup, cmd_check_config, cmd_demo, cmd_devices, cmd_run
 from edge.cli.reports import cmd_events, cmd_reorders, cmd_scans, cmd_stock
 from edge.cli.transactions import cmd_build, cmd_count, cmd_receive, cmd_reorder_cancel, cmd_scan
@@ -110,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("check-config", cmd_check_config, "validate the config and print it (secrets masked)")
     backup_cmd = command("backup", cmd_backup, "consistent copy of the database (online backup)")
     backup_cmd.add_argument("path", metavar="PATH")
+    init = command("init", cmd_init, "write a starter config; show how to install the service")
+    init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="folder (default: .)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing DIR/edge.toml")
+    init.epilog = "example: edge init ~/edge-try"
     return parser
 
 

@@ -2,7 +2,7 @@
 
 It writes a config with three stations, each bound to a serial scanner whose
 port is a pseudo-terminal (the kernel's virtual serial line), imports the
-demo CSVs from ``config/``, starts the daemon's readers and writer, types a
+demo CSVs shipped in ``edge/demo/data/``, starts the daemon's readers and writer, types a
 scripted shift of scans into the scanners, listens for the good/bad-read
 bytes the daemon writes back after each commit, and prints what happened.
 Events stay in the outbox: with no broker configured nothing is sent.

@@ -105,7 +105,7 @@ def permission_message(info: InputDeviceInfo) -> str:
         f"permission denied opening {info.devnode} ({info.name}) (EACCES): the service user "
         f"must be in group '{group}' (SupplementaryGroups={group} in the systemd unit, or "
         f"`usermod -aG {group} USER`), and the node must belong to that group: install the "
-        "udev rule systemd/99-backflush-edge-scanners.rules (to /etc/udev/rules.d/) or add "
+        "udev rule 99-backflush-edge-scanners.rules (`edge init` shows where) or add "
         f'one such as SUBSYSTEM=="input", {ids}'
         f'GROUP="{group}", MODE="0660", then run `udevadm control --reload && udevadm trigger`'
     )

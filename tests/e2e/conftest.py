@@ -10,7 +10,7 @@ no command of the product ever should.
 Fixtures:
 
 * ``edge``: an empty folder with a config and no database yet;
-* ``demo_edge``: a folder whose database holds the demo data of ``config/``
+* ``demo_edge``: a folder whose database holds the demo data of ``edge/demo/data/``
   (items, BOMs, opening stock), imported once per session with ``edge import``
   and copied for each test, so a test can change it freely;
 * ``snapshot``/``Edge.snapshot``: every row of every table, for proving that a
@@ -215,7 +215,7 @@ class DemoCatalog:
 
 @pytest.fixture(scope="session")
 def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> DemoCatalog:
-    """The README's first steps, once per session: import items, BOMs and stock from config/."""
+    """The README's first steps, once per session: import the demo items, BOMs and stock."""
     edge = make_edge(tmp_path_factory.mktemp("demo-catalog"))
     imports = {
         kind: edge("import", kind, str(DEMO_DATA / f"{kind}.csv"))

@@ -1,7 +1,7 @@
 """Bad input through the ``edge`` command: exit 2, a message that says where, and nothing changed.
 
 Each case starts from its own copy of the demo database (items, BOMs and
-opening stock from ``config/``), writes its input files and runs one command
+opening stock from ``edge/demo/data/``), writes its input files and runs one command
 that must be refused. The test checks the exit code, that the message names the
 file, line and column (CSV), the key (config) or the argument, that no
 traceback was printed (every run checks that), and that every row of every

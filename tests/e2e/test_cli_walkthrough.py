@@ -1,6 +1,6 @@
 """The README walk-through, run as a user runs it: the real ``edge`` command, one process a step.
 
-The demo data of ``config/`` is imported, parts are shipped and scrapped by
+The demo data of ``edge/demo/data/`` is imported, parts are shipped and scrapped by
 hand at stations, and every view (stock, scan journal, event outbox,
 reorders) is read back through ``--json`` and checked value for value, with
 quantities parsed as exact decimals.

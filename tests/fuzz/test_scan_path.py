@@ -1,7 +1,7 @@
 """Hostile reads through the daemon's real scan path, on a real SQLite file.
 
 Each example starts from a copy of a database holding the demo catalog and opening
-stock (imported from ``config/`` by the real importer), and sends a sequence of raw
+stock (imported from ``edge/demo/data/`` by the real importer), and sends a sequence of raw
 reads from four scanners through :class:`edge.scanpath.writer.ScanWriter` exactly as the daemon
 does: debounce, ``hardware.barcode.decode`` with the scanner's prefix and suffix, then
 ``InventoryService.process_scans`` in batches (one commit, a SAVEPOINT per scan).

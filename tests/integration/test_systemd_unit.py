@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parents[2] / "systemd" / "backflush-edge.service"
+from edge.deploy import SERVICE_UNIT
+
+UNIT = SERVICE_UNIT
 
 
 def _unit() -> configparser.RawConfigParser:

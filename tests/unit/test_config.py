@@ -23,8 +23,9 @@ from edge.config import (
     format_config,
     load_config,
 )
+from edge.deploy import EXAMPLE_CONFIG
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "edge.toml"
+EXAMPLE = EXAMPLE_CONFIG
 
 SITE = """
 [site]
