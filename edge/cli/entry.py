@@ -14,6 +14,7 @@ import sys
 
 REQUIRED = (3, 11)
 EXIT_USAGE = 2  # as edge.cli.arguments.EXIT_USAGE, which cannot be imported before the check
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
 
 
 def python_problem(version: tuple[int, ...], executable: str) -> str | None:
@@ -33,4 +34,15 @@ def main() -> int:
         return EXIT_USAGE
     from edge.cli.main import main as run  # noqa: PLC0415 - only after the version check
 
-    return run()
+    try:
+        status = run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`edge scans | head`): not an error worth a traceback.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        import os  # noqa: PLC0415 - only this path needs it
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return status

@@ -73,4 +73,34 @@ def test_modules_before_the_check_parse_as_python_3_7(name: str) -> None:
         (n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
     }
     # Only what every Python 3 has, and the entry module itself; edge.cli.main comes after.
-    assert imported <= {"__future__", "sys", "edge"}, imported
+    assert imported <= {"__future__", "os", "sys", "edge"}, imported
+
+
+def test_a_reader_that_goes_away_ends_the_command_without_a_traceback() -> None:
+    """`edge check-config | head -1`: the reader of edge's output has gone when edge writes."""
+    import os
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from edge.cli import entry\n"
+        "from edge.deploy import EXAMPLE_CONFIG\n"
+        "sys.argv = ['edge', '--config', str(EXAMPLE_CONFIG), 'check-config']\n"
+        "raise SystemExit(entry.main())\n"
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read: every write fails with EPIPE
+    try:
+        writer = subprocess.run(
+            [sys.executable, "-c", script],
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in writer.stderr, writer.stderr
+    assert writer.returncode == 141
