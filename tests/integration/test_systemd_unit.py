@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import defaultdict
@@ -216,15 +217,16 @@ needs_sandbox = pytest.mark.skipif(
 
 
 @needs_sandbox
-def test_descriptor_limit_can_be_raised_under_the_units_filter() -> None:
+def test_sandbox_is_the_units_and_the_descriptor_limit_still_rises() -> None:
     # The unit denies @resources (setrlimit); the daemon's start-up raise of
     # its soft descriptor limit must still work (glibc uses prlimit64).
     raise_limit = (
-        "import resource\n"
+        "import os, resource\n"
+        "assert not os.path.exists('/proc/sys'), 'ProcSubset=pid'\n"
+        "assert sorted(os.listdir('/proc')) == ['1', 'self', 'thread-self'], 'ProtectProc'\n"
         "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
         "assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)\n"
-        "import os\n"
         "try:\n"
         "    os.nice(1)\n"
         "except PermissionError:\n"
@@ -247,9 +249,11 @@ def test_daemon_works_under_the_units_system_call_filter(
     make_plant: Callable[..., Plant],
     tmp_path: Path,
 ) -> None:
-    """``edge run`` under the unit's SystemCallFilter= and MemoryDenyWriteExecute=:
-    a scan from a serial scanner and a receipt from the command line both reach
-    the broker, and SIGTERM still ends the daemon cleanly."""
+    """``edge run`` under the unit's /proc, SystemCallFilter= and
+    MemoryDenyWriteExecute=: a scan from a serial scanner and a receipt from
+    the command line both reach the broker, the scan carries the kernel's boot
+    id (handed over as the unit's %b does), and SIGTERM ends the daemon cleanly."""
+    kernel_boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     broker = make_broker()
     plant = make_plant(broker)
     scanner = Pty.open()
@@ -266,7 +270,8 @@ def test_daemon_works_under_the_units_system_call_filter(
              sys.executable, "-m", "edge", "run", "--config", str(plant.config_path)],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "PYTHONPATH": str(REPO),
+                 BOOT_ID_ENV: kernel_boot_id.replace("-", "")},
         )  # fmt: skip
     try:
         with subscribed(broker, f"{PREFIX}/event/#") as events:
@@ -292,6 +297,9 @@ def test_daemon_works_under_the_units_system_call_filter(
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, text
         assert "Operation not permitted" not in text, text
+        with sqlite3.connect(plant.directory / "edge.db") as db:
+            boot_ids = {row[0] for row in db.execute("SELECT boot_id FROM scans")}
+        assert boot_ids == {kernel_boot_id}
     finally:
         scanner.close()
         if daemon.poll() is None:
