@@ -19,7 +19,7 @@ BOOT_ID_ENV = "EDGE_BOOT_ID"
 _TIMESYNCD_SYNCED = Path("/run/systemd/timesync/synchronized")
 
 
-def read_boot_id() -> str | None:
+def read_boot_id(proc_file: Path = _BOOT_ID_FILE) -> str | None:
     """The kernel's boot id in /proc's spelling (dashed, lower case), or None.
 
     /proc comes first, so a variable left over from another boot in a shell
@@ -27,7 +27,7 @@ def read_boot_id() -> str | None:
     the daemon under systemd and an edge command run from a shell agree."""
     candidates = []
     with contextlib.suppress(OSError):
-        candidates.append(_BOOT_ID_FILE.read_text())
+        candidates.append(proc_file.read_text())
     candidates.append(os.environ.get(BOOT_ID_ENV, ""))
     for text in candidates:
         try:

@@ -2,58 +2,50 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-from edge.runtime.clock import BOOT_ID_ENV, SystemClock
+from edge.runtime.clock import BOOT_ID_ENV, SystemClock, read_boot_id
 
 PROC_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-
-# A child whose /proc/sys is unreadable, as under the unit's ProcSubset=pid:
-# the boot id file is made to fail at the point the clock opens it.
-_HIDDEN_PROC = """
-import pathlib, sys
-from edge.runtime import clock
-real = pathlib.Path.read_text
-def read_text(self, *args, **kwargs):
-    if str(self).startswith("/proc/sys/"):
-        raise FileNotFoundError(2, "No such file or directory", str(self))
-    return real(self, *args, **kwargs)
-pathlib.Path.read_text = read_text
-print(clock.SystemClock().boot_id())
-"""
+KERNEL_SPELLING = "0b5b8e8c-6f1e-4b7e-9a51-3c2d1e0f9a77\n"
 
 
-def _child_boot_id(env_value: str | None) -> str:
-    env = {"PATH": "/usr/bin:/bin"}
-    if env_value is not None:
-        env[BOOT_ID_ENV] = env_value
-    result = subprocess.run(
-        [sys.executable, "-c", _HIDDEN_PROC], env=env, capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip()
+@pytest.fixture
+def hidden_proc(tmp_path: Path) -> Path:
+    """Where the boot id file would be, absent: /proc/sys under ProcSubset=pid."""
+    return tmp_path / "proc" / "sys" / "kernel" / "random" / "boot_id"
 
 
-@pytest.mark.skipif(not PROC_BOOT_ID.exists(), reason="no /proc boot id here")
-def test_proc_boot_id_is_used_and_a_stale_variable_cannot_override_it(
-    monkeypatch: pytest.MonkeyPatch,
+def test_proc_comes_first_so_a_stale_variable_cannot_override_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    proc = tmp_path / "boot_id"
+    proc.write_text(KERNEL_SPELLING)
     monkeypatch.setenv(BOOT_ID_ENV, "00000000000000000000000000000001")
-    assert SystemClock().boot_id() == PROC_BOOT_ID.read_text().strip()
+    assert read_boot_id(proc) == KERNEL_SPELLING.strip()
+
+
+def test_systemd_spelling_is_read_in_procs_spelling_when_proc_sys_is_hidden(
+    hidden_proc: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemd's %b: the same 128 bits, without dashes.
+    monkeypatch.setenv(BOOT_ID_ENV, KERNEL_SPELLING.strip().replace("-", "").upper())
+    assert read_boot_id(hidden_proc) == KERNEL_SPELLING.strip()
+
+
+def test_nothing_readable_gives_none(hidden_proc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BOOT_ID_ENV, "not-a-boot-id")
+    assert read_boot_id(hidden_proc) is None
+    monkeypatch.delenv(BOOT_ID_ENV)
+    assert read_boot_id(hidden_proc) is None
 
 
 @pytest.mark.skipif(not PROC_BOOT_ID.exists(), reason="no /proc boot id here")
-def test_systemd_spelling_of_the_boot_id_matches_proc_when_proc_sys_is_hidden() -> None:
-    kernel = PROC_BOOT_ID.read_text().strip()
-    # systemd's %b: the same 128 bits, without dashes.
-    assert _child_boot_id(kernel.replace("-", "")) == kernel
-
-
-def test_without_proc_or_variable_the_id_is_per_process() -> None:
-    first, second = _child_boot_id(None), _child_boot_id("not-a-boot-id")
-    assert first.startswith("process-")
-    assert second.startswith("process-")
-    assert first != second
+def test_the_clock_carries_this_machines_boot_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(BOOT_ID_ENV, raising=False)
+    boot_id = SystemClock().boot_id()
+    assert boot_id == PROC_BOOT_ID.read_text().strip()
+    assert str(uuid.UUID(boot_id)) == boot_id
