@@ -305,3 +305,20 @@ def test_daemon_works_under_the_units_system_call_filter(
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait(CALL_TIMEOUT_S)
+
+
+@needs_sandbox
+def test_clock_synced_is_unknown_not_true_when_adjtimex_is_refused() -> None:
+    # ProtectClock= (and @privileged) refuse adjtimex even for reading; the
+    # status must then not claim a synchronised clock it cannot see.
+    deny = [arg for group in _unit_denied_groups() for arg in ("--deny", group)]
+    show = "from edge.runtime.clock import clock_synced; print(clock_synced())"
+    result = subprocess.run(
+        [sys.executable, str(Path(unit_sandbox.__file__)), *deny, "--",
+         sys.executable, "-c", show],
+        capture_output=True, text=True, check=False, timeout=CALL_TIMEOUT_S,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    timesyncd_says = Path("/run/systemd/timesync/synchronized").exists()
+    assert result.stdout.strip() == ("True" if timesyncd_says else "None")
