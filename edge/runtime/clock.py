@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -10,6 +12,29 @@ from pathlib import Path
 from edge.domain.ports import Moment
 
 _BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+# Set by the systemd unit (Environment=EDGE_BOOT_ID=%b): its ProcSubset=pid
+# hides /proc/sys from the daemon. systemd writes the id without dashes.
+BOOT_ID_ENV = "EDGE_BOOT_ID"
+# systemd-timesyncd creates this file once it has synchronised the clock.
+_TIMESYNCD_SYNCED = Path("/run/systemd/timesync/synchronized")
+
+
+def read_boot_id(proc_file: Path = _BOOT_ID_FILE) -> str | None:
+    """The kernel's boot id in /proc's spelling (dashed, lower case), or None.
+
+    /proc comes first, so a variable left over from another boot in a shell
+    cannot override the kernel; both sources are written in one spelling, so
+    the daemon under systemd and an edge command run from a shell agree."""
+    candidates = []
+    with contextlib.suppress(OSError):
+        candidates.append(proc_file.read_text())
+    candidates.append(os.environ.get(BOOT_ID_ENV, ""))
+    for text in candidates:
+        try:
+            return str(uuid.UUID(text.strip()))
+        except ValueError:
+            continue
+    return None
 
 
 class SystemClock:
@@ -18,10 +43,7 @@ class SystemClock:
     comparisons safe (never across processes)."""
 
     def __init__(self) -> None:
-        try:
-            self._boot_id = _BOOT_ID_FILE.read_text().strip()
-        except OSError:
-            self._boot_id = f"process-{uuid.uuid4()}"
+        self._boot_id = read_boot_id() or f"process-{uuid.uuid4()}"
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -52,6 +74,10 @@ def clock_synced() -> bool | None:
         libc = ctypes.CDLL(None, use_errno=True)
         state = libc.adjtimex(ctypes.byref(_Timex()))
     except (OSError, AttributeError):
-        return None
+        state = -1
+    if state == -1:
+        # The unit's ProtectClock= refuses adjtimex even for reading (EPERM);
+        # then only timesyncd's mark can say yes, and its absence says nothing.
+        return True if _TIMESYNCD_SYNCED.exists() else None
     time_error = 5  # TIME_ERROR: the clock is not synchronised
     return bool(state != time_error)
