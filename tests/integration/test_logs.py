@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,13 @@ from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.runtime.bootstrap import build_service
 from edge.runtime.logs import JournalFormatter, journal_stream, priority
+from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
+from hardware.reads import RawRead
 from tests.broker import Mosquitto, poll
 from tests.scanner_pty import CEILING_S, Pty, free_port
+from tests.unit.test_evdev_reader import FakeSource
+from tests.unit.test_evdev_reader import Harness as EvdevHarness
+from tests.unit.test_evdev_reader import info as evdev_info
 
 REPO = Path(__file__).resolve().parents[2]
 ACK, NAK = 0x06, 0x15
@@ -318,3 +325,62 @@ def test_an_inherited_journal_stream_for_another_file_is_not_the_journal(
         assert not journal_stream(other)
         monkeypatch.delenv("JOURNAL_STREAM")
         assert not journal_stream(other)
+
+
+# --------------------------------------------------------------------------- in process
+
+
+def test_scans_held_while_storage_is_refused_are_logged_when_journaled(
+    make_node: Callable[..., Node], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real writer on the node's SQLite file; the free-space floor refuses, then allows."""
+    node = make_node()
+    service = build_service(load_config(node.config))
+    refused: list[bool] = []
+    route = ScannerRoute("PACK-1", b"", b"", 0.0, feedback=refused.append)
+    writer = ScanWriter(
+        service,
+        queue.Queue(),
+        {"pack-1-ser": route},
+        database_path=node.database,
+        min_free_mb=float(2**40),  # more than any disk: the floor refuses every write
+    )
+    codes = [f"(01){SHIP_GTIN}(21)HELD{n}".encode() for n in (1, 2)]
+    read_at = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="edge.scanpath.writer"):
+        writer.process([QueuedRead("pack-1-ser", RawRead(code, read_at)) for code in codes])
+        assert refused == [False, False]
+        assert not scan_lines([r.getMessage() for r in caplog.records])  # nothing journaled yet
+        writer.min_free_mb = 0
+        writer.process([])
+    service.engine.dispose()
+    records = [r for r in caplog.records if SCAN_LINE.search(f"{r.name}: {r.getMessage()}")]
+    assert {r.levelno for r in records} == {logging.INFO}
+    found = scan_lines([f"{r.name}: {r.getMessage()}" for r in records])
+    journal = node.journal()
+    assert len(found) == len(journal) == 2
+    for match, code, (scan_id, _station, _scanner, status, reason) in zip(
+        found, codes, journal, strict=True
+    ):
+        assert (int(match["id"]), match["status"], match["reason"]) == (scan_id, status, reason)
+        assert (status, reason) == ("rejected", "storage-unavailable")
+        assert match["code"] == code.decode()
+
+
+def test_an_evdev_scanner_reports_one_disconnection_per_absence() -> None:
+    """Removed, then rescans that find nothing: one "disconnected", not one per step."""
+    source = FakeSource(evdev_info())
+    with EvdevHarness(source) as harness:
+        harness.wait_state("connected")
+        source.unplug("/dev/input/event5")
+        harness.wait_state("disconnected", "device removed")
+        for _ in range(3):
+            listed = source.calls.count("devices")
+            source.changed.set()
+            harness.wait_for("rescan", lambda n=listed: source.calls.count("devices") > n)
+        source.plug(evdev_info())
+        connected = lambda: [s for s, _d in harness.states].count("connected") == 2  # noqa: E731
+        harness.wait_for("reconnect", connected)
+    # The last one is the stop.
+    states = [state for state, _detail in harness.states]
+    assert states == ["connected", "disconnected", "connected", "disconnected"]
