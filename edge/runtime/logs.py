@@ -81,15 +81,23 @@ class JournalFormatter(logging.Formatter):
         return "\n".join(prefix + line for line in text.split("\n"))
 
 
-def configure(*, verbose: bool, timestamps: bool) -> None:
+def configure(*, verbose: bool, timestamps: bool, stream: TextIO | None = None) -> None:
     """Set up the root logger for a command (stderr; WARNING, or DEBUG with ``-v``).
 
     ``timestamps`` is for the daemon, whose log is read later; a one-shot
     command's lines are read as they appear. Under the journal neither
     carries one.
     """
-    handler = logging.StreamHandler(sys.stderr)
-    if journal_stream(sys.stderr):
+    stream = stream if stream is not None else sys.stderr
+    # The writer logs every scan: a record must be cheap. No format here shows the
+    # caller's file and line or the process, and finding the caller walks the stack
+    # (half of a record's cost), so neither is collected (the logging docs'
+    # "Optimization" section names these switches).
+    logging._srcfile = None
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    handler = logging.StreamHandler(stream)
+    if journal_stream(stream):
         handler.setFormatter(JournalFormatter())
     elif timestamps:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
