@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-mqtt",
         action="store_true",
-        help="log every MQTT packet the relay sends and receives (paho's traces, at DEBUG)",
+        help="also log every MQTT packet the relay sends and receives, e.g. "
+        "`edge run --log-mqtt` (paho's traces; -v alone leaves them out)",
     )
     command("devices", cmd_devices, "list input devices and serial ports that could be scanners")
     demo = command("demo", cmd_demo, "run the real pipeline on demo data, no hardware needed")

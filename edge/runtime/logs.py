@@ -81,14 +81,36 @@ class JournalFormatter(logging.Formatter):
         return "\n".join(prefix + line for line in text.split("\n"))
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a record comes (as logging's last resort).
+
+    Holding the stream of the moment would keep writing to a replaced one
+    (a test's capture, closed after it) long after ``configure`` ran.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+_installed: list[logging.Handler] = []  # the handler configure() put on the root logger
+
+
 def configure(*, verbose: bool, timestamps: bool, stream: TextIO | None = None) -> None:
     """Set up the root logger for a command (stderr; WARNING, or DEBUG with ``-v``).
 
     ``timestamps`` is for the daemon, whose log is read later; a one-shot
     command's lines are read as they appear. Under the journal neither
-    carries one.
+    carries one. Called again, it replaces its own handler and leaves any
+    other (a test's capture) alone.
     """
-    stream = stream if stream is not None else sys.stderr
     # The writer logs every scan: a record must be cheap. No format here shows the
     # caller's file and line or the process, and finding the caller walks the stack
     # (half of a record's cost), so neither is collected (the logging docs'
@@ -96,17 +118,18 @@ def configure(*, verbose: bool, timestamps: bool, stream: TextIO | None = None) 
     logging._srcfile = None
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(stream)
-    if journal_stream(stream):
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    if journal_stream(stream if stream is not None else sys.stderr):
         handler.setFormatter(JournalFormatter())
     elif timestamps:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    while _installed:
+        root.removeHandler(_installed.pop())
     root.addHandler(handler)
+    _installed.append(handler)
     set_levels(logging.DEBUG if verbose else logging.WARNING, log_mqtt=False)
 
 

@@ -30,7 +30,14 @@ from edge.demo import DEMO_DATA
 from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.runtime.bootstrap import build_service
-from edge.runtime.logs import JournalFormatter, journal_stream, priority
+from edge.runtime.logs import (
+    JournalFormatter,
+    LoggedCode,
+    configure,
+    journal_stream,
+    priority,
+    set_levels,
+)
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from hardware.reads import RawRead
 from tests.broker import Mosquitto, poll
@@ -384,3 +391,44 @@ def test_an_evdev_scanner_reports_one_disconnection_per_absence() -> None:
     # The last one is the stop.
     states = [state for state, _detail in harness.states]
     assert states == ["connected", "disconnected", "connected", "disconnected"]
+
+
+@pytest.mark.parametrize(
+    ("data", "shown"),
+    [
+        (b"ABC-123", "ABC-123"),
+        (b"tab\there", r"tab\there"),
+        ("café ü".encode(), "café ü"),  # printable non-ASCII stays as it is
+        (b"back\\slash", r"back\\slash"),
+        (b"\x00\x1d\x7f", r"\x00\x1d\x7f"),  # NUL, GS (the GS1 separator), DEL
+        (b"A" * 80, "A" * 80),
+        (b"A" * 81, "A" * 80 + "…(+1)"),
+        # The cut never splits an escape: 79 characters and a 4-character escape.
+        (b"A" * 79 + b"\x07" + b"B", "A" * 79 + "…(+2)"),
+        (b"\xff" * 30, r"\xff" * 20 + "…(+10)"),
+    ],
+)
+def test_a_logged_code_is_escaped_and_cut(data: bytes, shown: str) -> None:
+    assert str(LoggedCode(data)) == shown
+
+
+def test_configure_replaces_its_own_handler_only(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    other = logging.NullHandler()
+    root.addHandler(other)
+    before = [h for h in root.handlers if h is not other]
+    srcfile = logging._srcfile  # configure() turns the caller lookup off; put it back after
+    try:
+        configure(verbose=False, timestamps=False)
+        configure(verbose=True, timestamps=False)
+        added = [h for h in root.handlers if h is not other and h not in before]
+        assert len(added) == 1
+        assert other in root.handlers
+        logging.getLogger("edge.test").debug("said once")
+        assert capsys.readouterr().err == "DEBUG edge.test: said once\n"
+    finally:
+        for handler in added:
+            root.removeHandler(handler)
+        root.removeHandler(other)
+        set_levels(logging.WARNING, log_mqtt=False)
+        logging._srcfile = srcfile
