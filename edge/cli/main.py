@@ -12,7 +12,6 @@ The handlers live by what they do: ``reports`` (read-only views),
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -26,6 +25,7 @@ from edge.cli.reports import cmd_events, cmd_reorders, cmd_scans, cmd_stock
 from edge.cli.transactions import cmd_build, cmd_count, cmd_receive, cmd_reorder_cancel, cmd_scan
 from edge.config import ConfigError
 from edge.masterdata.csv_files import ImportRefused
+from edge.runtime.logs import configure as configure_logging
 from edge.store.database import StorageError
 
 
@@ -61,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         child.set_defaults(handler=handler)
         return child
 
-    command("run", cmd_run, "run the daemon: read scanners, commit scans, publish events")
+    run = command("run", cmd_run, "run the daemon: read scanners, commit scans, publish events")
+    run.add_argument(
+        "--log-mqtt",
+        action="store_true",
+        help="also log every MQTT packet the relay sends and receives, e.g. "
+        "`edge run --log-mqtt` (paho's traces; -v alone leaves them out)",
+    )
     command("devices", cmd_devices, "list input devices and serial ports that could be scanners")
     demo = command("demo", cmd_demo, "run the real pipeline on demo data, no hardware needed")
     demo.add_argument("--data", metavar="DIR", help="folder with items.csv, bom.csv, stock.csv")
@@ -122,12 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.verbose = getattr(args, "verbose", False)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        if args.command == "run"
-        else "%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose, timestamps=args.command == "run")
     try:
         return int(args.handler(args))
     except (ConfigError, UsageError, ImportRefused) as error:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from edge.cli.arguments import EXIT_OK, open_service, read_config
 from edge.config import config_warnings, format_config
+from edge.runtime.logs import set_levels as set_log_levels
 from edge.store.database import backup
 
 
@@ -16,7 +17,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.runtime.daemon import Daemon  # noqa: PLC0415 - only the daemon loads paho and readers
 
     config = read_config(args)
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.log_level)
+    set_log_levels(logging.DEBUG if args.verbose else config.log_level, log_mqtt=args.log_mqtt)
     return Daemon(config.source).run()
 
 

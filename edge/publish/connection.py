@@ -26,13 +26,15 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import ConfigError, MqttConfig
+from edge.runtime.logs import PAHO_LOGGER
 
 CONNECT_TIMEOUT_S = 5.0  # TCP connect and TLS handshake
 CONNACK_TIMEOUT_S = 10.0
 STOP_CHECK_S = 0.5  # while waiting for the CONNACK, a stop is noticed this fast
 
-# paho's own lines, under the relay's logger name.
-paho_log = logging.getLogger("edge.publish.relay.paho")
+# paho's own lines, under the relay's logger name; its packet traces (DEBUG) show only
+# with `edge run --log-mqtt` (edge.runtime.logs sets this logger's level).
+paho_log = logging.getLogger(PAHO_LOGGER)
 
 
 def _not_paho_noise(record: logging.LogRecord) -> bool:

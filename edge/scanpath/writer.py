@@ -24,6 +24,7 @@ from pathlib import Path
 
 from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
 from edge.runtime.clock import SystemClock
+from edge.runtime.logs import LoggedCode
 from edge.service import InventoryService, PendingScan
 from edge.store.database import StorageError, driver_reason, free_megabytes
 from hardware.barcode import decode
@@ -161,6 +162,7 @@ class ScanWriter:
             return []
         self.stats.storage_ok = True
         self.on_committed()
+        self._log_outcomes(pending, outcomes)
         for outcome, answer in zip(outcomes, answers, strict=True):
             self._count(outcome)
             if answer is not None and outcome.status != "duplicate":
@@ -213,11 +215,30 @@ class ScanWriter:
 
     def _journal_unstored(self) -> None:
         held = list(self._unstored)
-        self.service.process_scans(held)
+        self._log_outcomes(held, self.service.process_scans(held))
         log.warning("database writable again: %d held scans journaled as rejected", len(held))
         self._unstored.clear()
         self.stats.unstored = 0
         self.stats.rejected += len(held)
+
+    def _log_outcomes(self, pending: list[PendingScan], outcomes: list[ScanOutcome]) -> None:
+        """One INFO line per journaled scan, after its commit.
+
+        The writer's CPU per scan is a budget: the level is checked once per
+        batch, and the line is formatted (the code escaped) only if a handler
+        writes it.
+        """
+        if not log.isEnabledFor(logging.INFO):
+            return
+        committed = self.clock.monotonic()
+        for item, outcome in zip(pending, outcomes, strict=True):
+            scan = item.scan
+            log.info(
+                "scan %d %s: station %s scanner %s reason %s, %.1f ms to commit; code %s",
+                outcome.scan_id, outcome.status, scan.station, scan.scanner,
+                outcome.reason or "-", (committed - scan.at.monotonic) * 1000,
+                LoggedCode(scan.data),
+            )  # fmt: skip
 
     def _count(self, outcome: ScanOutcome) -> None:
         if outcome.status == "accepted":

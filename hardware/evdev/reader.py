@@ -3,7 +3,7 @@
 One scanner, one thread: ``run(stop)`` finds the configured device, opens it, grabs it
 exclusively (so its keys never reach a console, a login prompt or another program), and feeds
 its key events to a :class:`~hardware.evdev.wedge.KeyboardWedgeDecoder`. Reads go to ``on_read``;
-connection changes and problems go to ``on_state`` and the log.
+connection changes and problems go to ``on_state``, which logs them.
 
 When the device disappears (unplugged, USB reset), the partial code is discarded, never glued
 to the next one, and the scanner waits for the device to return. Waiting watches udev events
@@ -209,13 +209,18 @@ class EvdevScanner:
             log.exception("scanner %s: the read callback failed", self.scanner_id)
 
     def _report(self, state: str, detail: str) -> None:
-        if self._last_state == (state, detail):
-            return  # said once; a rescan every 0.5 s must not repeat it
+        """Tell the owner about a state change, once.
+
+        A rescan every 0.5 s must not repeat it, nor may the steps of one
+        absence ("device removed", then "waiting for ...") read as two
+        disconnections; a different error is news. Not logged here: the
+        owner logs what it is told, and both logging wrote every change twice.
+        """
+        if self._last_state is not None:
+            last_state, last_detail = self._last_state
+            if state == last_state and (state != "error" or detail == last_detail):
+                return
         self._last_state = (state, detail)
-        level = {"connected": logging.INFO, "disconnected": logging.WARNING}.get(
-            state, logging.ERROR
-        )
-        log.log(level, "scanner %s %s: %s", self.scanner_id, state, detail)
         try:
             self._on_state(self.scanner_id, state, detail)
         except Exception:

@@ -325,10 +325,8 @@ class SerialScanner:
             if state == last_state and (state != "error" or detail == last_detail):
                 return
         self._last_state = (state, detail)
-        if state == "connected":
-            log.info("scanner %s: connected to %s", self._scanner_id, self._url)
-        else:
-            log.warning("scanner %s: %s: %s", self._scanner_id, state, detail)
+        # Not logged here: the owner logs what it is told (edge's daemon does, once
+        # per change); logging here as well wrote every change twice.
         try:
             self._on_state(self._scanner_id, state, detail)
         except Exception:
