@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 from edge import __version__
 from edge.cli.arguments import DEFAULT_CONFIG, EXIT_FAILURE, EXIT_USAGE, UsageError
 from edge.cli.importing import cmd_import
-from edge.cli.operations import cmd_backup, cmd_check_config, cmd_demo, cmd_devices, cmd_run
+from edge.cli.lifecycle import cmd_backup, cmd_migrate, cmd_restore
+from edge.cli.operations import cmd_check_config, cmd_demo, cmd_devices, cmd_run
 from edge.cli.reports import cmd_events, cmd_reorders, cmd_scans, cmd_stock
 from edge.cli.transactions import cmd_build, cmd_count, cmd_receive, cmd_reorder_cancel, cmd_scan
 from edge.config import ConfigError
@@ -110,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("check-config", cmd_check_config, "validate the config and print it (secrets masked)")
     backup_cmd = command("backup", cmd_backup, "consistent copy of the database (online backup)")
     backup_cmd.add_argument("path", metavar="PATH")
+    command("migrate", cmd_migrate, "upgrade the database's schema, keeping a .pre- backup")
+    restore = command("restore", cmd_restore, "put a backup in place (the service stopped)")
+    restore.add_argument(
+        "path", metavar="PATH", help="a file made by edge backup, e.g. /srv/edge.bak"
+    )
     return parser
 
 

@@ -27,6 +27,7 @@ from edge.runtime.sdnotify import Notifier, watchdog_interval
 from edge.scanpath.readers import RunningScanner, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
+from edge.store.restore import DatabaseHold
 from hardware.reads import RawRead
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ class Daemon:
     # --- lifecycle ---------------------------------------------------------------
     def run(self) -> int:
         config = self.config
-        service = build_service(config)
+        # Held until exit: `edge restore` is refused while it is (edge/store/restore.py).
+        hold = DatabaseHold(config.database.path)
+        service = build_service(config, upgrade=True)
         boot = service.transact(lambda _inventory, uow: uow.raise_boot())
         log.info("edge %s starting: site %s node %s boot %d", __version__,
                  config.site.id, config.site.node, boot)  # fmt: skip
@@ -119,6 +122,7 @@ class Daemon:
             if relay_thread is not None:
                 relay_thread.join(15)
             service.engine.dispose()
+            hold.release()
             self.notifier.close()
             log.info("stopped")
         return 0
