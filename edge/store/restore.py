@@ -163,29 +163,47 @@ def _retire(database: Path) -> tuple[Path | None, str | None, int | None]:
     """Checkpoint the current database into one file and keep it beside; its stream, last seq."""
     if not database.exists():
         return None, None, None
-    connection = sqlite3.connect(database, isolation_level=None, timeout=10)
+    connection = sqlite3.connect(database, isolation_level=None, timeout=2)
     try:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        # Leaving WAL mode needs the only connection: anyone else still has it open.
-        (mode,) = connection.execute("PRAGMA journal_mode=DELETE").fetchone()
+        # Leaving WAL mode (which checkpoints everything into the file) needs
+        # the only connection: it fails while another process has it open.
+        try:
+            (mode,) = connection.execute("PRAGMA journal_mode=DELETE").fetchone()
+        except sqlite3.OperationalError:
+            mode = "busy"
         if str(mode).lower() != "delete":
-            raise DatabaseHeld(f"{database} is open in another process; close it and retry")
+            raise DatabaseHeld(
+                f"{database} is open in another process (an edge command?); retry when it ends"
+            )
         try:
             stream, last_seq = _stream_of(connection)
         except sqlite3.Error:
             stream, last_seq = None, None  # a damaged database is replaced all the same
     finally:
         connection.close()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    kept = database.with_name(f"{database.name}.replaced-{stamp}")
-    try:
-        os.link(database, kept)  # the database stays in place until the rename over it
-    except OSError:
-        database.replace(kept)  # no hard links on this filesystem
+    kept = _keep(database)
     for leftover in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             database.with_name(database.name + leftover).unlink()
     return kept, stream, last_seq
+
+
+def _keep(database: Path) -> Path:
+    """Keep the database's file as ``<db>.replaced-<UTC time>`` (never over an earlier one)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        kept = database.with_name(f"{database.name}.replaced-{stamp}{suffix}")
+        try:
+            os.link(database, kept)  # the database stays in place until the rename over it
+        except FileExistsError:
+            continue  # a restore earlier in the same second
+        except OSError:
+            if kept.exists():
+                continue
+            database.rename(kept)  # no hard links on this filesystem
+        return kept
+    raise StorageError(f"cannot find a free name for {database}.replaced-{stamp}")
 
 
 def restore_database(
