@@ -9,16 +9,56 @@ program does not know.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 
 from edge.store.database import _alembic_config, _script_head, create_database_engine
-from tests.e2e.conftest import Edge, describe, table_rows
+from tests.e2e.conftest import CONFIG, Edge, describe, table_rows
+from tests.scanner_pty import free_port
 
 OLD = "0003"
 NEWER = "0099"
+CEILING_S = 60.0
+
+
+@contextmanager
+def running_daemon(edge: Edge) -> Iterator[subprocess.Popen[bytes]]:
+    """``edge run`` on the folder's database until it is ready (no scanners, no broker up).
+
+    Stopped with SIGTERM on leaving, which must exit 0.
+    """
+    edge.write("edge.toml", CONFIG + f'\n[mqtt]\nhost = "127.0.0.1"\nport = {free_port()}\n')
+    log = edge.workdir / "run.log"
+    env = {**os.environ, "EDGE_CONFIG": str(edge.config)}
+    with log.open("ab") as sink:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "edge", "run"],
+            cwd=edge.workdir,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + CEILING_S
+        while b"ready" not in log.read_bytes():
+            assert daemon.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield daemon
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(CEILING_S) == 0, log.read_text()
+    finally:
+        daemon.kill()
+        daemon.wait()
 
 
 def _downgrade(database: Path, revision: str) -> None:
@@ -96,6 +136,17 @@ def test_migrate_keeps_the_old_database_then_upgrades(demo_edge: Edge) -> None:
     assert len(receipt["stream"]) == 36
     again = demo_edge.ok("migrate")
     assert f"already at revision {head}" in again.stdout
+
+
+def test_edge_run_keeps_the_old_database_then_upgrades(demo_edge: Edge) -> None:
+    _downgrade(demo_edge.database, OLD)
+    old_rows = table_rows(demo_edge.database)
+    with running_daemon(demo_edge):
+        pass
+    kept = demo_edge.workdir / f"edge.db.pre-{OLD}"
+    assert _revision(kept) == OLD
+    assert table_rows(kept) == old_rows
+    assert _revision(demo_edge.database) == _script_head()
 
 
 def test_a_database_newer_than_the_program_is_refused_by_every_command(demo_edge: Edge) -> None:
