@@ -89,6 +89,8 @@ def test_backup_more_scans_restore_more_scans_never_reuses_a_seq(demo_edge: Edge
     assert [payload["stream"] for payload in after] == [new_stream] * len(after)
     assert after[0]["seq"] == 2
     assert [payload["quantity"] for payload in after if payload["type"] == "receipt"] == [9, 10]
+    listed = demo_edge.json("events")  # `edge events` shows each event's seq in its stream
+    assert [row["seq"] for row in listed[len(held) :]] == [1] + [p["seq"] for p in after]
 
     everything = [*replaced, *current]
     _assert_no_seq_reused(everything)
