@@ -48,8 +48,12 @@ def lock_path(database: Path) -> Path:
 
 def _open_lock(database: Path) -> int:
     # Read-only, so a lock file root created (0644) still serves the service's user.
-    database.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(lock_path(database), os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    path = lock_path(database)
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise StorageError(f"cannot open the lock file {path}: {error}") from None
 
 
 class DatabaseHold:

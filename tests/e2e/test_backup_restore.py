@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,19 @@ def test_a_backup_killed_half_way_leaves_nothing_at_the_target(demo_edge: Edge) 
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
     connection.close()
+
+
+def test_a_restore_onto_a_new_box_needs_no_database_there(
+    demo_edge: Edge, make_floor: Callable[[str], Edge]
+) -> None:
+    backup = demo_edge.workdir / "b.db"
+    demo_edge.ok("backup", str(backup))
+    edge = make_floor("new-box")
+    assert not edge.database.exists()
+    result = edge.ok("restore", str(backup))
+    assert "replaced database" not in result.stdout
+    restored = _payloads(edge.database)[-1]
+    assert restored["type"] == "restored"
+    assert restored["replaced_stream"] is None
+    assert restored["replaced_last_seq"] is None
+    assert edge.json("stock") == demo_edge.json("stock")
