@@ -244,3 +244,19 @@ def test_a_restore_onto_a_new_box_needs_no_database_there(
     assert restored["replaced_stream"] is None
     assert restored["replaced_last_seq"] is None
     assert edge.json("stock") == demo_edge.json("stock")
+
+
+def test_the_way_back_from_a_newer_database_is_its_pre_upgrade_backup(demo_edge: Edge) -> None:
+    # As a newer version would leave it: its copy from before its upgrade, then the upgrade.
+    head = _revision(demo_edge.database)
+    pre_upgrade = demo_edge.workdir / f"edge.db.pre-{head}"
+    demo_edge.ok("backup", str(pre_upgrade))
+    _stamp(demo_edge.database, "0099")
+    refused = demo_edge("stock")
+    assert f"restore the pre-upgrade backup {pre_upgrade} with `edge restore`" in refused.stderr
+    result = demo_edge.ok("restore", str(pre_upgrade))
+    kept = sorted(demo_edge.workdir.glob("edge.db.replaced-*"))
+    assert [_revision(path) for path in kept] == ["0099"]
+    assert f"kept at {kept[0]}" in result.stdout
+    assert _revision(demo_edge.database) == head
+    demo_edge.ok("stock")
