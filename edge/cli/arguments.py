@@ -39,14 +39,17 @@ def read_config(args: argparse.Namespace) -> Config:
     return load_config(config_path(args))
 
 
-def open_service(args: argparse.Namespace, *, must_exist: bool = False) -> InventoryService:
+def open_service(
+    args: argparse.Namespace, *, must_exist: bool = False, upgrade: bool = False
+) -> InventoryService:
+    """The service on the config's database; an older schema only with ``upgrade``."""
     config = read_config(args)
     if must_exist and not config.database.path.exists():
         raise StorageError(
             f"no database at {config.database.path} (set database.path in "
             f"{config.source}, or import items first)"
         )
-    return build_service(config)
+    return build_service(config, upgrade=upgrade)
 
 
 def quantity_arg(text: str) -> Decimal:

@@ -20,7 +20,8 @@ from edge import __version__
 from edge.cli.arguments import DEFAULT_CONFIG, EXIT_FAILURE, EXIT_USAGE, UsageError
 from edge.cli.importing import cmd_import
 from edge.cli.install import cmd_init
-from edge.cli.operations import cmd_backup, cmd_check_config, cmd_demo, cmd_devices, cmd_run
+from edge.cli.lifecycle import cmd_backup, cmd_migrate, cmd_restore
+from edge.cli.operations import cmd_check_config, cmd_demo, cmd_devices, cmd_run
 from edge.cli.reports import cmd_events, cmd_reorders, cmd_scans, cmd_stock
 from edge.cli.transactions import cmd_build, cmd_count, cmd_receive, cmd_reorder_cancel, cmd_scan
 from edge.config import ConfigError
@@ -121,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="folder (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite an existing DIR/edge.toml")
     init.epilog = "example: edge init ~/edge-try"
+    command("migrate", cmd_migrate, "upgrade the database's schema, keeping a .pre- backup")
+    restore = command("restore", cmd_restore, "put a backup in place (the service stopped)")
+    restore.add_argument(
+        "path", metavar="PATH", help="a file made by edge backup, e.g. /srv/edge.bak"
+    )
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The commands that run and look after the node: run, devices, demo, check-config, backup."""
+"""The commands that run and look after the node: run, devices, demo, check-config."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from edge.cli.arguments import EXIT_OK, open_service, read_config
+from edge.cli.arguments import EXIT_OK, read_config
 from edge.config import config_warnings, format_config
 from edge.runtime.logs import set_levels as set_log_levels
-from edge.store.database import backup
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -41,12 +40,4 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(format_config(config))
     print(f"\n{config.source}: ok", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_backup(args: argparse.Namespace) -> int:
-    service = open_service(args, must_exist=True)
-    target = Path(args.path)
-    backup(service.engine, target)
-    print(f"backed up {service.engine.url.database} to {target}")
     return EXIT_OK

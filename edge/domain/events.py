@@ -52,7 +52,8 @@ class Envelope:
 
     event_id: str
     occurred_at: str  # RFC 3339 UTC
-    seq: int
+    stream: str  # a UUID made with the database, replaced by every restore
+    seq: int  # 1, 2, 3, ... within the stream
     boot: int
     site: str
     node: str
@@ -215,10 +216,36 @@ class ScanRejectedEvent(Event):
         return f"{self.reason}: {self.code[:40]}"
 
 
+@dataclass(frozen=True, slots=True)
+class RestoredEvent(Event):
+    """``edge restore`` put a backup in place: the first event (seq 1) of a new stream.
+
+    ``previous_stream`` and ``previous_last_seq`` are the backup's: events of
+    that stream after that seq are no longer in the node's records.
+    ``previous_stream`` is None for a backup made before events had streams.
+    ``replaced_stream`` and ``replaced_last_seq`` describe the database the
+    restore replaced (None when there was none), which is kept beside it.
+    """
+
+    TYPE: ClassVar[str] = "restored"
+
+    previous_stream: str | None
+    previous_last_seq: int
+    replaced_stream: str | None
+    replaced_last_seq: int | None
+
+    def summary(self) -> str:
+        lost = ""
+        if self.replaced_last_seq is not None and self.replaced_stream == self.previous_stream:
+            lost = f"; seq {self.previous_last_seq + 1}..{self.replaced_last_seq} lost"
+        return f"backup restored at seq {self.previous_last_seq} of {self.previous_stream}{lost}"
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     cls.TYPE: cls
     for cls in (BackflushEvent, ScrapEvent, BuildEvent, VoidEvent, ReceiptEvent, CountEvent,
-                LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent)
+                LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
+                RestoredEvent)
 })  # fmt: skip
 """Every event type by its ``TYPE``."""
 
@@ -233,6 +260,7 @@ def render(envelope: Envelope, event: Event) -> dict[str, Any]:
         "type": event.TYPE,
         "schema": EVENT_SCHEMA,
         "occurred_at": envelope.occurred_at,
+        "stream": envelope.stream,
         "seq": envelope.seq,
         "boot": envelope.boot,
         "site": envelope.site,

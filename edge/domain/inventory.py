@@ -386,6 +386,7 @@ class Inventory:
         envelope = events.Envelope(
             event_id,
             occurred_at=rfc3339(at.wall),
+            stream=self.store.stream(),
             seq=seq,
             boot=self.store.boot(),
             site=self.identity.site,

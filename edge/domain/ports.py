@@ -200,8 +200,12 @@ class InventoryStore(ABC):
 
     # --- outbox ------------------------------------------------------------
     @abstractmethod
+    def stream(self) -> str:
+        """The event stream's UUID: made with the database, replaced by every restore."""
+
+    @abstractmethod
     def next_seq(self) -> int:
-        """Take the next event sequence number (gapless, rolled back with the transaction)."""
+        """The stream's next event seq (gapless, rolled back with the transaction)."""
 
     @abstractmethod
     def boot(self) -> int: ...

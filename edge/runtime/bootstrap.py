@@ -24,9 +24,14 @@ def station_from_config(config: StationConfig) -> Station:
     return Station(**{field.name: getattr(config, field.name) for field in fields})
 
 
-def build_service(config: Config) -> InventoryService:
-    """Open the database (upgrading its schema) and build the inventory service."""
-    engine = open_database(config.database.path)
+def build_service(config: Config, *, upgrade: bool = False) -> InventoryService:
+    """Open the database and build the inventory service.
+
+    Only ``upgrade=True`` (``edge run``, ``edge migrate``) upgrades an older
+    schema, after a pre-upgrade backup; otherwise an older database is refused
+    with the command that upgrades it (:func:`edge.store.database.open_database`).
+    """
+    engine = open_database(config.database.path, upgrade=upgrade)
     return InventoryService(
         engine,
         Identity(site=config.site.id, node=config.site.node),

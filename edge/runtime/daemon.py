@@ -34,6 +34,7 @@ from edge.runtime.supervision import Supervisor
 from edge.scanpath.readers import RunningScanner, ScannerReader, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
+from edge.store.restore import DatabaseHold
 from hardware.reads import RawRead, ReadCallback, StateCallback
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,13 @@ class Relay(Protocol):
 
 RelayFactory = Callable[[Config, InventoryService, int], Relay]
 ServiceFactory = Callable[[Config], InventoryService]
+
+
+def upgrading_service(config: Config) -> InventoryService:
+    """The service `edge run` uses: the one command besides `edge migrate` that upgrades."""
+    return build_service(config, upgrade=True)
+
+
 ReaderFactory = Callable[[ScannerConfig, ReadCallback, StateCallback], ScannerReader]
 
 
@@ -67,7 +75,7 @@ class Daemon:
         config_path: Path,
         *,
         relay_factory: RelayFactory | None = default_relay,
-        service_factory: ServiceFactory = build_service,
+        service_factory: ServiceFactory = upgrading_service,
         reader_factory: ReaderFactory = build_reader,
         stop: threading.Event | None = None,
     ) -> None:
@@ -92,6 +100,8 @@ class Daemon:
         config = self.config
         if not self._limits_hold(config):
             return EXIT_CANNOT_START
+        # Held until exit: `edge restore` is refused while it is (edge/store/restore.py).
+        hold = DatabaseHold(config.database.path)
         service = self.service_factory(config)
         boot = service.transact(lambda _inventory, uow: uow.raise_boot())
         log.info("edge %s starting: site %s node %s boot %d", __version__,
@@ -131,6 +141,7 @@ class Daemon:
             if relay_thread is not None:
                 relay_thread.join(15)
             service.engine.dispose()
+            hold.release()
             self.notifier.close()
             log.info("stopped")
         return self._exit_status()

@@ -33,3 +33,9 @@ def read_counter(connection: Connection, name: str) -> int:
 def bump_counter(connection: Connection, name: str) -> int:
     """Raise the counter by one (from 0 when it has no row yet); its new value."""
     return int(connection.exec_driver_sql(BUMP_COUNTER, (name,)).scalar_one())
+
+
+def read_stream(connection: Connection) -> tuple[str, int]:
+    """The event stream's UUID and its ``seq_base`` (migration 0005)."""
+    row = connection.execute(select(schema.stream.c.uuid, schema.stream.c.seq_base)).one()
+    return str(row.uuid), int(row.seq_base)

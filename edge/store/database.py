@@ -14,7 +14,7 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
@@ -36,6 +36,10 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 class StorageError(Exception):
     """The database cannot be opened or written."""
+
+
+class SchemaError(StorageError):
+    """The database's schema revision is not the one this program may use as it is."""
 
 
 def driver_reason(error: BaseException) -> str:
@@ -92,14 +96,14 @@ _REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']\s*$""", re.MULTILINE
 _DOWN_REVISION = re.compile(r"""^down_revision\s*=\s*(?:["']([^"']+)["']|None)\s*$""", re.MULTILINE)
 
 
-def _script_head() -> str | None:
-    """The newest migration's revision, read from the version files' text.
+def known_revisions() -> list[str] | None:
+    """The migrations' revisions, oldest first, read from the version files' text.
 
     None when the files do not show one plain chain (a merge, a branch, an
-    unusual file): then alembic itself decides.
+    unusual file): then alembic itself decides. Reading the text keeps alembic
+    (some 12 MB resident) out of every command that finds the schema current.
     """
-    revisions: set[str] = set()
-    parents: set[str] = set()
+    parent_of: dict[str, str | None] = {}
     for path in (_MIGRATIONS / "versions").glob("*.py"):
         text = path.read_text(encoding="utf-8")
         revision = _REVISION.search(text)
@@ -108,11 +112,22 @@ def _script_head() -> str | None:
         down = _DOWN_REVISION.search(text)
         if down is None:
             return None
-        revisions.add(revision.group(1))
-        if down.group(1) is not None:
-            parents.add(down.group(1))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+        parent_of[revision.group(1)] = down.group(1)
+    child_of: dict[str | None, str] = {parent: child for child, parent in parent_of.items()}
+    if len(child_of) != len(parent_of):
+        return None  # two revisions share a parent: a branch
+    chain: list[str] = []
+    current = child_of.get(None)
+    while current is not None:
+        chain.append(current)
+        current = child_of.get(current)
+    return chain if len(chain) == len(parent_of) else None
+
+
+def _script_head() -> str | None:
+    """The newest migration's revision (None: see :func:`known_revisions`)."""
+    chain = known_revisions()
+    return chain[-1] if chain else None
 
 
 def _stored_revisions(connection: Connection) -> list[str]:
@@ -149,15 +164,75 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_database(path: Path) -> Engine:
-    """Open (creating if needed) the database file and upgrade its schema."""
+def pre_upgrade_path(path: Path, revision: str) -> Path:
+    """Where an upgrade from ``revision`` keeps the database as it was: ``<db>.pre-<revision>``."""
+    return path.with_name(f"{path.name}.pre-{revision}")
+
+
+def check_revision(path: Path, stored: list[str], *, has_tables: bool, upgrade: bool) -> bool:
+    """Whether the database at ``path`` (at revision ``stored``) needs migrating now.
+
+    Raises :class:`SchemaError` when it may not be opened: newer than this
+    program, not a Backflush Edge database, or older and ``upgrade`` is false.
+    A new (empty) file is created at the head by any command.
+    """
+    chain = known_revisions()
+    if chain is None:
+        return True  # an unusual set of version files: alembic decides in migrate()
+    head = chain[-1]
+    if stored == [head]:
+        return False
+    if not stored:
+        if has_tables:
+            raise SchemaError(f"{path} is not a Backflush Edge database (no schema revision)")
+        return True
+    if len(stored) != 1 or stored[0] not in chain:
+        revision = ", ".join(stored)
+        raise SchemaError(
+            f"the database {path} is at revision {revision}, newer than this program's {head}: "
+            f"install the newer version, or restore the pre-upgrade backup "
+            f"{pre_upgrade_path(path, head)} with `edge restore`"
+        )
+    if not upgrade:
+        raise SchemaError(
+            f"the database {path} is at revision {stored[0]}, this program needs {head}: "
+            "run `edge migrate` (or start `edge run`)"
+        )
+    return True
+
+
+def read_revision(engine: Engine) -> tuple[list[str], bool]:
+    """The database's stored revision(s) and whether it has any table, without writing."""
+    with read_only(engine) as connection, connection.begin():
+        tables = connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar_one()
+        return _stored_revisions(connection), bool(tables)
+
+
+def open_database(path: Path, *, upgrade: bool = False) -> Engine:
+    """Open the database file, creating it at the newest schema when it is new.
+
+    Only ``upgrade=True`` (``edge run``, ``edge migrate``) changes the schema of
+    an existing older database, after keeping it as ``<db>.pre-<revision>``
+    through the online backup API; every other caller gets a
+    :class:`SchemaError` naming the command that upgrades it, and leaves the
+    file as it was. A database newer than the program is refused either way.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StorageError(f"cannot create the database folder {path.parent}: {error}") from None
     engine = create_database_engine(path)
     try:
-        migrate(engine)
+        stored, has_tables = read_revision(engine)
+        if check_revision(path, stored, has_tables=has_tables, upgrade=upgrade):
+            if stored:
+                from edge.store.backups import copy_database  # noqa: PLC0415 - upgrades only
+
+                copy_database(engine, pre_upgrade_path(path, stored[0]), replace=True)
+            migrate(engine)
+    except StorageError:
+        engine.dispose()
+        raise
     except Exception as error:
         engine.dispose()
         raise StorageError(f"cannot open the database {path}: {error}") from error
@@ -167,18 +242,3 @@ def open_database(path: Path) -> Engine:
 def free_megabytes(path: Path) -> float:
     """Free space on the filesystem holding ``path``, in MiB."""
     return shutil.disk_usage(path.parent).free / (1024 * 1024)
-
-
-def backup(engine: Engine, target: Path) -> None:
-    """A consistent copy through SQLite's online backup API (WAL content included)."""
-    if target.exists():
-        raise StorageError(f"{target} already exists; choose a new file name")
-    source: Any = engine.raw_connection()
-    try:
-        destination = sqlite3.connect(target)
-        try:
-            source.driver_connection.backup(destination)
-        finally:
-            destination.close()
-    finally:
-        source.close()

@@ -121,19 +121,21 @@ def events(engine: Engine, *, pending: bool) -> list[dict[str, Any]]:
     if pending:
         statement = statement.where(schema.outbox.c.published_at.is_(None))
     with read_only(engine) as connection, connection.begin():
-        return [
-            {
-                "seq": row.seq,
-                "topic": row.topic,
-                "published": row.published_at is not None,
-                "published_at": row.published_at,
-                "attempts": row.attempts,
-                "last_error": row.last_error,
-                "set_aside": bool(row.set_aside),
-                "payload": exactjson.loads(row.payload),
-            }
-            for row in connection.execute(statement)
-        ]
+        payloads = [(row, exactjson.loads(row.payload)) for row in connection.execute(statement)]
+    return [
+        {
+            # The event's seq in its stream (the row's position differs after a restore).
+            "seq": payload.get("seq", row.seq),
+            "topic": row.topic,
+            "published": row.published_at is not None,
+            "published_at": row.published_at,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "set_aside": bool(row.set_aside),
+            "payload": payload,
+        }
+        for row, payload in payloads
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     Float,
     ForeignKey,
@@ -194,6 +195,19 @@ outbox = Table(
         "seq",
         sqlite_where=text("set_aside = 1 AND published_at IS NULL"),
     ),
+)
+
+# The one row naming the event stream (migration 0005): a UUID made with the
+# database and replaced by every restore. An event's seq in its stream is its
+# outbox position minus seq_base, the position the stream started after.
+stream = Table(
+    "stream",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", Text, nullable=False),
+    Column("seq_base", Integer, nullable=False),
+    Column("started_at", Text, nullable=False),
+    CheckConstraint("id = 1", name="ck_stream_single_row"),
 )
 
 stock_state = Table(

@@ -41,7 +41,7 @@ from edge.domain.timestamps import rfc3339
 from edge.publish.topics import event_topic, stock_topic
 from edge.store import schema
 from edge.store.catalog import Catalog, CatalogCache, load_catalog
-from edge.store.counters import BOOT, CATALOG, SEQ, bump_counter, read_counter
+from edge.store.counters import BOOT, CATALOG, SEQ, bump_counter, read_counter, read_stream
 from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
 from edge.store.rows import reorder_from_row
 from edge.store.statements import (
@@ -77,6 +77,7 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         self._catalog: Catalog | None = None
         self._catalog_changed = False
         self._boot: int | None = None
+        self._stream: tuple[str, int] | None = None  # uuid, seq_base; read once
         self._savepoints = 0
         self._turn = ExitStack()
         # The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so no
@@ -320,9 +321,19 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         )
 
     # --- outbox --------------------------------------------------------------
+    # The "seq" counter numbers outbox rows across streams (the relay's order);
+    # an event's seq is its row's position minus its stream's base (0005).
+    def _stream_row(self) -> tuple[str, int]:
+        if self._stream is None:
+            self._stream = read_stream(self.connection)
+        return self._stream
+
+    def stream(self) -> str:
+        return self._stream_row()[0]
+
     def next_seq(self) -> int:
-        [(value,)] = self._sql(BUMP_COUNTER, (SEQ,)).fetchall()
-        return int(value)
+        [(position,)] = self._sql(BUMP_COUNTER, (SEQ,)).fetchall()
+        return int(position) - self._stream_row()[1]
 
     def boot(self) -> int:
         if self._boot is None:
@@ -341,9 +352,17 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
 
     def add_event(self, seq: int, event_id: str, event_type: str, payload: dict[str, Any]) -> None:
         topic = event_topic(self._topic_prefix, event_type)
+        position = seq + self._stream_row()[1]
         self._sql(
             ADD_EVENT,
-            (seq, event_id, event_type, topic, exactjson.dumps(payload), payload["occurred_at"]),
+            (
+                position,
+                event_id,
+                event_type,
+                topic,
+                exactjson.dumps(payload),
+                payload["occurred_at"],
+            ),
         )
 
     def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:

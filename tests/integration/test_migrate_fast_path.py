@@ -45,7 +45,7 @@ def test_a_database_one_revision_behind_is_upgraded(tmp_path: Path) -> None:
         behind = MigrationContext.configure(connection).get_current_revision()
     engine.dispose()
     assert behind != _script_head()
-    engine = open_database(path)
+    engine = open_database(path, upgrade=True)
     with engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() == _script_head()
     engine.dispose()

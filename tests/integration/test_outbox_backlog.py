@@ -75,6 +75,6 @@ def test_upgrading_a_database_with_a_backlog_counts_it(tmp_path: Path) -> None:
                 {"seq": seq, "id": f"event-{seq}", "published": published},
             )
     engine.dispose()
-    engine = open_database(path)  # upgrades to the head
+    engine = open_database(path, upgrade=True)  # upgrades to the head
     assert _reported(engine) == _counted(engine) == (2, 0)
     engine.dispose()

@@ -323,6 +323,9 @@ class InMemoryStore(InventoryStore):
             self._tables.scans[scan_id] = replace(row, status=status, reason=reason)
 
     # --- outbox ------------------------------------------------------------------
+    def stream(self) -> str:
+        return self._tables.stream
+
     def next_seq(self) -> int:
         return self._bump("seq")
 

@@ -9,6 +9,7 @@ a copy of it.
 from __future__ import annotations
 
 import copy
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -121,6 +122,8 @@ class Tables:
     counters: dict[str, int] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The event stream, made with the "database" as migration 0005 makes it.
+    stream: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def copy(self) -> Tables:
         return Tables(**{name: copy.copy(value) for name, value in vars(self).items()})

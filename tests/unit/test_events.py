@@ -19,6 +19,7 @@ D = Decimal
 ENVELOPE = events.Envelope(
     "0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10",
     occurred_at="2026-03-02T06:00:02.500Z",
+    stream="7c4d3a52-9e0f-4b8e-a1d2-5f6e7a8b9c0d",
     seq=17,
     boot=3,
     site="plant-1",
@@ -82,11 +83,17 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         events.ScanRejectedEvent(13, '\\xff"é' + "x" * 60, "invalid-utf8"),
         ("scan_id", "code", "reason"),
     ),
+    (
+        events.RestoredEvent("5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c", 31, None, None),
+        ("previous_stream", "previous_last_seq", "replaced_stream", "replaced_last_seq"),
+    ),
 ]
 OPENING = events.CountEvent(
     "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), opening=True
 )  # fmt: skip
-ENVELOPE_KEYS = ("event_id", "type", "schema", "occurred_at", "seq", "boot", "site", "node")
+ENVELOPE_KEYS = (
+    "event_id", "type", "schema", "occurred_at", "stream", "seq", "boot", "site", "node"
+)  # fmt: skip
 
 
 def stored(event: events.Event) -> dict[str, Any]:
@@ -100,7 +107,7 @@ def stored(event: events.Event) -> dict[str, Any]:
 def test_the_registry_holds_every_type_of_the_contract_once() -> None:
     assert list(events.EVENT_TYPES) == [
         "backflush", "scrap", "build", "void", "receipt", "count",
-        "low-stock", "reorder", "reorder-closed", "scan-rejected",
+        "low-stock", "reorder", "reorder-closed", "scan-rejected", "restored",
     ]  # fmt: skip
     assert {type(event) for event, _ in SAMPLES} == set(events.EVENT_TYPES.values())
     for event_type, cls in events.EVENT_TYPES.items():
@@ -160,7 +167,8 @@ def test_a_backflush_payload_text_byte_for_byte() -> None:
     text = exactjson.dumps(events.render(ENVELOPE, SAMPLES[0][0]))
     assert text == (
         '{"event_id":"0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10","type":"backflush","schema":"1",'
-        '"occurred_at":"2026-03-02T06:00:02.500Z","seq":17,"boot":3,"site":"plant-1",'
+        '"occurred_at":"2026-03-02T06:00:02.500Z","stream":"7c4d3a52-9e0f-4b8e-a1d2-5f6e7a8b9c0d",'
+        '"seq":17,"boot":3,"site":"plant-1",'
         '"node":"pack-edge-01","part":"FG-100","quantity":41,"lines":[{"part":"R-GASKET",'
         '"quantity":0.55},{"part":"R-SCREW","quantity":4},{"part":"SUB-200","quantity":1}],'
         f'"bom_hash":"{BOM_HASH}","station":"PACK-1","scanner":"pack-1-hid","scan_id":12}}'
@@ -198,8 +206,8 @@ def test_whole_numbers_read_back_as_exact_decimals() -> None:
 def test_reading_back_ignores_the_replayed_flag_and_refuses_what_it_cannot_read() -> None:
     payload = stored(SAMPLES[8][0])
     assert events.parse_event({**payload, events.REPLAYED: True}) == SAMPLES[8][0]
-    with pytest.raises(events.UnreadableEvent, match="unknown event type 'restored'"):
-        events.parse_event({**payload, "type": "restored"})
+    with pytest.raises(events.UnreadableEvent, match="unknown event type 'rewound'"):
+        events.parse_event({**payload, "type": "rewound"})
     with pytest.raises(events.UnreadableEvent, match="without 'reason'"):
         events.parse_event({k: v for k, v in payload.items() if k != "reason"})
 
@@ -217,13 +225,14 @@ SUMMARIES = [
     "R-SCREW order 35700 (reorder 2)",
     "reorder 1 received",
     'invalid-utf8: \\xff"é' + "x" * 34,
+    "backup restored at seq 31 of 5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c",
 ]
 
 
 def test_each_type_summarizes_in_one_line() -> None:
     assert [events.summarize(stored(event)) for event, _ in SAMPLES] == SUMMARIES
     assert events.summarize(stored(OPENING)) == "R-WIRE counted 0, variance 0"
-    assert events.summarize({"type": "restored", "stream": "x"}) == ""
+    assert events.summarize({"type": "rewound", "stream": "x"}) == ""
 
 
 # --- the replayed flag --------------------------------------------------------------

@@ -133,11 +133,16 @@ def _relabel(value: Any, labels: dict[str, str]) -> Any:
 
 
 def _event(payload: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    return payload | {
-        key: labels[payload[key]]
-        for key in ("event_id", "voided_event_id")
-        if payload.get(key) is not None
-    }
+    # Each store makes its own stream UUID, as each database does.
+    return (
+        payload
+        | {"stream": "the store's stream"}
+        | {
+            key: labels[payload[key]]
+            for key in ("event_id", "voided_event_id")
+            if payload.get(key) is not None
+        }
+    )
 
 
 def _pending(control: PendingControl | None) -> tuple[Any, ...]:
