@@ -278,8 +278,14 @@ def _add_commands(sub: Any, commands: Sequence[Command], common: argparse.Argume
         child = sub.add_parser(
             command.name, help=command.text, description=command.text, parents=[common]
         )
+        # Required options get a heading of their own: argparse lists them among the optional.
+        required = [
+            a for a in command.args if a.flags[0].startswith("-") and a.options.get("required")
+        ]
+        group = child.add_argument_group("required options") if required else child
         for argument in command.args:
-            child.add_argument(*argument.flags, **argument.options)
+            target = group if argument in required else child
+            target.add_argument(*argument.flags, **argument.options)
         if command.actions:
             actions = child.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
             actions.required = True

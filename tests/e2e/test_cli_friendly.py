@@ -105,9 +105,10 @@ def test_scan_help_shows_the_station_as_required(edge: Edge):
     usage = " ".join(result.stdout.split("\n\n")[0].split())
     assert "--station ID CODE" in usage  # not "[--station ID]"
     assert "[--station" not in usage
-    assert "(required) the station scanning, e.g. --station PACK-1" in " ".join(
-        result.stdout.split()
-    )
+    assert (
+        "required options:\n"
+        "  --station ID   (required) the station scanning, e.g. --station PACK-1\n"
+    ) in result.stdout
 
 
 # --- mistakes ---------------------------------------------------------------------------------
