@@ -16,7 +16,6 @@ and ``edge stock`` loads only what a read needs.
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import logging
 import sys
@@ -246,6 +245,8 @@ class _Parser(argparse.ArgumentParser):
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         # argparse lists the choices; a mistyped command deserves the likely one.
         if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            import difflib  # noqa: PLC0415 - with heapq, a tenth of --help's own import time
+
             names = list(action.choices)
             close = difflib.get_close_matches(str(value), names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (one of: {', '.join(names)})"
