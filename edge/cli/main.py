@@ -243,14 +243,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
-        # argparse lists the choices; a mistyped command deserves the likely one.
-        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
-            import difflib  # noqa: PLC0415 - with heapq, a tenth of --help's own import time
+        # argparse lists the choices; a mistyped command or choice deserves the likely one.
+        if action.choices is None or value in action.choices:
+            return
+        import difflib  # noqa: PLC0415 - with heapq, a tenth of --help's own import time
 
-            names = list(action.choices)
-            close = difflib.get_close_matches(str(value), names, n=1)
+        names = [str(name) for name in action.choices]
+        close = difflib.get_close_matches(str(value), names, n=1)
+        if isinstance(action, argparse._SubParsersAction):
             hint = f"; did you mean {close[0]!r}?" if close else f" (one of: {', '.join(names)})"
             self.exit(EXIT_USAGE, f"{self.prog} {value}: unknown command{hint}\n")
+        if close:
+            raise argparse.ArgumentError(action, f"{value!r}: did you mean {close[0]!r}?")
         super()._check_value(action, value)
 
 

@@ -130,6 +130,17 @@ def test_a_mistyped_command_gets_a_suggestion(edge: Edge, argv: tuple[str, ...],
     assert result.stdout == ""
 
 
+def test_a_mistyped_choice_gets_a_suggestion_too(edge: Edge):
+    result = edge("import", "itmes", "items.csv")
+    assert result.returncode == 2, describe(result)
+    assert result.stderr.endswith(
+        "edge import: error: argument kind: 'itmes': did you mean 'items'?\n"
+    )
+    far = edge("import", "parts", "items.csv")
+    assert far.returncode == 2, describe(far)
+    assert "invalid choice: 'parts' (choose from 'items', 'bom', 'stock')" in far.stderr
+
+
 def test_a_command_like_nothing_known_lists_the_commands(edge: Edge):
     result = edge("xyzzy")
     assert result.returncode == 2, describe(result)
