@@ -71,12 +71,14 @@ def open_service(args: argparse.Namespace, *, must_exist: bool = False) -> Inven
 
 def open_reader(args: argparse.Namespace) -> sqlite3.Connection:
     """The configured database opened read-only, for the commands that only look."""
-    from edge.store.queries import connect_read_only  # noqa: PLC0415 - see the module docstring
+    import sqlite3  # noqa: PLC0415 - see the module docstring
+
+    from edge.store.queries import connect_read_only  # noqa: PLC0415
 
     path = existing_database(read_config(args))
     try:
         return connect_read_only(path)
-    except OSError as error:
+    except (OSError, sqlite3.Error) as error:
         from edge.store.database import StorageError  # noqa: PLC0415 - only on this error
 
         raise StorageError(f"cannot read the database {path}: {error}") from None

@@ -243,6 +243,13 @@ def test_a_database_without_the_products_tables_is_refused_by_name(edge: Edge):
     assert edge.snapshot() == before  # not created, not migrated
 
 
+def test_a_database_that_cannot_be_opened_is_named_without_a_traceback(edge: Edge):
+    edge.database.mkdir()  # a folder where the file should be
+    result = edge("stock")
+    assert result.returncode == 1, describe(result)
+    assert result.stderr.startswith(f"edge stock: cannot read the database {edge.database}: ")
+
+
 def test_read_commands_leave_the_database_file_byte_for_byte(demo_edge: Edge):
     # Opened with mode=ro: no migration, no checkpoint, no write of any kind.
     before = demo_edge.database.read_bytes()
