@@ -19,7 +19,7 @@ from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import Station
 from edge.domain.scanning import BarcodeLike, ScanInput, ScanOutcome, ScanProcessor
 from edge.store.catalog import CatalogCache
-from edge.store.database import StorageError
+from edge.store.revisions import StorageError
 from edge.store.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)

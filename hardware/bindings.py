@@ -1,14 +1,20 @@
 """What ``edge devices`` prints: every candidate scanner with a ready [[scanner]] table.
 
 A device that has an identical twin (see :mod:`hardware.devices`) is bound by
-the USB port it is plugged into, and the table says to keep it there.
+the USB port it is plugged into, and the table says to keep it there. The
+station a table names is the first of the ``stations`` the caller passes in
+(those of the config, when it loads; this package knows nothing of edge's
+config), the others listed beside it; with none, a placeholder to replace.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from hardware.devices import (
     BUS_NAMES,
@@ -20,10 +26,22 @@ from hardware.devices import (
     preferred_link,
 )
 
-__all__ = ["format_devices", "input_binding", "serial_binding"]
+__all__ = ["devices_json", "format_devices", "input_binding", "serial_binding"]
+
+NO_INPUT_DIR = "no /dev/input here: no keyboard-wedge scanners can be attached (a container?)"
 
 
-def input_binding(device: InputDeviceInfo, *, identical: bool, scanner_id: str) -> str:
+def station_line(stations: Sequence[str]) -> str:
+    """The ``station = ...`` line of a proposed table."""
+    if not stations:
+        return 'station = "SET-ME"  # the id of a [[station]]'
+    others = f"  # or {', '.join(stations[1:])}" if len(stations) > 1 else ""
+    return f"station = {_toml(stations[0])}{others}"
+
+
+def input_binding(
+    device: InputDeviceInfo, *, identical: bool, scanner_id: str, stations: Sequence[str] = ()
+) -> str:
     """The ``[[scanner]]`` TOML lines that bind ``device``, choosing the steadiest key.
 
     A unique by-id link names the scanner wherever it is plugged in; identical scanners are
@@ -32,7 +50,7 @@ def input_binding(device: InputDeviceInfo, *, identical: bool, scanner_id: str) 
     lines = [
         "[[scanner]]",
         f"id = {_toml(scanner_id)}",
-        'station = "SET-ME"  # the id of a [[station]]',
+        station_line(stations),
         'kind = "evdev"',
     ]
     by_id = preferred_link(device.by_id)
@@ -56,7 +74,9 @@ def input_binding(device: InputDeviceInfo, *, identical: bool, scanner_id: str) 
     return "\n".join(lines)
 
 
-def serial_binding(port: SerialPortInfo, *, identical: bool, scanner_id: str) -> str:
+def serial_binding(
+    port: SerialPortInfo, *, identical: bool, scanner_id: str, stations: Sequence[str] = ()
+) -> str:
     """The ``[[scanner]]`` TOML lines that bind a serial port (by-id, or by-path for twins)."""
     by_id = preferred_link(port.by_id)
     by_path = preferred_link(port.by_path)
@@ -70,7 +90,7 @@ def serial_binding(port: SerialPortInfo, *, identical: bool, scanner_id: str) ->
         [
             "[[scanner]]",
             f"id = {_toml(scanner_id)}",
-            'station = "SET-ME"  # the id of a [[station]]',
+            station_line(stations),
             'kind = "serial"',
             f"url = {_toml(url)}{note}",
             "# baudrate = 9600  # as set in the scanner (USB CDC-ACM ignores it)",
@@ -81,15 +101,81 @@ def serial_binding(port: SerialPortInfo, *, identical: bool, scanner_id: str) ->
 # --- report ----------------------------------------------------------------------------------
 
 
-def format_devices(report: DeviceReport) -> str:
-    """The text ``edge devices`` prints: each candidate, its problems, and its config lines."""
-    out: list[str] = []
+Device = TypeVar("Device", InputDeviceInfo, SerialPortInfo)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Candidate(Generic[Device]):
+    """A device that could be a scanner, its identical twins and the table that binds it."""
+
+    device: Device
+    identical_to: tuple[str, ...]
+    binding: str
+
+
+def candidates(
+    report: DeviceReport, stations: Sequence[str] = ()
+) -> tuple[list[Candidate[InputDeviceInfo]], list[Candidate[SerialPortInfo]]]:
+    """The input devices and the serial ports, each with its proposed [[scanner]] table.
+
+    Scanner ids are unique across both lists, in the order the report lists the devices.
+    """
     used_ids: set[str] = set()
     twins = identical_inputs(report.inputs)
-    out.append("Input devices with letter and digit keys (USB HID scanners, keyboards):")
-    if not report.inputs:
-        out.append("  none found")
+    inputs = []
     for device in report.inputs:
+        others = twins.get(device.devnode, ())
+        scanner_id = _unique_id(_slug(device.name) or "scanner", used_ids)
+        binding = input_binding(
+            device, identical=bool(others), scanner_id=scanner_id, stations=stations
+        )
+        inputs.append(Candidate(device, others, binding))
+    serial_twins = identical_serial_ports(report.serial_ports)
+    ports = []
+    for port in report.serial_ports:
+        others = serial_twins.get(port.device, ())
+        named = port.description not in ("", "n/a")  # pyserial's word for "no description"
+        base = _slug(port.description) if named else _slug(Path(port.device).name)
+        scanner_id = _unique_id(base or "serial-scanner", used_ids)
+        binding = serial_binding(
+            port, identical=bool(others), scanner_id=scanner_id, stations=stations
+        )
+        ports.append(Candidate(port, others, binding))
+    return inputs, ports
+
+
+def devices_json(report: DeviceReport, stations: Sequence[str] = ()) -> dict[str, Any]:
+    """What ``edge devices --json`` prints: the same report, as one JSON object."""
+    inputs, ports = candidates(report, stations)
+
+    def entry(candidate: Candidate[Any]) -> dict[str, Any]:
+        fields = dataclasses.asdict(candidate.device)
+        if isinstance(candidate.device, InputDeviceInfo):
+            fields["bus"] = BUS_NAMES.get(candidate.device.bustype)
+        return {
+            **fields,
+            "identical_to": list(candidate.identical_to),
+            "binding": candidate.binding,
+        }
+
+    return {
+        "input_devices_dir": report.has_input_devices_dir,
+        "inputs": [entry(candidate) for candidate in inputs],
+        "serial_ports": [entry(candidate) for candidate in ports],
+    }
+
+
+def format_devices(report: DeviceReport, stations: Sequence[str] = ()) -> str:
+    """The text ``edge devices`` prints: each candidate, its problems, and its config lines."""
+    out: list[str] = []
+    inputs, ports = candidates(report, stations)
+    out.append("Input devices with letter and digit keys (USB HID scanners, keyboards):")
+    if not report.has_input_devices_dir:
+        out.append(f"  {NO_INPUT_DIR}")
+    elif not inputs:
+        out.append("  none found")
+    for candidate in inputs:
+        device = candidate.device
         out.append("")
         out.append(f"  {device.devnode}  {device.name}")
         out.append(
@@ -107,23 +193,20 @@ def format_devices(report: DeviceReport) -> str:
             else "    NOT readable by this user: add it to the group that owns the node "
             "(usually 'input') or install the udev rules `edge init` points to"
         )
-        others = twins.get(device.devnode)
-        if others:
+        if candidate.identical_to:
             out.append(
-                f"    IDENTICAL to {', '.join(others)}: same vendor:product and no serial "
-                "number, so they share one by-id link; bind each by its USB port (by-path or "
-                "phys) as below"
+                f"    IDENTICAL to {', '.join(candidate.identical_to)}: same vendor:product "
+                "and no serial number, so they share one by-id link; bind each by its USB "
+                "port (by-path or phys) as below"
             )
-        scanner_id = _unique_id(_slug(device.name) or "scanner", used_ids)
-        binding = input_binding(device, identical=bool(others), scanner_id=scanner_id)
-        out.extend(_indent(binding, "    "))
+        out.extend(_indent(candidate.binding, "    "))
 
-    serial_twins = identical_serial_ports(report.serial_ports)
     out.append("")
     out.append("Serial ports (nothing is written to them):")
-    if not report.serial_ports:
+    if not ports:
         out.append("  none found")
-    for port in report.serial_ports:
+    for serial_candidate in ports:
+        port = serial_candidate.device
         out.append("")
         ids = (
             f"vendor:product {port.vendor:04x}:{port.product:04x}, "
@@ -142,17 +225,12 @@ def format_devices(report: DeviceReport) -> str:
             else "    NOT readable and writable by this user: add it to the group that owns "
             "the port (usually 'dialout')"
         )
-        others = serial_twins.get(port.device)
-        if others:
+        if serial_candidate.identical_to:
             out.append(
-                f"    IDENTICAL to {', '.join(others)}: same vendor:product and no serial "
-                "number; bind each by its USB port (by-path) as below"
+                f"    IDENTICAL to {', '.join(serial_candidate.identical_to)}: same vendor:product "
+                "and no serial number; bind each by its USB port (by-path) as below"
             )
-        named = port.description not in ("", "n/a")  # pyserial's word for "no description"
-        base = _slug(port.description) if named else _slug(Path(port.device).name)
-        scanner_id = _unique_id(base or "serial-scanner", used_ids)
-        binding = serial_binding(port, identical=bool(others), scanner_id=scanner_id)
-        out.extend(_indent(binding, "    "))
+        out.extend(_indent(serial_candidate.binding, "    "))
     return "\n".join(out) + "\n"
 
 

@@ -84,6 +84,9 @@ class SerialPortInfo:
 class DeviceReport:
     inputs: tuple[InputDeviceInfo, ...]
     serial_ports: tuple[SerialPortInfo, ...]
+    # False when the machine has no /dev/input at all (a container without the
+    # host's devices): then no wedge scanner can appear, rather than none is plugged in.
+    has_input_devices_dir: bool = True
 
 
 # --- input devices ---------------------------------------------------------------------------
@@ -218,7 +221,11 @@ def list_serial_ports(dev_root: Path = Path("/dev")) -> list[SerialPortInfo]:
 def discover(sys_root: Path = Path("/sys"), dev_root: Path = Path("/dev")) -> DeviceReport:
     """Input devices that could be scanners and every serial port, for ``edge devices``."""
     inputs = [d for d in list_input_devices(sys_root, dev_root) if d.has_text_keys]
-    return DeviceReport(inputs=tuple(inputs), serial_ports=tuple(list_serial_ports(dev_root)))
+    return DeviceReport(
+        inputs=tuple(inputs),
+        serial_ports=tuple(list_serial_ports(dev_root)),
+        has_input_devices_dir=(dev_root / "input").is_dir(),
+    )
 
 
 # --- identical devices -----------------------------------------------------------------------

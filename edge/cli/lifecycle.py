@@ -6,13 +6,8 @@ import argparse
 from pathlib import Path
 
 from edge.cli.arguments import EXIT_OK, open_service, read_config
-from edge.store.database import (
-    StorageError,
-    create_database_engine,
-    known_revisions,
-    pre_upgrade_path,
-    read_revision,
-)
+from edge.store.database import create_database_engine, read_revision
+from edge.store.revisions import StorageError, known_revisions, pre_upgrade_path
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

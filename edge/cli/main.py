@@ -6,28 +6,273 @@ JSON document to stdout and nothing else.
 
 The handlers live by what they do: ``reports`` (read-only views),
 ``transactions`` (posting to the ledger), ``importing`` (master data) and
-``operations`` (running and looking after the node).
+``operations`` (running and looking after the node). :data:`COMMANDS` names
+each handler as ``"module:function"`` and the module is imported only when its
+command runs: building the parser imports nothing but the standard library and
+the argument types, so ``edge --help`` never loads SQLAlchemy, biip or paho,
+and ``edge stock`` loads only what a read needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from edge import __version__
-from edge.cli.arguments import DEFAULT_CONFIG, EXIT_FAILURE, EXIT_USAGE, UsageError
-from edge.cli.importing import cmd_import
-from edge.cli.install import cmd_init
-from edge.cli.lifecycle import cmd_backup, cmd_migrate, cmd_restore
-from edge.cli.operations import cmd_check_config, cmd_demo, cmd_devices, cmd_run
-from edge.cli.reports import cmd_events, cmd_reorders, cmd_scans, cmd_stock
-from edge.cli.transactions import cmd_build, cmd_count, cmd_receive, cmd_reorder_cancel, cmd_scan
-from edge.config import ConfigError
-from edge.masterdata.csv_files import ImportRefused
+from edge.cli.arguments import DEFAULT_CONFIG, EXIT_FAILURE, EXIT_USAGE, count_arg
 from edge.runtime.logs import configure as configure_logging
-from edge.store.database import StorageError
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a command, as given to ``add_argument``."""
+
+    flags: tuple[str, ...]
+    options: dict[str, Any]
+
+
+def arg(*flags: str, **options: Any) -> Arg:
+    return Arg(flags, options)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, its handler as ``"module:function"``, its help and arguments."""
+
+    name: str
+    handler: str
+    text: str
+    args: tuple[Arg, ...] = ()
+    actions: tuple[Command, ...] = field(default=())  # `edge reorder cancel ID`
+
+
+JSON = arg("--json", action="store_true", help="one JSON document on stdout, e.g. --json | jq .")
+LIMIT = "N: 0 or more, e.g. --limit 20"
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "run",
+        "edge.cli.operations:cmd_run",
+        "run the daemon: read scanners, commit scans, publish events",
+        (
+            arg(
+                "--log-mqtt",
+                action="store_true",
+                help="also log every MQTT packet the relay sends and receives, e.g. "
+                "`edge run --log-mqtt` (paho's traces; -v alone leaves them out)",
+            ),
+        ),
+    ),
+    Command(
+        "devices",
+        "edge.cli.operations:cmd_devices",
+        "list input devices and serial ports that could be scanners",
+        (
+            arg(
+                "--json",
+                action="store_true",
+                help="the discovery report as JSON, e.g. --json | jq .",
+            ),
+        ),
+    ),
+    Command(
+        "demo",
+        "edge.cli.operations:cmd_demo",
+        "run the real pipeline on demo data, no hardware needed",
+        (
+            arg(
+                "--data",
+                metavar="DIR",
+                help="folder with items.csv, bom.csv, stock.csv, e.g. --data ./plant-data",
+            ),
+            arg(
+                "--keep",
+                action="store_true",
+                help="keep the demo database folder, e.g. edge demo --keep",
+            ),
+        ),
+    ),
+    Command(
+        "import",
+        "edge.cli.importing:cmd_import",
+        "import items, BOMs or opening stock from CSV",
+        (
+            arg(
+                "kind",
+                choices=["items", "bom", "stock"],
+                help="what FILE holds: items, bom or stock, e.g. items",
+            ),
+            arg("file", metavar="FILE", help="the CSV file, e.g. /srv/plant/items.csv"),
+        ),
+    ),
+    Command(
+        "scan",
+        "edge.cli.transactions:cmd_scan",
+        "enter codes by hand, each processed as a scan",
+        (
+            arg(
+                "--station",
+                required=True,
+                metavar="ID",
+                help="(required) the station scanning, e.g. --station PACK-1",
+            ),
+            arg(
+                "codes",
+                nargs="+",
+                metavar="CODE",
+                help="one or more codes, each a scan, e.g. QTY:3 FG-PUMP-100",
+            ),
+        ),
+    ),
+    Command("stock", "edge.cli.reports:cmd_stock", "show stock of every stocked item", (JSON,)),
+    Command(
+        "scans",
+        "edge.cli.reports:cmd_scans",
+        "show the scan journal, newest first",
+        (
+            JSON,
+            arg("--limit", type=count_arg, metavar="N", help=f"the newest N scans only; {LIMIT}"),
+        ),
+    ),
+    Command(
+        "events",
+        "edge.cli.reports:cmd_events",
+        "show the event outbox, oldest first",
+        (
+            JSON,
+            arg(
+                "--pending",
+                action="store_true",
+                help="unpublished events only, e.g. edge events --pending",
+            ),
+            arg("--limit", type=count_arg, metavar="N", help=f"the newest N events only; {LIMIT}"),
+        ),
+    ),
+    Command(
+        "reorders",
+        "edge.cli.reports:cmd_reorders",
+        "show open reorders",
+        (
+            JSON,
+            arg("--all", action="store_true", help="closed reorders too, e.g. edge reorders --all"),
+        ),
+    ),
+    Command(
+        "receive",
+        "edge.cli.transactions:cmd_receive",
+        "receive goods into stock",
+        (
+            arg("part", metavar="PART", help="the part number or an alias, e.g. RM-HOUSING-CAST"),
+            arg("qty", metavar="QTY", help="how many arrived, an exact decimal, e.g. 12 or 2.5"),
+            arg(
+                "--reorder",
+                type=int,
+                metavar="ID",
+                help="count against reorder ID, e.g. --reorder 3",
+            ),
+        ),
+    ),
+    Command(
+        "count",
+        "edge.cli.transactions:cmd_count",
+        "record a cycle count (sets on hand)",
+        (
+            arg("part", metavar="PART", help="the part counted, e.g. RM-HOUSING-CAST"),
+            arg("qty", metavar="QTY", help="how many are there, an exact decimal, e.g. 14 or 0.5"),
+        ),
+    ),
+    Command(
+        "build",
+        "edge.cli.transactions:cmd_build",
+        "receive a built sub-assembly and backflush its BOM",
+        (
+            arg("part", metavar="PART", help="the sub-assembly built, e.g. SA-MOTOR-100"),
+            arg("qty", metavar="QTY", help="how many were built, above 0, e.g. 4"),
+        ),
+    ),
+    Command(
+        "reorder",
+        "",
+        "act on a reorder",
+        actions=(
+            Command(
+                "cancel",
+                "edge.cli.transactions:cmd_reorder_cancel",
+                "cancel an open reorder",
+                (
+                    arg(
+                        "id",
+                        type=int,
+                        metavar="ID",
+                        help="the reorder's number (edge reorders), e.g. 3",
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Command(
+        "check-config",
+        "edge.cli.operations:cmd_check_config",
+        "validate the config and print it (secrets masked)",
+    ),
+    Command(
+        "backup",
+        "edge.cli.lifecycle:cmd_backup",
+        "consistent copy of the database (online backup)",
+        (
+            arg(
+                "path",
+                metavar="PATH",
+                help="a new file for the copy, e.g. /srv/backup/edge-monday.db",
+            ),
+        ),
+    ),
+    Command(
+        "migrate",
+        "edge.cli.lifecycle:cmd_migrate",
+        "upgrade the database's schema, keeping a .pre- backup",
+    ),
+    Command(
+        "restore",
+        "edge.cli.lifecycle:cmd_restore",
+        "put a backup in place (the service stopped)",
+        (arg("path", metavar="PATH", help="a file made by edge backup, e.g. /srv/edge.bak"),),
+    ),
+    Command(
+        "init",
+        "edge.cli.install:cmd_init",
+        "write a starter config; show how to install the service",
+        (
+            arg(
+                "dir",
+                nargs="?",
+                default=".",
+                metavar="DIR",
+                help="folder for edge.toml (default: .), e.g. edge init ~/edge-try",
+            ),
+            arg(
+                "--force",
+                action="store_true",
+                help="overwrite an existing DIR/edge.toml, e.g. --force",
+            ),
+        ),
+    ),
+)
+
+# The errors a handler raises for the user, as "module:class" and the exit code.
+# A class is looked up only if its module is loaded: an error of a module that
+# was never imported cannot have been raised, so no handler's module is
+# imported here just to be able to catch its errors.
+EXPECTED_ERRORS = (
+    ("edge.cli.arguments:UsageError", EXIT_USAGE),
+    ("edge.config.problems:ConfigError", EXIT_USAGE),
+    ("edge.masterdata.csv_files:ImportRefused", EXIT_USAGE),
+    ("edge.store.revisions:StorageError", EXIT_FAILURE),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,19 +280,65 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # argparse lists the choices; a mistyped command or choice deserves the likely one.
+        if action.choices is None or value in action.choices:
+            return
+        import difflib  # noqa: PLC0415 - with heapq, a tenth of --help's own import time
 
-def build_parser() -> argparse.ArgumentParser:
+        names = [str(name) for name in action.choices]
+        close = difflib.get_close_matches(str(value), names, n=1)
+        if isinstance(action, argparse._SubParsersAction):
+            hint = f"; did you mean {close[0]!r}?" if close else f" (one of: {', '.join(names)})"
+            self.exit(EXIT_USAGE, f"{self.prog} {value}: unknown command{hint}\n")
+        if close:
+            raise argparse.ArgumentError(action, f"{value!r}: did you mean {close[0]!r}?")
+        super()._check_value(action, value)
+
+
+def _common_options() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     # SUPPRESS: given before or after the command, the option is not reset by the other parser.
     common.add_argument(
         "--config",
         metavar="PATH",
         default=argparse.SUPPRESS,
-        help=f"config file (default: $EDGE_CONFIG, then {DEFAULT_CONFIG})",
+        help="config file, e.g. --config ./edge.toml "
+        f"(default: $EDGE_CONFIG, then {DEFAULT_CONFIG})",
     )
     common.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log debug messages, e.g. edge -v run",
     )
+    return common
+
+
+def _add_commands(sub: Any, commands: Sequence[Command], common: argparse.ArgumentParser) -> None:
+    for command in commands:
+        child = sub.add_parser(
+            command.name, help=command.text, description=command.text, parents=[common]
+        )
+        # Required options get a heading of their own: argparse lists them among the optional.
+        required = [
+            a for a in command.args if a.flags[0].startswith("-") and a.options.get("required")
+        ]
+        group = child.add_argument_group("required options") if required else child
+        for argument in command.args:
+            target = group if argument in required else child
+            target.add_argument(*argument.flags, **argument.options)
+        if command.actions:
+            actions = child.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+            actions.required = True
+            _add_commands(actions, command.actions, common)
+        else:
+            child.set_defaults(handler=command.handler)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
     parser = _Parser(
         prog="edge",
         description="Backflush Edge: barcode scans to a durable stock ledger and MQTT events.",
@@ -56,78 +347,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-
-    def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> Any:
-        child = sub.add_parser(name, help=text, description=text, parents=[common])
-        child.set_defaults(handler=handler)
-        return child
-
-    run = command("run", cmd_run, "run the daemon: read scanners, commit scans, publish events")
-    run.add_argument(
-        "--log-mqtt",
-        action="store_true",
-        help="also log every MQTT packet the relay sends and receives, e.g. "
-        "`edge run --log-mqtt` (paho's traces; -v alone leaves them out)",
-    )
-    command("devices", cmd_devices, "list input devices and serial ports that could be scanners")
-    demo = command("demo", cmd_demo, "run the real pipeline on demo data, no hardware needed")
-    demo.add_argument("--data", metavar="DIR", help="folder with items.csv, bom.csv, stock.csv")
-    demo.add_argument("--keep", action="store_true", help="keep the demo database folder")
-
-    imp = command("import", cmd_import, "import items, BOMs or opening stock from CSV")
-    imp.add_argument("kind", choices=["items", "bom", "stock"])
-    imp.add_argument("file", metavar="FILE")
-
-    scan = command("scan", cmd_scan, "enter codes by hand, each processed as a scan")
-    scan.add_argument("--station", required=True, metavar="ID")
-    scan.add_argument("codes", nargs="+", metavar="CODE")
-
-    for name, handler, text in (
-        ("stock", cmd_stock, "show stock of every stocked item"),
-        ("scans", cmd_scans, "show the scan journal, newest first"),
-        ("events", cmd_events, "show the event outbox, oldest first"),
-        ("reorders", cmd_reorders, "show open reorders"),
-    ):
-        child = command(name, handler, text)
-        child.add_argument("--json", action="store_true", help="one JSON document on stdout")
-        if name == "scans":
-            child.add_argument("--limit", type=int, metavar="N", help="newest N scans only")
-        if name == "events":
-            child.add_argument("--pending", action="store_true", help="unpublished events only")
-        if name == "reorders":
-            child.add_argument("--all", action="store_true", help="closed reorders too")
-
-    for name, handler, text in (
-        ("receive", cmd_receive, "receive goods into stock"),
-        ("count", cmd_count, "record a cycle count (sets on hand)"),
-        ("build", cmd_build, "receive a built sub-assembly and backflush its BOM"),
-    ):
-        child = command(name, handler, text)
-        child.add_argument("part", metavar="PART")
-        child.add_argument("qty", metavar="QTY")
-        if name == "receive":
-            child.add_argument("--reorder", type=int, metavar="ID", help="count against reorder ID")
-
-    reorder = command("reorder", lambda _args: EXIT_USAGE, "act on a reorder")
-    actions = reorder.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
-    actions.required = True
-    cancel = actions.add_parser("cancel", help="cancel an open reorder", parents=[common])
-    cancel.add_argument("id", type=int, metavar="ID")
-    cancel.set_defaults(handler=cmd_reorder_cancel)
-
-    command("check-config", cmd_check_config, "validate the config and print it (secrets masked)")
-    backup_cmd = command("backup", cmd_backup, "consistent copy of the database (online backup)")
-    backup_cmd.add_argument("path", metavar="PATH")
-    init = command("init", cmd_init, "write a starter config; show how to install the service")
-    init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="folder (default: .)")
-    init.add_argument("--force", action="store_true", help="overwrite an existing DIR/edge.toml")
-    init.epilog = "example: edge init ~/edge-try"
-    command("migrate", cmd_migrate, "upgrade the database's schema, keeping a .pre- backup")
-    restore = command("restore", cmd_restore, "put a backup in place (the service stopped)")
-    restore.add_argument(
-        "path", metavar="PATH", help="a file made by edge backup, e.g. /srv/edge.bak"
-    )
+    _add_commands(sub, COMMANDS, common)
     return parser
+
+
+def load_handler(target: str) -> Callable[[argparse.Namespace], int]:
+    """The function named by ``"module:function"``, importing its module now."""
+    module, _, function = target.partition(":")
+    handler: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(module), function
+    )
+    return handler
+
+
+def exit_code_for(error: BaseException) -> int | None:
+    """The exit code of an error meant for the user; None for anything else (a bug)."""
+    for target, code in EXPECTED_ERRORS:
+        module, _, name = target.partition(":")
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(error, getattr(loaded, name)):
+            return code
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,12 +376,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.verbose = getattr(args, "verbose", False)
     configure_logging(verbose=args.verbose, timestamps=args.command == "run")
     try:
-        return int(args.handler(args))
-    except (ConfigError, UsageError, ImportRefused) as error:
-        print(f"edge {args.command}: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except StorageError as error:
-        print(f"edge {args.command}: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        return int(load_handler(args.handler)(args))
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        code = exit_code_for(error)
+        if code is None:
+            raise
+        print(f"edge {args.command}: {error}", file=sys.stderr)
+        return code

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from edge.cli.arguments import EXIT_OK, read_config
-from edge.config import config_warnings, format_config
+from edge.cli.render import print_json
+from edge.config import ConfigError, config_warnings, format_config
 from edge.runtime.logs import set_levels as set_log_levels
 
 
@@ -20,11 +21,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return Daemon(config.source).run()
 
 
-def cmd_devices(_args: argparse.Namespace) -> int:
-    from hardware.bindings import format_devices  # noqa: PLC0415
+def configured_stations(args: argparse.Namespace) -> list[str]:
+    """The stations of the config, to propose in [[scanner]] tables; none if it does not load.
+
+    ``edge devices`` is often run before the config is finished, so a config
+    that is missing or wrong only costs the proposal, not the listing.
+    """
+    try:
+        return [station.id for station in read_config(args).stations]
+    except ConfigError:
+        return []
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from hardware.bindings import devices_json, format_devices  # noqa: PLC0415
     from hardware.devices import discover  # noqa: PLC0415
 
-    print(format_devices(discover()))
+    report, stations = discover(), configured_stations(args)
+    if args.json:
+        print_json(devices_json(report, stations))
+    else:
+        print(format_devices(report, stations), end="")
     return EXIT_OK
 
 

@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sqlite3
+from collections.abc import Iterator
 
-from edge.cli.arguments import EXIT_OK, open_service
+from edge.cli.arguments import EXIT_OK, open_reader
 from edge.cli.render import print_json
 from edge.cli.terminal import render_table
-from edge.domain.events import summarize
 from edge.store import queries
 
 
+@contextlib.contextmanager
+def reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
+    """The database, read-only, and what went wrong reading it as a StorageError.
+
+    Opened read-only, an old database is left as it is (only ``edge run``
+    upgrades the schema), so a read of it may find the tables not as expected.
+    """
+    connection = open_reader(args)
+    try:
+        yield connection
+    except (sqlite3.Error, queries.SchemaMismatch) as error:
+        from edge.store.revisions import StorageError  # noqa: PLC0415 - only on this error
+
+        hint = ""
+        if isinstance(error, queries.SchemaMismatch):
+            hint = " (a database of an older version? `edge run` upgrades its schema)"
+        raise StorageError(f"cannot read the database: {error}{hint}") from None
+    finally:
+        connection.close()
+
+
 def cmd_stock(args: argparse.Namespace) -> int:
-    rows = queries.stock(open_service(args, must_exist=True).engine)
+    with reading(args) as connection:
+        rows = queries.stock(connection)
     if args.json:
         print_json([row.as_json() for row in rows])
         return EXIT_OK
@@ -29,7 +53,8 @@ def cmd_stock(args: argparse.Namespace) -> int:
 
 
 def cmd_scans(args: argparse.Namespace) -> int:
-    rows = queries.scans(open_service(args, must_exist=True).engine, args.limit)
+    with reading(args) as connection:
+        rows = queries.scans(connection, args.limit)
     if args.json:
         print_json(rows)
         return EXIT_OK
@@ -54,12 +79,15 @@ def cmd_scans(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    service = open_service(args, must_exist=True)
-    rows = queries.events(service.engine, pending=args.pending)
+    with reading(args) as connection:
+        rows = queries.events(connection, pending=args.pending, limit=args.limit)
+        summary = queries.outbox_summary(connection) if args.pending else None
     if args.json:
         keys = ("topic", "published", "set_aside", "last_error", "payload")
         print_json([{key: row[key] for key in keys} for row in rows])
         return EXIT_OK
+    from edge.domain.events import summarize  # noqa: PLC0415 - the event types, for tables only
+
     print(
         render_table(
             ["seq", "type", "published", "topic", "summary"],
@@ -75,8 +103,7 @@ def cmd_events(args: argparse.Namespace) -> int:
             ],
         )
     )
-    if args.pending:
-        summary = queries.outbox_summary(service.engine)
+    if summary is not None:
         print(
             f"\n{summary.events_pending} events and {summary.stock_pending} stock states "
             "waiting to be published"
@@ -90,7 +117,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_reorders(args: argparse.Namespace) -> int:
-    rows = queries.reorders(open_service(args, must_exist=True).engine, include_closed=args.all)
+    with reading(args) as connection:
+        rows = queries.reorders(connection, include_closed=args.all)
     if args.json:
         print_json(rows)
         return EXIT_OK

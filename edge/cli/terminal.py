@@ -8,6 +8,11 @@ from decimal import Decimal
 from edge.domain.quantity import format_quantity
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 component``, ``3 components``: a count with its noun (regular plurals only)."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def cell(value: object) -> str:
     if value is None:
         return "-"

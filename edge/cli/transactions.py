@@ -15,6 +15,7 @@ from edge.cli.arguments import (
     quantity_arg,
     read_config,
 )
+from edge.cli.terminal import counted
 from edge.domain.inventory import Inventory, Rejection
 from edge.domain.quantity import format_quantity
 from edge.domain.scanning import ScanInput
@@ -93,7 +94,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
         posted = inventory.build(part, quantity, at)
-        return f"built {format_quantity(quantity)} x {part}; issued {len(posted.lines)} components"
+        issued = counted(len(posted.lines), "component")
+        return f"built {format_quantity(quantity)} x {part}; issued {issued}"
 
     return transact(open_service(args), operation)
 

@@ -86,7 +86,8 @@ class BomEvent(Event):
     scan_id: int | None
 
     def summary(self) -> str:
-        return f"{format_quantity(self.quantity)} x {self.part}, {len(self.lines)} lines"
+        lines = "1 line" if len(self.lines) == 1 else f"{len(self.lines)} lines"
+        return f"{format_quantity(self.quantity)} x {self.part}, {lines}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,13 @@ Progress = Callable[[int], None]
 @dataclass(frozen=True, slots=True)
 class CellError:
     file: str
-    line: int
+    line: int | None  # None: about the whole file (it cannot be read)
     column: int | None
     name: str | None
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
         if self.column is not None:
             where += f":{self.column}"
         if self.name is not None:
@@ -120,7 +120,9 @@ def read_csv(
     try:
         data = path.read_bytes()
     except OSError as error:
-        result.errors.append(CellError(name, 0, None, None, f"cannot read: {error.strerror}"))
+        # The full path: the name alone does not say which folder was looked in.
+        problem = f"cannot read: {error.strerror}"
+        result.errors.append(CellError(str(path.absolute()), None, None, None, problem))
         return result
     try:
         text = data.decode("utf-8-sig")

@@ -16,5 +16,7 @@ class ImportSummary:
         if kind == "items":
             return f"{self.rows} items: {self.added} added, {self.updated} updated"
         if kind == "bom":
-            return f"{self.rows} BOM lines for {self.parents} parents"
+            lines = "line" if self.rows == 1 else "lines"
+            parents = "parent" if self.parents == 1 else "parents"
+            return f"{self.rows} BOM {lines} for {self.parents} {parents}"
         return f"{self.rows} opening balances"

@@ -26,7 +26,8 @@ from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
 from edge.runtime.clock import SystemClock
 from edge.runtime.logs import LoggedCode
 from edge.service import InventoryService, PendingScan
-from edge.store.database import StorageError, driver_reason, free_megabytes
+from edge.store.database import driver_reason, free_megabytes
+from edge.store.revisions import StorageError
 from hardware.barcode import decode
 from hardware.reads import RawRead
 

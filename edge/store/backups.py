@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from edge.store import schema
-from edge.store.database import StorageError, known_revisions
+from edge.store.revisions import StorageError, known_revisions
 
 # Tables every revision since 0001 has; at the head, all of schema.metadata.
 _CORE_TABLES = frozenset({"items", "bom_lines", "scans", "transactions", "ledger", "outbox"})

@@ -10,7 +10,6 @@ same file queue on the write lock instead of failing mid-transaction with
 
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -19,6 +18,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from edge.store.revisions import (
+    MIGRATIONS,
+    StorageError,
+    check_revision,
+    pre_upgrade_path,
+    script_head,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -31,15 +38,6 @@ PRAGMAS = (
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
 )
 READ_ONLY = "edge_read_only"  # execution option: a transaction that never writes
-_MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-class StorageError(Exception):
-    """The database cannot be opened or written."""
-
-
-class SchemaError(StorageError):
-    """The database's schema revision is not the one this program may use as it is."""
 
 
 def driver_reason(error: BaseException) -> str:
@@ -87,47 +85,9 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig  # noqa: PLC0415 - see migrate()
 
     config = AlembicConfig()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
-
-
-_REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']\s*$""", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"""^down_revision\s*=\s*(?:["']([^"']+)["']|None)\s*$""", re.MULTILINE)
-
-
-def known_revisions() -> list[str] | None:
-    """The migrations' revisions, oldest first, read from the version files' text.
-
-    None when the files do not show one plain chain (a merge, a branch, an
-    unusual file): then alembic itself decides. Reading the text keeps alembic
-    (some 12 MB resident) out of every command that finds the schema current.
-    """
-    parent_of: dict[str, str | None] = {}
-    for path in (_MIGRATIONS / "versions").glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        revision = _REVISION.search(text)
-        if revision is None:
-            continue  # __init__.py
-        down = _DOWN_REVISION.search(text)
-        if down is None:
-            return None
-        parent_of[revision.group(1)] = down.group(1)
-    child_of: dict[str | None, str] = {parent: child for child, parent in parent_of.items()}
-    if len(child_of) != len(parent_of):
-        return None  # two revisions share a parent: a branch
-    chain: list[str] = []
-    current = child_of.get(None)
-    while current is not None:
-        chain.append(current)
-        current = child_of.get(current)
-    return chain if len(chain) == len(parent_of) else None
-
-
-def _script_head() -> str | None:
-    """The newest migration's revision (None: see :func:`known_revisions`)."""
-    chain = known_revisions()
-    return chain[-1] if chain else None
 
 
 def _stored_revisions(connection: Connection) -> list[str]:
@@ -148,7 +108,7 @@ def migrate(engine: Engine) -> None:
     with 20 scanners); alembic is loaded only when an upgrade may be due.
     """
     with engine.begin() as connection:
-        head = _script_head()
+        head = script_head()
         if head is not None and _stored_revisions(connection) == [head]:
             return
         # Only needed when an upgrade may be due.
@@ -162,43 +122,6 @@ def migrate(engine: Engine) -> None:
         if current == head:
             return
         command.upgrade(config, "head")
-
-
-def pre_upgrade_path(path: Path, revision: str) -> Path:
-    """Where an upgrade from ``revision`` keeps the database as it was: ``<db>.pre-<revision>``."""
-    return path.with_name(f"{path.name}.pre-{revision}")
-
-
-def check_revision(path: Path, stored: list[str], *, has_tables: bool, upgrade: bool) -> bool:
-    """Whether the database at ``path`` (at revision ``stored``) needs migrating now.
-
-    Raises :class:`SchemaError` when it may not be opened: newer than this
-    program, not a Backflush Edge database, or older and ``upgrade`` is false.
-    A new (empty) file is created at the head by any command.
-    """
-    chain = known_revisions()
-    if chain is None:
-        return True  # an unusual set of version files: alembic decides in migrate()
-    head = chain[-1]
-    if stored == [head]:
-        return False
-    if not stored:
-        if has_tables:
-            raise SchemaError(f"{path} is not a Backflush Edge database (no schema revision)")
-        return True
-    if len(stored) != 1 or stored[0] not in chain:
-        revision = ", ".join(stored)
-        raise SchemaError(
-            f"the database {path} is at revision {revision}, newer than this program's {head}: "
-            f"install the newer version, or restore the pre-upgrade backup "
-            f"{pre_upgrade_path(path, head)} with `edge restore`"
-        )
-    if not upgrade:
-        raise SchemaError(
-            f"the database {path} is at revision {stored[0]}, this program needs {head}: "
-            "run `edge migrate` (or start `edge run`)"
-        )
-    return True
 
 
 def read_revision(engine: Engine) -> tuple[list[str], bool]:

@@ -35,7 +35,8 @@ from edge.store.backups import (
     temporary_beside,
     verify_copy,
 )
-from edge.store.database import StorageError, create_database_engine, known_revisions, migrate
+from edge.store.database import create_database_engine, migrate
+from edge.store.revisions import StorageError, known_revisions
 
 
 class DatabaseHeld(StorageError):

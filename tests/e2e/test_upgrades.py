@@ -21,7 +21,8 @@ from pathlib import Path
 
 from alembic import command
 
-from edge.store.database import _alembic_config, _script_head, create_database_engine
+from edge.store.database import _alembic_config, create_database_engine
+from edge.store.revisions import script_head
 from tests.e2e.conftest import CONFIG, Edge, describe, table_rows
 from tests.scanner_pty import free_port
 
@@ -85,18 +86,23 @@ def _revision(database: Path) -> str:
 
 
 def _digest(database: Path) -> str:
-    """The bytes of the database and of any -wal/-shm beside it."""
+    """The bytes of the database and of the write-ahead log's content beside it.
+
+    The -shm file is left out: it is SQLite's shared index of the log, which
+    every reader (a read-only one included) maps and marks; an empty -wal is
+    what a read-only open of a WAL database leaves, holding no data.
+    """
     digest = hashlib.sha256()
-    for suffix in ("", "-wal", "-shm"):
-        path = database.with_name(database.name + suffix)
-        digest.update(path.read_bytes() if path.exists() else b"<absent>")
+    digest.update(database.read_bytes())
+    wal = database.with_name(database.name + "-wal")
+    digest.update(wal.read_bytes() if wal.exists() else b"")
     return digest.hexdigest()
 
 
 def test_a_reading_command_leaves_an_old_database_unchanged_and_names_the_upgrade(
     demo_edge: Edge,
 ) -> None:
-    head = _script_head()
+    head = script_head()
     assert head is not None
     assert head != OLD
     _downgrade(demo_edge.database, OLD)
@@ -117,7 +123,7 @@ def test_migrate_keeps_the_old_database_then_upgrades(demo_edge: Edge) -> None:
     _downgrade(demo_edge.database, OLD)
     old_rows = table_rows(demo_edge.database)
     result = demo_edge.ok("migrate")
-    head = _script_head()
+    head = script_head()
     assert f"from revision {OLD} to {head}" in result.stdout
     kept = demo_edge.workdir / f"edge.db.pre-{OLD}"
     # The pre-upgrade copy is the old database as it was, and opens at the old revision.
@@ -146,13 +152,13 @@ def test_edge_run_keeps_the_old_database_then_upgrades(demo_edge: Edge) -> None:
     kept = demo_edge.workdir / f"edge.db.pre-{OLD}"
     assert _revision(kept) == OLD
     assert table_rows(kept) == old_rows
-    assert _revision(demo_edge.database) == _script_head()
+    assert _revision(demo_edge.database) == script_head()
 
 
 def test_a_database_newer_than_the_program_is_refused_by_every_command(demo_edge: Edge) -> None:
     _stamp(demo_edge.database, NEWER)
     before = _digest(demo_edge.database)
-    head = _script_head()
+    head = script_head()
     way_back = (
         f"install the newer version, or restore the pre-upgrade backup "
         f"{demo_edge.database}.pre-{head} with `edge restore`"
@@ -170,5 +176,5 @@ def test_a_new_database_is_created_at_the_head_by_any_command(edge: Edge) -> Non
     items = edge.write("items.csv", "part,uom,stocked\nR-1,EA,true\n")
     result = edge("import", "items", str(items))
     assert result.returncode == 0, describe(result)
-    assert _revision(edge.database) == _script_head()
+    assert _revision(edge.database) == script_head()
     assert not list(edge.workdir.glob("edge.db.pre-*"))

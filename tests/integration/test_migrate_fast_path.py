@@ -10,7 +10,8 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from edge.store.database import _alembic_config, _script_head, open_database
+from edge.store.database import _alembic_config, open_database
+from edge.store.revisions import script_head
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,7 +20,7 @@ def test_the_head_read_from_the_files_is_alembics(tmp_path: Path) -> None:
     engine = open_database(tmp_path / "edge.db")
     with engine.connect() as connection:
         assert (
-            _script_head()
+            script_head()
             == ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
         )
 
@@ -44,8 +45,8 @@ def test_a_database_one_revision_behind_is_upgraded(tmp_path: Path) -> None:
         command.downgrade(_alembic_config(connection), "-1")
         behind = MigrationContext.configure(connection).get_current_revision()
     engine.dispose()
-    assert behind != _script_head()
+    assert behind != script_head()
     engine = open_database(path, upgrade=True)
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == _script_head()
+        assert MigrationContext.configure(connection).get_current_revision() == script_head()
     engine.dispose()

@@ -10,13 +10,8 @@ from alembic.script import ScriptDirectory
 
 from edge.store.backups import copy_database, verify_copy
 from edge.store.counters import read_stream
-from edge.store.database import (
-    SchemaError,
-    StorageError,
-    _alembic_config,
-    known_revisions,
-    open_database,
-)
+from edge.store.database import _alembic_config, open_database
+from edge.store.revisions import SchemaError, StorageError, known_revisions
 
 
 def test_the_revisions_read_from_the_files_are_alembics_chain(tmp_path: Path) -> None:

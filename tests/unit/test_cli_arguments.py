@@ -15,6 +15,7 @@ from edge.cli.arguments import (
     UsageError,
     build_quantity_arg,
     config_path,
+    count_arg,
     part_arg,
     quantity_arg,
 )
@@ -40,14 +41,15 @@ def test_build_quantity_arg_accepts_quantities_above_zero(text: str, expected: D
 @pytest.mark.parametrize(
     ("function", "text", "message"),
     [
-        (quantity_arg, "1e3", "QTY: "),
-        (quantity_arg, " 5", "QTY: "),
-        (build_quantity_arg, "1.1234567", "QTY: "),
-        (build_quantity_arg, "0", "QTY: a build quantity must be greater than zero"),
-        (build_quantity_arg, "-1", "QTY: a build quantity must be greater than zero"),
-        (part_arg, "", "PART: part number is empty"),
-        (part_arg, "A\tB", "PART: "),
-        (part_arg, "P" * 65, "PART: part number is longer than 64 characters"),
+        (quantity_arg, "1e3", "the quantity '1e3' is not an exact decimal: "),
+        (quantity_arg, " 5", "the quantity ' 5' is not an exact decimal: "),
+        (quantity_arg, "1,5", "the quantity '1,5' is not an exact decimal: "),
+        (build_quantity_arg, "1.1234567", "the quantity '1.1234567' is not an exact decimal: "),
+        (build_quantity_arg, "0", "the quantity '0' of a build must be greater than zero"),
+        (build_quantity_arg, "-1", "the quantity '-1' of a build must be greater than zero"),
+        (part_arg, "", "the part number is empty"),
+        (part_arg, "A\tB", "the part number "),
+        (part_arg, "P" * 65, "the part number is longer than 64 characters"),
     ],
 )
 def test_bad_arguments_are_usage_errors_naming_the_argument(
@@ -56,6 +58,26 @@ def test_bad_arguments_are_usage_errors_naming_the_argument(
     with pytest.raises(UsageError) as raised:
         function(text)
     assert str(raised.value).startswith(message)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0", 0), ("20", 20), ("007", 7)])
+def test_count_arg_accepts_whole_numbers_from_zero(text: str, expected: int) -> None:
+    assert count_arg(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-1", "'-1' is negative; give 0 or more, e.g. 20"),
+        ("2.5", "'2.5' is not a whole number, e.g. 20"),
+        ("ten", "'ten' is not a whole number, e.g. 20"),
+        ("", "'' is not a whole number, e.g. 20"),
+    ],
+)
+def test_count_arg_refuses_negatives_and_non_integers(text: str, message: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        count_arg(text)
+    assert str(raised.value) == message
 
 
 def test_part_arg_trims_and_keeps_case() -> None:
@@ -89,6 +111,6 @@ def test_edge_build_refuses_a_quantity_not_above_zero_before_opening_anything(
     missing = tmp_path / "no-such.toml"
     assert main(["--config", str(missing), "build", "SA-MOTOR-100", qty]) == EXIT_USAGE
     assert capsys.readouterr().err == (
-        "edge build: QTY: a build quantity must be greater than zero\n"
+        f"edge build: the quantity '{qty}' of a build must be greater than zero\n"
     )
     assert not missing.exists()
