@@ -28,7 +28,7 @@ def reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
 
         hint = ""
         if isinstance(error, queries.SchemaMismatch):
-            hint = " (a database of an older version? `edge run` upgrades its schema)"
+            hint = " (a database of an older version? `edge migrate` upgrades its schema)"
         raise StorageError(f"cannot read the database: {error}{hint}") from None
     finally:
         connection.close()
