@@ -103,9 +103,10 @@ class _FixedBoms:
         return part in self._stocked
 
 
-# Explosions kept per catalog version. A 4,000-assembly catalog exploded whole
-# held some 26 MB; the products a plant ships in a day fit in these easily.
-EXPLOSIONS_KEPT = 1024
+# Explosions kept per catalog version, of each kind. A 4,000-assembly catalog
+# exploded whole held some 26 MB; a 50-component product's explosion is about
+# 10 kB, and the products a plant ships in a day are a few hundred at most.
+EXPLOSIONS_KEPT = 256
 
 
 class ExplosionMemo:
@@ -149,10 +150,8 @@ class BomGraph:
         """What one unit shipped or scrapped takes out of stock."""
         cached = self._memo.consumption.get(part)
         if cached is None:
-            if self.is_stocked(part):
-                cached = _explosion({part: ONE})
-            else:
-                cached = _explosion(self._children(part))
+            # A phantom's consumption is its components: one object, kept once.
+            cached = _explosion({part: ONE}) if self.is_stocked(part) else self.components(part)
             self._memo.consumption.put(part, cached)
         return cached
 

@@ -31,10 +31,12 @@ from edge.store.counters import CATALOG, read_counter
 from edge.store.rows import item_from_row
 
 # How many of each are kept per version. An item with its reorder fields is
-# about 0.6 kB; a scan of a 50-component product touches some 70 items.
-ITEMS_KEPT: Final = 4096
-ALIASES_KEPT: Final = 4096
-BOMS_KEPT: Final = 2048
+# about 0.6 kB; a scan of a 50-component product touches some 70 items. A
+# miss costs one indexed query (a BOM also reads its components' items, and
+# their aliases in one scan of that table: some 2 ms with 40,000 aliases).
+ITEMS_KEPT: Final = 2048
+ALIASES_KEPT: Final = 2048
+BOMS_KEPT: Final = 512
 
 
 class _Absent:
