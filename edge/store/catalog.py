@@ -114,19 +114,21 @@ class Catalog:
         """Read ``parts`` (with their aliases) into the item cache, absent ones marked."""
         for start in range(0, len(parts), _BATCH):
             batch = parts[start : start + _BATCH]
-            # aliases.part has no index: one scan of the table per batch, not per item.
+            rows = self._connection.execute(
+                select(schema.items).where(schema.items.c.part.in_(batch))
+            ).all()
             codes: dict[str, list[str]] = {}
-            alias_rows = self._connection.execute(
-                select(schema.aliases.c.code, schema.aliases.c.part)
-                .where(schema.aliases.c.part.in_(batch))
-            )  # fmt: skip
-            for row in alias_rows:
-                codes.setdefault(row.part, []).append(row.code)
+            if rows:
+                # aliases.part has no index: one scan of the table per batch, not
+                # per item, and none for codes that are no part (a GTIN asked as one).
+                alias_rows = self._connection.execute(
+                    select(schema.aliases.c.code, schema.aliases.c.part)
+                    .where(schema.aliases.c.part.in_([row.part for row in rows]))
+                )  # fmt: skip
+                for alias in alias_rows:
+                    codes.setdefault(alias.part, []).append(alias.code)
             found = {
-                row.part: item_from_row(row, tuple(sorted(codes.get(row.part, ()))))
-                for row in self._connection.execute(
-                    select(schema.items).where(schema.items.c.part.in_(batch))
-                )
+                row.part: item_from_row(row, tuple(sorted(codes.get(row.part, ())))) for row in rows
             }
             for part in batch:
                 self._state.items.put(part, found.get(part, _ABSENT))
