@@ -10,9 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from edge.domain import bom
-from edge.store import catalog
+from edge.store import catalog, schema
 from edge.store.database import open_database
 from tests.shop_floor import SHIP, ShopFloor, make_service
 
@@ -93,3 +94,18 @@ def test_caches_far_smaller_than_the_catalog_give_the_same_ledger(
         assert shipped(floor, "KIT-1") == [("R-B", D(-3))]
         assert shipped(floor, "04006381333931") == [("R-A", D(-1))]
         assert shipped(floor, "CUST-1") == [("R-A", D(-2)), ("R-B", D(-3))]
+
+
+def test_an_uncommitted_catalog_change_is_never_shared(pump: ShopFloor) -> None:
+    assert shipped(pump, "FG-1") == [("R-A", D(-2)), ("R-B", D(-3))]  # the cache holds KIT-1
+    with pump.service.unit_of_work() as uow:
+        uow.connection.execute(
+            update(schema.items).where(schema.items.c.part == "KIT-1").values(stocked=True)
+        )
+        uow.bump_catalog()
+        assert uow.bom_graph().is_stocked("KIT-1")  # the transaction sees its own change
+        assert uow.bom_graph().consumption("FG-1").lines == (("KIT-1", D(1)), ("R-A", D(2)))
+    # Rolled back. The next committed import takes the version number the
+    # uncommitted change had; the scan after it must see the kit as a phantom.
+    pump.load("part,description\nR-C,Washer\n")
+    assert shipped(pump, "FG-1") == [("R-A", D(-2)), ("R-B", D(-3))]
