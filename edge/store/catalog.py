@@ -88,8 +88,8 @@ class Catalog:
     def item(self, part: str) -> Item | None:
         found = self._state.items.get(part)
         if found is None:
-            self._load_items([part])
-            found = self._state.items.get(part)
+            # From what was read, not from the cache: another thread may evict it first.
+            found = self._load_items([part])[part]
         return found if isinstance(found, Item) else None
 
     def part_for_alias(self, code: str) -> str | None:
@@ -120,8 +120,9 @@ class Catalog:
         item = self.item(part)
         return item is not None and item.stocked
 
-    def _load_items(self, parts: list[str]) -> None:
+    def _load_items(self, parts: list[str]) -> dict[str, Item | _Absent]:
         """Read ``parts`` (with their aliases) into the item cache, absent ones marked."""
+        read: dict[str, Item | _Absent] = {}
         for start in range(0, len(parts), _BATCH):
             batch = parts[start : start + _BATCH]
             rows = self._connection.exec_driver_sql(_in(_ITEMS_IN, len(batch)), tuple(batch)).all()
@@ -139,7 +140,8 @@ class Catalog:
                 row.part: item_from_row(row, tuple(sorted(codes.get(row.part, ())))) for row in rows
             }
             for part in batch:
-                self._state.items.put(part, found.get(part, _ABSENT))
+                read[part] = self._state.items.put(part, found.get(part, _ABSENT))
+        return read
 
 
 class CatalogCache:
