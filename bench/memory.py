@@ -383,7 +383,8 @@ def main() -> None:
         ("--daemon-env", {"action": "append", "default": [], "metavar": "KEY=VALUE",
                           "help": "environment for the daemon, e.g. MALLOC_ARENA_MAX=2"}),
         ("--reuse", {"type": Path, "help": "a database file: copied in if it exists (no "
-                     "import), else written after the import for the next run"}),
+                     "import), else written after the import for the next run; one of an "
+                     "older schema makes the daemon upgrade it, and Alembic's ~8 MB count"}),
     ])  # fmt: skip
     with scratch(args) as directory:
         print_machine(f"memory: {SCANNERS} serial scanners, {ITEMS} items, `edge run`", directory)
