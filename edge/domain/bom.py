@@ -11,8 +11,10 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from edge.domain import exactjson
+from edge.domain.lru import Lru
 from edge.domain.model import BomLine
 from edge.domain.quantity import CONTEXT, ONE, add, div, mul
 
@@ -75,61 +77,105 @@ def find_cycle(boms: Mapping[str, Sequence[BomLine]]) -> list[str] | None:
     return None
 
 
-class BomGraph:
-    """An immutable snapshot of every BOM and which assemblies are stocked.
+class BomSource(Protocol):
+    """Where a graph reads BOMs and stocked flags, on demand."""
 
-    Explosions are memoised per part: the graph is rebuilt whenever items or
-    BOMs change, so a cached explosion can never be stale.
-    """
+    def bom(self, part: str) -> Sequence[BomLine]:
+        """The part's BOM lines; empty when it has none."""
+        ...
+
+    def stocked(self, part: str) -> bool:
+        """The item's ``stocked`` flag (False for an unknown part)."""
+        ...
+
+
+class _FixedBoms:
+    """A BomSource over BOMs and stocked parts given whole."""
 
     def __init__(self, boms: Mapping[str, Sequence[BomLine]], stocked: Iterable[str]) -> None:
         self._boms = {parent: tuple(lines) for parent, lines in boms.items() if lines}
         self._stocked = frozenset(stocked)
-        self._per_unit: dict[str, dict[str, Decimal]] = {}
-        self._consumption: dict[str, Explosion] = {}
-        self._components: dict[str, Explosion] = {}
+
+    def bom(self, part: str) -> Sequence[BomLine]:
+        return self._boms.get(part, ())
+
+    def stocked(self, part: str) -> bool:
+        return part in self._stocked
+
+
+# Explosions kept per catalog version, of each kind. A 4,000-assembly catalog
+# exploded whole held some 26 MB; a 50-component product's explosion is about
+# 10 kB, and the products a plant ships in a day are a few hundred at most.
+EXPLOSIONS_KEPT = 256
+
+
+class ExplosionMemo:
+    """Explosions of one catalog version, shared by every graph built over it."""
+
+    def __init__(self, capacity: int | None = None) -> None:
+        capacity = EXPLOSIONS_KEPT if capacity is None else capacity
+        self.per_unit: Lru[str, dict[str, Decimal]] = Lru(capacity)
+        self.consumption: Lru[str, Explosion] = Lru(capacity)
+        self.components: Lru[str, Explosion] = Lru(capacity)
+
+
+class BomGraph:
+    """An immutable view of every BOM and which assemblies are stocked.
+
+    Explosions are memoised per part: a graph (and its memo) serves one
+    catalog version, so a cached explosion can never be stale. Built from
+    whole BOMs, or with :meth:`over` from a source read on demand.
+    """
+
+    def __init__(self, boms: Mapping[str, Sequence[BomLine]], stocked: Iterable[str]) -> None:
+        self._source: BomSource = _FixedBoms(boms, stocked)
+        self._memo = ExplosionMemo()
+
+    @classmethod
+    def over(cls, source: BomSource, memo: ExplosionMemo) -> BomGraph:
+        """A graph reading ``source`` on demand, sharing ``memo`` with others of its version."""
+        graph = cls.__new__(cls)
+        graph._source = source
+        graph._memo = memo
+        return graph
 
     def has_bom(self, part: str) -> bool:
-        return part in self._boms
+        return bool(self._source.bom(part))
 
     def is_stocked(self, part: str) -> bool:
         """Whether the part has its own stock balance (not a phantom)."""
-        return part not in self._boms or part in self._stocked
+        return not self.has_bom(part) or self._source.stocked(part)
 
     def consumption(self, part: str) -> Explosion:
         """What one unit shipped or scrapped takes out of stock."""
-        cached = self._consumption.get(part)
+        cached = self._memo.consumption.get(part)
         if cached is None:
-            if self.is_stocked(part):
-                cached = _explosion({part: ONE})
-            else:
-                cached = _explosion(self._children(part))
-            self._consumption[part] = cached
+            # A phantom's consumption is its components: one object, kept once.
+            cached = _explosion({part: ONE}) if self.is_stocked(part) else self.components(part)
+            self._memo.consumption.put(part, cached)
         return cached
 
     def components(self, part: str) -> Explosion:
         """What building one unit of an assembly takes out of stock."""
-        cached = self._components.get(part)
+        cached = self._memo.components.get(part)
         if cached is None:
-            cached = _explosion(self._children(part))
-            self._components[part] = cached
+            cached = self._memo.components.put(part, _explosion(self._children(part)))
         return cached
 
     def _children(self, part: str) -> dict[str, Decimal]:
         """Per-unit stock components of ``part``'s own BOM, phantoms exploded through."""
-        cached = self._per_unit.get(part)
+        cached = self._memo.per_unit.get(part)
         if cached is not None:
             return cached
         result: dict[str, Decimal] = {}
-        for line in self._boms.get(part, ()):
+        for line in self._source.bom(part):
             factor = line_factor(line)
             if self.is_stocked(line.component):
                 result[line.component] = add(result.get(line.component, Decimal(0)), factor)
                 continue
             for grandchild, quantity in self._children(line.component).items():
                 result[grandchild] = add(result.get(grandchild, Decimal(0)), mul(factor, quantity))
-        self._per_unit[part] = result
-        return result
+        return self._memo.per_unit.put(part, result)
 
 
 def _explosion(per_unit: Mapping[str, Decimal]) -> Explosion:

@@ -210,10 +210,10 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         return self._catalog
 
     def item(self, part: str) -> Item | None:
-        return self.catalog.items.get(part)
+        return self.catalog.item(part)
 
     def part_for_alias(self, code: str) -> str | None:
-        return self.catalog.aliases.get(code)
+        return self.catalog.part_for_alias(code)
 
     def bom_graph(self) -> BomGraph:
         return self.catalog.graph
