@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge.cli.arguments import EXIT_OK, open_service, read_config
 from edge.store.database import create_database_engine, read_revision
-from edge.store.revisions import StorageError, known_revisions, pre_upgrade_path
+from edge.store.revisions import known_revisions, pre_upgrade_path
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -15,7 +15,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     config = read_config(args)
     path = config.database.path
     if not path.exists():
-        raise StorageError(f"no database at {path} (set database.path in {config.source})")
+        open_service(args, upgrade=True).engine.dispose()
+        print(f"created {path} at revision {(known_revisions() or ['the newest'])[-1]}")
+        return EXIT_OK
     probe = create_database_engine(path)
     try:
         before = read_revision(probe)[0]

@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +37,7 @@ from edge.scanpath.readers import RunningScanner, ScannerReader, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
 from edge.store.restore import DatabaseHold
+from edge.store.revisions import SchemaError, StorageError
 from hardware.reads import RawRead, ReadCallback, StateCallback
 
 log = logging.getLogger(__name__)
@@ -58,8 +61,34 @@ ServiceFactory = Callable[[Config], InventoryService]
 
 
 def upgrading_service(config: Config) -> InventoryService:
-    """The service `edge run` uses: the one command besides `edge migrate` that upgrades."""
-    return build_service(config, upgrade=True)
+    """The service `edge run` uses: the one command besides `edge migrate` that upgrades.
+
+    The upgrade itself (the ``.pre-`` backup, then the migrations) runs as
+    `edge migrate` in a child process: alembic stays resident once imported,
+    some 8 MB, and the daemon must stay under 80 MB for years, not only until
+    its next restart. A database already at the head never starts the child.
+    """
+    if config.database.path.exists():
+        try:
+            return build_service(config)
+        except SchemaError:
+            pass  # older, newer or foreign: `edge migrate` upgrades or says why not
+    _migrate_in_child(config)
+    return build_service(config)
+
+
+def _migrate_in_child(config: Config) -> None:
+    command = [sys.executable, "-m", "edge", "--config", str(config.source), "migrate"]
+    if log.isEnabledFor(logging.DEBUG):
+        command.append("-v")
+    # The child's stderr is the daemon's: its log lines and any refusal reach the journal.
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if result.returncode != 0:
+        raise StorageError(
+            f"the schema upgrade (edge migrate) failed with status {result.returncode}; "
+            "its message is above"
+        )
+    log.info("%s", result.stdout.strip())
 
 
 ReaderFactory = Callable[[ScannerConfig, ReadCallback, StateCallback], ScannerReader]
