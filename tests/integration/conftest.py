@@ -284,3 +284,14 @@ def relay_processes() -> Iterator[Callable[[Plant], RelayProcess]]:
             child.process.send_signal(signal.SIGCONT)
             child.process.kill()
             child.process.wait(30)
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every daemon a test starts; any still running at the end is killed."""
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

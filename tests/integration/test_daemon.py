@@ -38,17 +38,6 @@ def ptys() -> Iterator[dict[str, Pty]]:
 
 
 @pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Every daemon a test starts; any still running at the end is killed."""
-    processes: list[subprocess.Popen[bytes]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture
 def config_path(tmp_path: Path, ptys: dict[str, Pty]) -> Path:
     scanners = "\n".join(
         f'[[scanner]]\nid = "{station.lower()}"\nstation = "{station}"\nkind = "serial"\n'

@@ -33,16 +33,6 @@ def ptys() -> Iterator[list[Pty]]:
         pty.close()
 
 
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[bytes]]]:
-    processes: list[subprocess.Popen[bytes]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
 def _config(directory: Path, ptys: list[Pty], broker: Mosquitto) -> Path:
     scanners = "".join(
         f'\n[[scanner]]\nid = "s{index:02d}"\nstation = "PACK-1"\nkind = "serial"\n'
