@@ -129,6 +129,9 @@ class Daemon:
         config = self.config
         if not self._limits_hold(config):
             return EXIT_CANNOT_START
+        # Before anything starts: a SIGTERM during start-up (a scanner may already be
+        # connected) stops the daemon in order instead of killing it mid-way.
+        self._install_signals()
         # Held until exit: `edge restore` is refused while it is (edge/store/restore.py).
         hold = DatabaseHold(config.database.path)
         service = self.service_factory(config)
@@ -153,7 +156,6 @@ class Daemon:
             relay_thread = self.supervisor.start_restarting("relay", self.relay.run, relay_stop)
         for scanner in config.scanners:
             self._start_scanner(scanner)
-        self._install_signals()
         self.notifier.ready(self.status_line())
         self.ready.set()
         log.info("ready: %d scanners on %d stations", len(config.scanners), len(config.stations))
