@@ -384,7 +384,7 @@ def main() -> None:
                           "help": "environment for the daemon, e.g. MALLOC_ARENA_MAX=2"}),
         ("--reuse", {"type": Path, "help": "a database file: copied in if it exists (no "
                      "import), else written after the import for the next run; one of an "
-                     "older schema makes the daemon upgrade it (in an edge migrate child process)"}),
+                     "older schema makes the daemon upgrade it (edge migrate, as a child)"}),
     ])  # fmt: skip
     with scratch(args) as directory:
         print_machine(f"memory: {SCANNERS} serial scanners, {ITEMS} items, `edge run`", directory)
