@@ -5,12 +5,14 @@ beside the target, checked (integrity, schema revision, tables), flushed to
 disk and only then renamed onto the target, so a copy killed half way leaves
 at most a stray ``.<name>.*.partial`` file and never a valid-looking but
 incomplete database under the target's name (which ``edge stock`` would
-accept as an empty plant).
+accept as an empty plant). The copy holds a lock on its temporary file, so
+the next copy to the same target removes a stray one that nobody holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import tempfile
@@ -82,9 +84,43 @@ def fsync_path(path: Path) -> None:
 
 def temporary_beside(target: Path, suffix: str = ".partial") -> Path:
     """A new empty file in ``target``'s folder (a rename onto ``target`` is then atomic)."""
-    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    path, descriptor = claimed_beside(target, suffix)
     os.close(descriptor)
-    return Path(name)
+    return path
+
+
+def claimed_beside(target: Path, suffix: str = ".partial") -> tuple[Path, int]:
+    """:func:`temporary_beside`, with a descriptor that holds an exclusive ``flock`` on it.
+
+    The lock lives as long as the descriptor, and the kernel drops it when the
+    process dies (kill -9 included): a temporary file nobody holds is one a
+    killed copy left behind, which :func:`remove_abandoned` may delete.
+    """
+    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    return Path(name), descriptor
+
+
+def remove_abandoned(target: Path, suffix: str = ".partial") -> list[Path]:
+    """Delete the temporary files of copies to ``target`` that died half way; those removed.
+
+    A file another copy still holds (its process is alive) is left alone.
+    """
+    removed: list[Path] = []
+    for path in target.parent.glob(f".{target.name}.*{suffix}"):
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink()
+            removed.append(path)
+        except OSError:
+            continue  # held by a copy in progress (BlockingIOError), or cannot be removed
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 def copy_into(source: sqlite3.Connection, destination: Path) -> sqlite3.Connection:
@@ -137,8 +173,9 @@ def copy_database(engine: Engine, target: Path, *, replace: bool = False) -> str
     """
     if target.exists() and not replace:
         raise StorageError(f"{target} already exists; choose a new file name")
+    remove_abandoned(target)
     try:
-        partial = temporary_beside(target)
+        partial, claim = claimed_beside(target)
     except OSError as error:
         raise StorageError(f"cannot write beside {target}: {error}") from None
     try:
@@ -161,4 +198,6 @@ def copy_database(engine: Engine, target: Path, *, replace: bool = False) -> str
         if isinstance(error, sqlite3.Error | OSError):
             raise StorageError(f"cannot copy the database to {target}: {error}") from error
         raise
+    finally:
+        os.close(claim)
     return revision

@@ -220,8 +220,11 @@ def test_a_backup_killed_half_way_leaves_nothing_at_the_target(demo_edge: Edge) 
         backup.wait()
     assert backup.returncode == -signal.SIGKILL
     assert not target.exists()
-    # The next backup to the same name completes; its copy holds everything.
+    assert list(target.parent.glob(".edge.bak.*.partial"))  # what the killed copy left
+    # The next backup to the same name completes, and removes what the killed one left;
+    # its copy holds everything.
     result = demo_edge.ok("backup", str(target))
+    assert not list(target.parent.glob(".edge.bak.*.partial"))
     assert str(target) in result.stdout
     assert table_rows(target)["padding"] == table_rows(demo_edge.database)["padding"]
     with sqlite3.connect(target) as connection:

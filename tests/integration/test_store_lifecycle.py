@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 
-from edge.store.backups import copy_database, verify_copy
+from edge.store.backups import claimed_beside, copy_database, remove_abandoned, verify_copy
 from edge.store.counters import read_stream
 from edge.store.database import _alembic_config, open_database
 from edge.store.revisions import SchemaError, StorageError, known_revisions
@@ -76,3 +77,20 @@ def test_a_schema_error_is_a_storage_error_naming_the_file(tmp_path: Path) -> No
     with pytest.raises(SchemaError, match=f"{path} is not a Backflush Edge database"):
         open_database(path)
     assert issubclass(SchemaError, StorageError)
+
+
+def test_only_temporary_copies_nobody_holds_are_removed(tmp_path: Path) -> None:
+    target = tmp_path / "edge.bak"
+    in_progress, claim = claimed_beside(target)
+    abandoned = tmp_path / ".edge.bak.dead1234.partial"
+    abandoned.write_bytes(b"half a copy")
+    other_target = tmp_path / ".other.bak.dead5678.partial"
+    other_target.write_bytes(b"another file's copy")
+    try:
+        assert remove_abandoned(target) == [abandoned]
+        assert in_progress.exists()
+        assert other_target.exists()
+    finally:
+        os.close(claim)
+    # Once its copy is gone (closed, or killed), the file is abandoned too.
+    assert remove_abandoned(target) == [in_progress]
