@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,3 +20,31 @@ class RawRead:
 ReadCallback = Callable[[str, RawRead], None]
 # (scanner_id, state: "connected"|"disconnected"|"error", detail)
 StateCallback = Callable[[str, str, str], None]
+
+
+log = logging.getLogger(__name__)
+
+
+class StateReporter:
+    """Tells a reader's owner about the scanner's state changes, each once.
+
+    A rescan or a retry loop must not repeat a state, nor may the steps of one
+    absence ("device removed", then "waiting for ...") read as two
+    disconnections; a different error is news. Not logged here: the owner logs
+    what it is told, and logging in both places wrote every change twice.
+    """
+
+    def __init__(self, scanner_id: str, on_state: StateCallback) -> None:
+        self._scanner_id = scanner_id
+        self._on_state = on_state
+        self.last: str | None = None  # the state last reported
+        self._last_detail = ""
+
+    def report(self, state: str, detail: str) -> None:
+        if state == self.last and (state != "error" or detail == self._last_detail):
+            return
+        self.last, self._last_detail = state, detail
+        try:
+            self._on_state(self._scanner_id, state, detail)
+        except Exception:
+            log.exception("scanner %s: the state callback failed", self._scanner_id)

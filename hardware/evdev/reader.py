@@ -36,7 +36,7 @@ from hardware.evdev.keymap import load_keymap
 from hardware.evdev.match import DeviceMatch
 from hardware.evdev.wedge import KeyboardWedgeDecoder
 from hardware.options import Suffix
-from hardware.reads import RawRead, ReadCallback, StateCallback
+from hardware.reads import RawRead, ReadCallback, StateCallback, StateReporter
 
 __all__ = ["EvdevScanner"]
 
@@ -80,9 +80,8 @@ class EvdevScanner:
         )
         self._grab = grab
         self._on_read = on_read
-        self._on_state = on_state
         self._source: DeviceSource = source if source is not None else LinuxInputSource()
-        self._last_state: tuple[str, str] | None = None
+        self._state = StateReporter(scanner_id, on_state)
 
     def feedback(self, good: bool) -> None:
         """Do nothing: a keyboard wedge cannot be written back to.
@@ -108,8 +107,8 @@ class EvdevScanner:
         finally:
             watch.close()
             self._decoder.reset()
-            if self._last_state is not None and self._last_state[0] == "connected":
-                self._report("disconnected", "stopped")
+            if self._state.last == "connected":
+                self._state.report("disconnected", "stopped")
 
     # --- finding and opening ----------------------------------------------------------------
 
@@ -125,17 +124,17 @@ class EvdevScanner:
         try:
             candidates = [d for d in self._source.devices() if self.match.matches(d)]
         except OSError as exc:
-            self._report("error", f"cannot list input devices: {exc}")
+            self._state.report("error", f"cannot list input devices: {exc}")
             return None
         if len(candidates) > 1:
             # One physical scanner may have several nodes; only those with text keys count.
             candidates = [d for d in candidates if d.has_text_keys] or candidates
         if not candidates:
-            self._report("disconnected", f"waiting for {self.match.describe()}")
+            self._state.report("disconnected", f"waiting for {self.match.describe()}")
             return None
         if len(candidates) > 1:
             listed = "; ".join(f"{d.devnode} (phys {d.phys or '?'})" for d in candidates)
-            self._report(
+            self._state.report(
                 "error",
                 f"{len(candidates)} input devices match {self.match.describe()}: {listed}; "
                 "bind this scanner by phys or by a /dev/input/by-path link (see `edge devices`)",
@@ -145,11 +144,11 @@ class EvdevScanner:
         try:
             device = self._source.open(info.devnode, grab=self._grab)
         except PermissionError:
-            self._report("error", permission_message(info))
+            self._state.report("error", permission_message(info))
             return None
         except OSError as exc:
             if exc.errno == errno.EBUSY:
-                self._report(
+                self._state.report(
                     "error",
                     f"{info.devnode} ({info.name}) is grabbed by another program (EBUSY); "
                     "stop that program (another edge instance, a kiosk or remote-input tool) "
@@ -157,9 +156,9 @@ class EvdevScanner:
                 )
             else:
                 # Gone between listing and opening, or not an input device after all.
-                self._report("disconnected", f"cannot open {info.devnode}: {exc}")
+                self._state.report("disconnected", f"cannot open {info.devnode}: {exc}")
             return None
-        self._report("connected", f"{info.devnode} ({info.name})")
+        self._state.report("connected", f"{info.devnode} ({info.name})")
         return device
 
     # --- reading ----------------------------------------------------------------------------
@@ -197,7 +196,7 @@ class EvdevScanner:
 
     def _lost(self, detail: str) -> None:
         self._decoder.reset()  # a code cut by the unplug is incomplete: never emit it
-        self._report("disconnected", detail)
+        self._state.report("disconnected", detail)
 
     def _emit(self, read: RawRead | None) -> None:
         if read is None:
@@ -207,21 +206,3 @@ class EvdevScanner:
         except Exception:
             # The reader must outlive a faulty consumer; the failure is the consumer's to fix.
             log.exception("scanner %s: the read callback failed", self.scanner_id)
-
-    def _report(self, state: str, detail: str) -> None:
-        """Tell the owner about a state change, once.
-
-        A rescan every 0.5 s must not repeat it, nor may the steps of one
-        absence ("device removed", then "waiting for ...") read as two
-        disconnections; a different error is news. Not logged here: the
-        owner logs what it is told, and both logging wrote every change twice.
-        """
-        if self._last_state is not None:
-            last_state, last_detail = self._last_state
-            if state == last_state and (state != "error" or detail == last_detail):
-                return
-        self._last_state = (state, detail)
-        try:
-            self._on_state(self.scanner_id, state, detail)
-        except Exception:
-            log.exception("scanner %s: the state callback failed", self.scanner_id)

@@ -34,7 +34,7 @@ from typing import Final, Protocol
 import serial
 
 from hardware.options import BYTESIZES, PARITIES, STOPBITS
-from hardware.reads import RawRead, ReadCallback, StateCallback
+from hardware.reads import RawRead, ReadCallback, StateCallback, StateReporter
 from hardware.serial.framing import DEFAULT_IDLE_MS, DEFAULT_MAX_LENGTH, Framer, Terminator
 
 log = logging.getLogger(__name__)
@@ -145,13 +145,12 @@ class SerialScanner:
         self._feedback_good = feedback_good or None
         self._feedback_bad = feedback_bad or None
         self._on_read = on_read
-        self._on_state = on_state
         # Guards `_port` between the reader thread (open, close) and feedback
         # writers, so a write never lands on a port being closed.
         self._lock = threading.Lock()
         self._port: SerialPort | None = None
         self._wake = threading.Event()
-        self._last_state: tuple[str, str] | None = None
+        self._state = StateReporter(scanner_id, on_state)
 
     @property
     def scanner_id(self) -> str:
@@ -187,12 +186,12 @@ class SerialScanner:
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             opened_at = time.monotonic()
-            self._report("connected", self._url)
+            self._state.report("connected", self._url)
             lost = self._read_until_lost(port, stop)
             self._close()
             if lost is None:
                 break
-            self._report("disconnected", lost)
+            self._state.report("disconnected", lost)
             if time.monotonic() - opened_at >= STABLE_S:
                 delay = RETRY_FIRST_S
             self._wait(stop, delay)
@@ -244,19 +243,19 @@ class SerialScanner:
         except (serial.SerialException, OSError, ValueError) as exc:
             state, detail = _open_failure(self._url, exc)
             log.debug("scanner %s: open %s failed: %s", self._scanner_id, self._url, exc)
-            self._report(state, detail)
+            self._state.report(state, detail)
             return None
         except Exception:
             # Not an error pyserial documents for open; retrying is still the
             # only way a scanner comes back, so the reader carries on.
             log.exception("scanner %s: unexpected error opening %s", self._scanner_id, self._url)
-            self._report("error", f"unexpected error opening {self._url} (see log)")
+            self._state.report("error", f"unexpected error opening {self._url} (see log)")
             return None
         try:
             _tune_socket(port)
         except OSError as exc:
             _close_quietly(port)
-            self._report("error", f"cannot set TCP keepalive on {self._url}: {exc}")
+            self._state.report("error", f"cannot set TCP keepalive on {self._url}: {exc}")
             return None
         with self._lock:
             self._port = port
@@ -317,20 +316,6 @@ class SerialScanner:
                 break
             stop.wait(min(left, WAIT_SLICE_S))
         self._wake.clear()
-
-    def _report(self, state: str, detail: str) -> None:
-        """Tell the owner about a state change; repeats of the same state are not reported."""
-        if self._last_state is not None:
-            last_state, last_detail = self._last_state
-            if state == last_state and (state != "error" or detail == last_detail):
-                return
-        self._last_state = (state, detail)
-        # Not logged here: the owner logs what it is told (edge's daemon does, once
-        # per change); logging here as well wrote every change twice.
-        try:
-            self._on_state(self._scanner_id, state, detail)
-        except Exception:
-            log.exception("scanner %s: state callback failed", self._scanner_id)
 
 
 def _scheme(url: str) -> str:
