@@ -17,8 +17,9 @@ from edge.store import queries
 def reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
     """The database, read-only, and what went wrong reading it as a StorageError.
 
-    Opened read-only, an old database is left as it is (only ``edge run``
-    upgrades the schema), so a read of it may find the tables not as expected.
+    Opened read-only, an old database is left as it is (only ``edge migrate``
+    and ``edge run`` upgrade the schema), so a read of it may find the tables
+    not as expected.
     """
     connection = open_reader(args)
     try:

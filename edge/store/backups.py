@@ -16,6 +16,7 @@ import fcntl
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,22 @@ def match_owner(path: Path, reference: Path) -> None:
         os.chown(path, status.st_uid, status.st_gid)
 
 
+@contextlib.contextmanager
+def discarded_on_failure(partial: Path, failure: str) -> Iterator[None]:
+    """Remove ``partial`` when the block fails; a database or file error becomes a StorageError.
+
+    ``failure`` starts the message ("cannot restore /srv/edge.bak").
+    """
+    try:
+        yield
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        if isinstance(error, sqlite3.Error | OSError):
+            raise StorageError(f"{failure}: {error}") from error
+        raise
+
+
 def finish_copy(partial: Path, target: Path) -> None:
     """Flush the finished copy, rename it onto ``target`` and flush the folder entry."""
     fsync_path(partial)
@@ -179,25 +196,20 @@ def copy_database(engine: Engine, target: Path, *, replace: bool = False) -> str
     except OSError as error:
         raise StorageError(f"cannot write beside {target}: {error}") from None
     try:
-        raw: Any = engine.raw_connection()
-        try:
-            source: sqlite3.Connection = raw.driver_connection
-            expected = stored_revision(source)
-            copy = copy_into(source, partial)
-        finally:
-            raw.close()
-        try:
-            revision = verify_copy(copy, target, expected)
-        finally:
-            copy.close()
-        match_owner(partial, Path(str(engine.url.database)))
-        finish_copy(partial, target)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        if isinstance(error, sqlite3.Error | OSError):
-            raise StorageError(f"cannot copy the database to {target}: {error}") from error
-        raise
+        with discarded_on_failure(partial, f"cannot copy the database to {target}"):
+            raw: Any = engine.raw_connection()
+            try:
+                source: sqlite3.Connection = raw.driver_connection
+                expected = stored_revision(source)
+                copy = copy_into(source, partial)
+            finally:
+                raw.close()
+            try:
+                revision = verify_copy(copy, target, expected)
+            finally:
+                copy.close()
+            match_owner(partial, Path(str(engine.url.database)))
+            finish_copy(partial, target)
     finally:
         os.close(claim)
     return revision

@@ -30,6 +30,7 @@ from edge.domain.timestamps import rfc3339
 from edge.publish.topics import event_topic
 from edge.store.backups import (
     copy_into,
+    discarded_on_failure,
     finish_copy,
     match_owner,
     temporary_beside,
@@ -227,7 +228,7 @@ def restore_database(
                 "(systemctl stop backflush-edge)"
             ) from None
         partial = temporary_beside(database, ".restoring")
-        try:
+        with discarded_on_failure(partial, f"cannot restore {backup}"):
             previous_stream, previous_last = _prepare(backup, partial)
             kept, replaced_stream, replaced_last = _retire(database)
             event = events.RestoredEvent(
@@ -236,12 +237,6 @@ def restore_database(
             stream = _start_stream(partial, event, site, node, topic_prefix)
             match_owner(partial, kept or backup)
             finish_copy(partial, database)
-        except BaseException as error:
-            with contextlib.suppress(OSError):
-                partial.unlink()
-            if isinstance(error, sqlite3.Error | OSError):
-                raise StorageError(f"cannot restore {backup}: {error}") from error
-            raise
     finally:
         os.close(lock)
     return Restored(kept, stream, event)

@@ -7,6 +7,7 @@ without loading SQLAlchemy or alembic.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from pathlib import Path
@@ -37,7 +38,8 @@ _REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']\s*$""", re.MULTILINE
 _DOWN_REVISION = re.compile(r"""^down_revision\s*=\s*(?:["']([^"']+)["']|None)\s*$""", re.MULTILINE)
 
 
-def known_revisions() -> list[str] | None:
+@functools.cache
+def _revision_chain() -> tuple[str, ...] | None:
     """The migrations' revisions, oldest first, read from the version files' text.
 
     None when the files do not show one plain chain (a merge, a branch, an
@@ -62,7 +64,16 @@ def known_revisions() -> list[str] | None:
     while current is not None:
         chain.append(current)
         current = child_of.get(current)
-    return chain if len(chain) == len(parent_of) else None
+    return tuple(chain) if len(chain) == len(parent_of) else None
+
+
+def known_revisions() -> list[str] | None:
+    """The migrations' revisions, oldest first (None: not one plain chain, alembic decides).
+
+    The version files are read once per process: they do not change under it.
+    """
+    chain = _revision_chain()
+    return None if chain is None else list(chain)
 
 
 def script_head() -> str | None:
