@@ -40,11 +40,18 @@ def build_service(config: Config, *, upgrade: bool = False) -> InventoryService:
     )
 
 
-def build_relay(config: Config, engine: Engine, boot: int, **options: Any) -> OutboxRelay:
-    """The outbox relay for this node; ``options`` go to :class:`OutboxRelay` as they are."""
+def build_relay(
+    config: Config,
+    engine: Engine,
+    boot: int,
+    relay_class: type[OutboxRelay] | None = None,
+    **options: Any,
+) -> OutboxRelay:
+    """The outbox relay for this node (an instance of ``relay_class``, by default
+    :class:`OutboxRelay`); ``options`` go to its constructor as they are."""
     from edge.publish.relay import OutboxRelay  # noqa: PLC0415 - paho is loaded only by the relay
 
-    return OutboxRelay(
+    return (relay_class or OutboxRelay)(
         engine,
         config.mqtt,
         topic_prefix=config.topic_prefix,

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from edge import __version__
 from edge.config import Config, ScannerConfig, load_config
 from edge.demo import DEMO_DATA
 from edge.domain.scanning import ScanOutcome
 from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.publish.relay import OutboxRelay
-from edge.runtime.bootstrap import build_service
+from edge.runtime.bootstrap import build_relay, build_service
 from edge.runtime.daemon import EXIT_THREAD_DIED, Daemon, Relay
 from edge.runtime.supervision import RestartPolicy, Supervisor, restart_with_backoff
 from edge.scanpath.readers import ScannerReader, build_reader
@@ -244,16 +243,7 @@ class RelayDyingOnce(OutboxRelay):
 
 
 def _relay_dying_once(config: Config, service: InventoryService, boot: int) -> Relay:
-    return RelayDyingOnce(
-        service.engine,
-        config.mqtt,
-        topic_prefix=config.topic_prefix,
-        client_id=config.client_id,
-        site=config.site.id,
-        node=config.site.node,
-        boot=boot,
-        version=__version__,
-    )
+    return build_relay(config, service.engine, boot, RelayDyingOnce)
 
 
 @pytest.mark.broker
