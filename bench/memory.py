@@ -317,11 +317,12 @@ import edge.scanpath.writer, edge.scanpath.readers, hardware.serial.reader
 steps.append(("edge, hardware", rss()))
 if len(sys.argv) > 1:
     from edge.store.catalog import CatalogCache
+    from edge.store.counters import CATALOG, read_counter
     from edge.store.database import create_database_engine
     engine = create_database_engine(Path(sys.argv[1]))
     with engine.connect() as connection:
         began = time.perf_counter()
-        catalog = CatalogCache().get(connection)
+        catalog = CatalogCache().get(connection, read_counter(connection, CATALOG))
         steps.append(("catalog loaded", rss(), time.perf_counter() - began))
         graph = catalog.graph if hasattr(catalog, "graph") else None
         parents = [r[0] for r in connection.exec_driver_sql(

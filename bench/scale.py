@@ -79,6 +79,7 @@ from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.service import PendingScan
 from edge.store.catalog import CatalogCache
+from edge.store.counters import CATALOG, read_counter
 from hardware.barcode import decode
 
 SCANNERS = 20
@@ -384,7 +385,7 @@ def deep_bom(directory: Path, levels: int, lines: int, scans: int) -> BomResults
     cache = CatalogCache()
     with service.engine.connect() as connection:
         began = time.perf_counter()
-        loaded = cache.get(connection)
+        loaded = cache.get(connection, read_counter(connection, CATALOG))
         catalog_load = time.perf_counter() - began
         graph = loaded.graph
         first = timed(lambda: graph.consumption(FG))

@@ -19,6 +19,7 @@ from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import Station
 from edge.domain.scanning import BarcodeLike, ScanInput, ScanOutcome, ScanProcessor
 from edge.store.catalog import CatalogCache
+from edge.store.kept import KeptState
 from edge.store.revisions import StorageError
 from edge.store.unit_of_work import SqlUnitOfWork
 
@@ -55,9 +56,11 @@ class InventoryService:
         self.topic_prefix = topic_prefix
         self.stations = {station.id: station for station in stations}
         self.catalog = CatalogCache()
+        # What one transaction read is kept for the next (see kept.py).
+        self.kept = KeptState()
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.catalog, self.topic_prefix)
+        return SqlUnitOfWork(self.engine, self.catalog, self.topic_prefix, self.kept)
 
     def update_stations(self, stations: Sequence[Station]) -> None:
         """Apply a reloaded config's stations (a changed mode drops pending QTY/RSN)."""
@@ -76,50 +79,93 @@ class InventoryService:
     def process_scans(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
         """Journal and apply scans in one durable commit, each scan all-or-nothing.
 
-        Each scan runs in a SAVEPOINT: if its processing raises, its effects
-        roll back and its journal row alone is kept as rejected /
-        internal-error. Raises :class:`StorageError` when the commit fails;
-        then none of the scans is stored and the caller keeps them.
+        The rules refuse a scan before it writes anything but its journal row,
+        so a batch needs no savepoint per scan. If a scan raises something
+        else (a bug), the batch is rolled back and its scans are taken one at
+        a time, each in a transaction of its own, so the failing scan alone is
+        journaled as rejected / internal-error.
+
+        Raises :class:`StorageError` when the database cannot be written:
+        :class:`StoredInPart` when the scans taken one at a time were stored
+        up to one of them.
         """
+        if not pending:
+            return []
+        try:
+            return self._commit_batch(pending)
+        except _ScanFailed as failed:
+            if len(pending) == 1:
+                return [self._journal_failure(pending[0], failed)]
+        outcomes: list[ScanOutcome] = []
+        for item in pending:
+            try:
+                try:
+                    outcomes += self._commit_batch([item])
+                except _ScanFailed as failed:
+                    outcomes.append(self._journal_failure(item, failed))
+            except StorageError as error:
+                raise StoredInPart(str(error), outcomes) from error
+        return outcomes
+
+    def _commit_batch(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
         try:
             with self.unit_of_work() as uow:
                 processor = ScanProcessor(Inventory(uow, self.identity), self.stations)
-                outcomes = [self._process_one(uow, processor, item) for item in pending]
+                outcomes = [_apply(processor, item) for item in pending]
                 uow.commit()
         except SQLAlchemyError as error:
             raise StorageError(f"the database could not be written: {error}") from error
         return outcomes
 
-    @staticmethod
-    def _process_one(
-        uow: SqlUnitOfWork, processor: ScanProcessor, item: PendingScan
-    ) -> ScanOutcome:
+    def _journal_failure(self, item: PendingScan, failed: _ScanFailed) -> ScanOutcome:
+        log.error(
+            "scan %r from %s failed; journaled as internal-error",
+            item.scan.data[:80],
+            item.scan.scanner,
+            exc_info=failed.__cause__,
+        )
         try:
-            with uow.savepoint():
-                if item.duplicate:
-                    return processor.journal_duplicate(item.scan, item.barcode)
-                if item.reject_reason is not None:
-                    return processor.journal_rejection(
-                        item.scan,
-                        item.barcode,
-                        item.reject_reason,
-                        f"refused when read ({item.reject_reason})",
-                        event=True,
-                    )
-                return processor.process(item.scan, item.barcode)
-        except SQLAlchemyError:
-            raise
-        except Exception:
-            log.exception(
-                "scan %r from %s failed; journaled as internal-error",
-                item.scan.data[:80],
-                item.scan.scanner,
-            )
-        with uow.savepoint():
+            with self.unit_of_work() as uow:
+                processor = ScanProcessor(Inventory(uow, self.identity), self.stations)
+                outcome = processor.journal_rejection(
+                    item.scan,
+                    item.barcode,
+                    "internal-error",
+                    "internal error while processing the scan (see the log)",
+                    event=False,
+                )
+                uow.commit()
+        except SQLAlchemyError as error:
+            raise StorageError(f"the database could not be written: {error}") from error
+        return outcome
+
+
+class StoredInPart(StorageError):
+    """The database failed after the first ``len(outcomes)`` scans were committed."""
+
+    def __init__(self, message: str, outcomes: list[ScanOutcome]) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
+class _ScanFailed(Exception):
+    """A scan raised something that is neither a rule's refusal nor a storage failure."""
+
+
+def _apply(processor: ScanProcessor, item: PendingScan) -> ScanOutcome:
+    try:
+        if item.duplicate:
+            return processor.journal_duplicate(item.scan, item.barcode)
+        if item.reject_reason is not None:
             return processor.journal_rejection(
                 item.scan,
                 item.barcode,
-                "internal-error",
-                "internal error while processing the scan (see the log)",
-                event=False,
+                item.reject_reason,
+                f"refused when read ({item.reject_reason})",
+                event=True,
             )
+        return processor.process(item.scan, item.barcode)
+    except SQLAlchemyError:
+        raise
+    except Exception as error:
+        raise _ScanFailed(str(error)) from error

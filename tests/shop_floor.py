@@ -202,7 +202,12 @@ class LedgerFailure(RuntimeError):
 
 
 class FailingLedgerUnitOfWork(SqlUnitOfWork):
-    """The real unit of work, except that its ``fail_on_call``-th ledger write raises."""
+    """The real unit of work, except that each stock transaction's ``fail_on_call``-th
+    ledger write raises.
+
+    Counted per transaction, so the same scan fails whether it is committed
+    in a batch or, after a batch failed, alone.
+    """
 
     def __init__(
         self, engine: Engine, catalog: CatalogCache, topic_prefix: str, *, fail_on_call: int
@@ -210,6 +215,10 @@ class FailingLedgerUnitOfWork(SqlUnitOfWork):
         super().__init__(engine, catalog, topic_prefix)
         self.fail_on_call = fail_on_call
         self.ledger_calls = 0
+
+    def add_transaction(self, kind: str, at: Moment, **details: Any) -> int:
+        self.ledger_calls = 0
+        return super().add_transaction(kind, at, **details)
 
     def append_ledger(
         self,
@@ -228,7 +237,7 @@ class FailingLedgerUnitOfWork(SqlUnitOfWork):
 
 
 class FailingLedgerService(InventoryService):
-    """The real service whose every unit of work fails on its ``fail_on_call``-th ledger write."""
+    """The real service whose stock transactions fail on their ``fail_on_call``-th ledger write."""
 
     def __init__(self, engine: Engine, *, fail_on_call: int) -> None:
         super().__init__(engine, Identity(site=SITE, node=NODE), TOPIC_PREFIX, STATIONS)

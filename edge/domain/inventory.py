@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from edge.domain import events, stock
+from edge.domain import events
 from edge.domain.bom import Explosion, Lines
 from edge.domain.model import Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment
@@ -88,7 +88,7 @@ class Inventory:
         return item
 
     def on_order(self, part: str) -> Decimal:
-        return stock.on_order(self.store.open_reorders(part))
+        return self.store.on_order(part)
 
     # --- transactions --------------------------------------------------------
     def consume(

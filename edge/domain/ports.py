@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from edge.domain import stock
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import BomLine, Item, Reorder
 
@@ -172,6 +173,10 @@ class InventoryStore(ABC):
     @abstractmethod
     def open_reorders(self, part: str) -> list[Reorder]:
         """Open reorders of the part, oldest first."""
+
+    def on_order(self, part: str) -> Decimal:
+        """What the part's open reorders will still bring in (a store may keep it)."""
+        return stock.on_order(self.open_reorders(part))
 
     @abstractmethod
     def reorder(self, reorder_id: int) -> Reorder | None: ...

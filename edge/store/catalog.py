@@ -26,7 +26,6 @@ from edge.domain.lru import Lru
 from edge.domain.model import BomLine, Item
 from edge.domain.quantity import from_storage
 from edge.store import schema
-from edge.store.counters import CATALOG, read_counter
 from edge.store.rows import item_from_row
 
 # How many of each are kept per version. An item with its reorder fields is
@@ -155,8 +154,8 @@ class CatalogCache:
         self._state: CatalogState | None = None
         self._lock = threading.Lock()
 
-    def get(self, connection: Connection) -> Catalog:
-        version = read_counter(connection, CATALOG)
+    def get(self, connection: Connection, version: int) -> Catalog:
+        """The catalog of ``version``, the ``catalog`` counter as the transaction read it."""
         with self._lock:
             if self._state is None or self._state.version != version:
                 self._state = CatalogState(version)

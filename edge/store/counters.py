@@ -20,6 +20,9 @@ SEQ: Final = "seq"
 BOOT: Final = "boot"
 CATALOG: Final = "catalog"
 UNPUBLISHED: Final = "unpublished"
+# Raised by every unit of work's commit: tells a process whether another one
+# wrote since its last transaction (see kept.py).
+WRITES: Final = "writes"
 
 
 def read_counter(connection: Connection, name: str) -> int:

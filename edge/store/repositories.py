@@ -1,11 +1,12 @@
-"""The parts of the store that are written straight through: no cache, no buffer.
+"""The scan journal, transaction log, shipped serials and station state of the store.
 
-The scan journal, the transaction log, shipped serials and station state are
-each a small class of :class:`edge.domain.ports.InventoryStore` methods that
-the unit of work (unit_of_work.py) inherits. They run their statements
-through :class:`OpenTransaction`, which the unit of work implements on its
-connection; balances, the ledger, reorders and the outbox stay in the unit of
-work, because its commit and savepoints buffer or cache them.
+Each is a small class of :class:`edge.domain.ports.InventoryStore` methods
+that the unit of work (unit_of_work.py) inherits. New rows go to the
+transaction's :class:`~edge.store.pending.PendingRows` with the ids the unit
+of work hands out, and are written at commit; a read of one of these tables
+writes what is pending first (``_flush``), so it sees the transaction's own
+rows. Station state is read through the kept state (kept.py) and written at
+commit, the newest per station.
 """
 
 from __future__ import annotations
@@ -15,55 +16,58 @@ from abc import ABC, abstractmethod
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
-
 from edge.domain.ports import Moment, ScanRecord, StationState, TransactionRecord
-from edge.store import schema
+from edge.store.kept import KeptState, NextIds, Overlay
+from edge.store.pending import PendingRows
 from edge.store.rows import (
     scan_values,
     station_state_from_row,
-    station_state_values,
     transaction_from_row,
     transaction_values,
 )
 from edge.store.statements import (
-    ADD_SCAN,
-    ADD_TRANSACTION,
-    RECORD_SERIAL,
-    SAVE_STATION_STATE,
+    FREE_SERIALS,
+    MARK_VOIDED,
+    NEWEST_VOIDABLE,
     SERIAL_SHIPPED,
     SET_SCAN_OUTCOME,
     SET_TRANSACTION_EVENT,
     STATION_STATE,
 )
 
-_VOIDABLE = ("backflush", "scrap", "build")
-
 
 class OpenTransaction(ABC):
-    """Running statements inside the unit of work's open transaction."""
+    """What the parts of the store share inside the unit of work's open transaction."""
 
-    @abstractmethod
-    def _execute(self, statement: Any) -> Any:
-        """A SQLAlchemy Core statement."""
+    _rows: PendingRows
+    _overlay: Overlay
+    _kept: KeptState
 
     @abstractmethod
     def _sql(self, statement: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        """Plain SQL on the driver's connection (the scan path)."""
+        """Plain SQL on the driver's connection, in this transaction."""
 
     @abstractmethod
-    def _insert(self, statement: str, parameters: tuple[Any, ...]) -> int:
-        """Plain SQL inserting one row; the row's new integer primary key."""
+    def _flush(self) -> None:
+        """Write the pending rows (before a statement that reads their tables)."""
+
+    @abstractmethod
+    def _next_ids(self) -> NextIds:
+        """The ids the next rows take, for this transaction to advance."""
 
 
 class ScanJournal(OpenTransaction):
     """Every scan as read, with its outcome."""
 
     def add_scan(self, scan: ScanRecord, status: str, reason: str | None) -> int:
-        return self._insert(ADD_SCAN, scan_values(scan, status, reason))
+        ids = self._next_ids()
+        scan_id, ids.scan = ids.scan, ids.scan + 1
+        self._rows.scans[scan_id] = [scan_id, *scan_values(scan, status, reason)]
+        return scan_id
 
     def set_scan_outcome(self, scan_id: int, status: str, reason: str | None) -> None:
-        self._sql(SET_SCAN_OUTCOME, (status, reason, scan_id))
+        if not self._rows.set_outcome(scan_id, status, reason):
+            self._sql(SET_SCAN_OUTCOME, (status, reason, scan_id))
 
 
 class TransactionLog(OpenTransaction):
@@ -93,50 +97,55 @@ class TransactionLog(OpenTransaction):
             bom_hash=bom_hash,
             reason=reason,
         )
-        return self._insert(ADD_TRANSACTION, values)
+        ids = self._next_ids()
+        txn_id, ids.txn = ids.txn, ids.txn + 1
+        self._rows.transactions[txn_id] = [txn_id, *values, None]  # the event comes later
+        return txn_id
 
     def set_transaction_event(self, txn_id: int, event_id: str) -> None:
-        self._sql(SET_TRANSACTION_EVENT, (event_id, txn_id))
+        if not self._rows.set_event(txn_id, event_id):
+            self._sql(SET_TRANSACTION_EVENT, (event_id, txn_id))
 
     def newest_voidable(self, station: str) -> TransactionRecord | None:
-        txn = schema.transactions
-        row = self._execute(
-            select(txn)
-            .where(txn.c.station == station, txn.c.kind.in_(_VOIDABLE))
-            .order_by(txn.c.id.desc())
-            .limit(1)
-        ).first()
+        self._flush()
+        row = self._sql(NEWEST_VOIDABLE, (station,)).fetchone()
         return None if row is None else transaction_from_row(row)
 
     def mark_voided(self, txn_id: int, void_txn_id: int) -> None:
-        self._execute(
-            update(schema.transactions)
-            .where(schema.transactions.c.id == txn_id)
-            .values(voided_by=void_txn_id)
-        )
+        self._flush()
+        self._sql(MARK_VOIDED, (void_txn_id, txn_id))
 
 
 class ShippedSerials(OpenTransaction):
     """Serial numbers already shipped, so a label is never backflushed twice."""
 
     def serial_shipped(self, gtin: str, serial: str) -> bool:
+        if (gtin, serial) in self._rows.serial_keys:
+            return True
         return self._sql(SERIAL_SHIPPED, (gtin, serial)).fetchone() is not None
 
     def record_serial(self, gtin: str, serial: str, txn_id: int) -> None:
-        self._sql(RECORD_SERIAL, (gtin, serial, txn_id))
+        self._rows.serial_keys.add((gtin, serial))
+        self._rows.serials.append((gtin, serial, txn_id))
 
     def free_serials(self, txn_id: int) -> None:
-        self._execute(
-            schema.shipped_serials.delete().where(schema.shipped_serials.c.txn_id == txn_id)
-        )
+        self._flush()
+        self._sql(FREE_SERIALS, (txn_id,))
 
 
 class StationStates(OpenTransaction):
     """Per station: its mode and the ``QTY:`` or ``RSN:`` waiting for the next part scan."""
 
     def station_state(self, station: str) -> StationState:
-        row = self._sql(STATION_STATE, (station,)).fetchone()
-        return StationState() if row is None else station_state_from_row(row)
+        overlay = self._overlay
+        state = overlay.stations.get(station) or self._kept.stations.get(station)
+        if state is None:
+            # What the database holds: this transaction writes its own at commit.
+            row = self._sql(STATION_STATE, (station,)).fetchone()
+            state = StationState() if row is None else station_state_from_row(row)
+            self._kept.stations[station] = state
+        return state
 
     def save_station_state(self, station: str, state: StationState) -> None:
-        self._sql(SAVE_STATION_STATE, station_state_values(station, state))
+        self._overlay.stations[station] = state
+        self._overlay.unsaved_stations.add(station)

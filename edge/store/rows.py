@@ -103,19 +103,25 @@ def transaction_values(
     )
 
 
-def transaction_from_row(row: Any) -> TransactionRecord:
-    """A transaction from a row of the whole ``transactions`` table."""
+# A whole transaction as read back: its id, TRANSACTION_COLUMNS, then these.
+TRANSACTION_ROW = ("id", *TRANSACTION_COLUMNS, "event_id", "voided_by")
+
+
+def transaction_from_row(row: tuple[Any, ...]) -> TransactionRecord:
+    """A transaction from a row of ``TRANSACTION_ROW``."""
+    (txn_id, kind, part, quantity, station, scanner, scan_id, _bom_hash, _reason, at, mono,
+     boot_id, event_id, voided_by) = row  # fmt: skip
     return TransactionRecord(
-        id=row.id,
-        kind=row.kind,
-        part=row.part,
-        quantity=optional_quantity(row.quantity),
-        station=row.station,
-        scanner=row.scanner,
-        scan_id=row.scan_id,
-        event_id=row.event_id,
-        at=Moment(parse_rfc3339(row.at), row.mono, row.boot_id),
-        voided_by=row.voided_by,
+        id=txn_id,
+        kind=kind,
+        part=part,
+        quantity=optional_quantity(quantity),
+        station=station,
+        scanner=scanner,
+        scan_id=scan_id,
+        event_id=event_id,
+        at=Moment(parse_rfc3339(at), mono, boot_id),
+        voided_by=voided_by,
     )
 
 

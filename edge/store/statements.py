@@ -21,6 +21,7 @@ from edge.store.rows import (
     SCAN_COLUMNS,
     STATION_STATE_COLUMNS,
     TRANSACTION_COLUMNS,
+    TRANSACTION_ROW,
 )
 
 
@@ -90,6 +91,16 @@ def _update(table: Table, columns: Sequence[str], keys: Sequence[str]) -> str:
     return f"UPDATE {table.name} SET {assignments} WHERE {where}"  # noqa: S608 - see _names
 
 
+def _largest_id(table: Table) -> str:
+    """The table's largest ``id``, 0 when it has no rows."""
+    _names(table, ("id",))
+    return f"SELECT coalesce(max(id), 0) FROM {table.name}"  # noqa: S608 - see _names
+
+
+def _delete(table: Table, keys: Sequence[str]) -> str:
+    return f"DELETE FROM {table.name} WHERE {_where(table, keys)}"  # noqa: S608 - see _names
+
+
 # --- stock and ledger ---------------------------------------------------------
 BALANCE = _select(schema.balances, ("on_hand", "armed"), ("part",))
 HAS_BALANCE = _exists(schema.balances, ("part",))
@@ -97,27 +108,57 @@ SAVE_BALANCE = _upsert(schema.balances, ("part", "on_hand", "armed"))
 APPEND_LEDGER = _insert(
     schema.ledger, ("txn_id", "part", "quantity", "kind", "scan_id", "bom_hash")
 )
+LEDGER_ROWS = _select(schema.ledger, ("part", "quantity"), ("txn_id",), " ORDER BY id")
 HAS_STRUCTURE = _exists(schema.bom_structures, ("bom_hash",))
 ADD_STRUCTURE = _insert(schema.bom_structures, ("bom_hash", "lines", "created_at"))
 
 # --- reorders (both read the row rows.reorder_from_row takes) -----------------
 REORDER = _select(schema.reorders, REORDER_COLUMNS, ("id",))
 OPEN_REORDERS = _select(schema.reorders, REORDER_COLUMNS, ("part",), " AND open IS 1 ORDER BY id")
+ADD_REORDER = _insert(
+    schema.reorders, ("part", "ordered", "created_at"), {"received": "'0'", "open": "1"}
+)
+RECEIVE_REORDER = _update(schema.reorders, ("received",), ("id",))
+CLOSE_REORDER = _update(schema.reorders, ("received", "open", "close_reason", "closed_at"), ("id",))
 
-# --- written straight through (repositories.py) -------------------------------
-ADD_TRANSACTION = _insert(schema.transactions, TRANSACTION_COLUMNS)
+# --- journal, transactions, serials, stations (pending.py writes them at commit) --
+# Rows carry the ids the unit of work gave them (kept.py), so a batch of scans
+# is written with one statement per table.
+ADD_TRANSACTION = _insert(schema.transactions, ("id", *TRANSACTION_COLUMNS, "event_id"))
 SET_TRANSACTION_EVENT = _update(schema.transactions, ("event_id",), ("id",))
+# The newest backflush, scrap or build at a station, voided or not (VOID's target).
+NEWEST_VOIDABLE = _select(
+    schema.transactions,
+    TRANSACTION_ROW,
+    ("station",),
+    " AND kind IN ('backflush', 'scrap', 'build') ORDER BY id DESC LIMIT 1",
+)
+MARK_VOIDED = _update(schema.transactions, ("voided_by",), ("id",))
 SERIAL_SHIPPED = _exists(schema.shipped_serials, ("gtin", "serial"))
+FREE_SERIALS = _delete(schema.shipped_serials, ("txn_id",))
 RECORD_SERIAL = _insert(schema.shipped_serials, ("gtin", "serial", "txn_id"))
 STATION_STATE = _select(schema.station_state, STATION_STATE_COLUMNS[1:], ("station",))
 SAVE_STATION_STATE = _upsert(schema.station_state, STATION_STATE_COLUMNS)
-ADD_SCAN = _insert(schema.scans, SCAN_COLUMNS)
+ADD_SCAN = _insert(schema.scans, ("id", *SCAN_COLUMNS))
 SET_SCAN_OUTCOME = _update(schema.scans, ("status", "reason"), ("id",))
 
 # --- counters (counters.py) -------------------------------------------------
 BUMP_COUNTER = (
     _upsert(schema.counters, ("name",), {"value": "1"}, also="value = counters.value + 1")
     + " RETURNING value"
+)
+SET_COUNTER = _upsert(schema.counters, ("name", "value"))
+READ_COUNTER = _select(schema.counters, ("value",), ("name",))
+# The ids the next rows take, and the next outbox position (kept.py).
+NEXT_IDS = (
+    f"SELECT ({_largest_id(schema.scans)}) + 1, ({_largest_id(schema.transactions)}) + 1, "
+    f"coalesce(({READ_COUNTER}), 0) + 1"
+)
+# What a transaction checks first (kept.py): the catalog's version, the writes
+# counter and the stream, in one statement; a missing counter reads as 0.
+KEPT_MARKERS = (
+    f"SELECT coalesce(({READ_COUNTER}), 0), coalesce(({READ_COUNTER}), 0), "  # noqa: S608
+    f"{_names(schema.stream, ('uuid', 'seq_base'))} FROM {schema.stream.name}"
 )
 
 # --- outbox -------------------------------------------------------------------

@@ -2,21 +2,23 @@
 
 A unit of work owns one connection inside ``BEGIN IMMEDIATE``. The scan
 journal, ledger, balances, reorders, station state and outbox are all written
-through it and committed together. Each scan of a group commit runs inside
-its own SAVEPOINT, so a failing scan rolls back alone.
+through it and committed together.
 
-This class holds the transaction and what it buffers or caches until commit:
-balances, ledger rows, stock snapshots, open reorders and the catalog. The
-parts written straight through (scan journal, transaction log, shipped
-serials, station state) it inherits from repositories.py.
+The scan writer runs one of these per batch, so its cost per scan is the
+budget of the whole scan path (SPEC §9: 200 µs of writer CPU for a
+7-component backflush). Three things keep it there:
 
-The statements a scan runs (a few per BOM component: ledger row, balance
-read and write, open reorders, stock state) are plain SQL executed on the
-driver's connection inside the same transaction: building, caching and
-compiling a SQLAlchemy statement costs about a hundred times more than
-SQLite executing it, and a 50-component backflush runs some 350 of them.
-Errors from those statements are raised as SQLAlchemy's, like all others.
-The rest (catalog, VOID, reorders, outbox) stays in SQLAlchemy Core.
+* every statement of the scan path is plain SQL on the driver's connection:
+  building, caching and compiling a SQLAlchemy statement costs about a
+  hundred times more than SQLite executing it;
+* what one transaction reads is kept for the next (kept.py): balances,
+  quantities on order, station state, the next ids, the stream and boot,
+  right as long as no other process wrote, which one query at the start of
+  each transaction tells;
+* new rows wait (pending.py) and are written at commit, one statement per
+  table for the whole batch, each with the id the unit of work gave it.
+
+Errors from these statements are raised as SQLAlchemy's, like all others.
 """
 
 from __future__ import annotations
@@ -24,75 +26,74 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, exc, insert, select, update
+from sqlalchemy import Engine, exc
 from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import Item, Reorder
-from edge.domain.ports import Balance, InventoryStore, Moment
-from edge.domain.quantity import ZERO, from_storage, to_storage
+from edge.domain.ports import InventoryStore
+from edge.domain.quantity import to_storage
 from edge.domain.timestamps import rfc3339
 from edge.publish.topics import event_topic, stock_topic
-from edge.store import schema
 from edge.store.catalog import Catalog, CatalogCache, load_catalog
-from edge.store.counters import BOOT, CATALOG, SEQ, bump_counter, read_counter, read_stream
+from edge.store.counters import BOOT, CATALOG, SEQ, WRITES
+from edge.store.kept import KeptState, Markers, NextIds, Overlay
+from edge.store.pending import PendingRows
 from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
-from edge.store.rows import reorder_from_row
+from edge.store.rows import station_state_values
 from edge.store.statements import (
-    ADD_EVENT,
-    ADD_STRUCTURE,
-    APPEND_LEDGER,
-    BALANCE,
     BUMP_COUNTER,
-    HAS_BALANCE,
     HAS_STRUCTURE,
-    OPEN_REORDERS,
+    KEPT_MARKERS,
+    NEXT_IDS,
     PUT_STOCK_SNAPSHOT,
-    REORDER,
+    READ_COUNTER,
     SAVE_BALANCE,
+    SAVE_STATION_STATE,
+    SET_COUNTER,
 )
+from edge.store.stock_store import StockStore
 from edge.store.turns import write_turn
 
-__all__ = ["CatalogCache", "SqlUnitOfWork"]
+__all__ = ["CatalogCache", "KeptState", "SqlUnitOfWork"]
 
 
-class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, InventoryStore):
+class SqlUnitOfWork(
+    ScanJournal, TransactionLog, ShippedSerials, StationStates, StockStore, InventoryStore
+):
     """One write transaction. Use as a context manager; call :meth:`commit`.
 
-    Leaving the block without a commit rolls everything back.
+    Leaving the block without a commit rolls everything back. ``kept`` is
+    shared by the transactions of one process (one at a time: see turns.py).
     """
 
-    def __init__(self, engine: Engine, catalog: CatalogCache, topic_prefix: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: CatalogCache,
+        topic_prefix: str,
+        kept: KeptState | None = None,
+    ) -> None:
         self._engine = engine
         self._catalog_cache = catalog
         self._topic_prefix = topic_prefix
+        self._kept = kept if kept is not None else KeptState()
         self._connection: Connection | None = None
         self._driver: sqlite3.Connection | None = None
+        self._markers: Markers | None = None
         self._catalog: Catalog | None = None
         self._catalog_changed = False
-        self._boot: int | None = None
-        self._stream: tuple[str, int] | None = None  # uuid, seq_base; read once
         self._savepoints = 0
         self._turn = ExitStack()
-        # The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so no
-        # other connection changes rows underneath it. That allows:
-        # - read-through caches of balances and open reorders;
-        # - balances and stock snapshots written once per part at commit
-        #   ("latest wins"): a group commit of forty scans that touch the same
-        #   fifty parts writes fifty balance rows, not two thousand;
-        # - ledger rows written in one statement per savepoint.
-        # A savepoint rollback puts all of it back as it was at the savepoint.
-        self._balances: dict[str, Balance] = {}
-        self._unsaved_balances: set[str] = set()
-        self._open_reorders: dict[str, list[Reorder]] = {}
-        self._snapshots: dict[str, dict[str, Any]] = {}
-        self._ledger: list[tuple[Any, ...]] = []
+        self._overlay = Overlay()
+        self._rows = PendingRows()
+        self._reorder_lists: dict[str, list[Reorder]] = {}
 
     # --- transaction control -------------------------------------------------
     def __enter__(self) -> Self:
@@ -102,13 +103,11 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         try:
             self._connection = self._engine.connect()
             self._connection.begin()
+            self._driver = self._connection.connection.driver_connection
+            self._markers = self._read_markers()
         except BaseException:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-            self._turn.close()
+            self._close()
             raise
-        self._driver = self._connection.connection.driver_connection
         return self
 
     def __exit__(
@@ -117,15 +116,26 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection = self.connection
         try:
-            if connection.in_transaction():
-                connection.rollback()
+            if self.connection.in_transaction():
+                self.connection.rollback()
         finally:
-            connection.close()
-            self._connection = None
-            self._driver = None
-            self._turn.close()
+            self._close()
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = None
+        self._driver = None
+        self._turn.close()
+
+    def _read_markers(self) -> Markers:
+        row = self._sql(KEPT_MARKERS, (CATALOG, WRITES)).fetchone()
+        if row is None:
+            raise RuntimeError("the database has no stream row (run edge migrate)")
+        markers = Markers(*row)
+        self._kept.check(markers)
+        return markers
 
     @property
     def connection(self) -> Connection:
@@ -134,48 +144,75 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         return self._connection
 
     def commit(self) -> None:
-        self._write_ledger()
-        self._write_balances()
-        self._write_snapshots()
+        self._flush()
+        self._write_state()
+        [(writes,)] = self._sql(BUMP_COUNTER, (WRITES,)).fetchall()
         self.connection.commit()
-        self._balances.clear()
-        self._open_reorders.clear()
+        self._kept.merge(self._overlay, int(writes))
+        self._overlay = Overlay()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Run a block all-or-nothing inside the open transaction.
 
-        Plain SAVEPOINT statements on the driver connection: SQLAlchemy's
-        nested transaction costs more than the statements of a small scan.
+        What is pending is written first, so a rollback to the savepoint and
+        the overlay as it was describe the same database.
         """
-        self._write_ledger()
+        self._flush()
+        self._write_state()
+        saved = self._overlay.copy()
         self._savepoints += 1
         name = f"sp{self._savepoints}"
-        balances, unsaved = dict(self._balances), set(self._unsaved_balances)
-        snapshots = dict(self._snapshots)
         self._sql(f"SAVEPOINT {name}")
         try:
             yield
-            self._write_ledger()
         except BaseException:
-            self._balances, self._unsaved_balances = balances, unsaved
-            self._snapshots = snapshots
-            self._ledger.clear()
-            self._open_reorders.clear()
+            self._overlay = saved
+            self._rows.clear()
+            self._reorder_lists.clear()
             self._sql(f"ROLLBACK TO {name}")
             self._sql(f"RELEASE {name}")
             raise
         self._sql(f"RELEASE {name}")
 
-    # --- running statements (OpenTransaction, used by repositories.py too) ---
-    def _execute(self, statement: Any) -> Any:
-        return self.connection.execute(statement)
+    def _flush(self) -> None:
+        if self._rows:
+            self._rows.write(self._sql_many)
 
+    def _write_state(self) -> None:
+        """Write the newest balance, station state and stock state of each, and the seq."""
+        overlay = self._overlay
+        if overlay.unsaved_balances:
+            balances = overlay.balances
+            self._sql_many(SAVE_BALANCE, [
+                (part, to_storage(balances[part].on_hand), balances[part].armed)
+                for part in sorted(overlay.unsaved_balances)
+            ])  # fmt: skip
+            overlay.unsaved_balances = set()
+        if overlay.unsaved_stations:
+            self._sql_many(SAVE_STATION_STATE, [
+                station_state_values(station, overlay.stations[station])
+                for station in sorted(overlay.unsaved_stations)
+            ])  # fmt: skip
+            overlay.unsaved_stations = set()
+        if overlay.snapshots:
+            prefix = self._topic_prefix
+            self._sql_many(PUT_STOCK_SNAPSHOT, [
+                (part, stock_topic(prefix, part), exactjson.dumps(payload))
+                for part, payload in overlay.snapshots.items()
+            ])  # fmt: skip
+            overlay.snapshots = {}
+        ids = overlay.ids
+        if ids is not None and ids.position != overlay.ids_written:
+            self._sql(SET_COUNTER, (SEQ, ids.position - 1))
+            overlay.ids_written = ids.position
+
+    # --- running statements (OpenTransaction, used by the store's parts) ------
     def _sql(self, statement: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        """One statement of the scan path, on the driver's connection, in this transaction."""
+        """One statement on the driver's connection, in this transaction."""
         return self._on_driver(statement, parameters, many=False)
 
-    def _sql_many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    def _sql_many(self, statement: str, rows: list[Any]) -> None:
         self._on_driver(statement, rows, many=True)
 
     def _on_driver(self, statement: str, parameters: Any, *, many: bool) -> sqlite3.Cursor:
@@ -189,12 +226,16 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
             # Raised as SQLAlchemy's, like every other database error.
             raise exc.DBAPIError.instance(statement, parameters, error, sqlite3.Error) from error
 
-    def _insert(self, statement: str, parameters: tuple[Any, ...]) -> int:
-        """Insert one row; its new integer primary key."""
-        row_id = self._sql(statement, parameters).lastrowid
-        if row_id is None:
-            raise RuntimeError("the insert reported no row id")
-        return row_id
+    def _next_ids(self) -> NextIds:
+        ids = self._overlay.ids
+        if ids is None:
+            kept = self._kept.ids
+            if kept is None:
+                scan, txn, position = self._sql(NEXT_IDS, (SEQ,)).fetchone()
+                kept = self._kept.ids = NextIds(scan, txn, position)
+            ids = self._overlay.ids = replace(kept)
+            self._overlay.ids_written = ids.position
+        return ids
 
     # --- catalog -------------------------------------------------------------
     @property
@@ -202,11 +243,10 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         if self._catalog is None:
             if self._catalog_changed:
                 # Not yet committed: never share it through the cache.
-                self._catalog = load_catalog(
-                    self.connection, read_counter(self.connection, CATALOG)
-                )
+                self._catalog = load_catalog(self.connection, self._counter(CATALOG))
             else:
-                self._catalog = self._catalog_cache.get(self.connection)
+                version = self._opened().catalog
+                self._catalog = self._catalog_cache.get(self.connection, version)
         return self._catalog
 
     def item(self, part: str) -> Item | None:
@@ -219,159 +259,62 @@ class SqlUnitOfWork(ScanJournal, TransactionLog, ShippedSerials, StationStates, 
         return self.catalog.graph
 
     def store_structure(self, bom_hash: str, lines: Lines) -> None:
+        # Asked of the database only when this transaction has not stored it
+        # itself, so what the answer puts in the kept state is committed.
+        overlay = self._overlay
+        if bom_hash in overlay.structures or bom_hash in self._kept.structures:
+            return
         if self._sql(HAS_STRUCTURE, (bom_hash,)).fetchone() is not None:
+            self._kept.structures.put(bom_hash, True)
             return
         text = exactjson.dumps([[part, quantity] for part, quantity in lines])
-        self._sql(ADD_STRUCTURE, (bom_hash, text, rfc3339(datetime.now(UTC))))
+        self._rows.structures.append((bom_hash, text, rfc3339(datetime.now(UTC))))
+        overlay.structures.add(bom_hash)
 
-    # --- stock ---------------------------------------------------------------
-    def balance(self, part: str) -> Balance:
-        cached = self._balances.get(part)
-        if cached is not None:
-            return cached
-        row = self._sql(BALANCE, (part,)).fetchone()
-        if row is None:
-            balance = Balance(ZERO, armed=True)
-        else:
-            on_hand, armed = row
-            balance = Balance(from_storage(on_hand), armed=bool(armed))
-        self._balances[part] = balance
-        return balance
-
-    def save_balance(self, part: str, balance: Balance) -> None:
-        self._balances[part] = balance
-        self._unsaved_balances.add(part)
-
-    def _write_balances(self) -> None:
-        rows = [
-            (part, to_storage(self._balances[part].on_hand), self._balances[part].armed)
-            for part in sorted(self._unsaved_balances)
-        ]
-        self._unsaved_balances.clear()
-        self._sql_many(SAVE_BALANCE, rows)
-
-    def has_ledger_rows(self, part: str) -> bool:
-        # Every posting saves the part's balance, so a balance row (stored, or
-        # waiting for this commit) exists exactly when the part has ledger rows.
-        # Its primary key answers without an index on the ledger's part column.
-        if part in self._unsaved_balances:
-            return True
-        return self._sql(HAS_BALANCE, (part,)).fetchone() is not None
-
-    def append_ledger(
-        self,
-        txn_id: int,
-        part: str,
-        quantity: Decimal,
-        kind: str,
-        *,
-        bom_hash: str | None,
-        scan_id: int | None,
-    ) -> None:
-        self._ledger.append((txn_id, part, to_storage(quantity), kind, scan_id, bom_hash))
-
-    def _write_ledger(self) -> None:
-        if self._ledger:
-            rows, self._ledger = self._ledger, []
-            self._sql_many(APPEND_LEDGER, rows)
-
-    def ledger_rows(self, txn_id: int) -> list[tuple[str, Decimal]]:
-        self._write_ledger()
-        rows = self._execute(
-            select(schema.ledger.c.part, schema.ledger.c.quantity)
-            .where(schema.ledger.c.txn_id == txn_id)
-            .order_by(schema.ledger.c.id)
-        )
-        return [(row.part, from_storage(row.quantity)) for row in rows]
-
-    # --- reorders ------------------------------------------------------------
-    def open_reorders(self, part: str) -> list[Reorder]:
-        cached = self._open_reorders.get(part)
-        if cached is None:
-            rows = self._sql(OPEN_REORDERS, (part,)).fetchall()
-            cached = self._open_reorders[part] = [reorder_from_row(row) for row in rows]
-        return list(cached)
-
-    def reorder(self, reorder_id: int) -> Reorder | None:
-        row = self._sql(REORDER, (reorder_id,)).fetchone()
-        return None if row is None else reorder_from_row(row)
-
-    def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
-        self._open_reorders.pop(part, None)
-        result = self._execute(
-            insert(schema.reorders).values(
-                part=part,
-                ordered=to_storage(quantity),
-                received="0",
-                open=True,
-                created_at=rfc3339(at.wall),
-            )
-        )
-        return int(result.inserted_primary_key[0])
-
-    def update_reorder(
-        self, reorder_id: int, *, received: Decimal, close_reason: str | None, at: Moment
-    ) -> None:
-        values: dict[str, Any] = {"received": to_storage(received)}
-        if close_reason is not None:
-            values |= {"open": False, "close_reason": close_reason, "closed_at": rfc3339(at.wall)}
-        self._open_reorders.clear()  # keyed by part, and only the id is known here
-        self._execute(
-            update(schema.reorders).where(schema.reorders.c.id == reorder_id).values(**values)
-        )
-
-    # --- outbox --------------------------------------------------------------
+    # --- counters and the outbox ---------------------------------------------
     # The "seq" counter numbers outbox rows across streams (the relay's order);
     # an event's seq is its row's position minus its stream's base (0005).
-    def _stream_row(self) -> tuple[str, int]:
-        if self._stream is None:
-            self._stream = read_stream(self.connection)
-        return self._stream
+    def _opened(self) -> Markers:
+        if self._markers is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._markers
+
+    def _counter(self, name: str) -> int:
+        row = self._sql(READ_COUNTER, (name,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _bump(self, name: str) -> int:
+        [(value,)] = self._sql(BUMP_COUNTER, (name,)).fetchall()
+        return int(value)
 
     def stream(self) -> str:
-        return self._stream_row()[0]
+        return self._opened().stream
 
     def next_seq(self) -> int:
-        [(position,)] = self._sql(BUMP_COUNTER, (SEQ,)).fetchall()
-        return int(position) - self._stream_row()[1]
+        ids = self._next_ids()
+        position, ids.position = ids.position, ids.position + 1
+        return position - self._opened().seq_base
 
     def boot(self) -> int:
-        if self._boot is None:
-            self._boot = read_counter(self.connection, BOOT)
-        return self._boot
+        boot = self._overlay.boot if self._overlay.boot is not None else self._kept.boot
+        if boot is None:
+            boot = self._kept.boot = self._counter(BOOT)
+        return boot
 
     def raise_boot(self) -> int:
         """Start a new boot (``edge run`` only)."""
-        self._boot = bump_counter(self.connection, BOOT)
-        return self._boot
+        self._overlay.boot = self._bump(BOOT)
+        return self._overlay.boot
 
     def bump_catalog(self) -> None:
-        bump_counter(self.connection, CATALOG)
+        self._bump(CATALOG)
         self._catalog = None
         self._catalog_changed = True
 
     def add_event(self, seq: int, event_id: str, event_type: str, payload: dict[str, Any]) -> None:
         topic = event_topic(self._topic_prefix, event_type)
-        position = seq + self._stream_row()[1]
-        self._sql(
-            ADD_EVENT,
-            (
-                position,
-                event_id,
-                event_type,
-                topic,
-                exactjson.dumps(payload),
-                payload["occurred_at"],
-            ),
-        )
-
-    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
-        self._snapshots[part] = payload
-
-    def _write_snapshots(self) -> None:
-        rows = [
-            (part, stock_topic(self._topic_prefix, part), exactjson.dumps(payload))
-            for part, payload in self._snapshots.items()
-        ]
-        self._snapshots.clear()
-        self._sql_many(PUT_STOCK_SNAPSHOT, rows)
+        position = seq + self._opened().seq_base
+        self._rows.events.append(
+            (position, event_id, event_type, topic, exactjson.dumps(payload),
+             payload["occurred_at"])
+        )  # fmt: skip

@@ -59,9 +59,15 @@ def test_row_values_match_their_column_lists() -> None:
         reason=None,
     )
     assert len(rows.scan_values(scan, "accepted", None)) == len(rows.SCAN_COLUMNS)
-    assert statements.ADD_SCAN.count("?") == len(rows.SCAN_COLUMNS)
+    # New rows carry their id first; a transaction's event follows its columns.
+    assert statements.ADD_SCAN.count("?") == 1 + len(rows.SCAN_COLUMNS)
     assert len(transaction) == len(rows.TRANSACTION_COLUMNS)
-    assert statements.ADD_TRANSACTION.count("?") == len(rows.TRANSACTION_COLUMNS)
+    assert statements.ADD_TRANSACTION.count("?") == 1 + len(rows.TRANSACTION_COLUMNS) + 1
+    read_back = rows.transaction_from_row((41, *transaction, "event-1", None))
+    assert (read_back.id, read_back.kind, read_back.scan_id, read_back.event_id) == (
+        41, "backflush", 1, "event-1",
+    )  # fmt: skip
+    assert read_back.at == AT
     values = rows.station_state_values("PACK-1", state)
     assert len(values) == len(rows.STATION_STATE_COLUMNS)
     assert rows.station_state_from_row(values[1:]) == state

@@ -1,0 +1,137 @@
+"""Balances, the ledger, reorders and stock snapshots of the store.
+
+The unit of work (unit_of_work.py) inherits these methods. A balance and a
+part's quantity on order are read once and kept (kept.py); what a transaction
+changes stays in its overlay and is written at commit, the newest per part
+("latest wins"): a batch of forty scans touching the same parts writes each
+balance once. Ledger rows wait with the other pending rows (pending.py).
+Reorders are written straight through: they are few, and their ids are
+SQLite's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from edge.domain import stock
+from edge.domain.model import Reorder
+from edge.domain.ports import Balance, Moment
+from edge.domain.quantity import ZERO, add, from_storage, to_storage
+from edge.domain.timestamps import rfc3339
+from edge.store.repositories import OpenTransaction
+from edge.store.rows import reorder_from_row
+from edge.store.statements import (
+    ADD_REORDER,
+    BALANCE,
+    CLOSE_REORDER,
+    HAS_BALANCE,
+    LEDGER_ROWS,
+    OPEN_REORDERS,
+    RECEIVE_REORDER,
+    REORDER,
+)
+
+
+class StockStore(OpenTransaction):
+    """What a transaction reads and writes of stock."""
+
+    # Open reorders as read in this transaction (a receipt allocates over them).
+    _reorder_lists: dict[str, list[Reorder]]
+
+    def balance(self, part: str) -> Balance:
+        balance = self._overlay.balances.get(part) or self._kept.balances.get(part)
+        if balance is None:
+            # Not changed in this transaction: what the database holds is committed.
+            row = self._sql(BALANCE, (part,)).fetchone()
+            balance = Balance(ZERO) if row is None else Balance(from_storage(row[0]), bool(row[1]))
+            self._kept.balances.put(part, balance)
+        return balance
+
+    def save_balance(self, part: str, balance: Balance) -> None:
+        self._overlay.balances[part] = balance
+        self._overlay.unsaved_balances.add(part)
+
+    def has_ledger_rows(self, part: str) -> bool:
+        # Every posting saves the part's balance, so a balance row (stored, or
+        # saved in this transaction) exists exactly when the part has ledger rows.
+        # Its primary key answers without an index on the ledger's part column.
+        if part in self._overlay.balances:
+            return True
+        return self._sql(HAS_BALANCE, (part,)).fetchone() is not None
+
+    def append_ledger(
+        self,
+        txn_id: int,
+        part: str,
+        quantity: Decimal,
+        kind: str,
+        *,
+        bom_hash: str | None,
+        scan_id: int | None,
+    ) -> None:
+        self._rows.ledger.append((txn_id, part, to_storage(quantity), kind, scan_id, bom_hash))
+
+    def ledger_rows(self, txn_id: int) -> list[tuple[str, Decimal]]:
+        self._flush()
+        rows = self._sql(LEDGER_ROWS, (txn_id,)).fetchall()
+        return [(part, from_storage(quantity)) for part, quantity in rows]
+
+    # --- reorders ------------------------------------------------------------
+    def on_order(self, part: str) -> Decimal:
+        # Kept per part, not summed from its reorders at every scan: a part
+        # scrapped again and again without a receipt piles up open reorders.
+        overlay = self._overlay
+        quantity = overlay.on_order.get(part)
+        if quantity is not None:
+            return quantity
+        stale = part in overlay.stale_on_order
+        quantity = None if stale else self._kept.on_order.get(part)
+        if quantity is None:
+            quantity = stock.on_order(self.open_reorders(part))
+            if stale:  # read after this transaction changed one of its reorders
+                overlay.on_order[part] = quantity
+            else:
+                self._kept.on_order.put(part, quantity)
+        return quantity
+
+    def open_reorders(self, part: str) -> list[Reorder]:
+        listed = self._reorder_lists.get(part)
+        if listed is None:
+            rows = self._sql(OPEN_REORDERS, (part,)).fetchall()
+            listed = self._reorder_lists[part] = [reorder_from_row(row) for row in rows]
+        return list(listed)
+
+    def reorder(self, reorder_id: int) -> Reorder | None:
+        row = self._sql(REORDER, (reorder_id,)).fetchone()
+        return None if row is None else reorder_from_row(row)
+
+    def add_reorder(self, part: str, quantity: Decimal, at: Moment) -> int:
+        before = self.on_order(part)
+        self._reorder_lists.pop(part, None)
+        row_id = self._sql(ADD_REORDER, (part, to_storage(quantity), rfc3339(at.wall))).lastrowid
+        if row_id is None:
+            raise RuntimeError("the reorder insert reported no row id")
+        self._overlay.on_order[part] = add(before, quantity)
+        return row_id
+
+    def update_reorder(
+        self, reorder_id: int, *, received: Decimal, close_reason: str | None, at: Moment
+    ) -> None:
+        target = self.reorder(reorder_id)
+        if target is None:
+            raise LookupError(f"no reorder {reorder_id}")
+        values: tuple[Any, ...]
+        if close_reason is None:
+            self._sql(RECEIVE_REORDER, (to_storage(received), reorder_id))
+        else:
+            values = (to_storage(received), False, close_reason, rfc3339(at.wall), reorder_id)
+            self._sql(CLOSE_REORDER, values)
+        part = target.part
+        self._reorder_lists.pop(part, None)
+        self._overlay.on_order.pop(part, None)
+        self._overlay.stale_on_order.add(part)
+
+    # --- the retained stock state --------------------------------------------
+    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
+        self._overlay.snapshots[part] = payload
