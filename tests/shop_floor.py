@@ -29,6 +29,7 @@ from edge.masterdata.items import import_items
 from edge.service import InventoryService, PendingScan
 from edge.store import schema
 from edge.store.catalog import CatalogCache
+from edge.store.kept import KeptState
 from edge.store.unit_of_work import SqlUnitOfWork
 from hardware.barcode import decode
 
@@ -210,9 +211,15 @@ class FailingLedgerUnitOfWork(SqlUnitOfWork):
     """
 
     def __init__(
-        self, engine: Engine, catalog: CatalogCache, topic_prefix: str, *, fail_on_call: int
+        self,
+        engine: Engine,
+        catalog: CatalogCache,
+        topic_prefix: str,
+        kept: KeptState,
+        *,
+        fail_on_call: int,
     ) -> None:
-        super().__init__(engine, catalog, topic_prefix)
+        super().__init__(engine, catalog, topic_prefix, kept)
         self.fail_on_call = fail_on_call
         self.ledger_calls = 0
 
@@ -245,5 +252,5 @@ class FailingLedgerService(InventoryService):
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return FailingLedgerUnitOfWork(
-            self.engine, self.catalog, self.topic_prefix, fail_on_call=self.fail_on_call
+            self.engine, self.catalog, self.topic_prefix, self.kept, fail_on_call=self.fail_on_call
         )
