@@ -50,6 +50,10 @@ def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
         out.append(value)
     elif kind is Decimal:
         out.append(format_quantity(value))
+    elif kind is int:  # not bool: type(True) is bool
+        out.append(int.__repr__(value))
+    elif value is None:
+        out.append("null")
     elif kind is dict and not sort_keys:
         out.append("{")
         separator = ""

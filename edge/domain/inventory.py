@@ -22,6 +22,8 @@ from edge.domain.quantity import ZERO, add, sub
 from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
 
+_NO_POLICY = ReorderPolicy()  # an item that is not in the catalog (any more)
+
 
 class Rejection(Exception):
     """An operation the rules refuse; ``reason`` is a short kebab-case code."""
@@ -337,26 +339,26 @@ class Inventory:
         """Run the stock rules on every touched part and write the events in order."""
         low: list[events.Event] = []
         reorders: list[events.Event] = []
-        on_orders: dict[str, Decimal] = {}  # before this transaction's new reorders
+        snapshots: list[tuple[str, dict[str, Any]]] = []
+        stamp = rfc3339(txn.at.wall)
+        store = self.store
         for part in sorted(txn.before):
             before = txn.before[part]
             after = txn.on_hand[part]
-            item = self.store.item(part)
-            policy = item.policy if item is not None else ReorderPolicy()
+            item = store.item(part)
+            policy = item.policy if item is not None else _NO_POLICY
             verdict = low_stock(
                 before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
             )
-            self.store.save_balance(part, Balance(after, verdict.armed))
+            store.save_balance(part, Balance(after, verdict.armed))
             if verdict.fire:
                 low.append(
                     events.LowStockEvent(part, after, policy.reorder_point, verdict.negative)
                 )
-            on_order = self.on_order(part)
-            on_orders[part] = on_order
+            on_order = store.on_order(part)  # before this transaction's new reorder
             suggested = reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
-                on_orders.pop(part)  # the new reorder is on order now
-                reorder_id = self.store.add_reorder(part, suggested, txn.at)
+                reorder_id = store.add_reorder(part, suggested, txn.at)
                 reorders.append(
                     events.ReorderEvent(
                         reorder_id,
@@ -367,17 +369,19 @@ class Inventory:
                         reorder_point=policy.reorder_point,
                     )
                 )
+                on_order = store.on_order(part)
+            snapshots.append((part, events.stock_payload(part, after, on_order, item, stamp)))
+        for part in sorted(txn.on_order_changed - txn.before.keys()):
+            on_hand = store.balance(part).on_hand
+            payload = events.stock_payload(part, on_hand, store.on_order(part), store.item(part),
+                                           stamp)  # fmt: skip
+            snapshots.append((part, payload))
         event_id = self._emit(event, txn.at)
-        self.store.set_transaction_event(txn.txn_id, event_id)
+        store.set_transaction_event(txn.txn_id, event_id)
         for follow_up in [*(follow_ups or []), *low, *reorders]:
             self._emit(follow_up, txn.at)
-        stamp = rfc3339(txn.at.wall)
-        for part in sorted(set(txn.before) | txn.on_order_changed):
-            # Not dict.get(part, default): the default would read the balance every time.
-            on_hand = txn.on_hand[part] if part in txn.on_hand else self.store.balance(part).on_hand
-            on_order = on_orders[part] if part in on_orders else self.on_order(part)
-            snapshot = events.stock_payload(part, on_hand, on_order, self.store.item(part), stamp)
-            self.store.put_stock_snapshot(part, snapshot)
+        for part, payload in snapshots:
+            store.put_stock_snapshot(part, payload)
         return event_id
 
     def _emit(self, event: events.Event, at: Moment) -> str:
