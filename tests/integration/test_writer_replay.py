@@ -1,0 +1,98 @@
+"""A batch the writer must take again one scan at a time, and the database failing meanwhile.
+
+When a scan of a batch raises (a bug, not a rule's refusal), the batch rolls
+back and its scans are committed one per transaction. If the database then
+stops taking writes part-way, the scans committed before the failure keep
+their outcome and their operator's answer; the rest are held and answered
+bad-read, and journaled as rejected / storage-unavailable once writes work
+again. Nothing is journaled twice.
+"""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
+from edge.store.catalog import CatalogCache
+from edge.store.kept import KeptState
+from edge.store.unit_of_work import SqlUnitOfWork
+from hardware.reads import RawRead
+from tests.integration.test_inventory import BOM, ITEMS, OPENING
+from tests.shop_floor import SHIP, FailingLedgerService, FailingLedgerUnitOfWork, ShopFloor
+
+
+class ReadOnlyAfter(FailingLedgerUnitOfWork):
+    """Fails stock transactions on their second ledger row; commits fail once the budget is spent.
+
+    The failure is SQLite's own: the connection is switched to ``query_only``,
+    so the commit's first write raises as it would on a read-only file.
+    """
+
+    def __init__(self, service: WritesRunOut, *args: Any) -> None:
+        super().__init__(*args, fail_on_call=2)
+        self.service = service
+
+    def commit(self) -> None:
+        if self.service.commits_left <= 0:
+            self._sql("PRAGMA query_only = 1")
+        self.service.commits_left -= 1
+        super().commit()
+
+    def _close(self) -> None:
+        if self._driver is not None:
+            self._driver.execute("PRAGMA query_only = 0")
+        super()._close()
+
+
+class WritesRunOut(FailingLedgerService):
+    def __init__(self, engine: Engine, commits: int) -> None:
+        super().__init__(engine, fail_on_call=2)
+        self.commits_left = commits
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        catalog: CatalogCache = self.catalog
+        kept: KeptState = self.kept
+        return ReadOnlyAfter(self, self.engine, catalog, self.topic_prefix, kept)
+
+
+def test_scans_stored_before_the_failure_keep_their_answer_and_the_rest_are_held(
+    floor: ShopFloor, db_path: Path
+) -> None:
+    floor.load(ITEMS, BOM)
+    floor.opening(**OPENING)
+    service = WritesRunOut(floor.engine, commits=2)
+    answers: list[tuple[str, bool]] = []
+    routes = {
+        name: ScannerRoute(
+            SHIP, b"", b"", 0.0, lambda good, name=name: answers.append((name, good))
+        )
+        for name in ("a", "b", "c", "d")
+    }
+    writer = ScanWriter(service, queue.Queue(), routes, database_path=db_path, min_free_mb=0)
+    codes = {"a": b"R-HOUSING", "b": b"FG-100", "c": b"R-GASKET", "d": b"R-HOUSING"}
+    batch = [QueuedRead(name, RawRead(code, float(index))) for index, (name, code) in
+             enumerate(codes.items())]  # fmt: skip
+
+    stored = writer.process(batch)
+
+    # a alone, then b journaled as internal-error: two commits; c's commit fails.
+    assert [(o.status, o.reason) for o in stored] == [("accepted", None),
+                                                       ("rejected", "internal-error")]  # fmt: skip
+    assert answers == [("a", True), ("b", False), ("c", False), ("d", False)]
+    assert (writer.stats.storage_ok, writer.stats.unstored) == (False, 2)
+    assert [row.data for row in floor.scans()] == [b"R-HOUSING", b"FG-100"]
+
+    service.commits_left = 10
+    writer.process([])
+    journal = [(row.data, row.status, row.reason) for row in floor.scans()]
+    assert journal == [
+        (b"R-HOUSING", "accepted", None),
+        (b"FG-100", "rejected", "internal-error"),
+        (b"R-GASKET", "rejected", "storage-unavailable"),
+        (b"R-HOUSING", "rejected", "storage-unavailable"),
+    ]
+    assert floor.on_hand("R-HOUSING") == 49
