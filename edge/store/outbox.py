@@ -143,32 +143,56 @@ def record_answers(
     """
     if not (published or refused or stock):
         return
-    with write_turn(engine).turn(), engine.begin() as connection:
-        for chunk in _chunks(published):
-            connection.execute(
-                update(schema.outbox)
-                .where(schema.outbox.c.seq.in_(chunk), schema.outbox.c.published_at.is_(None))
-                .values(
-                    published_at=rfc3339(at),
-                    attempts=schema.outbox.c.attempts + 1,
-                    set_aside=False,
-                    last_error=None,
-                )
+    # Not synced at commit (synchronous=NORMAL for this one): the scan writer
+    # queues behind this transaction for the write lock, and an answer lost
+    # with a power cut only means its row is sent again. The writer's next
+    # commit syncs the log, these pages with it.
+    with write_turn(engine).turn(), engine.connect() as connection:
+        # On the driver: through SQLAlchemy the pragma would begin a transaction,
+        # inside which SQLite refuses to change it.
+        driver = connection.connection.driver_connection
+        if driver is None:
+            raise RuntimeError("the connection has no driver connection")
+        driver.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with connection.begin():
+                _write_answers(connection, published, refused, stock, at)
+        finally:
+            driver.execute("PRAGMA synchronous=FULL")
+
+
+def _write_answers(
+    connection: Connection,
+    published: Sequence[int],
+    refused: Mapping[int, str],
+    stock: Mapping[str, int],
+    at: datetime,
+) -> None:
+    for chunk in _chunks(published):
+        connection.execute(
+            update(schema.outbox)
+            .where(schema.outbox.c.seq.in_(chunk), schema.outbox.c.published_at.is_(None))
+            .values(
+                published_at=rfc3339(at),
+                attempts=schema.outbox.c.attempts + 1,
+                set_aside=False,
+                last_error=None,
             )
-        for seq, error in refused.items():
-            connection.execute(
-                update(schema.outbox)
-                .where(schema.outbox.c.seq == seq, schema.outbox.c.published_at.is_(None))
-                .values(set_aside=True, attempts=schema.outbox.c.attempts + 1, last_error=error)
-            )
-        if stock:
-            # One statement for every part (executemany): building a statement per
-            # part cost ~0.2 ms each, most of the relay's time per scan of a
-            # 50-component BOM.
-            connection.execute(
-                _RECORD_STOCK,
-                [{"b_part": part, "b_version": version} for part, version in stock.items()],
-            )
+        )
+    for seq, error in refused.items():
+        connection.execute(
+            update(schema.outbox)
+            .where(schema.outbox.c.seq == seq, schema.outbox.c.published_at.is_(None))
+            .values(set_aside=True, attempts=schema.outbox.c.attempts + 1, last_error=error)
+        )
+    if stock:
+        # One statement for every part (executemany): building a statement per
+        # part cost ~0.2 ms each, most of the relay's time per scan of a
+        # 50-component BOM.
+        connection.execute(
+            _RECORD_STOCK,
+            [{"b_part": part, "b_version": version} for part, version in stock.items()],
+        )
 
 
 _RECORD_STOCK = (

@@ -78,3 +78,18 @@ def test_upgrading_a_database_with_a_backlog_counts_it(tmp_path: Path) -> None:
     engine = open_database(path, upgrade=True)  # upgrades to the head
     assert _reported(engine) == _counted(engine) == (2, 0)
     engine.dispose()
+
+
+def test_answers_are_written_unsynced_and_the_connection_is_durable_again(
+    floor: ShopFloor,
+) -> None:
+    """The relay's answers commit with synchronous=NORMAL; the pooled connection goes back FULL."""
+    floor.load("part,description\nR-1,Raw\n")
+    floor.opening(**{"R-1": "5"})
+    [event] = floor.events()
+    engine = floor.engine
+    outbox.record_answers(engine, published=[event["seq"]], refused={}, stock={},
+                          at=datetime.now(UTC))  # fmt: skip
+    assert _counted(engine)[0] == 0
+    with engine.connect() as connection:  # the pool hands back the connection just used
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
