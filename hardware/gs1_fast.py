@@ -1,13 +1,16 @@
 """The common GS1 messages read without biip's per-element extras, exactly as biip reads them.
 
-What biip costs: for every element it builds a ``GS1ElementString`` and then
-copies it with ``dataclasses.replace`` up to three times, and for a GTIN it
-also looks the number up in its GS1 prefix and company prefix tries and
-checks it for restricted circulation rules. None of that is in a `Barcode`;
-the scan needs only each element's AI and value, whether a check digit is
-wrong, and whether a date is a real date. biip offers no option to skip the
-extras, so this module does the reading itself for the labels the shop floor
-prints, and says "not sure" (None) for everything else.
+What biip costs (about 40 µs for ``(01)…(21)…``, of which ``Gtin.parse`` is
+about 12): for every element it scans its AI table, builds a
+``GS1ElementString`` and copies it with ``dataclasses.replace`` once or twice
+(the decimal step always copies), and for a GTIN it also looks the number up
+in its GS1 prefix and company prefix tries and checks it for restricted
+circulation rules. None of that reaches a `Barcode`: the scan needs each
+element's AI and value, whether a check digit is wrong, and whether a date
+is a real date. biip's ``ParseConfig`` has no option to skip the extras, and
+serialized codes never repeat, so a cache of messages would not pay either;
+this module does the reading itself for the labels the shop floor prints and
+says "not sure" (None) for everything else.
 
 What it covers: element strings (FNC1 sent as GS) and the ``(nn)`` form whose
 every AI is in `COVERED_AIS`. Each value is matched with biip's own pattern
@@ -22,8 +25,9 @@ Why the fallback is safe: whenever a value does not match its pattern, an AI
 is not covered (unknown, or known with extras this module does not redo such
 as GLNs, measures and date-times), or a date is impossible or 29 February
 (where biip's answer depends on its century rule), the reader returns None
-and the caller asks biip. A wrong answer is possible only where this module returns a
-result, and each of those is checked against biip in the differential test.
+and the caller asks biip, which then decides as if this module did not
+exist. A wrong answer can only come from a message this module does read,
+and tests/unit/test_gs1_differential.py compares those with biip's reading.
 
 The caller has already refused non-ASCII text, stripped leading GS characters
 and checked the ``(nn)`` form's shape, as it does before calling biip.
@@ -173,9 +177,13 @@ def read_hri(body: str) -> ReadMessage | None:
 
 def _check_digit_ok(digits: str) -> bool:
     """The GS1 mod-10 rule over ASCII digits: weight 3 on every other digit from the right."""
-    odd = sum(map(int, digits[-2::-2]))
-    even = sum(map(int, digits[-3::-2]))
-    return (odd * 3 + even + int(digits[-1])) % 10 == 0
+    # Summed as bytes (digit d is byte 48 + d): one C loop per weight instead
+    # of an int() call per digit, the largest cost of this reader otherwise.
+    code = digits.encode("ascii")
+    tripled = code[-2::-2]
+    single = code[-3::-2]
+    total = 3 * (sum(tripled) - 48 * len(tripled)) + sum(single) - 48 * len(single)
+    return (total + code[-1] - 48) % 10 == 0
 
 
 def _surely_a_date(yymmdd: str) -> bool:
