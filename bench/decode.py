@@ -89,12 +89,8 @@ def measure(codes: Sequence[bytes], runs: int) -> dict[str, list[float]]:
 
 def spread(values: Sequence[float], digits: int = 1) -> str:
     """Median and (min-max) of the runs."""
-    median, low, high = (f"{v:.{digits}f}" for v in (statistics.median(values), *minmax(values)))
-    return f"{median} ({low}-{high})"
-
-
-def minmax(values: Sequence[float]) -> tuple[float, float]:
-    return min(values), max(values)
+    median = statistics.median(values)
+    return f"{median:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def biip_pieces(runs: int, count: int) -> list[list[str]]:
