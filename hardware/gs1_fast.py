@@ -120,13 +120,16 @@ def read_element_strings(body: str) -> ReadMessage | None:
     elements: list[tuple[str, str]] = []
     bad_check_digit = False
     at = 0
+    stop = -1  # where the field at ``at`` must end: the next GS, or the end
     while at < end:
         # GS1 AIs are prefix-free, so at most one of these is an AI at all.
         field = _FIELDS.get(text[at : at + 2]) or _FIELDS.get(text[at : at + 3])
         if field is None:
             return None
-        stop = text.find(GS, at)
-        matched = field.value.match(text, at + len(field.ai), end if stop < 0 else stop)
+        if stop < at:  # searched again only past the last GS: linear in the message
+            found_gs = text.find(GS, at)
+            stop = end if found_gs < 0 else found_gs
+        matched = field.value.match(text, at + len(field.ai), stop)
         if matched is None:
             return None
         value = matched.group(1)
