@@ -1,9 +1,11 @@
 """Raw scanner bytes -> a decoded `Barcode`: framing, AIM symbology identifier and GS1.
 
 This is interpretation steps 1 and 3 of a scan (SPEC §4): strip the configured
-prefix/suffix and the AIM identifier, then read GS1 element strings with
-``biip``. It knows barcodes only; matching a code to a part, control codes and
-every inventory rule live in ``edge``.
+prefix/suffix and the AIM identifier, then read GS1 element strings: the
+common forms with `hardware.gs1_fast`, everything else with ``biip``, to the
+same result (`decode_with_biip` is the reference). It knows barcodes only;
+matching a code to a part, control codes and every inventory rule live in
+``edge``.
 
 `decode` never raises for a problem with the input: a code that cannot be used
 comes back with ``error`` set to a short reason code and ``text`` still filled,
@@ -13,14 +15,16 @@ so the scan can be journaled with the code that was read.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from biip import BiipException
 from biip.checksums import gs1_standard_check_digit
-from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
+
+from hardware.gs1_fast import ReadMessage, read_element_strings, read_hri
 
 __all__ = [
     "ERROR_CODES",
@@ -122,7 +126,23 @@ def decode(raw: bytes, *, prefix: bytes = b"", suffix: bytes = b"") -> Barcode:
 
     Never raises on any input. Bytes that are not UTF-8 are kept as Latin-1
     (one code point per byte) so the journal still shows what was read.
+    Common GS1 messages are read by `hardware.gs1_fast`, the rest by biip;
+    the result is the same as `decode_with_biip`'s.
     """
+    return _decode(raw, prefix, suffix, _read_fast_or_with_biip)
+
+
+def decode_with_biip(raw: bytes, *, prefix: bytes = b"", suffix: bytes = b"") -> Barcode:
+    """`decode` with every GS1 message read by biip: the reference the fast reader must match."""
+    return _decode(raw, prefix, suffix, _read_with_biip)
+
+
+# Reads a GS1 message body (leading GS stripped, ASCII) in element string form
+# or, when the flag is set, in the (nn) form; None when it cannot be read.
+_MessageReader = Callable[[str, bool], ReadMessage | None]
+
+
+def _decode(raw: bytes, prefix: bytes, suffix: bytes, reader: _MessageReader) -> Barcode:
     body = raw.removeprefix(prefix).removesuffix(suffix)
     try:
         text = body.decode("utf-8")
@@ -143,7 +163,7 @@ def decode(raw: bytes, *, prefix: bytes = b"", suffix: bytes = b"") -> Barcode:
     if not _is_gs1(text, symbology):
         return Barcode(text=text, symbology=symbology, gs1=None, error=None)
 
-    result = _read_gs1(text)
+    result = _read_gs1(text, reader)
     if isinstance(result, str):
         return Barcode(text=text, symbology=symbology, gs1=None, error=result)
     return Barcode(text=text, symbology=symbology, gs1=result, error=None)
@@ -153,26 +173,33 @@ def _is_gs1(text: str, symbology: str | None) -> bool:
     return symbology in GS1_SYMBOLOGIES or text.startswith(GS) or _HRI_START.match(text) is not None
 
 
-def _read_gs1(text: str) -> GS1Data | str:
-    """Parse a GS1 message; return its data, or an error code."""
-    message = _parse_gs1_message(text)
+def _read_gs1(text: str, reader: _MessageReader) -> GS1Data | str:
+    """Read a GS1 message and apply the scan's rules; return its data, or an error code."""
+    # GS1 data is ASCII. biip's patterns use \d, which also matches non-ASCII
+    # decimal digits, so such text is refused before it can yield a "GTIN".
+    if not text.isascii():
+        return ERROR_GS1_MALFORMED
+    body = text.lstrip(GS)
+    hri = body.startswith("(")
+    if hri and not _HRI_FULL.fullmatch(body):
+        return ERROR_GS1_MALFORMED
+    message = reader(body, hri)
     if message is None:
         return ERROR_GS1_MALFORMED
-    found = list(message.element_strings)
+    found, bad_check_digit = message
     if not found:
         return ERROR_GS1_MALFORMED
 
     # The same AI twice with different values makes the label ambiguous
     # (GS1 General Specifications forbid it); the same value twice is harmless.
-    first: dict[str, GS1ElementString] = {}
-    for element in found:
-        seen = first.setdefault(element.ai.ai, element)
-        if seen.value != element.value:
+    first: dict[str, str] = {}
+    for ai, value in found:
+        if first.setdefault(ai, value) != value:
             return ERROR_GS1_MALFORMED
 
-    # biip reports a wrong check digit in a GTIN, SSCC or GLN field as a field
-    # error while the message still parses. Any of them means a bad label.
-    if any(e.gtin_error or e.sscc_error or e.gln_error for e in found):
+    # A wrong check digit in a GTIN, SSCC or GLN field leaves the message
+    # readable (biip reports it as a field error); any of them means a bad label.
+    if bad_check_digit:
         return ERROR_GS1_CHECK_DIGIT
 
     # (30) and (37) each state the label's quantity; with both there is no
@@ -180,52 +207,46 @@ def _read_gs1(text: str) -> GS1Data | str:
     if "30" in first and "37" in first:
         return ERROR_GS1_MALFORMED
     count: int | None = None
-    count_element = first.get("30", first.get("37"))
-    if count_element is not None:
-        count = _positive_count(count_element.value)
+    count_value = first.get("30", first.get("37"))
+    if count_value is not None:
+        count = _positive_count(count_value)
         if count is None:
             return ERROR_GS1_BAD_COUNT
 
     # (01) is the item itself; (02) names the items inside a logistic unit and
-    # counts as the item only together with their count (37).
+    # counts as the item only together with their count (37). Both are exactly
+    # 14 digits with a correct check digit here, which is the GTIN-14 itself.
     if "01" in first:
         gtin_source = "01"
     elif "02" in first and "37" in first:
         gtin_source = "02"
     else:
         return ERROR_GS1_NO_GTIN
-    gtin = first[gtin_source].gtin
-    if gtin is None:  # biip sets gtin or gtin_error for these AIs; checked above
-        return ERROR_GS1_MALFORMED
 
-    serial = first.get("21")
-    batch = first.get("10")
     return GS1Data(
-        gtin=gtin.as_gtin_14(),
+        gtin=first[gtin_source],
         gtin_source=gtin_source,
-        serial=serial.value if serial is not None else None,
+        serial=first.get("21"),
         count=count,
-        batch=batch.value if batch is not None else None,
-        elements=tuple((e.ai.ai, e.value) for e in found),
+        batch=first.get("10"),
+        elements=found,
     )
 
 
-def _parse_gs1_message(text: str) -> GS1Message | None:
-    """Parse element strings or the ``(nn)`` form with biip; None when it cannot."""
-    # GS1 data is ASCII. biip's patterns use \d, which also matches non-ASCII
-    # decimal digits, so such text is refused before it can yield a "GTIN".
-    if not text.isascii():
-        return None
-    body = text.lstrip(GS)
+def _read_fast_or_with_biip(body: str, hri: bool) -> ReadMessage | None:
+    fast = read_hri(body) if hri else read_element_strings(body)
+    return fast if fast is not None else _read_with_biip(body, hri)
+
+
+def _read_with_biip(body: str, hri: bool) -> ReadMessage | None:
     try:
-        if body.startswith("("):
-            if not _HRI_FULL.fullmatch(body):
-                return None
-            return GS1Message.parse_hri(body)
-        return GS1Message.parse(body)
+        message = GS1Message.parse_hri(body) if hri else GS1Message.parse(body)
     # biip documents ParseError (a BiipException) and ValueError for bad input.
     except (BiipException, ValueError):
         return None
+    found = message.element_strings
+    elements = tuple((e.ai.ai, e.value) for e in found)
+    return elements, any(e.gtin_error or e.sscc_error or e.gln_error for e in found)
 
 
 def _positive_count(value: str) -> int | None:

@@ -6,6 +6,7 @@ import dataclasses
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hardware.barcode import (
     Barcode,
     GS1Data,
     decode,
+    decode_with_biip,
     gtin_check_digit_ok,
     normalize_gtin,
 )
@@ -31,8 +33,13 @@ EAN8 = "95012346"  # GTIN-8
 EAN13 = "4012345000016"  # GTIN-13
 
 
-def gs1(raw: str, **kwargs: bytes) -> GS1Data:
-    code = decode(raw.encode(), **kwargs)
+# The GS1 tables run through decode() (the fast reader where it applies) and
+# through the biip-only reference: both must keep every rule.
+DECODERS = pytest.mark.parametrize("read", [decode, decode_with_biip], ids=["fast", "biip"])
+
+
+def gs1(raw: str, read: Callable[[bytes], Barcode] = decode, **kwargs: bytes) -> GS1Data:
+    code = read(raw.encode(), **kwargs)
     assert code.error is None, code
     assert code.gs1 is not None, code
     return code.gs1
@@ -155,23 +162,36 @@ ONLY_GTIN = GS1Data(GTIN, "01", None, None, None, (("01", GTIN),))
         (f"(01){GTIN}", ONLY_GTIN),
     ],
 )
-def test_gs1_messages_are_parsed(raw: str, expected: GS1Data) -> None:
-    assert gs1(raw) == expected
+@DECODERS
+def test_gs1_messages_are_parsed(
+    raw: str, expected: GS1Data, read: Callable[[bytes], Barcode]
+) -> None:
+    assert gs1(raw, read) == expected
 
 
-def test_gs1_keeps_other_elements_in_order() -> None:
-    data = gs1(f"]C101{GTIN}17301231{GS}10B1{GS}21S1")
+@DECODERS
+def test_gs1_keeps_other_elements_in_order(read: Callable[[bytes], Barcode]) -> None:
+    data = gs1(f"]C101{GTIN}17301231{GS}10B1{GS}21S1", read)
     assert data.elements == (("01", GTIN), ("17", "301231"), ("10", "B1"), ("21", "S1"))
     assert (data.batch, data.serial, data.count) == ("B1", "S1", None)
 
 
-def test_gs1_with_01_takes_the_gtin_from_01() -> None:
-    data = gs1(f"(01){GTIN}(30)3")
+@DECODERS
+def test_gs1_with_01_takes_the_gtin_from_01(read: Callable[[bytes], Barcode]) -> None:
+    data = gs1(f"(01){GTIN}(30)3", read)
     assert (data.gtin, data.gtin_source, data.count) == (GTIN, "01", 3)
 
 
-def test_gs1_same_ai_repeated_with_the_same_value_is_accepted() -> None:
-    assert gs1(f"(01){GTIN}(01){GTIN}").gtin == GTIN
+@DECODERS
+def test_gs1_same_ai_repeated_with_the_same_value_is_accepted(
+    read: Callable[[bytes], Barcode],
+) -> None:
+    assert gs1(f"(01){GTIN}(01){GTIN}", read).gtin == GTIN
+
+
+@DECODERS
+def test_gs1_29_february_is_a_date_in_a_leap_year(read: Callable[[bytes], Barcode]) -> None:
+    assert gs1(f"(01){GTIN}(17)240229", read).elements == (("01", GTIN), ("17", "240229"))
 
 
 @pytest.mark.parametrize(
@@ -211,10 +231,13 @@ def test_gs1_same_ai_repeated_with_the_same_value_is_accepted() -> None:
         ("]C1\u00e901" + GTIN, "gs1-malformed"),
         (GS, "gs1-malformed"),  # nothing after the separator
         (GS * 3, "gs1-malformed"),
+        (f"(01){GTIN}(17)250229", "gs1-malformed"),  # 2025 is no leap year
+        (f"]C101{GTIN}17300431", "gs1-malformed"),  # 31 April
     ],
 )
-def test_gs1_errors(raw: str, error: str) -> None:
-    code = decode(raw.encode())
+@DECODERS
+def test_gs1_errors(raw: str, error: str, read: Callable[[bytes], Barcode]) -> None:
+    code = read(raw.encode())
     assert code.error == error
     assert code.gs1 is None
     assert code.text == raw.removeprefix(raw[:3] if raw.startswith("]") else "")
