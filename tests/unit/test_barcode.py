@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -337,10 +336,11 @@ def test_decode_never_raises_on_near_gs1_text(lead: str, parts: list[str]) -> No
         b"\xff" * 10_000,
     ],
 )
-def test_decode_handles_long_input_quickly(raw: bytes) -> None:
-    start = time.monotonic()
-    _check_invariants(decode(raw))
-    assert time.monotonic() - start < 2.0
+def test_decode_handles_long_input(raw: bytes) -> None:
+    # Speed is bench/decode.py's to measure; here the answer must be whole.
+    code = decode(raw)
+    _check_invariants(code)
+    assert code == decode_with_biip(raw)
 
 
 def test_results_are_frozen() -> None:
