@@ -169,8 +169,12 @@ def wait_connected(process: subprocess.Popen[bytes], log: Path, scanners: int) -
         if connected >= scanners or time.monotonic() > deadline:
             return connected
         if process.poll() is not None:
-            raise SystemExit(f"the daemon exited:\n{log.read_text()[-4000:]}")
+            raise SystemExit(f"the daemon exited:\n{_tail(log)}")
         time.sleep(0.2)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:]
 
 
 def idle_cpu(pid: int, seconds: float) -> float:
@@ -222,6 +226,8 @@ def one_run(directory: Path, scanners: int, idle_s: float, tree: Path) -> Result
             time.sleep(1.0)  # let start-up work (logging, the relay's first attempts) settle
             cpu = idle_cpu(process.pid, idle_s)
             answered = scan_all(ptys)
+            if process.poll() is not None:
+                raise SystemExit(f"the daemon exited during the scans:\n{_tail(log)}")
             sample = process_sample(process.pid)
             began = time.monotonic()
             process.send_signal(signal.SIGTERM)
