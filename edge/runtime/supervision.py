@@ -2,13 +2,16 @@
 
 Two policies, one per kind of thread:
 
-* **restart with back-off** (scanner readers, the relay): the failure is logged
-  with its traceback, the thread waits (1 s, doubling up to 30 s) and runs its
-  target again. A target that ran for :data:`STABLE_S` before failing starts
-  the back-off from the beginning, so a reader that crashes once a day is back
-  after a second, while one that crashes at once is not restarted in a loop.
-  Restarting is safe for both: a reader holds nothing but its port (released
-  when ``run`` raises) and a partial code, and the relay's work is all in the
+* **restart with back-off** (scanner readers, the serial scanners' loop, the
+  relay): the failure is logged with its traceback, the thread waits (1 s,
+  doubling up to 30 s) and runs its target again. A target that ran for
+  :data:`STABLE_S` before failing starts the back-off from the beginning, so a
+  reader that crashes once a day is back after a second, while one that
+  crashes at once is not restarted in a loop. A serial reader has no thread of
+  its own: the shared loop takes a failing one out and :class:`RestartSchedule`
+  times its restart by the same rule. Restarting is safe for all: a reader
+  holds nothing but its port (closed when it fails) and a partial code, the
+  loop closes every port when it dies, and the relay's work is all in the
   outbox, so a new relay sends every unacknowledged row again.
 * **end the process** (the writer): the writer owns the single write path;
   a writer that died of an error nobody anticipated may have left its state

@@ -449,3 +449,47 @@ def test_stopping_closes_every_port(tmp_path: Path) -> None:
     assert still_open == []
     assert not any(each.connected for each in scanners)
     assert all(recorder.state_list(f"s{i}") == ["connected"] for i in range(count))
+
+
+def test_feedback_from_another_thread_never_lands_on_a_reopened_port(
+    ptys: list[Pty], loops: list[RunningLoop]
+) -> None:
+    """Ports closed and reopened under a busy writer: its bytes reach only its own scanner."""
+    recorder = Recorder()
+    running = RunningLoop()
+    loops.append(running)
+    beeping = scanner(str(ptys[0].link), recorder, "beeping", feedback_good=b"B")
+    quiet = scanner(str(ptys[1].link), recorder, "quiet")  # no feedback configured
+    for each in (beeping, quiet):
+        running.loop.add(each, recorder.on_crash)
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def beep() -> None:
+        while not done.wait(0.001):  # a beep a millisecond, as a very busy writer
+            try:
+                beeping.feedback(True)
+            except BaseException as error:  # noqa: BLE001  # reported by the test below
+                failures.append(error)
+                return
+
+    writer = threading.Thread(target=beep, daemon=True)
+    writer.start()
+    try:
+        for cycle in range(1, 4):
+            wait_until(lambda: beeping.connected and quiet.connected, f"both open ({cycle})")
+            for pty in ptys[:2]:
+                pty.unplug()
+            # the quiet one comes back first, so it may get the beeping one's old number
+            ptys[1].plug()
+            wait_until(lambda c=cycle: recorder.count("quiet", "connected") == c + 1, "quiet")
+            assert ptys[1].nothing_received()
+            ptys[0].plug()
+            wait_until(lambda c=cycle: recorder.count("beeping", "connected") == c + 1, "back")
+    finally:
+        done.set()
+        writer.join(CEILING_S)
+    assert failures == []
+    assert ptys[0].received(1) == b"B"
+    assert ptys[1].nothing_received()
+    assert recorder.crashes == []
