@@ -31,6 +31,7 @@ machine, in the same minute.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import resource
@@ -225,14 +226,19 @@ def one_run(directory: Path, scanners: int, idle_s: float, tree: Path) -> Result
             connected = wait_connected(process, log, scanners)
             time.sleep(1.0)  # let start-up work (logging, the relay's first attempts) settle
             cpu = idle_cpu(process.pid, idle_s)
-            answered = scan_all(ptys)
-            if process.poll() is not None:
-                raise SystemExit(f"the daemon exited during the scans:\n{_tail(log)}")
+            print(f"  {connected} logged connected; idle CPU {cpu:.2f} % of a core", flush=True)
             sample = process_sample(process.pid)
-            began = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            status = process.wait(STOP_CEILING_S)
-            stop_s = time.monotonic() - began
+            answered = scan_all(ptys)
+            if process.poll() is None:
+                sample = process_sample(process.pid)
+                began = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                status = process.wait(STOP_CEILING_S)
+                stop_s = time.monotonic() - began
+            else:  # it died on its own: no stop to time, and its log says why
+                status, stop_s = process.returncode, math.nan
+                print(f"  the daemon exited with status {status} during the scans:")
+                print("  " + _tail(log)[-600:].replace("\n", "\n  "))
         finally:
             if process.poll() is None:
                 process.kill()
