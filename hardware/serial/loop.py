@@ -29,33 +29,23 @@ Failures stay where they happen:
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
 import logging
-import os
 import selectors
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Final, Literal
 
+from hardware.serial.members import CrashCallback, Member, MemberTimers
 from hardware.serial.ports import CONNECT_TIMEOUT_S, POLL_S, Port
 from hardware.serial.reader import SerialScanner
+from hardware.serial.wakeup import WakeupPipe
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST_S: Final = 0.25
-# A scanner plugged back in is read again within this long (plus the open):
-# the promise is two seconds. A failed open of a missing device is one cheap
-# syscall, so trying every second costs nothing worth saving.
-RETRY_MAX_S: Final = 1.0
-# A connection that lasted at least this long counts as a success, and the next
-# loss retries quickly again; one that drops sooner keeps backing off, so a
-# port that opens and fails at once is not hammered four times a second.
-STABLE_S: Final = 5.0
 # Opens in flight at once. Most take a millisecond; a few threads keep one
 # slow device or RFC 2217 server from holding up the others.
 OPEN_WORKERS: Final = 4
@@ -63,31 +53,10 @@ OPEN_WORKERS: Final = 4
 # every change from another thread wakes it at once.
 IDLE_WAKE_S: Final = 1.0
 
-# (the scanner taken out, the error it raised); runs on the loop's thread.
-CrashCallback = Callable[[SerialScanner, Exception], None]
-Phase = Literal["closed", "opening", "connecting", "open", "gone"]
-
-
-@dataclass(eq=False, slots=True)
-class _Member:
-    """One scanner in the loop, and where it is in open, read, lose, reopen."""
-
-    scanner: SerialScanner
-    on_crash: CrashCallback
-    phase: Phase = "closed"
-    port: Port | None = None  # while connecting or open
-    fd: int | None = None  # registered in the selector
-    due: float | None = None  # the one timer that counts (retry, flush, poll, connect)
-    attempt: int = 0  # the open in flight whose result counts
-    delay: float = RETRY_FIRST_S
-    opened_at: float = 0.0
-    left: threading.Event | None = None  # set once removed with its port closed
-
-
 # Messages to the loop's thread from others: what to do, and to which member.
-_Join = tuple[Literal["join"], _Member]
-_Leave = tuple[Literal["leave"], _Member]
-_Opened = tuple[Literal["opened"], _Member, int, Port | None, Exception | None]
+_Join = tuple[Literal["join"], Member]
+_Leave = tuple[Literal["leave"], Member]
+_Opened = tuple[Literal["opened"], Member, int, Port | None, Exception | None]
 _Message = _Join | _Leave | _Opened
 
 
@@ -96,25 +65,25 @@ class ScannerLoop:
 
     def __init__(self, *, open_workers: int = OPEN_WORKERS) -> None:
         self._open_workers = open_workers
-        # Guards what other threads touch: members, inbox, calls, running, wake pipe.
+        # Guards what other threads touch: members, inbox, calls, running, wake-up.
         self._lock = threading.Lock()
-        self._members: dict[SerialScanner, _Member] = {}
+        self._members: dict[SerialScanner, Member] = {}
         self._inbox: list[_Message] = []
         self._calls: list[tuple[float, int, Callable[[], None]]] = []
         self._running = False
-        self._wake_w: int | None = None
+        self._wakeup: WakeupPipe | None = None
         self._order = itertools.count()  # breaks ties between timers due at once
         # The loop thread's own, valid while running.
         self._selector: selectors.BaseSelector | None = None
-        self._timers: list[tuple[float, int, _Member]] = []
-        self._leaving: set[_Member] = set()
+        self._timers = MemberTimers()
+        self._leaving: set[Member] = set()
         self._pool: ThreadPoolExecutor | None = None
 
     # -- any thread ------------------------------------------------------------
 
     def add(self, scanner: SerialScanner, on_crash: CrashCallback) -> None:
         """Start reading ``scanner`` (opened as soon as the loop gets to it)."""
-        member = _Member(scanner, on_crash)
+        member = Member(scanner, on_crash)
         with self._lock:
             if scanner in self._members:
                 raise ValueError(f"scanner {scanner.scanner_id} is already in the loop")
@@ -144,11 +113,9 @@ class ScannerLoop:
     def wake(self) -> None:
         """Make the loop look at its inbox, its timers and ``stop`` now."""
         with self._lock:
-            if self._wake_w is None:
-                return
-            # A full pipe holds wake-ups enough already.
-            with contextlib.suppress(BlockingIOError):
-                os.write(self._wake_w, b"\0")
+            wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup.wake()  # a no-op once closed
 
     def crashed(self, why: str, delay: float) -> None:
         """Tell every scanner the loop died (it is restarted after ``delay``)."""
@@ -169,7 +136,7 @@ class ScannerLoop:
 
     def run(self, stop: threading.Event) -> None:
         """Read until ``stop`` is set (and :meth:`wake` called); every port is closed on return."""
-        wake_r = self._start()
+        wakeup = self._start()
         try:
             selector = self._selector
             assert selector is not None
@@ -177,7 +144,7 @@ class ScannerLoop:
                 now = time.monotonic()
                 for key, _events in selector.select(self._timeout(now)):
                     if key.data is None:
-                        _drain(wake_r)
+                        wakeup.drain()
                     else:
                         self._guarded(key.data, self._ready, key.data, key.fd)
                 self._read_inbox()
@@ -185,31 +152,29 @@ class ScannerLoop:
                 self._run_timers(now)
                 self._run_calls(now)
         finally:
-            self._finish(wake_r)
+            self._finish(wakeup)
 
-    def _start(self) -> int:
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_r, False)
-        os.set_blocking(wake_w, False)
+    def _start(self) -> WakeupPipe:
+        wakeup = WakeupPipe()
         self._selector = selectors.DefaultSelector()
-        self._selector.register(wake_r, selectors.EVENT_READ, None)
-        self._timers = []
+        self._selector.register(wakeup.fileno, selectors.EVENT_READ, None)
+        self._timers = MemberTimers()
         self._leaving = set()
         self._pool = ThreadPoolExecutor(self._open_workers, thread_name_prefix="serial-open")
         now = time.monotonic()
         with self._lock:
             self._running = True
-            self._wake_w = wake_w
+            self._wakeup = wakeup
             members = list(self._members.values())
         for member in members:
             member.phase = "closed"
             self._set_due(member, now)
-        return wake_r
+        return wakeup
 
-    def _finish(self, wake_r: int) -> None:
+    def _finish(self, wakeup: WakeupPipe) -> None:
         with self._lock:
             self._running = False
-            wake_w, self._wake_w = self._wake_w, None
+            self._wakeup = None
             inbox, self._inbox = self._inbox, []
             members = list(self._members.values())
         for message in inbox:
@@ -233,14 +198,13 @@ class ScannerLoop:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if self._selector is not None:
             self._selector.close()
-        for fd in (wake_r, wake_w):
-            if fd is not None:
-                os.close(fd)
+        wakeup.close()
 
     def _timeout(self, now: float) -> float:
         due = now + IDLE_WAKE_S
-        if self._timers:
-            due = min(due, self._timers[0][0])
+        timer = self._timers.next()
+        if timer is not None:
+            due = min(due, timer)
         with self._lock:
             if self._inbox:
                 return 0.0
@@ -262,12 +226,7 @@ class ScannerLoop:
                 self._guarded(member, self._opened, member, attempt, port, error)
 
     def _run_timers(self, now: float) -> None:
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            when, _, member = heapq.heappop(timers)
-            if member.due != when or member.phase == "gone":
-                continue  # replaced by a later timer, or left the loop
-            member.due = None
+        for member in self._timers.due(now):
             self._guarded(member, self._timer, member, now)
 
     def _run_calls(self, now: float) -> None:
@@ -283,14 +242,14 @@ class ScannerLoop:
 
     # -- one member ---------------------------------------------------------------
 
-    def _guarded(self, member: _Member, step: Callable[..., None], *args: object) -> None:
+    def _guarded(self, member: Member, step: Callable[..., None], *args: object) -> None:
         """Run one step of one scanner; if it raises, only that scanner is taken out."""
         try:
             step(*args)
         except Exception as error:  # noqa: BLE001  # handed to the owner, traceback included
             self._crash(member, error)
 
-    def _ready(self, member: _Member, fd: int) -> None:
+    def _ready(self, member: Member, fd: int) -> None:
         if fd != member.fd:
             return  # closed earlier in this round
         if member.phase == "connecting":
@@ -308,7 +267,7 @@ class ScannerLoop:
         else:
             self._set_due(member, member.scanner.deadline())
 
-    def _timer(self, member: _Member, now: float) -> None:
+    def _timer(self, member: Member, now: float) -> None:
         match member.phase:
             case "closed":
                 self._open(member)
@@ -327,13 +286,13 @@ class ScannerLoop:
                 member.scanner.flush(now)
                 self._set_due(member, member.scanner.deadline())
 
-    def _open(self, member: _Member) -> None:
+    def _open(self, member: Member) -> None:
         assert self._pool is not None
         member.phase = "opening"
         member.attempt += 1
         self._pool.submit(self._open_on_worker, member, member.attempt)
 
-    def _open_on_worker(self, member: _Member, attempt: int) -> None:
+    def _open_on_worker(self, member: Member, attempt: int) -> None:
         """On an opener thread: open, then hand the port to the loop (or close it if it stopped)."""
         port: Port | None = None
         error: Exception | None = None
@@ -351,7 +310,7 @@ class ScannerLoop:
             _close_port(port)
 
     def _opened(
-        self, member: _Member, attempt: int, port: Port | None, error: Exception | None
+        self, member: Member, attempt: int, port: Port | None, error: Exception | None
     ) -> None:
         if member.phase != "opening" or attempt != member.attempt:
             _close_port(port)  # stale, or the scanner left while its port was opening
@@ -370,7 +329,7 @@ class ScannerLoop:
         else:
             self._attach(member, port)
 
-    def _attach(self, member: _Member, port: Port) -> None:
+    def _attach(self, member: Member, port: Port) -> None:
         member.scanner.attach(port)
         member.phase = "open"
         member.opened_at = time.monotonic()
@@ -380,21 +339,20 @@ class ScannerLoop:
             self._register(member, port, selectors.EVENT_READ)
             self._set_due(member, None)
 
-    def _lose(self, member: _Member, reason: str) -> None:
+    def _lose(self, member: Member, reason: str) -> None:
         self._close(member)
         member.scanner.lost(reason)
-        if time.monotonic() - member.opened_at >= STABLE_S:
-            member.delay = RETRY_FIRST_S
+        member.lost_at(time.monotonic())
         self._retry(member)
 
-    def _retry(self, member: _Member) -> None:
+    def _retry(self, member: Member) -> None:
         member.phase = "closed"
+        delay = member.next_delay()
         log.debug("scanner %s: retrying %s in %.2f s",
-                  member.scanner.scanner_id, member.scanner.url, member.delay)  # fmt: skip
-        self._set_due(member, time.monotonic() + member.delay)
-        member.delay = min(member.delay * 2, RETRY_MAX_S)
+                  member.scanner.scanner_id, member.scanner.url, delay)  # fmt: skip
+        self._set_due(member, time.monotonic() + delay)
 
-    def _leave(self, member: _Member) -> None:
+    def _leave(self, member: Member) -> None:
         if member.phase == "opening":
             member.phase = "gone"
             self._leaving.add(member)  # _opened closes the port and sets member.left
@@ -404,7 +362,7 @@ class ScannerLoop:
         if member.left is not None:
             member.left.set()
 
-    def _crash(self, member: _Member, error: Exception) -> None:
+    def _crash(self, member: Member, error: Exception) -> None:
         with self._lock:
             ours = self._members.get(member.scanner) is member
             if ours:
@@ -421,7 +379,7 @@ class ScannerLoop:
         except Exception:
             log.exception("scanner %s: the crash callback failed", member.scanner.scanner_id)
 
-    def _close(self, member: _Member) -> None:
+    def _close(self, member: Member) -> None:
         """Unregister and close whatever port the member holds."""
         self._unregister(member)
         port, member.port = member.port, None
@@ -429,32 +387,20 @@ class ScannerLoop:
         if member.phase == "open":
             member.scanner.detach()
 
-    def _register(self, member: _Member, port: Port, events: int) -> None:
+    def _register(self, member: Member, port: Port, events: int) -> None:
         fd = port.fileno()
         assert fd is not None
         assert self._selector is not None
         self._selector.register(fd, events, member)
         member.fd = fd
 
-    def _unregister(self, member: _Member) -> None:
+    def _unregister(self, member: Member) -> None:
         fd, member.fd = member.fd, None
         if fd is not None and self._selector is not None:
             self._selector.unregister(fd)
 
-    def _set_due(self, member: _Member, when: float | None) -> None:
-        if member.due == when:
-            return
-        member.due = when
-        if when is not None:
-            heapq.heappush(self._timers, (when, next(self._order), member))
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
+    def _set_due(self, member: Member, when: float | None) -> None:
+        self._timers.set(member, when)
 
 
 def _close_port(port: Port | None) -> None:
