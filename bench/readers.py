@@ -14,7 +14,9 @@ Measured per run, each against its goal (SPEC §9, "scale of one box"):
   after the daemon stopped (goal: all, each once);
 * idle CPU: the daemon's utime + stime over ``--idle`` seconds with every
   scanner open and nothing sent, as % of one core (goal < 5 %);
-* RSS after the scans (VmRSS, and VmHWM, the peak);
+* RSS after the scans (VmRSS, and VmHWM, the peak), threads; reported, as
+  are the time from the start to the last scanner connected and from
+  sending every code at once to the last good-read byte;
 * stop: from SIGTERM to the process's exit (goal < 5 s);
 * reopen errors: log lines of scanners lost and reopened while nothing was
   unplugged (goal: none).
@@ -98,6 +100,8 @@ class Result:
     answered: int  # ptys that got their ACK
     journaled: int  # scans in the journal, one per scanner expected
     distinct: int  # scanners among them
+    connect_s: float  # from the start of the process to the last scanner connected
+    answer_s: float  # from sending every code to the last feedback byte heard
     idle_cpu_pct: float
     rss_kb: int
     hwm_kb: int
@@ -186,8 +190,9 @@ def idle_cpu(pid: int, seconds: float) -> float:
     return 100 * (after.cpu_s - before.cpu_s) / (time.monotonic() - began)
 
 
-def scan_all(ptys: Sequence[Pty]) -> int:
-    """Send every pty its code at once; how many got a good-read byte back."""
+def scan_all(ptys: Sequence[Pty]) -> tuple[int, float]:
+    """Send every pty its code at once; how many got a good-read byte back, and how soon."""
+    began = time.monotonic()
     for pty in ptys:
         os.write(pty.master, PART.encode() + b"\r")
     waiting = {pty.master: pty for pty in ptys}
@@ -195,15 +200,17 @@ def scan_all(ptys: Sequence[Pty]) -> int:
     for fd in waiting:
         poller.register(fd, select.POLLIN)
     answered = 0
-    deadline = time.monotonic() + FEEDBACK_CEILING_S
+    last = began
+    deadline = began + FEEDBACK_CEILING_S
     while waiting and time.monotonic() < deadline:
         for fd, _events in poller.poll(500):
             data = os.read(fd, 64)
             if ACK in data:
                 answered += 1
+                last = time.monotonic()
             waiting.pop(fd, None)
             poller.unregister(fd)
-    return answered
+    return answered, last - began
 
 
 def journal(database: Path) -> tuple[int, int]:
@@ -221,14 +228,16 @@ def one_run(directory: Path, scanners: int, idle_s: float, tree: Path) -> Result
         config = write_config(directory, ptys)
         write_catalog(directory)
         log = directory / "daemon.log"
+        started = time.monotonic()
         process = start(config, log, tree)
         try:
             connected = wait_connected(process, log, scanners)
+            connect_s = time.monotonic() - started
             time.sleep(1.0)  # let start-up work (logging, the relay's first attempts) settle
             cpu = idle_cpu(process.pid, idle_s)
             print(f"  {connected} logged connected; idle CPU {cpu:.2f} % of a core", flush=True)
             sample = process_sample(process.pid)
-            answered = scan_all(ptys)
+            answered, answer_s = scan_all(ptys)
             if process.poll() is None:
                 sample = process_sample(process.pid)
                 began = time.monotonic()
@@ -245,8 +254,10 @@ def one_run(directory: Path, scanners: int, idle_s: float, tree: Path) -> Result
                 process.wait()
         total, distinct = journal(directory / "edge.db")
         lost = len(LOST.findall(log.read_bytes()))
-        return Result(scanners, connected, answered, total, distinct, cpu, sample.rss_kb,
-                      sample.hwm_kb, sample.threads, stop_s, lost, status)  # fmt: skip
+        return Result(
+            scanners, connected, answered, total, distinct, connect_s, answer_s, cpu,
+            sample.rss_kb, sample.hwm_kb, sample.threads, stop_s, lost, status,
+        )  # fmt: skip
     finally:
         for pty in ptys:
             pty.close()
@@ -286,6 +297,10 @@ def report(results: Sequence[Result]) -> None:
     rows.append(["RSS after the scans", f"{megabytes(int(statistics.median(rss)))} "
                  f"(peak {megabytes(int(statistics.median(hwm)))})", "reported", "-"])  # fmt: skip
     rows.append(["threads", spread([r.threads for r in results], ".0f"), "reported", "-"])
+    rows.append(["start to all connected, s", spread([r.connect_s for r in results], ".2f"),
+                 "reported", "-"])  # fmt: skip
+    rows.append([f"{scanners} codes at once, last ACK after s",
+                 spread([r.answer_s for r in results], ".2f"), "reported", "-"])  # fmt: skip
     print(f"{len(results)} runs, median (min-max):")
     table(["measure", "result", "goal", "met"], rows)
 
