@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -101,7 +102,7 @@ def build_reader(
     )
 
 
-class RunningScanner:
+class RunningScanner(ABC):
     """One configured scanner being read: its current reader, state and restarts."""
 
     def __init__(self, config: ScannerConfig, build: Callable[[], ScannerReader]) -> None:
@@ -113,16 +114,17 @@ class RunningScanner:
         self.restarts = 0
         self.name = f"scanner {config.id} reader"
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Start reading."""
 
+    @abstractmethod
     def halt(self) -> None:
         """Tell the reader to stop (returns at once; :meth:`wait` waits for it)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def wait(self, deadline: float) -> bool:
         """Wait until the reader has stopped or ``deadline`` (monotonic) passed; True if it has."""
-        raise NotImplementedError
 
     def _crashed(self, why: str, delay: float) -> None:
         self.state, self.detail = "error", f"reader crashed: {why}; restart in {delay:g} s"
