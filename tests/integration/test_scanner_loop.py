@@ -13,6 +13,7 @@ import fcntl
 import os
 import resource
 import select
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -492,4 +493,42 @@ def test_feedback_from_another_thread_never_lands_on_a_reopened_port(
     assert failures == []
     assert ptys[0].received(1) == b"B"
     assert ptys[1].nothing_received()
+    assert recorder.crashes == []
+
+
+def reader_descriptor(address: tuple[str, int]) -> int:
+    """The number of this process's TCP descriptor whose local address is ``address``."""
+    for fd, target in open_descriptors().items():
+        if not target.startswith("socket:"):
+            continue
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as sock:
+            if sock.family == socket.AF_INET and sock.getsockname() == address:
+                return fd
+    pytest.fail(f"no descriptor bound to {address}")
+
+
+def test_a_network_scanner_past_descriptor_1023_reads_and_is_answered(
+    loops: list[RunningLoop],
+) -> None:
+    recorder = Recorder()
+    listener = listen()
+    try:
+        with low_descriptors_taken(SELECT_CEILING):
+            running = RunningLoop()
+            loops.append(running)
+            url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+            network = scanner(url, recorder, "net", feedback_good=b"OK")
+            running.loop.add(network, recorder.on_crash)
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(CEILING_S)
+                wait_until(lambda: network.connected, "the network scanner to connect")
+                assert reader_descriptor(conn.getpeername()) >= SELECT_CEILING
+                conn.sendall(b"OVER-1023\r")
+                wait_until(lambda: recorder.codes("net") == [b"OVER-1023"], "the code")
+                network.feedback(True)
+                assert conn.recv(2) == b"OK"
+            running.halt()
+    finally:
+        listener.close()
     assert recorder.crashes == []
