@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,12 +40,17 @@ class StateReporter:
         self._on_state = on_state
         self.last: str | None = None  # the state last reported
         self._last_detail = ""
+        # A serial scanner reports from its loop, from the thread opening its
+        # port and, when the loop dies, from the loop's supervisor: each
+        # change is told once, and in the order it was decided.
+        self._lock = threading.Lock()
 
     def report(self, state: str, detail: str) -> None:
-        if state == self.last and (state != "error" or detail == self._last_detail):
-            return
-        self.last, self._last_detail = state, detail
-        try:
-            self._on_state(self._scanner_id, state, detail)
-        except Exception:
-            log.exception("scanner %s: the state callback failed", self._scanner_id)
+        with self._lock:
+            if state == self.last and (state != "error" or detail == self._last_detail):
+                return
+            self.last, self._last_detail = state, detail
+            try:
+                self._on_state(self._scanner_id, state, detail)
+            except Exception:
+                log.exception("scanner %s: the state callback failed", self._scanner_id)

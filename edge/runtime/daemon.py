@@ -1,10 +1,11 @@
 """``edge run``: scanners -> queue -> one writer -> SQLite, and the outbox relay to MQTT.
 
-Threads, not asyncio: pyserial and evdev reads are blocking calls that fit a
-thread per scanner, SQLite wants exactly one writer, and paho runs its own
-network loop. Twenty scanners are twenty mostly-sleeping threads.
+Threads, not asyncio: SQLite wants exactly one writer, paho runs its own
+network loop, and the evdev reads are blocking calls with a thread per
+keyboard-wedge scanner. Serial and network scanners, a thousand as easily as
+one, share one ``epoll`` loop on one thread (:mod:`edge.scanpath.readers`).
 
-Shutdown order on SIGTERM: readers stop first (no new reads), the writer
+Shutdown order on SIGTERM: readers stop first, all at once (no new reads), the writer
 drains the queue and commits what was read, the relay publishes ``offline``
 and disconnects. SIGHUP reloads the config if it validates.
 
@@ -28,17 +29,17 @@ from types import FrameType
 from typing import Final, Protocol
 
 from edge import __version__
-from edge.config import Config, ConfigError, ScannerConfig, load_config
+from edge.config import Config, ConfigError, load_config
 from edge.runtime import limits
 from edge.runtime.bootstrap import build_relay, build_service, station_from_config
 from edge.runtime.sdnotify import Notifier, watchdog_interval
 from edge.runtime.supervision import Supervisor
-from edge.scanpath.readers import RunningScanner, ScannerReader, build_reader
+from edge.scanpath.readers import ReaderFactory, RunningScanner, ScannerReaders, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
 from edge.store.restore import DatabaseHold
 from edge.store.revisions import SchemaError, StorageError
-from hardware.reads import RawRead, ReadCallback, StateCallback
+from hardware.reads import RawRead
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ QUEUE_SIZE = 20_000
 TICK_S = 2.0
 EXIT_CANNOT_START: Final = 2  # the open-file limit cannot hold the configured daemon
 EXIT_THREAD_DIED: Final = 1  # the writer died: the service manager restarts the daemon
+# Every reader is told to stop at once, then all are waited for this long in
+# all: well inside the 5 s a clean stop may take.
+READERS_HALT_S: Final = 2.0
 
 
 class Relay(Protocol):
@@ -91,9 +95,6 @@ def _migrate_in_child(config: Config) -> None:
     log.info("%s", result.stdout.strip())
 
 
-ReaderFactory = Callable[[ScannerConfig, ReadCallback, StateCallback], ScannerReader]
-
-
 def default_relay(config: Config, service: InventoryService, boot: int) -> Relay:
     return build_relay(config, service.engine, boot)
 
@@ -117,7 +118,8 @@ class Daemon:
         self.supervisor = Supervisor(on_fatal=self.stop.set)
         self.reload_requested = threading.Event()
         self.reads: queue.Queue[QueuedRead] = queue.Queue(maxsize=QUEUE_SIZE)
-        self.scanners: dict[str, RunningScanner] = {}
+        self.readers = ScannerReaders(self.supervisor, reader_factory, self._on_read,
+                                      self._on_state)  # fmt: skip
         self.notifier = Notifier()
         self.ready = threading.Event()
         self._queue_full_logged = False
@@ -155,7 +157,7 @@ class Daemon:
         if self.relay is not None:
             relay_thread = self.supervisor.start_restarting("relay", self.relay.run, relay_stop)
         for scanner in config.scanners:
-            self._start_scanner(scanner)
+            self.readers.start(scanner)
         self.notifier.ready(self.status_line())
         self.ready.set()
         log.info("ready: %d scanners on %d stations", len(config.scanners), len(config.stations))
@@ -164,8 +166,10 @@ class Daemon:
         finally:
             self.notifier.stopping()
             log.info("stopping: readers first, then the writer drains the queue")
-            for running in self.scanners.values():
-                running.halt()
+            late = self.readers.halt_all(READERS_HALT_S)
+            if late:
+                log.warning("not stopped within %g s, left behind: %s",
+                            READERS_HALT_S, ", ".join(late))  # fmt: skip
             writer_stop.set()
             writer_thread.join()
             relay_stop.set()
@@ -252,17 +256,10 @@ class Daemon:
         level = logging.INFO if state == "connected" else logging.WARNING
         log.log(level, "scanner %s %s: %s", scanner_id, state, detail)
 
-    def _start_scanner(self, scanner: ScannerConfig) -> None:
-        def build() -> ScannerReader:
-            return self.reader_factory(scanner, self._on_read, self._on_state)
-
-        try:
-            running = RunningScanner(scanner, build)
-        except (ValueError, ImportError) as error:
-            log.error("scanner %s cannot start: %s", scanner.id, error)
-            return
-        self.scanners[scanner.id] = running
-        running.start()
+    @property
+    def scanners(self) -> dict[str, RunningScanner]:
+        """The scanners being read, by id."""
+        return self.readers.running
 
     def _routes(self, config: Config) -> dict[str, ScannerRoute]:
         routes: dict[str, ScannerRoute] = {}
@@ -302,15 +299,20 @@ class Daemon:
             self.writer.min_free_mb = new.database.min_free_mb
         old_scanners = {scanner.id: scanner for scanner in old.scanners}
         new_scanners = {scanner.id: scanner for scanner in new.scanners}
-        for scanner_id, scanner in old_scanners.items():
-            if new_scanners.get(scanner_id) != scanner and scanner_id in self.scanners:
-                self.scanners.pop(scanner_id).halt()
+        changed = [scanner_id for scanner_id, scanner in old_scanners.items()
+                   if new_scanners.get(scanner_id) != scanner]  # fmt: skip
+        # Waited for before the new ones start: a changed scanner on the same
+        # device must find it closed (and unlocked) by its old reader.
+        late = self.readers.halt(changed, READERS_HALT_S)
+        if late:
+            log.warning("reload: readers not stopped within %g s: %s",
+                        READERS_HALT_S, ", ".join(late))  # fmt: skip
         self.config = new
         if self.writer is not None:
             self.writer.update_routes(self._routes(new))
         for scanner_id, scanner in new_scanners.items():
             if scanner_id not in self.scanners:
-                self._start_scanner(scanner)
+                self.readers.start(scanner)
         log.info("config reloaded: %d stations, %d scanners", len(new.stations), len(new.scanners))
 
     # --- status ------------------------------------------------------------------

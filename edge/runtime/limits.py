@@ -10,9 +10,14 @@ connection and the database at once.
 The need is an estimate on the safe side, counted per part (measured with
 ``ls /proc/PID/fd`` of a running daemon; see the README's design notes):
 
-* a serial device: its file and pyserial's two pipes for cancelling reads and
-  writes (two descriptors each); a network scanner (``socket://``,
-  ``rfc2217://``): its socket; ``loop://``: nothing, counted as one anyway;
+* a serial device: its file, and while it is being opened pyserial's two
+  pipes for cancelling reads and writes (two descriptors each), which the
+  reader gives back once the port is configured. Still counted as five per
+  device: that covers, many times over, the serial loop's own descriptors
+  (epoll, its wake-up pipe) and the pipes of the few opens in flight at once
+  (:data:`hardware.serial.loop.OPEN_WORKERS`); a network scanner
+  (``socket://``, ``rfc2217://``): its socket; ``loop://``: nothing, counted
+  as one anyway;
 * a keyboard-wedge scanner: its input device and its udev monitor socket,
   and a file of sysfs open while it lists devices;
 * the broker: paho's socket and its wake-up socket pair, twice, because a
@@ -110,10 +115,12 @@ def raise_open_file_limit() -> int:
     is lower than :data:`RAISE_UNLIMITED_TO`.
 
     A soft limit above 1024 is usually kept for programs that call select(),
-    which cannot watch a descriptor numbered 1024 or more; pyserial and the
-    evdev reader do. Raising it is still safe here: the kernel hands out the
-    lowest free number, and the daemon holds about a hundred, so none of its
-    descriptors comes near 1024; the limit only has to be high enough.
+    which cannot watch a descriptor numbered 1024 or more. The serial
+    scanners never go through select() (their loop waits in epoll and reads
+    each descriptor itself), so a thousand of them work. The keyboard-wedge
+    reader still waits in select(): a wedge scanner whose device opens past
+    descriptor 1023 cannot be read, so a box with that many serial scanners
+    should not also have wedge scanners.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, RAISE_UNLIMITED_TO)

@@ -2,13 +2,16 @@
 
 Two policies, one per kind of thread:
 
-* **restart with back-off** (scanner readers, the relay): the failure is logged
-  with its traceback, the thread waits (1 s, doubling up to 30 s) and runs its
-  target again. A target that ran for :data:`STABLE_S` before failing starts
-  the back-off from the beginning, so a reader that crashes once a day is back
-  after a second, while one that crashes at once is not restarted in a loop.
-  Restarting is safe for both: a reader holds nothing but its port (released
-  when ``run`` raises) and a partial code, and the relay's work is all in the
+* **restart with back-off** (scanner readers, the serial scanners' loop, the
+  relay): the failure is logged with its traceback, the thread waits (1 s,
+  doubling up to 30 s) and runs its target again. A target that ran for
+  :data:`STABLE_S` before failing starts the back-off from the beginning, so a
+  reader that crashes once a day is back after a second, while one that
+  crashes at once is not restarted in a loop. A serial reader has no thread of
+  its own: the shared loop takes a failing one out and :class:`RestartSchedule`
+  times its restart by the same rule. Restarting is safe for all: a reader
+  holds nothing but its port (closed when it fails) and a partial code, the
+  loop closes every port when it dies, and the relay's work is all in the
   outbox, so a new relay sends every unacknowledged row again.
 * **end the process** (the writer): the writer owns the single write path;
   a writer that died of an error nobody anticipated may have left its state
@@ -53,17 +56,61 @@ class RestartPolicy:
     stable_s: float = STABLE_S
 
 
+def log_death(name: str, error: BaseException) -> str:
+    """Log that ``name`` died of ``error``, with its traceback; return why, in one line."""
+    log.error("%s died from an unexpected error", name, exc_info=error)
+    return f"{type(error).__name__}: {error}"
+
+
 def _death(name: str, target: Target, stop: threading.Event) -> str | None:
     """Run ``target`` once; why it died (logged with its traceback), or None if it was stopped."""
     try:
         target(stop)
-    except Exception as error:
-        log.exception("%s died from an unexpected error", name)
-        return f"{type(error).__name__}: {error}"
+    except Exception as error:  # noqa: BLE001  # logged with its traceback by log_death
+        return log_death(name, error)
     if stop.is_set():
         return None
     log.error("%s ended without being stopped", name)
     return "ended without being stopped"
+
+
+class RestartSchedule:
+    """When a dead target runs again: the back-off of one restarting target.
+
+    :func:`restart_with_backoff` keeps one for a target that owns its thread;
+    a scanner read on a shared loop keeps one too, and the loop waits.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        policy: RestartPolicy = RestartPolicy(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.restarts = 0
+        self._policy = policy
+        self._clock = clock
+        self._backoff = Backoff(policy.first_s, policy.max_s)
+        self._started = clock()
+
+    def started(self) -> None:
+        """The target (re)started now."""
+        self._started = self._clock()
+
+    def died(self) -> float:
+        """The target died: how long to wait before restarting it (logged)."""
+        if self._clock() - self._started >= self._policy.stable_s:
+            self._backoff.reset()
+        delay = self._backoff.next()
+        log.warning("%s restarts in %g s", self.name, delay)
+        return delay
+
+    def restarting(self) -> int:
+        """The wait is over: count the restart (logged) and return how many there were."""
+        self.restarts += 1
+        log.info("%s restarting (restart %d)", self.name, self.restarts)
+        return self.restarts
 
 
 def restart_with_backoff(
@@ -80,24 +127,19 @@ def restart_with_backoff(
     Returns how many times it was restarted. ``clock`` measures how long a run
     lasted (against ``policy.stable_s``).
     """
-    backoff = Backoff(policy.first_s, policy.max_s)
-    restarts = 0
+    schedule = RestartSchedule(name, policy, clock)
     while not stop.is_set():
-        started = clock()
+        schedule.started()
         why = _death(name, target, stop)
         if why is None:
             break
-        if clock() - started >= policy.stable_s:
-            backoff.reset()
-        delay = backoff.next()
-        log.warning("%s restarts in %g s", name, delay)
+        delay = schedule.died()
         if on_crash is not None:
             on_crash(why, delay)
         if stop.wait(delay):
             break
-        restarts += 1
-        log.info("%s restarting (restart %d)", name, restarts)
-    return restarts
+        schedule.restarting()
+    return schedule.restarts
 
 
 class Supervisor:
@@ -132,12 +174,15 @@ class Supervisor:
         stop: threading.Event,
         *,
         policy: RestartPolicy = RestartPolicy(),
+        on_crash: CrashCallback | None = None,
     ) -> threading.Thread:
-        """A thread that restarts ``target`` with back-off whenever it dies."""
+        """A thread that restarts ``target`` with back-off when it dies, telling ``on_crash``."""
 
         def crashed(why: str, delay: float) -> None:
             with self._lock:
                 self._restarting[name] = f"{why}; restart in {delay:g} s"
+            if on_crash is not None:
+                on_crash(why, delay)
 
         def wrapped(inner_stop: threading.Event) -> None:
             with self._lock:

@@ -1,22 +1,24 @@
 """Serial and network scanners: open by URL, frame the codes, write feedback, survive unplugs.
 
-One :class:`SerialScanner` per configured scanner, each run on its own thread
-(``run(stop)``). The URL is anything pyserial's ``serial_for_url`` opens: a
-device path (``/dev/ttyACM0``, ``/dev/serial/by-id/...``), ``socket://host:port``
-for fixed-mount scanners on Ethernet, ``rfc2217://host:port``, or ``loop://``.
+A :class:`SerialScanner` holds one configured scanner: its settings, its
+framer, its port while open and the feedback bytes. It has no thread: the
+:class:`~hardware.serial.loop.ScannerLoop` opens, reads and reopens any number
+of them on one thread. The URL is anything pyserial's ``serial_for_url``
+opens: a device path (``/dev/ttyACM0``, ``/dev/serial/by-id/...``),
+``socket://host:port`` for fixed-mount scanners on Ethernet,
+``rfc2217://host:port``, or ``loop://`` (see :mod:`hardware.serial.ports`).
 
 What the reader promises:
 
 * every complete code reaches ``on_read`` (framing rules in
-  :mod:`hardware.serial.framing`); ``on_read`` runs on the reader thread and must not
-  block;
+  :mod:`hardware.serial.framing`); ``on_read`` runs on the loop's thread and
+  must not block;
 * when the port is lost (unplug, EOF or error on a socket, a network scanner
   that lost power and is noticed by TCP keepalive) the partial code is thrown
-  away, ``on_state(..., "disconnected", why)`` is reported once, and the port
-  is reopened with back-off (0.25 s rising to 2 s), so a returning scanner is
-  read again within about 2 s. A path that does not exist yet is simply
-  retried. ``run`` never raises because a scanner went away; it returns when
-  ``stop`` is set;
+  away, ``on_state(..., "disconnected", why)`` is reported once, and the loop
+  reopens the port with back-off (0.25 s rising to 1 s), so a returning
+  scanner is read again within about 2 s. A path that does not exist yet is
+  simply retried;
 * nothing is ever written to a port except the configured feedback bytes.
 """
 
@@ -25,63 +27,34 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import socket
 import threading
-import time
 import urllib.parse
-from typing import Final, Protocol
 
 import serial
 
 from hardware.options import BYTESIZES, PARITIES, STOPBITS
 from hardware.reads import RawRead, ReadCallback, StateCallback, StateReporter
 from hardware.serial.framing import DEFAULT_IDLE_MS, DEFAULT_MAX_LENGTH, Framer, Terminator
+from hardware.serial.ports import (
+    WRITE_TIMEOUT_S,
+    OpenablePort,
+    Port,
+    PortLost,
+    make_port,
+    scheme,
+)
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST_S: Final = 0.25
-# A scanner plugged back in is read again within this long (plus the open):
-# the promise is two seconds. A failed open of a missing device is one cheap
-# syscall, so trying every second costs nothing worth saving.
-RETRY_MAX_S: Final = 1.0
-# A connection that lasted at least this long counts as a success, and the next
-# loss retries quickly again; one that drops sooner keeps backing off, so a
-# port that opens and fails at once is not hammered four times a second.
-STABLE_S: Final = 5.0
-# The longest a read blocks. Bounds how late an idle flush happens and how long
-# `run` takes to notice `stop`.
-READ_TIMEOUT_S: Final = 0.05
-# A feedback write that cannot complete (flow control holding the line, a TCP
-# peer that stopped reading) gives up after this instead of stalling the
-# caller, which is the daemon's writer.
-WRITE_TIMEOUT_S: Final = 1.0
-# How often a back-off wait checks for `stop` and `wake()`.
-WAIT_SLICE_S: Final = 0.05
-
-# TCP keepalive for network scanners: a reader that loses power never closes
-# its connection, and without probes the socket would wait for data forever.
-KEEPALIVE_IDLE_S: Final = 10
-KEEPALIVE_INTERVAL_S: Final = 5
-KEEPALIVE_COUNT: Final = 3
-
-
-class SerialPort(Protocol):
-    """The part of a pyserial port object the reader uses."""
-
-    @property
-    def in_waiting(self) -> int: ...
-
-    def open(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes) -> int | None: ...
-
 
 class SerialScanner:
-    """One serial or network scanner: reads codes on ``run``'s thread, writes feedback."""
+    """One serial or network scanner: frames what its port sends, writes feedback to it.
+
+    The ``ScannerLoop`` calls :meth:`open_port` (on its opener thread), then
+    :meth:`finish_connect`, :meth:`attach`, :meth:`take`, :meth:`flush` and
+    :meth:`detach` on its own thread; :meth:`feedback` may be called from any
+    thread at any time.
+    """
 
     def __init__(
         self,
@@ -102,7 +75,7 @@ class SerialScanner:
         on_read: ReadCallback,
         on_state: StateCallback,
     ) -> None:
-        """Check the settings; opens nothing (that happens in ``run``).
+        """Check the settings; opens nothing (the loop does).
 
         Raises ValueError for settings no port can take (an unknown URL
         scheme, parity, byte size, ...), so a bad config fails at start rather
@@ -126,9 +99,8 @@ class SerialScanner:
             "stopbits": stopbits,
             "rtscts": rtscts,
             "xonxoff": xonxoff,
-            "timeout": READ_TIMEOUT_S,
         }
-        if _scheme(url) != "rfc2217":
+        if scheme(url) != "rfc2217":
             # pyserial's RFC 2217 client refuses a write timeout; its writes
             # are bounded by its socket's own timeout (5 s) instead.
             self._settings["write_timeout"] = WRITE_TIMEOUT_S
@@ -138,18 +110,21 @@ class SerialScanner:
             # the bytes of each code between the two. Only pyserial's POSIX
             # device ports implement it; URL handlers have nothing to lock.
             self._settings["exclusive"] = True
-        # Builds the pyserial object without opening it: pyserial checks the
-        # URL scheme and the values here, with no I/O.
-        _make_port(url, self._settings)
+        try:
+            # Builds the port without opening it: pyserial checks the URL
+            # scheme and the values here, with no I/O.
+            make_port(url, self._settings)
+        except serial.SerialException as exc:
+            raise ValueError(str(exc)) from None
         self._framer = Framer(terminator, idle_ms=idle_ms, max_length=max_length)
         self._feedback_good = feedback_good or None
         self._feedback_bad = feedback_bad or None
         self._on_read = on_read
-        # Guards `_port` between the reader thread (open, close) and feedback
-        # writers, so a write never lands on a port being closed.
+        # Guards `_port` between the loop (attach, detach) and feedback
+        # writers, so a write never lands on a port being closed, nor on a
+        # descriptor number that a later open has reused.
         self._lock = threading.Lock()
-        self._port: SerialPort | None = None
-        self._wake = threading.Event()
+        self._port: Port | None = None
         self._state = StateReporter(scanner_id, on_state)
 
     @property
@@ -164,47 +139,10 @@ class SerialScanner:
     def connected(self) -> bool:
         return self._port is not None
 
-    def run(self, stop: threading.Event) -> None:
-        """Read until ``stop`` is set, reopening the port whenever it is lost.
-
-        Call from one thread per scanner. Stopping reports no state change;
-        the caller knows it stopped the reader.
-        """
-        try:
-            self._run(stop)
-        finally:
-            # Also when a bug raises: the port (locked for a device) is released
-            # for whatever reads this scanner next.
-            self._close()
-
-    def _run(self, stop: threading.Event) -> None:
-        delay = RETRY_FIRST_S
-        while not stop.is_set():
-            port = self._open()
-            if port is None:
-                self._wait(stop, delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-                continue
-            opened_at = time.monotonic()
-            self._state.report("connected", self._url)
-            lost = self._read_until_lost(port, stop)
-            self._close()
-            if lost is None:
-                break
-            self._state.report("disconnected", lost)
-            if time.monotonic() - opened_at >= STABLE_S:
-                delay = RETRY_FIRST_S
-            self._wait(stop, delay)
-            delay = min(delay * 2, RETRY_MAX_S)
-
-    def wake(self) -> None:
-        """Retry opening now rather than after the back-off (hot-plug: the device is back)."""
-        self._wake.set()
-
     def feedback(self, good: bool) -> None:
         """Write the configured good-read or bad-read bytes to the scanner.
 
-        Thread-safe with the reader. Without configured bytes it does nothing.
+        Thread-safe with the loop. Without configured bytes it does nothing.
         A port that is not open, or a write that fails, is logged and not
         raised: the scan it answers is already committed or journaled.
         """
@@ -224,7 +162,7 @@ class SerialScanner:
                 return
             try:
                 port.write(data)
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, PortLost) as exc:
                 log.warning(
                     "scanner %s: %s-read feedback not sent to %s: %s",
                     self._scanner_id,
@@ -233,59 +171,101 @@ class SerialScanner:
                     exc,
                 )
 
-    # -- internals ---------------------------------------------------------
+    # -- driven by the loop --------------------------------------------------
 
-    def _open(self) -> SerialPort | None:
-        """Open the port; on failure report why (once) and return None."""
+    def open_port(self) -> Port | None:
+        """Open the port (a network one may still be connecting); None after a failure.
+
+        A failure is reported (once) through ``on_state``. Runs on the loop's
+        opener thread: opening may block (name resolution, RFC 2217 talk).
+        """
+        port: OpenablePort | None = None
         try:
-            port = _make_port(self._url, self._settings)
+            port = make_port(self._url, self._settings)
             port.open()
         except (serial.SerialException, OSError, ValueError) as exc:
-            state, detail = _open_failure(self._url, exc)
-            log.debug("scanner %s: open %s failed: %s", self._scanner_id, self._url, exc)
-            self._state.report(state, detail)
+            self._open_failed(exc)
             return None
         except Exception:
             # Not an error pyserial documents for open; retrying is still the
             # only way a scanner comes back, so the reader carries on.
             log.exception("scanner %s: unexpected error opening %s", self._scanner_id, self._url)
             self._state.report("error", f"unexpected error opening {self._url} (see log)")
-            return None
-        try:
-            _tune_socket(port)
-        except OSError as exc:
             _close_quietly(port)
-            self._state.report("error", f"cannot set TCP keepalive on {self._url}: {exc}")
             return None
-        with self._lock:
-            self._port = port
         return port
 
-    def _read_until_lost(self, port: SerialPort, stop: threading.Event) -> str | None:
-        """Deliver reads until the port fails (return why) or ``stop`` is set (return None)."""
-        framer = self._framer
-        while not stop.is_set():
-            try:
-                # Block for the first byte (up to READ_TIMEOUT_S), then take
-                # whatever else has arrived, without waiting for more.
-                data = port.read(port.in_waiting or 1)
-            except (serial.SerialException, OSError) as exc:
-                return str(exc) or type(exc).__name__
-            except Exception:
-                # Not a port error pyserial documents, but the port is unusable
-                # all the same; reopening is the only way forward.
-                log.exception(
-                    "scanner %s: unexpected error reading %s", self._scanner_id, self._url
-                )
-                return "unexpected read error (see log)"
-            now = time.monotonic()
-            reads = framer.feed(data, now)
-            flushed = framer.poll(now)
-            if flushed is not None:
-                reads.append(flushed)
-            for read in reads:
-                self._deliver(read)
+    def finish_connect(self, port: Port) -> bool:
+        """After a network port became writable: True if it connected, else report and close."""
+        try:
+            port.finish_connect()
+        except OSError as exc:
+            _close_quietly(port)
+            self._open_failed(exc)
+            return False
+        return True
+
+    def attach(self, port: Port) -> None:
+        """Start reading an open port: feedback goes to it from now on."""
+        with self._lock:
+            self._port = port
+        self._state.report("connected", self._url)
+
+    def take(self, now: float) -> str | None:
+        """Read what has arrived and hand over the codes it completes; why the port was lost.
+
+        Returns None while the port is fine. A bug in framing or in handing
+        over raises: the loop stops this scanner and its owner restarts it.
+        """
+        port = self._port
+        if port is None:
+            return "the port is closed"
+        try:
+            data = port.read()
+        except PortLost as lost:
+            return lost.reason
+        except Exception:
+            # Not a port error pyserial documents, but the port is unusable
+            # all the same; reopening is the only way forward.
+            log.exception("scanner %s: unexpected error reading %s", self._scanner_id, self._url)
+            return "unexpected read error (see log)"
+        for read in self._framer.feed(data, now):
+            self._deliver(read)
         return None
+
+    def flush(self, now: float) -> None:
+        """Hand over a partial code that has been idle for idle_ms."""
+        read = self._framer.poll(now)
+        if read is not None:
+            self._deliver(read)
+
+    def deadline(self) -> float | None:
+        """When :meth:`flush` has a partial code to hand over, or None."""
+        return self._framer.deadline()
+
+    def detach(self) -> None:
+        """Forget the partial code and close the port (if open)."""
+        self._framer.reset()
+        with self._lock:
+            # Taking the lock waits out a feedback write in progress; after
+            # this, no new write can start on this port.
+            port, self._port = self._port, None
+        _close_quietly(port)
+
+    def lost(self, reason: str) -> None:
+        """Report the port lost (the loop has detached it and will reopen it)."""
+        self._state.report("disconnected", reason)
+
+    def report(self, state: str, detail: str) -> None:
+        """Report a state the loop decided (its own crash); repeated states are not."""
+        self._state.report(state, detail)
+
+    # -- internals ---------------------------------------------------------
+
+    def _open_failed(self, exc: BaseException) -> None:
+        state, detail = _open_failure(self._url, exc)
+        log.debug("scanner %s: open %s failed: %s", self._scanner_id, self._url, exc)
+        self._state.report(state, detail)
 
     def _deliver(self, read: RawRead) -> None:
         try:
@@ -297,35 +277,10 @@ class SerialScanner:
                 "scanner %s: read %r could not be handed over", self._scanner_id, read.data
             )
 
-    def _close(self) -> None:
-        """Forget the partial code and close the port (if open)."""
-        self._framer.reset()
-        with self._lock:
-            # Taking the lock waits out a feedback write in progress; after
-            # this, no new write can start on this port.
-            port, self._port = self._port, None
-        if port is not None:
-            _close_quietly(port)
-
-    def _wait(self, stop: threading.Event, delay: float) -> None:
-        deadline = time.monotonic() + delay
-        log.debug("scanner %s: retrying %s in %.2f s", self._scanner_id, self._url, delay)
-        while not stop.is_set() and not self._wake.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            stop.wait(min(left, WAIT_SLICE_S))
-        self._wake.clear()
-
-
-def _scheme(url: str) -> str:
-    """The URL handler pyserial picks for ``url`` ("" for a device path)."""
-    return url.split("://", 1)[0].lower() if "://" in url else ""
-
 
 def _is_local_device(url: str) -> bool:
     """A device path (not a URL handler) on a platform where pyserial can lock it."""
-    return _scheme(url) == "" and os.name == "posix"
+    return scheme(url) == "" and os.name == "posix"
 
 
 def _check_network_url(url: str) -> None:
@@ -334,7 +289,7 @@ def _check_network_url(url: str) -> None:
     pyserial only parses these when it opens them, and its complaint would then
     look like a scanner that is switched off, retried for ever.
     """
-    if _scheme(url) not in ("socket", "rfc2217"):
+    if scheme(url) not in ("socket", "rfc2217"):
         return
     parts = urllib.parse.urlsplit(url)
     try:
@@ -343,11 +298,6 @@ def _check_network_url(url: str) -> None:
         raise ValueError(f"{url}: {exc}") from None
     if not parts.hostname or port is None:
         raise ValueError(f"{url}: a network scanner URL needs a host and a port (host:port)")
-
-
-def _make_port(url: str, settings: dict[str, object]) -> SerialPort:
-    port: SerialPort = serial.serial_for_url(url, do_not_open=True, **settings)
-    return port
 
 
 def _open_failure(url: str, exc: BaseException) -> tuple[str, str]:
@@ -366,38 +316,9 @@ def _open_failure(url: str, exc: BaseException) -> tuple[str, str]:
     return "disconnected", str(exc) or type(exc).__name__
 
 
-def _tune_socket(port: SerialPort) -> None:
-    """Switch on TCP keepalive (and no-delay) on a network port's socket.
-
-    pyserial's ``socket://`` and ``rfc2217://`` handlers keep their connected
-    socket in ``_socket``; ports without one (device paths, ``loop://``) are
-    left alone.
-    """
-    sock = getattr(port, "_socket", None)
-    if not isinstance(sock, socket.socket):
+def _close_quietly(port: Port | OpenablePort | None) -> None:
+    if port is None:
         return
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    # Idle, interval and count have these names on Linux; other platforms
-    # keep their defaults (keepalive is still on, only slower to notice).
-    for name, value in (
-        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
-        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
-        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
-        # Keepalive probes stop while sent data waits for its ACK, so a
-        # feedback write to a dead reader would hold the connection open for
-        # the kernel's full retransmission time (about 15 min). The user
-        # timeout ends it after as long as keepalive takes.
-        ("TCP_USER_TIMEOUT", (KEEPALIVE_IDLE_S + KEEPALIVE_INTERVAL_S * KEEPALIVE_COUNT) * 1000),
-    ):
-        option = getattr(socket, name, None)
-        if option is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, option, value)
-    # Feedback is a byte or two that the operator waits for: send it now
-    # rather than behind Nagle's algorithm.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _close_quietly(port: SerialPort) -> None:
     try:
         port.close()
     except (serial.SerialException, OSError) as exc:

@@ -1,4 +1,4 @@
-"""SerialScanner against real ports: a pty pair, a local TCP server, and pyserial's loop://.
+"""SerialScanner on a ScannerLoop against real ports: a pty pair, a local TCP server, loop://.
 
 A pty pair plays a USB-CDC scanner: the test writes what the scanner sends on
 the master side and reads feedback there, while the reader opens the slave
@@ -30,12 +30,9 @@ import serial
 import serial.rfc2217
 
 from hardware.reads import RawRead
-from hardware.serial.reader import (
-    KEEPALIVE_COUNT,
-    KEEPALIVE_IDLE_S,
-    KEEPALIVE_INTERVAL_S,
-    SerialScanner,
-)
+from hardware.serial.loop import ScannerLoop
+from hardware.serial.ports import KEEPALIVE_COUNT, KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S
+from hardware.serial.reader import SerialScanner
 from tests.scanner_pty import listen
 
 CEILING_S = 10.0
@@ -109,15 +106,23 @@ def make_scanner(url: str, recorder: Recorder, **settings: object) -> SerialScan
     )
 
 
+def unexpected_crash(scanner: SerialScanner, error: Exception) -> None:
+    pytest.fail(f"scanner {scanner.scanner_id} crashed: {error!r}")
+
+
 @contextlib.contextmanager
 def running(scanner: SerialScanner) -> Iterator[threading.Thread]:
+    """The scanner on a loop of its own; yields the loop's thread."""
+    loop = ScannerLoop()
     stop = threading.Event()
-    thread = threading.Thread(target=scanner.run, args=(stop,), name="scanner", daemon=True)
+    thread = threading.Thread(target=loop.run, args=(stop,), name="scanner-loop", daemon=True)
+    loop.add(scanner, unexpected_crash)
     thread.start()
     try:
         yield thread
     finally:
         stop.set()
+        loop.wake()
         thread.join(CEILING_S)
         assert not thread.is_alive(), "run() did not return after stop was set"
     assert not scanner.connected
@@ -277,7 +282,7 @@ def test_unplug_mid_code_discards_the_partial_and_reads_after_replug(
 def test_missing_device_is_retried_and_reported_once(
     pty_scanner: PtyScanner, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="hardware.serial.reader")
+    caplog.set_level(logging.DEBUG, logger="hardware.serial.loop")
     recorder = Recorder()
     scanner = make_scanner(str(pty_scanner.link), recorder)
     with running(scanner):
