@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,3 +55,19 @@ class StateReporter:
                 self._on_state(self._scanner_id, state, detail)
             except Exception:
                 log.exception("scanner %s: the state callback failed", self._scanner_id)
+
+
+def wait_readable(fd: int, timeout_s: float) -> bool:
+    """Whether ``fd`` can be read (or has failed) within ``timeout_s``.
+
+    ``poll``, not ``select``: a box with a thousand scanners opens
+    descriptors past 1023, which ``select`` refuses with ValueError. A hang-up
+    or error counts as readable, so the read that follows reports it; a
+    descriptor that is not open raises OSError.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    events = poller.poll(max(0, round(timeout_s * 1000)))
+    if any(flags & select.POLLNVAL for _fd, flags in events):
+        raise OSError(f"descriptor {fd} is not open")
+    return bool(events)

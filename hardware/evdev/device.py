@@ -12,7 +12,6 @@ import contextlib
 import errno
 import fcntl
 import logging
-import select
 import struct
 import threading
 import time
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 
 from hardware.devices import InputDeviceInfo, list_input_devices
 from hardware.evdev.wedge import InputEventLike
+from hardware.reads import wait_readable
 
 __all__ = [
     "RESCAN_INTERVAL_S",
@@ -210,7 +210,7 @@ class _UdevWatch:
                 stop.wait(remaining)
                 return
             try:
-                ready, _, _ = select.select([self._monitor.fileno()], [], [], min(remaining, 0.1))
+                ready = wait_readable(self._monitor.fileno(), min(remaining, 0.1))
             except (OSError, ValueError):
                 stop.wait(remaining)
                 return

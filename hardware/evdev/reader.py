@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import select
 import threading
 import time
 
@@ -36,7 +35,7 @@ from hardware.evdev.keymap import load_keymap
 from hardware.evdev.match import DeviceMatch
 from hardware.evdev.wedge import KeyboardWedgeDecoder
 from hardware.options import Suffix
-from hardware.reads import RawRead, ReadCallback, StateCallback, StateReporter
+from hardware.reads import RawRead, ReadCallback, StateCallback, StateReporter, wait_readable
 
 __all__ = ["EvdevScanner"]
 
@@ -177,7 +176,7 @@ class EvdevScanner:
             deadline = decoder.deadline()
             timeout = _STOP_CHECK_S if deadline is None else min(_STOP_CHECK_S, deadline - now)
             try:
-                ready, _, _ = select.select([device.fileno()], [], [], max(0.0, timeout))
+                ready = wait_readable(device.fileno(), timeout)
             except (OSError, ValueError) as exc:
                 self._lost(f"device error: {exc}")
                 return
