@@ -10,14 +10,13 @@ connection and the database at once.
 The need is an estimate on the safe side, counted per part (measured with
 ``ls /proc/PID/fd`` of a running daemon; see the README's design notes):
 
-* a serial device: its file, and while it is being opened pyserial's two
-  pipes for cancelling reads and writes (two descriptors each), which the
-  reader gives back once the port is configured. Still counted as five per
-  device: that covers, many times over, the serial loop's own descriptors
-  (epoll, its wake-up pipe) and the pipes of the few opens in flight at once
-  (:data:`hardware.serial.loop.OPEN_WORKERS`); a network scanner
+* a serial device: its file (pyserial's two pipes for cancelling reads and
+  writes are given back once the port is configured); a network scanner
   (``socket://``, ``rfc2217://``): its socket; ``loop://``: nothing, counted
   as one anyway;
+* the serial loop, once: its epoll and wake-up pipe, and pyserial's pipes of
+  the opens in flight at once (two pipes each, one open per
+  :data:`hardware.serial.loop.OPEN_WORKERS` thread);
 * a keyboard-wedge scanner: its input device and its udev monitor socket,
   and a file of sysfs open while it lists devices;
 * the broker: paho's socket and its wake-up socket pair, twice, because a
@@ -36,8 +35,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from edge.config import Config
+from hardware.serial.loop import OPEN_WORKERS
 
-SERIAL_DEVICE_FDS: Final = 5
+SERIAL_DEVICE_FDS: Final = 1
+SERIAL_LOOP_FDS: Final = 1 + 2 + OPEN_WORKERS * 2 * 2
 NETWORK_SCANNER_FDS: Final = 1
 URL_HANDLER_FDS: Final = 1
 EVDEV_FDS: Final = 3
@@ -104,6 +105,8 @@ def descriptor_need(config: Config, *, broker: bool = True) -> DescriptorNeed:
         else:
             wedge += 1
             fds += EVDEV_FDS
+    if serial:
+        fds += SERIAL_LOOP_FDS
     return DescriptorNeed(serial, wedge, fds, broker)
 
 
@@ -115,12 +118,9 @@ def raise_open_file_limit() -> int:
     is lower than :data:`RAISE_UNLIMITED_TO`.
 
     A soft limit above 1024 is usually kept for programs that call select(),
-    which cannot watch a descriptor numbered 1024 or more. The serial
-    scanners never go through select() (their loop waits in epoll and reads
-    each descriptor itself), so a thousand of them work. The keyboard-wedge
-    reader still waits in select(): a wedge scanner whose device opens past
-    descriptor 1023 cannot be read, so a box with that many serial scanners
-    should not also have wedge scanners.
+    which cannot watch a descriptor numbered 1024 or more. No reader here
+    does: the serial loop waits in epoll and reads each descriptor itself,
+    the keyboard-wedge readers wait in poll, so a thousand scanners work.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, RAISE_UNLIMITED_TO)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import load_config
-from edge.runtime.limits import descriptor_need
+from edge.runtime.limits import SERIAL_LOOP_FDS, descriptor_need
 from tests.broker import Mosquitto, poll
 from tests.scanner_pty import CEILING_S, Pty
 
@@ -156,7 +156,8 @@ def test_the_need_counts_each_kind_of_scanner(tmp_path: Path) -> None:
     )
     config = load_config(_scanners_config(tmp_path, scanners))
     with_broker = descriptor_need(config)
-    assert with_broker.scanner_fds == 5 + 1 + 1 + 3 + 3
+    # a device, a socket, a URL handler; the serial loop once; two wedge scanners
+    assert with_broker.scanner_fds == 1 + 1 + 1 + SERIAL_LOOP_FDS + 3 + 3
     assert with_broker.describe() == (
         "3 serial scanners, 2 keyboard-wedge scanners, the broker and the database"
     )
