@@ -133,15 +133,24 @@ def read_element_strings(body: str) -> ReadMessage | None:
         if matched is None:
             return None
         value = matched.group(1)
-        if field.extra is _Extra.CHECK_DIGIT:
-            bad_check_digit = bad_check_digit or not _check_digit_ok(value)
-        elif field.extra is _Extra.DATE and not _surely_a_date(value):
+        checked = _checked(field, value, bad_check_digit)
+        if checked is None:
             return None
+        bad_check_digit = checked
         elements.append((field.ai, value))
         at = matched.end()
         while at < end and text[at] == GS:
             at += 1
     return tuple(elements), bad_check_digit
+
+
+def _checked(field: _Field, value: str, bad_check_digit: bool) -> bool | None:
+    """Whether the message has a bad check digit once ``value`` is read; None when not sure."""
+    if field.extra is _Extra.CHECK_DIGIT:
+        return bad_check_digit or not _check_digit_ok(value)
+    if field.extra is _Extra.DATE and not _surely_a_date(value):
+        return None
+    return bad_check_digit
 
 
 def read_hri(body: str) -> ReadMessage | None:
@@ -169,10 +178,10 @@ def read_hri(body: str) -> ReadMessage | None:
         if matched is None:
             return None
         value = matched.group(1)
-        if field.extra is _Extra.CHECK_DIGIT:
-            bad_check_digit = bad_check_digit or not _check_digit_ok(value)
-        elif field.extra is _Extra.DATE and not _surely_a_date(value):
+        checked = _checked(field, value, bad_check_digit)
+        if checked is None:
             return None
+        bad_check_digit = checked
         elements.append((ai, value))
         at = stop
     return tuple(elements), bad_check_digit

@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import os
 import resource
-import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from hardware.reads import RawRead
 from hardware.serial.framing import Framer
 from hardware.serial.loop import ScannerLoop
 from hardware.serial.reader import SerialScanner
-from tests.integration.test_serial_reader import CEILING_S, wait_until
+from tests.integration.test_serial_reader import CEILING_S, PtyScanner, wait_until
 from tests.scanner_pty import listen
 
 SELECT_CEILING = 1024  # select() refuses descriptors from this number on
@@ -65,47 +64,12 @@ class Recorder:
         return self.state_list(scanner_id).count(state)
 
 
-class Pty:
-    """A scanner's end of a pty pair, reachable through a link that unplugging removes."""
+class Pty(PtyScanner):
+    """A scanner's end of a pty pair, plugged in when made."""
 
     def __init__(self, link: Path) -> None:
-        self.link = link
-        self.master = -1
+        super().__init__(link)
         self.plug()
-
-    def plug(self) -> None:
-        master, slave = os.openpty()
-        name = os.ttyname(slave)
-        os.close(slave)  # the pty lives on while the master is open
-        self.master = master
-        self.link.symlink_to(name)
-
-    def unplug(self) -> None:
-        self.link.unlink()
-        os.close(self.master)  # the reader's next read fails with EIO
-        self.master = -1
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def received(self, count: int) -> bytes:
-        got = b""
-        poller = select.poll()  # the test's own descriptors may be past 1023 too
-        poller.register(self.master, select.POLLIN)
-        wait_until(lambda: bool(poller.poll(0)), f"{count} feedback bytes on {self.link.name}")
-        while len(got) < count:
-            assert poller.poll(CEILING_S * 1000), f"feedback stopped after {got!r}"
-            got += os.read(self.master, count - len(got))
-        return got
-
-    def nothing_received(self) -> bool:
-        poller = select.poll()
-        poller.register(self.master, select.POLLIN)
-        return not poller.poll(0)
-
-    def close(self) -> None:
-        if self.master >= 0:
-            self.unplug()
 
 
 def scanner(url: str, recorder: Recorder, name: str, **settings: object) -> SerialScanner:
