@@ -52,7 +52,3 @@ class Lru(Generic[K, V]):
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
         return value
-
-    def discard(self, key: K) -> None:
-        with self._lock:
-            self._entries.pop(key, None)

@@ -80,8 +80,6 @@ class KeptState:
         """Take what a committed transaction wrote; ``writes`` is the counter it left."""
         for part, balance in overlay.balances.items():
             self.balances.put(part, balance)
-        for part in overlay.stale_on_order:
-            self.on_order.discard(part)
         for part, quantity in overlay.on_order.items():
             self.on_order.put(part, quantity)
         self.stations.update(overlay.stations)
@@ -102,7 +100,6 @@ class Overlay:
     balances: dict[str, Balance] = field(default_factory=dict)
     unsaved_balances: set[str] = field(default_factory=set)
     on_order: dict[str, Decimal] = field(default_factory=dict)
-    stale_on_order: set[str] = field(default_factory=set)  # a reorder of theirs changed
     stations: dict[str, StationState] = field(default_factory=dict)
     unsaved_stations: set[str] = field(default_factory=set)
     structures: set[str] = field(default_factory=set)
@@ -116,6 +113,6 @@ class Overlay:
         ids = None if self.ids is None else replace(self.ids)
         return Overlay(
             dict(self.balances), set(self.unsaved_balances), dict(self.on_order),
-            set(self.stale_on_order), dict(self.stations), set(self.unsaved_stations),
+            dict(self.stations), set(self.unsaved_stations),
             set(self.structures), ids, self.ids_written, self.boot, dict(self.snapshots),
         )  # fmt: skip

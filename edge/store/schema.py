@@ -149,6 +149,17 @@ reorders = Table(
     Index("ix_reorders_open", "open"),
 )
 
+# What each part's open reorders still bring in (ordered less received, never
+# below zero), kept with every reorder change (migration 0006): a scan asks for
+# it per component, and a part scrapped again and again without a receipt
+# piles up open reorders that would otherwise be read and summed every time.
+on_order = Table(
+    "on_order",
+    metadata,
+    Column("part", Text, ForeignKey("items.part"), primary_key=True),
+    Column("quantity", Text, nullable=False),
+)
+
 station_state = Table(
     "station_state",
     metadata,

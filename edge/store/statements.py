@@ -118,6 +118,8 @@ OPEN_REORDERS = _select(schema.reorders, REORDER_COLUMNS, ("part",), " AND open 
 ADD_REORDER = _insert(
     schema.reorders, ("part", "ordered", "created_at"), {"received": "'0'", "open": "1"}
 )
+ON_ORDER = _select(schema.on_order, ("quantity",), ("part",))
+SAVE_ON_ORDER = _upsert(schema.on_order, ("part", "quantity"))
 RECEIVE_REORDER = _update(schema.reorders, ("received",), ("id",))
 CLOSE_REORDER = _update(schema.reorders, ("received", "open", "close_reason", "closed_at"), ("id",))
 

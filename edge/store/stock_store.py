@@ -2,11 +2,11 @@
 
 The unit of work (unit_of_work.py) inherits these methods. A balance and a
 part's quantity on order are read once and kept (kept.py); what a transaction
-changes stays in its overlay and is written at commit, the newest per part
-("latest wins"): a batch of forty scans touching the same parts writes each
-balance once. Ledger rows wait with the other pending rows (pending.py).
-Reorders are written straight through: they are few, and their ids are
-SQLite's.
+changes of balances stays in its overlay and is written at commit, the newest
+per part ("latest wins"): a batch of forty scans touching the same parts
+writes each balance once. Ledger rows wait with the other pending rows
+(pending.py). Reorders and the quantity on order are written straight
+through: they change rarely, and a reorder's id is SQLite's.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from edge.store.statements import (
     CLOSE_REORDER,
     HAS_BALANCE,
     LEDGER_ROWS,
+    ON_ORDER,
     OPEN_REORDERS,
     RECEIVE_REORDER,
     REORDER,
+    SAVE_ON_ORDER,
 )
 
 
@@ -79,21 +81,21 @@ class StockStore(OpenTransaction):
 
     # --- reorders ------------------------------------------------------------
     def on_order(self, part: str) -> Decimal:
-        # Kept per part, not summed from its reorders at every scan: a part
-        # scrapped again and again without a receipt piles up open reorders.
-        overlay = self._overlay
-        quantity = overlay.on_order.get(part)
-        if quantity is not None:
-            return quantity
-        stale = part in overlay.stale_on_order
-        quantity = None if stale else self._kept.on_order.get(part)
+        # Kept per part in its own table, not summed from the part's reorders
+        # at every scan: a part scrapped again and again without a receipt
+        # piles up open reorders (migration 0006).
+        quantity = self._overlay.on_order.get(part)
+        if quantity is None:  # not `or`: a quantity of zero is false
+            quantity = self._kept.on_order.get(part)
         if quantity is None:
-            quantity = stock.on_order(self.open_reorders(part))
-            if stale:  # read after this transaction changed one of its reorders
-                overlay.on_order[part] = quantity
-            else:
-                self._kept.on_order.put(part, quantity)
+            row = self._sql(ON_ORDER, (part,)).fetchone()
+            quantity = ZERO if row is None else from_storage(row[0])
+            self._kept.on_order.put(part, quantity)
         return quantity
+
+    def _save_on_order(self, part: str, quantity: Decimal) -> None:
+        self._sql(SAVE_ON_ORDER, (part, to_storage(quantity)))
+        self._overlay.on_order[part] = quantity
 
     def open_reorders(self, part: str) -> list[Reorder]:
         listed = self._reorder_lists.get(part)
@@ -112,7 +114,7 @@ class StockStore(OpenTransaction):
         row_id = self._sql(ADD_REORDER, (part, to_storage(quantity), rfc3339(at.wall))).lastrowid
         if row_id is None:
             raise RuntimeError("the reorder insert reported no row id")
-        self._overlay.on_order[part] = add(before, quantity)
+        self._save_on_order(part, add(before, quantity))
         return row_id
 
     def update_reorder(
@@ -129,8 +131,8 @@ class StockStore(OpenTransaction):
             self._sql(CLOSE_REORDER, values)
         part = target.part
         self._reorder_lists.pop(part, None)
-        self._overlay.on_order.pop(part, None)
-        self._overlay.stale_on_order.add(part)
+        # Receipts and cancellations are rare: the part's open reorders summed again.
+        self._save_on_order(part, stock.on_order(self.open_reorders(part)))
 
     # --- the retained stock state --------------------------------------------
     def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:

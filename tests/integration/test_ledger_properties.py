@@ -200,6 +200,19 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert row.close_reason == "cancelled"
 
     @invariant()
+    def on_order_is_what_the_open_reorders_still_bring(self) -> None:
+        expected: dict[str, Decimal] = defaultdict(Decimal)
+        with localcontext(CONTEXT):
+            for row in self.floor.reorders():
+                if row.open:
+                    outstanding = from_storage(row.ordered) - from_storage(row.received)
+                    expected[row.part] += max(outstanding, Decimal(0))
+        kept = {row.part: from_storage(row.quantity) for row in self.floor.rows(schema.on_order)}
+        assert {part: q for part, q in kept.items() if q} == {
+            part: q for part, q in expected.items() if q
+        }
+
+    @invariant()
     def stock_above_the_point_is_armed(self) -> None:
         for row in self.floor.rows(schema.balances):
             point = POLICY_POINTS.get(row.part)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -11,6 +12,7 @@ from sqlalchemy import inspect
 
 from edge.store import schema
 from edge.store.database import _alembic_config, open_database
+from tests.shop_floor import ShopFloor
 
 
 def test_migrated_database_matches_the_declared_schema(tmp_path: Path) -> None:
@@ -34,3 +36,19 @@ def test_the_ledger_is_not_indexed_by_part(tmp_path: Path) -> None:
     indexed = {tuple(index["column_names"]) for index in inspect(engine).get_indexes("ledger")}
     assert ("txn_id",) in indexed  # VOID reads a transaction's rows
     assert ("part",) not in indexed  # every scan would pay for it (migration 0003)
+
+
+def test_the_upgrade_to_0006_sums_each_parts_open_reorders(floor: ShopFloor) -> None:
+    """What the open reorders still bring in, per part: ordered less received, never below 0."""
+    floor.load("part,description,reorder_point,reorder_qty\nR-1,Raw,10,25\nR-2,Raw,5,7\n")
+    engine = floor.engine
+    with engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0005")
+        connection.exec_driver_sql(
+            "INSERT INTO reorders (part, ordered, received, open, created_at) VALUES "
+            "('R-1', '25', '0', 1, 'x'), ('R-1', '25', '10.5', 1, 'x'), "
+            "('R-1', '25', '30', 1, 'x'), ('R-1', '25', '25', 0, 'x'), ('R-2', '7', '0', 0, 'x')"
+        )
+        command.upgrade(_alembic_config(connection), "head")
+        rows = connection.exec_driver_sql("SELECT part, quantity FROM on_order").all()
+    assert [tuple(row) for row in rows] == [("R-1", "39.5")]
