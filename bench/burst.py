@@ -37,15 +37,13 @@ from common import (
     ACK,
     NAK,
     Bar,
-    Broker,
     JournalCheck,
     RawBaseline,
     RawPlan,
     Scanner,
     Spread,
     arguments,
-    daemon_config,
-    import_catalog,
+    daemon_on_ptys,
     journal_check,
     load,
     plan_from,
@@ -57,15 +55,8 @@ from common import (
     scratch,
     serial_code,
     snapshot,
-    start_daemon,
-    stop_daemon,
     table,
-    wait_reading,
-    write_seven_component_catalog,
 )
-
-from edge.config import load_config
-from edge.runtime.bootstrap import build_service
 
 SCANNERS = 20
 GOAL_RATIO = 1.0
@@ -168,39 +159,20 @@ class RunResult:
 
 
 def one_run(folder: Path, index: int, per_scanner: int, raw_scans: int) -> RunResult:
-    folder.mkdir()
-    scanners = [Scanner.open(i) for i in range(SCANNERS)]
-    try:
-        with Broker(folder) as broker:
-            config = daemon_config(folder, broker.port, scanners)
-            service = build_service(load_config(config))
-            import_catalog(service, write_seven_component_catalog(folder))
-            service.engine.dispose()
-            database = folder / "edge.db"
-            before = snapshot(database)
-            shares = {s.index: [serial_code(i, f"B{index}{s.index:02d}").encode()
-                                for i in range(per_scanner)] for s in scanners}  # fmt: skip
-            warm = iter(range(10**6))
-            process = start_daemon(config, folder / "daemon.log")
-            try:
-                wait_reading(
-                    scanners, lambda s: serial_code(next(warm), f"W{s.index:02d}").encode()
-                )
-                burst = flood(process.pid, scanners, shares)
-            finally:
-                exit_code = stop_daemon(process)
-    finally:
-        for scanner in scanners:
-            scanner.close()
-    after = snapshot(database)
-    plan = plan_from(database, before, after, max(1, after["scans"] - before["scans"]))
+    with daemon_on_ptys(folder, SCANNERS) as daemon:
+        shares = {s.index: [serial_code(i, f"B{index}{s.index:02d}").encode()
+                            for i in range(per_scanner)] for s in daemon.scanners}  # fmt: skip
+        burst = flood(daemon.process.pid, daemon.scanners, shares)
+    after = snapshot(daemon.database)
+    scans = max(1, after["scans"] - daemon.before["scans"])
+    plan = plan_from(daemon.database, daemon.before, after, scans)
     raw = RawBaseline(folder / "raw.db", plan)
     raw.run(50)  # warm-up: the file's first pages, the statement cache
     raw_run = raw.run(raw_scans)
     raw.db.close()
-    writer = writer_account((folder / "daemon.log").read_text(errors="replace"))
-    return RunResult(burst, journal_check(database, burst.typed), plan, raw_run.rate, writer,
-                     exit_code)  # fmt: skip
+    writer = writer_account(daemon.log.read_text(errors="replace"))
+    return RunResult(burst, journal_check(daemon.database, burst.typed), plan, raw_run.rate,
+                     writer, daemon.exit_code or 0)  # fmt: skip
 
 
 # --- report ------------------------------------------------------------------------------------

@@ -30,12 +30,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as `python bench/x.py` from anywhere
     sys.path.insert(0, str(REPO))
 
+from edge.config import load_config  # noqa: E402
 from edge.domain.inventory import Identity  # noqa: E402
 from edge.domain.model import Station, StationMode  # noqa: E402
 from edge.domain.ports import Moment  # noqa: E402
 from edge.masterdata.bom import import_bom  # noqa: E402
 from edge.masterdata.items import import_items  # noqa: E402
 from edge.masterdata.stock import import_stock  # noqa: E402
+from edge.runtime.bootstrap import build_service  # noqa: E402
 from edge.service import InventoryService  # noqa: E402
 from edge.store.database import PRAGMAS, open_database  # noqa: E402
 
@@ -865,6 +867,50 @@ def stop_daemon(process: subprocess.Popen, ceiling_s: float = 60.0) -> int:
         process.kill()
         process.wait()
         raise SystemExit(f"the daemon did not stop within {ceiling_s:g} s") from None
+
+
+@dataclass
+class RunningDaemon:
+    """An ``edge run`` on ptys with its broker; the exit code once it stopped."""
+
+    process: subprocess.Popen
+    scanners: list[Scanner]
+    database: Path
+    log: Path
+    before: dict[str, int]  # snapshot() of the database before the daemon started
+    warm_ups: int = 0
+    exit_code: int | None = None
+
+
+@contextlib.contextmanager
+def daemon_on_ptys(folder: Path, count: int) -> Iterator[RunningDaemon]:
+    """A fresh database with the 7-component catalog, ``count`` pty scanners, our broker,
+    and the daemon, yielded once every scanner has acknowledged a warm-up code."""
+    folder.mkdir()
+    scanners = [Scanner.open(i) for i in range(count)]
+    warm = iter(range(10**9))
+
+    def warm_up(scanner: Scanner) -> bytes:
+        return serial_code(next(warm), f"W{scanner.index:02d}").encode()
+
+    try:
+        with Broker(folder) as broker:
+            config = daemon_config(folder, broker.port, scanners)
+            service = build_service(load_config(config))
+            import_catalog(service, write_seven_component_catalog(folder))
+            service.engine.dispose()
+            database = folder / "edge.db"
+            log = folder / "daemon.log"
+            daemon = RunningDaemon(start_daemon(config, log), scanners, database, log,
+                                   snapshot(database))  # fmt: skip
+            try:
+                daemon.warm_ups = wait_reading(scanners, warm_up)
+                yield daemon
+            finally:
+                daemon.exit_code = stop_daemon(daemon.process)
+    finally:
+        for scanner in scanners:
+            scanner.close()
 
 
 def write_seven_component_catalog(directory: Path) -> Catalog:
