@@ -63,6 +63,7 @@ GOAL_RATIO = 1.0
 GOAL_WRITER_US = 200.0
 SILENCE_S = 60.0  # no feedback byte on any pty for this long: the rest count as unanswered
 WRITER_LINE = re.compile(r"writer: (\d+) scans in (\d+) batches; CPU us per scan: ([^\n]+)")
+STAGE = re.compile(r"([^\s,][^,]*?)\s+(\d+(?:\.\d+)?)")  # "name value", a name may hold blanks
 
 
 # --- the flood ---------------------------------------------------------------------------------
@@ -125,10 +126,7 @@ def writer_account(log: str) -> tuple[int, int, dict[str, float]] | None:
     if not found:
         return None
     scans, batches, stages = found[-1]
-    values: dict[str, float] = {}
-    for pair in stages.split(","):
-        name, _, value = pair.strip().rpartition(" ")
-        values[name] = float(value)
+    values = {name: float(value) for name, value in STAGE.findall(stages)}
     if "total" not in values:  # a build that names its stages but not their sum
         values["total"] = sum(values.values())
     return int(scans), int(batches), values
