@@ -28,6 +28,7 @@ and 10,000 open reorders (filled through the product, 128 scans a commit).
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import subprocess
@@ -307,6 +308,12 @@ def scraps(count: int) -> list[PendingScan]:
             for _ in range(count)]  # fmt: skip
 
 
+def pile_samples(targets: list[int], samples: int) -> int:
+    """Scans measured per size: each opens a reorder, so no more than the gap to the next size."""
+    gaps = [b - a for a, b in itertools.pairwise(targets)]
+    return max(1, min([samples, *gaps]))
+
+
 def reorder_pile(directory: Path, targets: list[int], samples: int) -> list[Pile]:
     folder = directory / "reorders"
     folder.mkdir()
@@ -466,7 +473,8 @@ def main() -> None:
             report(results, samples, args.cli_runs)
             print()
         if "reorders" in cases:
-            report_pile(reorder_pile(directory, piles, samples), samples)
+            per_size = pile_samples(piles, samples)
+            report_pile(reorder_pile(directory, piles, per_size), per_size)
 
 
 if __name__ == "__main__":
