@@ -2,6 +2,10 @@
 
 Every benchmark measures the product and its physical limit in the same run,
 in one scratch directory, so both see the same disk and the same noise.
+Here too: the raw ``sqlite3`` limits (bare tables with the rows the product
+wrote, or a replay into its schema), repeated runs reduced to a median and a
+spread with a table of bars, and ``edge run`` on pty scanners with our own
+mosquitto (:func:`daemon_on_ptys`).
 """
 
 from __future__ import annotations
