@@ -705,7 +705,7 @@ class Spread:
     def range(self, unit: Callable[[float], str]) -> str:
         if not self.values:
             return "-"
-        return f"{unit(min(self.values))}-{unit(max(self.values))}"
+        return f"{unit(min(self.values))} .. {unit(max(self.values))}"
 
 
 @dataclass(frozen=True)
@@ -727,7 +727,7 @@ class Bar:
 
 
 def print_bars(title: str, bars: Sequence[Bar], runs: int) -> None:
-    print(f"{title} ({runs} run{'s' if runs != 1 else ''}; median, spread min-max)")
+    print(f"{title} ({runs} run{'s' if runs != 1 else ''}; median, spread min .. max)")
     table(["bar", "goal", "median", "spread", "met"], [bar.row() for bar in bars])
 
 
