@@ -11,10 +11,13 @@ durable database (WAL, synchronous=FULL), measured three ways:
   groups whatever is queued (the daemon's path minus the serial ports);
 * grouped, flood: producer threads fill the queue as fast as they can.
 
-The physical limit is raw ``sqlite3`` with the same pragmas writing, per
-transaction, as many rows of roughly the same size into the same tables as
-the product wrote per scan -- counted from the product's database after the
-run, not assumed. Product and raw runs alternate in rounds, on one disk.
+The headline limit is raw ``sqlite3`` with the same pragmas committing one
+durable transaction per scan into bare tables (a primary key, no other index,
+no trigger) with as many rows of roughly the same size as the product wrote
+per scan -- counted from the product's database after the run, not assumed;
+the grouped writer's goal is >= 1.0x of it. A replay of one scan's rows into a
+copy of the product's own schema is shown as a secondary line. Product and
+raw runs alternate in rounds, on one disk.
 
     .venv/bin/python bench/commit_path.py [--scans 1000] [--dir DIR]
 """
@@ -61,7 +64,7 @@ from hardware.reads import RawRead
 ROUNDS = 4
 OPERATORS = 20
 FLOOD_PRODUCERS = 4
-GOAL_RATIO = 0.5
+GOAL_RATIO = 1.0  # SPEC 9: grouped commits beat the per-commit fsync wall
 GOAL_P99_S = 0.020
 
 
@@ -286,13 +289,22 @@ def report(results: Results, scans: int) -> None:
     )
     print(f"load        {load()} at end")
     print()
-    for baseline in (results.raw, results.replay):
-        print(f"Ratios against {baseline.name} ({baseline.rate:.1f} scans/s; "
-              f"goal >= {GOAL_RATIO}):")  # fmt: skip
-        for run in (results.single, results.operators, results.flood):
-            ratio = run.rate / baseline.rate
-            verdict = "pass" if ratio >= GOAL_RATIO else "MISS"
-            print(f"  {run.name:<42} {ratio:6.2f}  {verdict}")
+    # The headline is SPEC 9's bar: raw sqlite3, one durable transaction per scan, into bare
+    # tables with the same rows. The replay into the product's own schema pays the product's
+    # indexes and triggers too, so a ratio against it flatters the product; it is secondary.
+    raw = results.raw
+    print(f"Headline: against {raw.name} into bare tables ({raw.rate:.1f} tx/s; "
+          f"goal >= {GOAL_RATIO:.1f}x for the grouped writer):")  # fmt: skip
+    for run in (results.operators, results.flood):
+        ratio = run.rate / raw.rate
+        print(f"  {run.name:<42} {ratio:6.2f}x  {'pass' if ratio >= GOAL_RATIO else 'MISS'}")
+    print(f"  {results.single.name:<42} {results.single.rate / raw.rate:6.2f}x  "
+          "(info: no grouping, the same fsync wall per scan)")  # fmt: skip
+    replay = results.replay
+    print(f"Secondary (info): against {replay.name} ({replay.rate:.1f} tx/s; the product's "
+          "indexes, foreign keys and triggers included):")  # fmt: skip
+    for run in (results.single, results.operators, results.flood):
+        print(f"  {run.name:<42} {run.rate / replay.rate:6.2f}x")
     print(f"Latency p99, scan to committed transaction (goal < {GOAL_P99_S * 1000:.0f} ms):")
     p99 = percentile(results.single.latencies, 0.99)
     verdict = "pass" if p99 < GOAL_P99_S else "MISS"

@@ -1,4 +1,4 @@
-"""Growth: commit latency and ``edge stock`` as the ledger grows to 10^4, 10^5, 10^6 rows.
+"""Growth: commit latency and ``edge stock`` as the ledger and the open reorders pile up.
 
 One ship station scans serialized labels of a product whose 3-level BOM
 explodes to 50 stock components (50 ledger rows per scan). The ledger is
@@ -16,11 +16,19 @@ Then EXPLAIN QUERY PLAN of every statement a scan and ``edge stock`` run
 (captured with sqlite3's trace callback) names any full scan, and the WAL's
 largest size over the whole run shows whether checkpoints keep it bounded.
 
-    .venv/bin/python bench/growth.py [--sizes 10000,100000,1000000] [--quick] [--dir DIR]
+Open reorders piling up: a part with a reorder point far above its stock and
+a reorder lot of 1 is scrapped again and again with no receipt, so each scrap
+opens another reorder (on-hand + on-order falls to the point again). The cost
+of one scrap scan, one durable commit each, is measured after 0, 100, 1,000
+and 10,000 open reorders (filled through the product, 128 scans a commit).
+
+    .venv/bin/python bench/growth.py [--sizes 10000,100000,1000000]
+        [--reorders 0,100,1000,10000] [--cases ledger,reorders] [--quick] [--dir DIR]
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import subprocess
@@ -40,6 +48,7 @@ from common import (
     load,
     megabytes,
     ms,
+    now_moment,
     percentile,
     print_machine,
     revision,
@@ -51,7 +60,10 @@ from common import (
 )
 from sqlalchemy import Engine, event
 
+from edge.domain.model import Station, StationMode
 from edge.domain.scanning import ScanInput
+from edge.masterdata.items import import_items
+from edge.masterdata.stock import import_stock
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
 from edge.store import outbox, queries
@@ -60,6 +72,11 @@ from hardware.barcode import decode
 COVER = ("published_at", "set_aside", "seq")  # candidate index for the relay's backlog count
 FILL_BATCH = 128  # the writer's MAX_BATCH
 FLAT_RATIO = 1.5  # largest vs smallest size: below this, the metric is called flat
+SCRAPPED = "RM-SCRAPPED"
+SCRAPPED_GTIN = "09506000134376"
+# A point just below the stock and a lot of 1: every scrap opens one more reorder of 1.
+SCRAPPED_ITEM = f"{SCRAPPED},Scrapped again and again,EA,false,1000000,1,{SCRAPPED_GTIN}"
+SCRAPPED_STOCK = 1_000_001  # one above the point: the first scrap opens the first reorder
 # Tables that gain rows with every scan (reorders gain one per reorder and are never purged).
 GROWING = frozenset({"ledger", "scans", "transactions", "outbox", "shipped_serials", "reorders"})
 
@@ -270,6 +287,80 @@ def measure(directory: Path, targets: list[int], samples: int, cli_runs: int) ->
                    backlog_plans, covered, covered_plans, table_rows(path))  # fmt: skip
 
 
+# --- open reorders piling up --------------------------------------------------------------------
+@dataclass
+class Pile:
+    target: int
+    open_reorders: int = 0
+    fill_s: float = 0.0
+    commits: list[float] = field(default_factory=list)
+
+
+def open_reorders(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM reorders WHERE open").fetchone()[0])
+
+
+def scraps(count: int) -> list[PendingScan]:
+    clock = SystemClock()
+    data = f"(01){SCRAPPED_GTIN}".encode()
+    return [PendingScan(ScanInput("bench", "SCRAP-1", data, clock.moment()), decode(data))
+            for _ in range(count)]  # fmt: skip
+
+
+def pile_samples(targets: list[int], samples: int) -> int:
+    """Scans measured per size: each opens a reorder, so no more than the gap to the next size."""
+    gaps = [b - a for a, b in itertools.pairwise(targets)]
+    return max(1, min([samples, *gaps]))
+
+
+def reorder_pile(directory: Path, targets: list[int], samples: int) -> list[Pile]:
+    folder = directory / "reorders"
+    folder.mkdir()
+    (folder / "items.csv").write_text(
+        f"part,description,uom,stocked,reorder_point,reorder_qty,aliases\n{SCRAPPED_ITEM}\n"
+    )
+    (folder / "stock.csv").write_text(f"part,on_hand\n{SCRAPPED},{SCRAPPED_STOCK}\n")
+    path = folder / "reorders.db"
+    service = service_for(path, [Station("SCRAP-1", StationMode.SCRAP)])
+    import_items(service, folder / "items.csv")
+    import_stock(service, folder / "stock.csv", now_moment())
+    piles = []
+    for target in targets:
+        pile = Pile(target)
+        began = time.perf_counter()
+        while (missing := target - open_reorders(path)) > 0:
+            accept(service, scraps(min(FILL_BATCH, missing)))
+        pile.fill_s = time.perf_counter() - began
+        pile.open_reorders = open_reorders(path)
+        for item in scraps(samples):
+            began = time.perf_counter()
+            accept(service, [item])
+            pile.commits.append(time.perf_counter() - began)
+        piles.append(pile)
+        print(f"  {pile.open_reorders} open reorders (filled in {pile.fill_s:.0f} s)", flush=True)
+    service.engine.dispose()
+    return piles
+
+
+def report_pile(piles: list[Pile], samples: int) -> None:
+    print(f"Open reorders piling up: {SCRAPPED} scrapped with no receipt, one more reorder per "
+          f"scrap; {samples} scrap scans per size, one durable commit each (each opens one "
+          "more reorder)")  # fmt: skip
+    table(["open reorders", "fill s", "scan p50 ms", "scan p99 ms"],
+          [[p.open_reorders, f"{p.fill_s:.0f}", ms(median(p.commits)),
+            ms(percentile(p.commits, 0.99))] for p in piles])  # fmt: skip
+    first, last = piles[0], piles[-1]
+    print(f"Verdicts, {last.open_reorders} vs {first.open_reorders} open reorders (flat: "
+          f"ratio <= {FLAT_RATIO}):")  # fmt: skip
+    for name, fraction in (("scrap scan p50", 0.5), ("scrap scan p99", 0.99)):
+        low, high = percentile(first.commits, fraction), percentile(last.commits, fraction)
+        ratio = high / low if low > 0 else float("nan")
+        verdict = "flat" if ratio <= FLAT_RATIO else "GROWS"
+        print(f"  {name:<34} {ms(low):>8} -> {ms(high):>8} ms  x{ratio:5.2f}  {verdict}")
+    print()
+
+
 # --- report ------------------------------------------------------------------------------------
 def median(values: list[float]) -> float:
     return percentile(values, 0.5)
@@ -362,17 +453,28 @@ def main() -> None:
         ("--sizes", {"default": "10000,100000,1000000", "help": "ledger sizes, comma-separated"}),
         ("--samples", {"type": int, "default": 300, "help": "commits measured per size"}),
         ("--cli-runs", {"type": int, "default": 5, "help": "edge stock runs per size"}),
-        ("--quick", {"action": "store_true", "help": "10^4 and 10^5 rows, 100 commits each"}),
+        ("--reorders", {"default": "0,100,1000,10000",
+                        "help": "open reorder counts, comma-separated"}),
+        ("--cases", {"default": "ledger,reorders", "help": "which cases to run"}),
+        ("--quick", {"action": "store_true",
+                     "help": "10^4 and 10^5 rows, 0/100/1000 reorders, 100 commits each"}),
     ])  # fmt: skip
     targets = [int(size) for size in args.sizes.split(",")]
+    piles = [int(count) for count in args.reorders.split(",")]
+    cases = set(args.cases.split(","))
     samples = args.samples
     if args.quick:
-        targets, samples = [10_000, 100_000], 100
+        targets, piles, samples = [10_000, 100_000], [0, 100, 1000], 100
     with scratch(args) as directory:
-        print_machine("growth: commit latency and edge stock vs ledger size", directory)
+        print_machine("growth: scan cost vs ledger size and open reorders", directory)
         print(f"product     {revision()}\n")
-        results = measure(directory, targets, samples, args.cli_runs)
-        report(results, samples, args.cli_runs)
+        if "ledger" in cases:
+            results = measure(directory, targets, samples, args.cli_runs)
+            report(results, samples, args.cli_runs)
+            print()
+        if "reorders" in cases:
+            per_size = pile_samples(piles, samples)
+            report_pile(reorder_pile(directory, piles, per_size), per_size)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ of that product through ``InventoryService.process_scans`` on a durable file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import os
 import select
@@ -46,10 +45,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from common import (
+    ACK,
     FG,
+    NAK,
     REPO,
     Catalog,
     ProcessSample,
+    Scanner,
     WalWatch,
     arguments,
     file_bytes,
@@ -83,35 +85,12 @@ from edge.store.counters import CATALOG, read_counter
 from hardware.barcode import decode
 
 SCANNERS = 20
-ACK, NAK = 0x06, 0x15
 CEILING_S = 30.0  # longest wait for one feedback byte before the scan counts as unanswered
 GOAL_RSS_MB = 80
 BOM_REPEATS = 200
 
 
 # --- the daemon ------------------------------------------------------------------------------
-@dataclass
-class Scanner:
-    index: int
-    master: int
-    slave: int
-    path: str
-
-    @property
-    def id(self) -> str:
-        return f"scanner-{self.index:02d}"
-
-    @classmethod
-    def open(cls, index: int) -> Scanner:
-        master, slave = os.openpty()
-        return cls(index, master, slave, os.ttyname(slave))
-
-    def close(self) -> None:
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
 def write_config(directory: Path, scanners: list[Scanner]) -> Path:
     blocks = [
         '[site]\nid = "bench"\nnode = "scale"\n',

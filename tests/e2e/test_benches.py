@@ -1,0 +1,81 @@
+"""The scan-path benches run end to end in their smoke mode and print their table of bars.
+
+``bench/burst.py --quick`` and ``bench/steady.py --quick`` start a real
+``edge run`` on ptys with a real mosquitto. These tests check that each bench
+finishes, that every typed code was journaled once and acknowledged, and that
+the final table names each bar with a measured median and a verdict. They
+never judge the numbers: speed is the benches' business, on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.broker import mosquitto_binary
+
+REPO = Path(__file__).resolve().parents[2]
+CEILING_S = 180  # a hung bench, not a speed requirement
+
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed"),
+]
+
+
+def run_bench(name: str, directory: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / name), "--quick", "--dir", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=CEILING_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def bar_rows(output: str, title: str) -> dict[str, list[str]]:
+    """The final table's rows after ``title``: bar name -> [goal, median, spread, met]."""
+    tail = output[output.index(title) :].splitlines()
+    header = next(i for i, line in enumerate(tail) if line.startswith("bar "))
+    rows: dict[str, list[str]] = {}
+    for line in tail[header + 2 :]:
+        if not line.strip():
+            break
+        cells = re.split(r"\s{2,}", line.strip())
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_burst_quick_prints_its_bars(tmp_path: Path) -> None:
+    output = run_bench("burst.py", tmp_path)
+
+    assert re.search(r"run 1 journal: 400 typed, 400 journaled exactly once.*: pass", output)
+    rows = bar_rows(output, "Burst bars")
+    ratio = rows["burst: product / raw sqlite3 1 txn per scan"]
+    assert ratio[0] == ">= 1.0x"
+    assert re.fullmatch(r"\d+\.\d\dx", ratio[1])
+    assert ratio[-1] in {"yes", "no"}
+    # The writer's account is either parsed or said to be missing, never invented.
+    writer = rows["writer CPU per scan (its own account)"]
+    assert re.fullmatch(r"\d+ us", writer[1]) or writer[1] == "not reported by this build"
+    assert re.fullmatch(r"\d+ us", rows["daemon CPU per scan (/proc utime+stime)"][1])
+    assert rows["typed codes not journaled once and accepted"][-1] == "yes"
+    assert "rows per scan, counted from the product's database" in output
+
+
+def test_steady_quick_prints_its_bars(tmp_path: Path) -> None:
+    output = run_bench("steady.py", tmp_path)
+
+    assert re.search(r"run 1 journal: 100 typed, 100 journaled exactly once.*: pass", output)
+    rows = bar_rows(output, "Steady bars")
+    for name in ("steady p50: product - raw commit", "steady p99: product - raw commit"):
+        assert re.fullmatch(r"-?\d+\.\d\d ms", rows[name][1])
+        assert rows[name][-1] in {"yes", "no"}
+    assert rows["typed codes not journaled once and ACKed"][-1] == "yes"
