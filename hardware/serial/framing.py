@@ -139,15 +139,17 @@ class Framer:
             return None
         return self._last_byte_at + self._idle_s
 
-    def feed(self, data: bytes, now: float) -> list[RawRead]:
+    def feed(self, data: bytes, now: float, *, late: bool = False) -> list[RawRead]:
         """Take bytes that arrived at ``now``; return the reads they complete, oldest first.
 
         A partial code that had already been idle for ``idle_ms`` is flushed
         first, so bytes on either side of an idle gap are never joined even if
-        :meth:`poll` was not called during the gap.
+        :meth:`poll` was not called during the gap. ``late``: the bytes were
+        found only when the partial code's deadline had passed, and may have
+        arrived before it (the reader was held up); they continue the code.
         """
         reads: list[RawRead] = []
-        flushed = self.poll(now)
+        flushed = None if late else self.poll(now)
         if flushed is not None:
             reads.append(flushed)
         if not data:

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Literal
 
+from hardware.reads import wait_readable
 from hardware.serial.members import CrashCallback, Member, MemberTimers
 from hardware.serial.ports import CONNECT_TIMEOUT_S, POLL_S, Port
 from hardware.serial.reader import SerialScanner
@@ -283,6 +284,17 @@ class ScannerLoop:
                 else:
                     self._set_due(member, now + POLL_S)
             case "open":
+                # Bytes waiting now may have arrived before the deadline, while
+                # the loop was held up (other scanners' work, the process
+                # descheduled): when in doubt they continue the code rather
+                # than cut it in two rejected halves. (Read only when readable:
+                # a tty read that finds nothing returns 0 bytes, an unplug's sign.)
+                fd = member.fd
+                if fd is not None and wait_readable(fd, 0.0):
+                    reason = member.scanner.take(now, late=True)
+                    if reason is not None:
+                        self._lose(member, reason)
+                        return
                 member.scanner.flush(now)
                 self._set_due(member, member.scanner.deadline())
 

@@ -211,11 +211,13 @@ class SerialScanner:
             self._port = port
         self._state.report("connected", self._url)
 
-    def take(self, now: float) -> str | None:
+    def take(self, now: float, *, late: bool = False) -> str | None:
         """Read what has arrived and hand over the codes it completes; why the port was lost.
 
         Returns None while the port is fine. A bug in framing or in handing
         over raises: the loop stops this scanner and its owner restarts it.
+        ``late``: read when the partial code's idle deadline had passed (see
+        :meth:`Framer.feed`).
         """
         port = self._port
         if port is None:
@@ -229,7 +231,7 @@ class SerialScanner:
             # all the same; reopening is the only way forward.
             log.exception("scanner %s: unexpected error reading %s", self._scanner_id, self._url)
             return "unexpected read error (see log)"
-        for read in self._framer.feed(data, now):
+        for read in self._framer.feed(data, now, late=late):
             self._deliver(read)
         return None
 

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import resource
+import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -275,8 +276,8 @@ def test_loop_and_socket_scanners_share_the_loop_with_ptys(
 class BuggyFramer(Framer):
     """The real framer with a bug: it raises on the code BOOM."""
 
-    def feed(self, data: bytes, now: float) -> list[RawRead]:
-        reads = super().feed(data, now)
+    def feed(self, data: bytes, now: float, *, late: bool = False) -> list[RawRead]:
+        reads = super().feed(data, now, late=late)
         if any(read.data == b"BOOM" for read in reads):
             raise RuntimeError("framing bug")
         return reads
@@ -496,3 +497,48 @@ def test_a_network_scanner_past_descriptor_1023_reads_and_is_answered(
     finally:
         listener.close()
     assert recorder.crashes == []
+
+
+class LateLoop(ScannerLoop):
+    """A loop held up between its wait and its timers, as a descheduled process is.
+
+    While it is held up, the rest of a code arrives; its timers then run at a
+    time past the partial code's idle deadline.
+    """
+
+    def __init__(self, pty: Pty, rest: bytes, late_s: float) -> None:
+        super().__init__()
+        self.pty, self.rest, self.late_s = pty, rest, late_s
+        self.held_up = threading.Event()
+
+    def _run_timers(self, now: float) -> None:
+        if self.held_up.is_set():
+            self.held_up.clear()
+            self.pty.send(self.rest)
+            with open(self.pty.link, "rb", buffering=0) as other:  # noqa: PTH123 - a tty
+                poller = select.poll()
+                poller.register(other.fileno(), select.POLLIN)
+                assert poller.poll(CEILING_S * 1000), "the rest never reached the tty"
+            now += self.late_s
+        super()._run_timers(now)
+
+
+def test_bytes_that_arrive_while_the_loop_is_held_up_continue_the_code(
+    tmp_path: Path, loops: list[RunningLoop]
+) -> None:
+    pty = Pty(tmp_path / "scanner")
+    recorder = Recorder()
+    late = LateLoop(pty, b"-5678\r", late_s=1.0)
+    running = RunningLoop(late)
+    loops.append(running)
+    each = scanner(str(pty.link), recorder, "s", idle_ms=100)
+    running.loop.add(each, recorder.on_crash)
+    wait_until(lambda: each.connected, "the scanner to connect")
+    pty.send(b"PART-1234")
+    wait_until(lambda: each.deadline() is not None, "the partial code to be read")
+    late.held_up.set()
+    running.loop.call_later(0.0, lambda: None)  # a turn of the loop: its timers run late
+    wait_until(lambda: bool(recorder.codes("s")), "the code")
+    running.halt()
+    pty.close()
+    assert recorder.codes("s") == [b"PART-1234-5678"]
