@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.store import outbox
 
-RECORD_EVERY_S = 0.1  # answers are written in batches at most this old (one commit each)
+RECORD_EVERY_S = 1.0  # answers are written in batches at most this old (one commit each)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,9 @@ the first scan. The text is built once, when the module is imported.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from typing import Final
 
 from sqlalchemy import Table
 
@@ -23,6 +25,36 @@ from edge.store.rows import (
     TRANSACTION_COLUMNS,
     TRANSACTION_ROW,
 )
+
+# Rows per multi-row statement, largest first: a batch's rows go in a few
+# statements of these sizes, so SQLite's statement cache holds a few texts
+# per table, and no statement comes near the bound-parameter limit (32,766).
+ROWS_PER_STATEMENT: Final = (256, 64, 16, 4, 1)
+
+
+@functools.cache
+def many_rows(statement: str, rows: int) -> str:
+    """``statement`` (one ``VALUES (?, ...)`` group) writing ``rows`` rows at once.
+
+    One statement for many rows, not ``executemany``: the driver gives up
+    and takes back Python's lock around every row it steps, and under a
+    burst each take-back waits behind the relay's threads.
+    """
+    start = statement.index(" VALUES (") + len(" VALUES ")
+    end = statement.index(")", start) + 1
+    group = statement[start:end]
+    return f"{statement[:start]}{', '.join([group] * rows)}{statement[end:]}"
+
+
+def chunks(count: int) -> list[tuple[int, int]]:
+    """(start, size) of the multi-row statements that write ``count`` rows."""
+    out: list[tuple[int, int]] = []
+    at = 0
+    for size in ROWS_PER_STATEMENT:
+        while count - at >= size:
+            out.append((at, size))
+            at += size
+    return out
 
 
 def _names(table: Table, columns: Sequence[str]) -> str:

@@ -57,6 +57,8 @@ from edge.store.statements import (
     SAVE_BALANCE,
     SAVE_STATION_STATE,
     SET_COUNTER,
+    chunks,
+    many_rows,
 )
 from edge.store.stock_store import StockStore
 from edge.store.turns import write_turn
@@ -210,17 +212,18 @@ class SqlUnitOfWork(
     # --- running statements (OpenTransaction, used by the store's parts) ------
     def _sql(self, statement: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """One statement on the driver's connection, in this transaction."""
-        return self._on_driver(statement, parameters, many=False)
+        return self._on_driver(statement, parameters)
 
     def _sql_many(self, statement: str, rows: list[Any]) -> None:
-        self._on_driver(statement, rows, many=True)
+        """Write ``rows`` with ``statement``, many rows per statement (see statements.many_rows)."""
+        for start, size in chunks(len(rows)):
+            values = tuple(value for row in rows[start : start + size] for value in row)
+            self._sql(many_rows(statement, size), values)
 
-    def _on_driver(self, statement: str, parameters: Any, *, many: bool) -> sqlite3.Cursor:
+    def _on_driver(self, statement: str, parameters: Any) -> sqlite3.Cursor:
         if self._driver is None:
             raise RuntimeError("the unit of work is not open")
         try:
-            if many:
-                return self._driver.executemany(statement, parameters)
             return self._driver.execute(statement, parameters)
         except sqlite3.Error as error:
             # Raised as SQLAlchemy's, like every other database error.

@@ -130,8 +130,8 @@ def _crash_logged(caplog: pytest.LogCaptureFixture, name: str, message: str) -> 
 class BuggyFramer(Framer):
     """The real framer, with a bug that raises on the code BOOM (outside any port error)."""
 
-    def feed(self, data: bytes, now: float) -> list[RawRead]:
-        reads = super().feed(data, now)
+    def feed(self, data: bytes, now: float, *, late: bool = False) -> list[RawRead]:
+        reads = super().feed(data, now, late=late)
         if any(read.data == BOOM.encode() for read in reads):
             raise RuntimeError("framing bug")
         return reads
