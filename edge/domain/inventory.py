@@ -9,12 +9,11 @@ unit of work commits all of it together or none of it.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from edge.domain import events
+from edge.domain import events, ids
 from edge.domain.bom import Explosion, Lines
 from edge.domain.model import Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment
@@ -386,7 +385,7 @@ class Inventory:
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()
-        event_id = str(uuid.uuid4())
+        event_id = ids.event_id(at.wall)
         envelope = events.Envelope(
             event_id,
             occurred_at=rfc3339(at.wall),

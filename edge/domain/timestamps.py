@@ -8,8 +8,11 @@ of two stored times is time comparison.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 
+# A scan spells its time four times (journal, transaction, event, stock states).
+@lru_cache(maxsize=64)
 def rfc3339(moment: datetime) -> str:
     """``2026-12-02T08:15:00.123Z`` for a timezone-aware UTC time."""
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
