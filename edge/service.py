@@ -110,6 +110,7 @@ class InventoryService:
     def _commit_batch(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
         try:
             with self.unit_of_work() as uow:
+                uow.expect_serials(_serials(pending))
                 processor = ScanProcessor(Inventory(uow, self.identity), self.stations)
                 outcomes = [_apply(processor, item) for item in pending]
                 uow.commit()
@@ -150,6 +151,16 @@ class StoredInPart(StorageError):
 
 class _ScanFailed(Exception):
     """A scan raised something that is neither a rule's refusal nor a storage failure."""
+
+
+def _serials(pending: Sequence[PendingScan]) -> set[tuple[str, str]]:
+    """The (GTIN, serial) pairs the batch's codes carry: what a ship scan asks about."""
+    pairs: set[tuple[str, str]] = set()
+    for item in pending:
+        gs1 = item.barcode.gs1
+        if gs1 is not None and gs1.gtin is not None and gs1.serial is not None:
+            pairs.add((gs1.gtin, gs1.serial))
+    return pairs
 
 
 def _apply(processor: ScanProcessor, item: PendingScan) -> ScanOutcome:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +33,10 @@ from edge.store.statements import (
     SERIAL_SHIPPED,
     SET_SCAN_OUTCOME,
     SET_TRANSACTION_EVENT,
+    SHIPPED_AMONG,
     STATION_STATE,
+    chunks,
+    many_rows,
 )
 
 
@@ -119,10 +123,30 @@ class TransactionLog(OpenTransaction):
 class ShippedSerials(OpenTransaction):
     """Serial numbers already shipped, so a label is never backflushed twice."""
 
+    # Pairs asked for ahead (expect_serials), and those of them that had shipped.
+    _serials_asked: set[tuple[str, str]]
+    _serials_found: set[tuple[str, str]]
+
+    def expect_serials(self, pairs: Collection[tuple[str, str]]) -> None:
+        """Ask once which of a batch's serials have shipped, instead of once per scan.
+
+        Answered under the write lock, so the answers hold for the whole
+        transaction; what it ships itself is in the pending rows.
+        """
+        wanted = [pair for pair in pairs if pair not in self._serials_asked]
+        for start, size in chunks(len(wanted)):
+            values = tuple(value for pair in wanted[start : start + size] for value in pair)
+            found = self._sql(many_rows(SHIPPED_AMONG, size), values).fetchall()
+            self._serials_found.update((gtin, serial) for gtin, serial in found)
+        self._serials_asked.update(wanted)
+
     def serial_shipped(self, gtin: str, serial: str) -> bool:
-        if (gtin, serial) in self._rows.serial_keys:
+        pair = (gtin, serial)
+        if pair in self._rows.serial_keys:
             return True
-        return self._sql(SERIAL_SHIPPED, (gtin, serial)).fetchone() is not None
+        if pair in self._serials_asked:
+            return pair in self._serials_found
+        return self._sql(SERIAL_SHIPPED, pair).fetchone() is not None
 
     def record_serial(self, gtin: str, serial: str, txn_id: int) -> None:
         self._rows.serial_keys.add((gtin, serial))
@@ -131,6 +155,8 @@ class ShippedSerials(OpenTransaction):
     def free_serials(self, txn_id: int) -> None:
         self._flush()
         self._sql(FREE_SERIALS, (txn_id,))
+        self._serials_asked.clear()  # a freed serial may ship again
+        self._serials_found.clear()
 
 
 class StationStates(OpenTransaction):

@@ -40,7 +40,7 @@ def many_rows(statement: str, rows: int) -> str:
     and takes back Python's lock around every row it steps, and under a
     burst each take-back waits behind the relay's threads.
     """
-    start = statement.index(" VALUES (") + len(" VALUES ")
+    start = statement.index("VALUES (") + len("VALUES ")
     end = statement.index(")", start) + 1
     group = statement[start:end]
     return f"{statement[:start]}{', '.join([group] * rows)}{statement[end:]}"
@@ -169,6 +169,11 @@ NEWEST_VOIDABLE = _select(
 )
 MARK_VOIDED = _update(schema.transactions, ("voided_by",), ("id",))
 SERIAL_SHIPPED = _exists(schema.shipped_serials, ("gtin", "serial"))
+# Which of some (GTIN, serial) pairs have shipped: one group, widened by many_rows.
+SHIPPED_AMONG = (
+    f"SELECT {_names(schema.shipped_serials, ('gtin', 'serial'))} "  # noqa: S608 - see _names
+    f"FROM {schema.shipped_serials.name} WHERE (gtin, serial) IN (VALUES (?, ?))"
+)
 FREE_SERIALS = _delete(schema.shipped_serials, ("txn_id",))
 RECORD_SERIAL = _insert(schema.shipped_serials, ("gtin", "serial", "txn_id"))
 STATION_STATE = _select(schema.station_state, STATION_STATE_COLUMNS[1:], ("station",))

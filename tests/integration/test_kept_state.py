@@ -19,7 +19,16 @@ import pytest
 
 from edge.domain.quantity import ZERO
 from edge.store.database import create_database_engine
-from tests.integration.test_inventory import BOM, ITEMS, ONE_FG, OPENING, accepted, issued, times
+from tests.integration.test_inventory import (
+    BOM,
+    FG_GTIN,
+    ITEMS,
+    ONE_FG,
+    OPENING,
+    accepted,
+    issued,
+    times,
+)
 from tests.shop_floor import SHIP, FailingLedgerService, ShopFloor, SteppingClock, make_service
 
 D = Decimal
@@ -116,4 +125,27 @@ def test_a_failed_batch_leaves_the_kept_state_as_the_last_commit_left_it(
     assert (first.status, broken.reason, last.status) == ("accepted", "internal-error", "accepted")
     accepted(failing.scan(SHIP, "R-HOUSING"))
     assert plant.on_hand("R-HOUSING") == D(50 - 1 - 4)
+    assert_consistent(plant)
+
+
+def test_a_batch_knows_which_of_its_serials_shipped_before_and_within_it(
+    plant: ShopFloor, other: ShopFloor
+) -> None:
+    """The batch asks once for all its serials; what it ships itself, and a VOID, count too."""
+    label = f"(01){FG_GTIN}(21)SN-1"
+    accepted(other.scan(SHIP, label))  # shipped by another process
+    outcomes = plant.scan_batch([
+        (SHIP, label),  # shipped before: refused
+        (SHIP, f"(01){FG_GTIN}(21)SN-2"),
+        (SHIP, f"(01){FG_GTIN}(21)SN-2"),  # shipped earlier in this batch: refused
+        (SHIP, "VOID"),  # frees SN-2
+        (SHIP, f"(01){FG_GTIN}(21)SN-2"),  # ships again
+    ])  # fmt: skip
+    assert [(o.status, o.reason) for o in outcomes] == [
+        ("rejected", "serial-already-shipped"),
+        ("accepted", None),
+        ("rejected", "serial-already-shipped"),
+        ("accepted", None),
+        ("accepted", None),
+    ]
     assert_consistent(plant)
