@@ -59,7 +59,13 @@ def create_database_engine(path: Path) -> Engine:
     """An engine for the file at ``path`` with the product's pragmas on every connection."""
     engine = create_engine(
         f"sqlite+pysqlite:///{path}",
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        # A batch writes each table with statements of a few sizes (see
+        # statements.many_rows): room for them in each connection's cache.
+        connect_args={
+            "timeout": BUSY_TIMEOUT_MS / 1000,
+            "check_same_thread": False,
+            "cached_statements": 512,
+        },
     )
 
     @event.listens_for(engine, "connect")

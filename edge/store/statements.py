@@ -26,10 +26,12 @@ from edge.store.rows import (
     TRANSACTION_ROW,
 )
 
-# Rows per multi-row statement, largest first: a batch's rows go in a few
-# statements of these sizes, so SQLite's statement cache holds a few texts
-# per table, and no statement comes near the bound-parameter limit (32,766).
-ROWS_PER_STATEMENT: Final = (256, 64, 16, 4, 1)
+# Rows per multi-row statement: a batch's rows go in statements of 256 and 64
+# rows, and what is left (fewer than 64, e.g. the seven ledger rows of one
+# scan) in one statement of its own size. So each table has at most 66 texts
+# (SQLite's statement cache keeps the ones in use), and none comes near the
+# bound-parameter limit (32,766).
+ROWS_PER_STATEMENT: Final = (256, 64)
 
 
 @functools.cache
@@ -54,6 +56,8 @@ def chunks(count: int) -> list[tuple[int, int]]:
         while count - at >= size:
             out.append((at, size))
             at += size
+    if at < count:
+        out.append((at, count - at))
     return out
 
 
