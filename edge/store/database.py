@@ -79,7 +79,11 @@ def create_database_engine(path: Path) -> Engine:
     def _on_begin(connection: Connection) -> None:
         # Readers (read_only below) skip the write lock; WAL gives them a snapshot.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # On the driver: SQLAlchemy's execution path costs more than the BEGIN.
+        driver = connection.connection.driver_connection
+        if driver is None:
+            raise RuntimeError("the connection has no driver connection")
+        driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
