@@ -8,6 +8,7 @@ the relay builds the status topic, which is also its Last Will.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 
@@ -26,6 +27,7 @@ def event_topic(prefix: str, event_type: str) -> str:
     return f"{prefix}/event/{event_type}"
 
 
+@lru_cache(maxsize=4096)  # every commit names the topic of each part it touched
 def stock_topic(prefix: str, part: str) -> str:
     """``{prefix}/stock/{part}``: a part's retained stock state.
 

@@ -149,10 +149,11 @@ class SqlUnitOfWork(
 
     def commit(self) -> None:
         self._flush()
-        self._write_state()
-        [(writes,)] = self._sql(BUMP_COUNTER, (WRITES,)).fetchall()
+        # Read under the write lock when the transaction began: nobody else changed it.
+        writes = self._opened().writes + 1
+        self._write_state(counters=[(WRITES, writes)])
         self.connection.commit()
-        self._kept.merge(self._overlay, int(writes))
+        self._kept.merge(self._overlay, writes)
         self._overlay = Overlay()
 
     @contextmanager
@@ -185,8 +186,11 @@ class SqlUnitOfWork(
         if self._rows:
             self._rows.write(self._sql_many)
 
-    def _write_state(self) -> None:
-        """Write the newest balance, station state and stock state of each, and the seq."""
+    def _write_state(self, counters: list[tuple[str, int]] | None = None) -> None:
+        """Write the newest balance, station state and stock state of each, and the counters.
+
+        ``counters``: values to set besides the seq, in the same statement.
+        """
         overlay = self._overlay
         if overlay.unsaved_balances:
             balances = overlay.balances
@@ -208,10 +212,13 @@ class SqlUnitOfWork(
                 for part, payload in overlay.snapshots.items()
             ])  # fmt: skip
             overlay.snapshots = {}
+        counters = list(counters or [])
         ids = overlay.ids
         if ids is not None and ids.position != overlay.ids_written:
-            self._sql(SET_COUNTER, (SEQ, ids.position - 1))
+            counters.append((SEQ, ids.position - 1))
             overlay.ids_written = ids.position
+        if counters:
+            self._sql_many(SET_COUNTER, counters)
 
     # --- running statements (OpenTransaction, used by the store's parts) ------
     def _sql(self, statement: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
