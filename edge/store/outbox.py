@@ -13,6 +13,7 @@ row up to some ``seq`` will never later find a smaller one.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,7 +159,12 @@ def record_answers(
             with connection.begin():
                 _write_answers(connection, published, refused, stock, at)
         finally:
-            driver.execute("PRAGMA synchronous=FULL")
+            try:
+                driver.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error:
+                # Never back in the pool unsynced: the scan writer may take it next.
+                connection.invalidate()
+                raise
 
 
 def _write_answers(
