@@ -104,17 +104,18 @@ def grouped(service: InventoryService, path: Path, codes: list[bytes], *, flood:
     latencies: list[float] = []
     batches: list[int] = []
     bad: list[int] = []
-    committed_at = [0.0]
+    answered_since = [0]  # answers since the last commit's wake-up of the relay
     done = threading.Event()
 
+    # The writer answers a batch's scanners first, then wakes the relay.
     def on_committed() -> None:
-        committed_at[0] = time.perf_counter()
-        batches.append(0)
+        batches.append(answered_since[0])
+        answered_since[0] = 0
 
     def feedback_for(index: int):
         def feedback(good: bool) -> None:
-            latencies.append(committed_at[0] - enqueued[index].popleft())
-            batches[-1] += 1
+            latencies.append(time.perf_counter() - enqueued[index].popleft())
+            answered_since[0] += 1
             if not good:
                 bad.append(index)
             answered[index].set()
