@@ -48,6 +48,7 @@ from common import (
     Spread,
     arguments,
     daemon_on_ptys,
+    journal_bar,
     journal_check,
     load,
     plan_from,
@@ -283,9 +284,7 @@ def bars(results: list[RunResult]) -> list[Bar]:
             spread([r.daemon_us for r in results]), lambda x: f"{x:.0f} us"),
         Bar("  ... until every event was published", "reported",
             spread([r.published_us for r in results]), lambda x: f"{x:.0f} us"),
-        Bar("typed codes not journaled once and accepted", "0, every run",
-            spread([float(r.problems) for r in results]), lambda x: f"{x:.0f}",
-            lambda _x: all(r.problems == 0 for r in results)),
+        journal_bar("typed codes not journaled once and accepted", [r.problems for r in results]),
     ]  # fmt: skip
 
 

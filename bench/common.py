@@ -726,6 +726,12 @@ class Bar:
         return [self.name, self.goal, self.unit(median), self.spread.range(self.unit), verdict]
 
 
+def journal_bar(name: str, problems: Sequence[int]) -> Bar:
+    """Every run's typed codes journaled once and answered: met only when no run had a problem."""
+    return Bar(name, "0, every run", Spread(tuple(float(count) for count in problems)),
+               lambda x: f"{x:.0f}", lambda _x: not any(problems))  # fmt: skip
+
+
 def print_bars(title: str, bars: Sequence[Bar], runs: int) -> None:
     print(f"{title} ({runs} run{'s' if runs != 1 else ''}; median, spread min .. max)")
     table(["bar", "goal", "median", "spread", "met"], [bar.row() for bar in bars])

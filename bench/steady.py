@@ -31,6 +31,7 @@ from common import (
     Spread,
     arguments,
     daemon_on_ptys,
+    journal_bar,
     journal_check,
     load,
     percentile,
@@ -192,9 +193,7 @@ def bars(results: list[RunResult]) -> list[Bar]:
             ms),
         Bar("  raw single-row durable commit p99", "", spread([r.p(0.99, "raw") for r in results]),
             ms),
-        Bar("typed codes not journaled once and ACKed", "0, every run",
-            spread([float(r.problems) for r in results]), lambda x: f"{x:.0f}",
-            lambda _x: all(r.problems == 0 for r in results)),
+        journal_bar("typed codes not journaled once and ACKed", [r.problems for r in results]),
     ]  # fmt: skip
 
 
