@@ -4,7 +4,7 @@ Each example starts from a copy of a database holding the demo catalog and openi
 stock (imported from ``edge/demo/data/`` by the real importer), and sends a sequence of raw
 reads from four scanners through :class:`edge.scanpath.writer.ScanWriter` exactly as the daemon
 does: debounce, ``hardware.barcode.decode`` with the scanner's prefix and suffix, then
-``InventoryService.process_scans`` in batches (one commit, a SAVEPOINT per scan).
+``InventoryService.process_scans`` in batches (one commit; a scan that raises is taken again alone).
 
 The reads are what a broken label, a misconfigured scanner or a prankster sends: NUL
 and control characters, invalid UTF-8, 10 kB codes, malformed GS1 element strings and
