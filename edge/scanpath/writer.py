@@ -120,6 +120,10 @@ class ScanWriter:
 
     def run(self, stop: threading.Event) -> None:
         """Process reads until ``stop`` is set and the queue is empty."""
+        with self.service.holding_a_connection():
+            self._run(stop)
+
+    def _run(self, stop: threading.Event) -> None:
         while True:
             batch = self._take(timeout=0.2 if not self._unstored else RETRY_S)
             if batch:

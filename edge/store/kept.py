@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final
 
+from sqlalchemy.engine import Connection
+
 from edge.domain.lru import Lru
 from edge.domain.ports import Balance, StationState
 
@@ -59,6 +61,8 @@ class KeptState:
 
     def __init__(self) -> None:
         self.markers: Markers | None = None
+        # Held for all of them while the scan writer runs (InventoryService.holding_a_connection).
+        self.connection: Connection | None = None
         self._empty()
 
     def _empty(self) -> None:

@@ -105,12 +105,12 @@ class SqlUnitOfWork(
         self._turn = ExitStack()
         self._turn.enter_context(write_turn(self._engine).turn())
         try:
-            self._connection = self._engine.connect()
+            self._connection = self._kept.connection or self._engine.connect()
             self._connection.begin()
             self._driver = self._connection.connection.driver_connection
             self._markers = self._read_markers()
         except BaseException:
-            self._close()
+            self._close(broken=True)
             raise
         return self
 
@@ -120,15 +120,22 @@ class SqlUnitOfWork(
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        broken = True
         try:
-            if self.connection.in_transaction():
-                self.connection.rollback()
+            # Also after a commit that failed: SQLAlchemy keeps that transaction
+            # until it is rolled back (a no-op when there is none).
+            self.connection.rollback()
+            broken = False
         finally:
-            self._close()
+            self._close(broken=broken)
 
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
+    def _close(self, *, broken: bool = False) -> None:
+        """Give the connection back, unless it is the one the writer holds and still sound."""
+        connection = self._connection
+        if connection is not None and (broken or connection is not self._kept.connection):
+            if connection is self._kept.connection:
+                self._kept.connection = None  # the writer's next transaction takes a fresh one
+            connection.close()
         self._connection = None
         self._driver = None
         self._turn.close()

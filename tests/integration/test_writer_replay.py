@@ -11,6 +11,9 @@ again. Nothing is journaled twice.
 from __future__ import annotations
 
 import queue
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +45,10 @@ class ReadOnlyAfter(FailingLedgerUnitOfWork):
         self.service.commits_left -= 1
         super().commit()
 
-    def _close(self) -> None:
-        if self._driver is not None:
+    def _close(self, *, broken: bool = False) -> None:
+        if self._driver is not None:  # the connection may be held for the next one
             self._driver.execute("PRAGMA query_only = 0")
-        super()._close()
+        super()._close(broken=broken)
 
 
 class WritesRunOut(FailingLedgerService):
@@ -96,3 +99,42 @@ def test_scans_stored_before_the_failure_keep_their_answer_and_the_rest_are_held
         (b"R-HOUSING", "rejected", "storage-unavailable"),
     ]
     assert floor.on_hand("R-HOUSING") == 49
+
+
+def test_the_running_writer_holds_one_connection_and_closes_it_when_it_stops(
+    floor: ShopFloor, db_path: Path
+) -> None:
+    floor.load(ITEMS, BOM)
+    floor.opening(**OPENING)
+    service = floor.service
+    held: list[object] = []
+
+    def answered(_good: bool) -> None:
+        held.append(service.kept.connection)
+
+    reads: queue.Queue[QueuedRead] = queue.Queue()
+    route = ScannerRoute(SHIP, b"", b"", 0.0, answered)
+    writer = ScanWriter(service, reads, {"a": route}, database_path=db_path, min_free_mb=0)
+    stop = threading.Event()
+    thread = threading.Thread(target=writer.run, args=(stop,))
+    thread.start()
+    for index, code in enumerate((b"R-HOUSING", b"R-GASKET", b"R-HOUSING")):
+        reads.put(QueuedRead("a", RawRead(code, float(index))))
+        # One at a time: each is a transaction of its own.
+        assert wait_for(lambda n=index: len(held) > n), f"no answer to scan {index + 1}"
+    stop.set()
+    thread.join(10.0)
+    assert not thread.is_alive()
+    assert held[0] is not None
+    assert held == [held[0]] * 3  # the same connection for every transaction
+    assert service.kept.connection is None  # closed before anyone disposes of the engine
+    assert [row.status for row in floor.scans()] == ["accepted"] * 3
+
+
+def wait_for(condition: Callable[[], bool], ceiling_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + ceiling_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
