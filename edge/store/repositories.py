@@ -173,5 +173,9 @@ class StationStates(OpenTransaction):
         return state
 
     def save_station_state(self, station: str, state: StationState) -> None:
+        # Every accepted part scan saves the station's state, mostly as it was
+        # (nothing pending): then there is nothing to write.
+        if state == self.station_state(station):
+            return
         self._overlay.stations[station] = state
         self._overlay.unsaved_stations.add(station)
