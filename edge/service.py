@@ -125,15 +125,12 @@ class InventoryService:
         return outcomes
 
     def _commit_batch(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
-        try:
-            with self.unit_of_work() as uow:
-                uow.expect_serials(_serials(pending))
-                processor = ScanProcessor(Inventory(uow, self.identity), self.stations)
-                outcomes = [_apply(processor, item) for item in pending]
-                uow.commit()
-        except SQLAlchemyError as error:
-            raise StorageError(f"the database could not be written: {error}") from error
-        return outcomes
+        def apply_all(inventory: Inventory, uow: SqlUnitOfWork) -> list[ScanOutcome]:
+            uow.expect_serials(_serials(pending))
+            processor = ScanProcessor(inventory, self.stations)
+            return [_apply(processor, item) for item in pending]
+
+        return self.transact(apply_all)
 
     def _journal_failure(self, item: PendingScan, failed: _ScanFailed) -> ScanOutcome:
         log.error(
@@ -142,20 +139,15 @@ class InventoryService:
             item.scan.scanner,
             exc_info=failed.__cause__,
         )
-        try:
-            with self.unit_of_work() as uow:
-                processor = ScanProcessor(Inventory(uow, self.identity), self.stations)
-                outcome = processor.journal_rejection(
-                    item.scan,
-                    item.barcode,
-                    "internal-error",
-                    "internal error while processing the scan (see the log)",
-                    event=False,
-                )
-                uow.commit()
-        except SQLAlchemyError as error:
-            raise StorageError(f"the database could not be written: {error}") from error
-        return outcome
+        return self.transact(
+            lambda inventory, _uow: ScanProcessor(inventory, self.stations).journal_rejection(
+                item.scan,
+                item.barcode,
+                "internal-error",
+                "internal error while processing the scan (see the log)",
+                event=False,
+            )
+        )
 
 
 class StoredInPart(StorageError):

@@ -30,7 +30,6 @@ from edge.store.statements import (
     FREE_SERIALS,
     MARK_VOIDED,
     NEWEST_VOIDABLE,
-    SERIAL_SHIPPED,
     SET_SCAN_OUTCOME,
     SET_TRANSACTION_EVENT,
     SHIPPED_AMONG,
@@ -123,9 +122,8 @@ class TransactionLog(OpenTransaction):
 class ShippedSerials(OpenTransaction):
     """Serial numbers already shipped, so a label is never backflushed twice."""
 
-    # Pairs asked for ahead (expect_serials), and those of them that had shipped.
-    _serials_asked: set[tuple[str, str]]
-    _serials_found: set[tuple[str, str]]
+    # What the database said of each (GTIN, serial) asked about: shipped or not.
+    _serials_known: dict[tuple[str, str], bool]
 
     def expect_serials(self, pairs: Collection[tuple[str, str]]) -> None:
         """Ask once which of a batch's serials have shipped, instead of once per scan.
@@ -133,20 +131,20 @@ class ShippedSerials(OpenTransaction):
         Answered under the write lock, so the answers hold for the whole
         transaction; what it ships itself is in the pending rows.
         """
-        wanted = [pair for pair in pairs if pair not in self._serials_asked]
+        wanted = [pair for pair in pairs if pair not in self._serials_known]
         for start, size in chunks(len(wanted)):
-            values = tuple(value for pair in wanted[start : start + size] for value in pair)
-            found = self._sql(many_rows(SHIPPED_AMONG, size), values).fetchall()
-            self._serials_found.update((gtin, serial) for gtin, serial in found)
-        self._serials_asked.update(wanted)
+            asked = wanted[start : start + size]
+            values = tuple(value for pair in asked for value in pair)
+            found = set(self._sql(many_rows(SHIPPED_AMONG, size), values).fetchall())
+            self._serials_known.update((pair, pair in found) for pair in asked)
 
     def serial_shipped(self, gtin: str, serial: str) -> bool:
         pair = (gtin, serial)
         if pair in self._rows.serial_keys:
             return True
-        if pair in self._serials_asked:
-            return pair in self._serials_found
-        return self._sql(SERIAL_SHIPPED, pair).fetchone() is not None
+        if pair not in self._serials_known:
+            self.expect_serials([pair])
+        return self._serials_known[pair]
 
     def record_serial(self, gtin: str, serial: str, txn_id: int) -> None:
         self._rows.serial_keys.add((gtin, serial))
@@ -155,8 +153,7 @@ class ShippedSerials(OpenTransaction):
     def free_serials(self, txn_id: int) -> None:
         self._flush()
         self._sql(FREE_SERIALS, (txn_id,))
-        self._serials_asked.clear()  # a freed serial may ship again
-        self._serials_found.clear()
+        self._serials_known.clear()  # a freed serial may ship again
 
 
 class StationStates(OpenTransaction):

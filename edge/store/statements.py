@@ -172,7 +172,6 @@ NEWEST_VOIDABLE = _select(
     " AND kind IN ('backflush', 'scrap', 'build') ORDER BY id DESC LIMIT 1",
 )
 MARK_VOIDED = _update(schema.transactions, ("voided_by",), ("id",))
-SERIAL_SHIPPED = _exists(schema.shipped_serials, ("gtin", "serial"))
 # Which of some (GTIN, serial) pairs have shipped: one group, widened by many_rows.
 SHIPPED_AMONG = (
     f"SELECT {_names(schema.shipped_serials, ('gtin', 'serial'))} "  # noqa: S608 - see _names

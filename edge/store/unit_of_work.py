@@ -96,8 +96,7 @@ class SqlUnitOfWork(
         self._overlay = Overlay()
         self._rows = PendingRows()
         self._reorder_lists: dict[str, list[Reorder]] = {}
-        self._serials_asked: set[tuple[str, str]] = set()
-        self._serials_found: set[tuple[str, str]] = set()
+        self._serials_known: dict[tuple[str, str], bool] = {}
 
     # --- transaction control -------------------------------------------------
     def __enter__(self) -> Self:
@@ -182,8 +181,7 @@ class SqlUnitOfWork(
             self._overlay = saved
             self._rows.clear()
             self._reorder_lists.clear()
-            self._serials_asked.clear()
-            self._serials_found.clear()
+            self._serials_known.clear()
             self._sql(f"ROLLBACK TO {name}")
             self._sql(f"RELEASE {name}")
             raise
