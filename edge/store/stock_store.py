@@ -123,12 +123,12 @@ class StockStore(OpenTransaction):
         target = self.reorder(reorder_id)
         if target is None:
             raise LookupError(f"no reorder {reorder_id}")
-        values: tuple[Any, ...]
         if close_reason is None:
             self._sql(RECEIVE_REORDER, (to_storage(received), reorder_id))
         else:
-            values = (to_storage(received), False, close_reason, rfc3339(at.wall), reorder_id)
-            self._sql(CLOSE_REORDER, values)
+            closed_at = rfc3339(at.wall)
+            self._sql(CLOSE_REORDER, (to_storage(received), False, close_reason, closed_at,
+                                      reorder_id))  # fmt: skip
         part = target.part
         self._reorder_lists.pop(part, None)
         # Receipts and cancellations are rare: the part's open reorders summed again.
