@@ -22,17 +22,16 @@ payload is read from the classes alone:
 
 from __future__ import annotations
 
-import operator
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, ClassVar
 
 from edge.domain import exactjson
 from edge.domain.bom import Lines
+from edge.domain.event_layout import ONLY_WHEN_TRUE, UnreadableEvent, layout_of
 from edge.domain.model import Item
 from edge.domain.quantity import format_quantity
 
@@ -40,10 +39,6 @@ EVENT_SCHEMA = "1"
 
 REPLAYED = "replayed"
 """The key that marks a payload sent again after an outage or a lost connection."""
-
-_SPARSE = "written-only-when-true"  # the metadata key of ONLY_WHEN_TRUE
-ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
-"""Field metadata: the key appears in the payload only when the value is true."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +263,7 @@ def render(envelope: Envelope, event: Event) -> dict[str, Any]:
         "node": envelope.node,
     }
     cls = type(event)
-    (_LAYOUTS.get(cls) or _learn_layout(cls)).write(event, payload)
+    layout_of(cls).write(event, payload)
     return payload
 
 
@@ -291,10 +286,6 @@ def stock_payload(
     }
 
 
-class UnreadableEvent(ValueError):
-    """A payload that is not one of the events in :data:`EVENT_TYPES`."""
-
-
 def parse_event(payload: Mapping[str, Any]) -> Event:
     """The event a stored payload was rendered from (numbers read as exact decimals).
 
@@ -305,7 +296,7 @@ def parse_event(payload: Mapping[str, Any]) -> Event:
     cls = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     if cls is None:
         raise UnreadableEvent(f"unknown event type {event_type!r}")
-    return cls(**(_LAYOUTS.get(cls) or _learn_layout(cls)).read(payload))
+    return cls(**layout_of(cls).read(payload))
 
 
 def summarize(payload: Mapping[str, Any]) -> str:
@@ -330,100 +321,3 @@ def mark_replayed(payload: str) -> str:
 
 
 _REPLAYED_MEMBER = f"{exactjson.dumps(REPLAYED)}:true"
-
-
-def lines_payload(lines: Sequence[tuple[str, Decimal]]) -> exactjson.Fragment:
-    """An event's ``lines``: ``[{"part": ..., "quantity": ...}, ...]``, already as JSON.
-
-    A station ships the same product over and over, so the same lines come
-    back scan after scan; rendering fifty of them with exact decimals was a
-    fifth of a scan's CPU. Equal quantities render the same canonical text, so
-    a remembered rendering is exact.
-    """
-    return _lines_json(tuple(lines))
-
-
-@lru_cache(maxsize=256)
-def _lines_json(lines: tuple[tuple[str, Decimal], ...]) -> exactjson.Fragment:
-    return exactjson.Fragment(
-        exactjson.dumps([{"part": part, "quantity": quantity} for part, quantity in lines])
-    )
-
-
-# --- how each declared type is written and read ----------------------------------
-
-
-def _as_decimal(value: Any) -> Any:
-    # JSON gives integers for whole quantities; Decimal(int) is exact.
-    return Decimal(value) if type(value) is int else value
-
-
-def _read_lines(value: Any) -> Lines:
-    return tuple((line["part"], _as_decimal(line["quantity"])) for line in value)
-
-
-_ENCODERS: dict[Any, Callable[[Any], Any]] = {
-    Lines: lines_payload,
-    tuple[int, ...]: list,
-}
-_DECODERS: dict[Any, Callable[[Any], Any]] = {
-    Decimal: _as_decimal,
-    Decimal | None: _as_decimal,
-    Lines: _read_lines,
-    tuple[int, ...]: tuple,
-}
-
-
-class _Layout:
-    """How one event class's fields are written to a payload and read back, found once."""
-
-    __slots__ = ("_decoded", "_encoded", "_names", "_only_when_true", "_values")
-
-    def __init__(self, cls: type[Any]) -> None:  # an Event subclass, always a dataclass
-        hints = get_type_hints(cls)
-        declared = fields(cls)
-        self._names = tuple(f.name for f in declared)
-        getter = operator.attrgetter(*self._names)
-        # attrgetter of one name gives the value itself, not a 1-tuple.
-        self._values: Callable[[Event], tuple[Any, ...]] = (
-            getter if len(self._names) > 1 else lambda event: (getter(event),)
-        )
-        self._encoded = tuple(
-            (f.name, _ENCODERS[hints[f.name]]) for f in declared if hints[f.name] in _ENCODERS
-        )
-        self._decoded = tuple(
-            (f.name, _DECODERS[hints[f.name]]) for f in declared if hints[f.name] in _DECODERS
-        )
-        self._only_when_true = tuple(f.name for f in declared if f.metadata.get(_SPARSE))
-
-    def write(self, event: Event, payload: dict[str, Any]) -> None:
-        # In declared order first; replacing or deleting a key keeps the others' order.
-        payload.update(zip(self._names, self._values(event), strict=True))
-        for name, encode in self._encoded:
-            payload[name] = encode(payload[name])
-        for name in self._only_when_true:
-            if not payload[name]:
-                del payload[name]
-
-    def read(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """The constructor's arguments, from a payload this layout wrote."""
-        values: dict[str, Any] = {}
-        for name in self._names:
-            if name in payload:
-                values[name] = payload[name]
-            elif name not in self._only_when_true:
-                raise UnreadableEvent(f"a {payload.get('type')} payload without {name!r}")
-        for name, decode in self._decoded:
-            if name in values:
-                values[name] = decode(values[name])
-        return values
-
-
-# Learnt on first use, not at import: the command line imports this module for
-# every command, and most never write or read an event.
-_LAYOUTS: dict[type[Event], _Layout] = {}
-
-
-def _learn_layout(cls: type[Event]) -> _Layout:
-    _LAYOUTS[cls] = _Layout(cls)
-    return _LAYOUTS[cls]

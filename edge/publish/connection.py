@@ -20,21 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import ConfigError, MqttConfig
-from edge.runtime.logs import PAHO_LOGGER
+from edge.publish.clients import paho_client, paho_log
 
-CONNECT_TIMEOUT_S = 5.0  # TCP connect and TLS handshake
 CONNACK_TIMEOUT_S = 10.0
 STOP_CHECK_S = 0.5  # while waiting for the CONNACK, a stop is noticed this fast
-
-# paho's own lines, under the relay's logger name; its packet traces (DEBUG) show only
-# with `edge run --log-mqtt` (edge.runtime.logs sets this logger's level).
-paho_log = logging.getLogger(PAHO_LOGGER)
 
 
 def _not_paho_noise(record: logging.LogRecord) -> bool:
@@ -202,19 +196,9 @@ def _new_client(
     inbox: queue.SimpleQueue[Message],
     wake: Callable[[], None],
 ) -> mqtt.Client:
-    v5 = settings.protocol == "5"
-    protocol = MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=protocol,
-        clean_session=None if v5 else True,
-        reconnect_on_failure=False,
-    )
-    client.enable_logger(paho_log)
-    client.connect_timeout = CONNECT_TIMEOUT_S
+    client = paho_client(settings, client_id)
     client.max_inflight_messages_set(settings.max_inflight)
-    will_properties = json_properties(PacketTypes.WILLMESSAGE) if v5 else None
+    will_properties = json_properties(PacketTypes.WILLMESSAGE) if settings.protocol == "5" else None
     client.will_set(
         will_topic,
         will.encode("utf-8"),
@@ -222,16 +206,6 @@ def _new_client(
         retain=True,
         properties=will_properties,
     )
-    if settings.username is not None:
-        client.username_pw_set(settings.username, settings.read_password())
-    if settings.tls:
-        client.tls_set(
-            ca_certs=str(settings.tls_ca) if settings.tls_ca else None,
-            certfile=str(settings.tls_cert) if settings.tls_cert else None,
-            keyfile=str(settings.tls_key) if settings.tls_key else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
-        client.tls_insecure_set(settings.tls_insecure)
 
     # Callbacks run on paho's thread: they hand over and wake the relay, nothing else.
     def on_connect(

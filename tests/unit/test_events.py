@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.domain import events, exactjson
+from edge.domain import event_layout, events, exactjson
 from edge.domain.bom import Lines
 from edge.domain.model import Item, ReorderPolicy
 
@@ -148,8 +148,8 @@ def test_a_payload_is_the_envelope_then_the_fields_in_declared_order(
 def test_lines_are_rendered_once_as_json_and_reorder_ids_as_a_list() -> None:
     backflush = events.render(ENVELOPE, SAMPLES[0][0])
     assert type(backflush["lines"]) is exactjson.Fragment
-    assert backflush["lines"] == events.lines_payload(LINES)
-    assert backflush["lines"] is events.lines_payload(LINES)  # remembered, not rendered again
+    assert backflush["lines"] == event_layout.lines_payload(LINES)
+    assert backflush["lines"] is event_layout.lines_payload(LINES)  # remembered, not rendered again
     receipt = events.render(ENVELOPE, SAMPLES[4][0])
     assert receipt["reorder_ids"] == [1]
     assert type(receipt["reorder_ids"]) is list

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from edge.publish.connection import install_paho_log_filter, paho_log
+from edge.publish.clients import paho_log
+from edge.publish.connection import install_paho_log_filter
 
 
 def test_the_line_after_a_clean_disconnect_is_dropped_and_others_are_kept(

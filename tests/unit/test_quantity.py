@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.domain import exactjson
-from edge.domain.events import lines_payload
+from edge.domain.event_layout import lines_payload
 from edge.domain.quantity import (
     CONTEXT,
     QuantityError,
