@@ -17,6 +17,7 @@ payload is read from the classes alone:
 * ``Decimal`` is an exact JSON number;
 * ``Lines`` is ``[{"part": ..., "quantity": ...}, ...]``;
 * ``tuple[int, ...]`` is a JSON array;
+* ``PartBalances`` is ``[{"part": ..., "on_hand": ..., "uom": ...}, ...]``;
 * a field declared with :data:`ONLY_WHEN_TRUE` is written only when true.
 """
 
@@ -31,7 +32,7 @@ from typing import Any, ClassVar
 
 from edge.domain import exactjson
 from edge.domain.bom import Lines
-from edge.domain.event_layout import ONLY_WHEN_TRUE, UnreadableEvent, layout_of
+from edge.domain.event_layout import ONLY_WHEN_TRUE, PartBalances, UnreadableEvent, layout_of
 from edge.domain.model import Item
 from edge.domain.quantity import format_quantity
 
@@ -237,11 +238,30 @@ class RestoredEvent(Event):
         return f"backup restored at seq {self.previous_last_seq} of {self.previous_stream}{lost}"
 
 
+@dataclass(frozen=True, slots=True)
+class OpeningBalancesEvent(Event):
+    """Opening balances of many parts (an opening-stock import), instead of one event each.
+
+    An import of N parts sends ``batches`` = ceil(N / OPENING_PARTS_PER_EVENT)
+    of these, numbered by ``batch`` from 1; each part is in exactly one.
+    """
+
+    TYPE: ClassVar[str] = "opening-balances"
+
+    batch: int
+    batches: int
+    parts: PartBalances
+
+    def summary(self) -> str:
+        return f"{len(self.parts)} opening balances (batch {self.batch} of {self.batches})"
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     cls.TYPE: cls
     for cls in (BackflushEvent, ScrapEvent, BuildEvent, VoidEvent, ReceiptEvent, CountEvent,
                 LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
-                RestoredEvent)
+                RestoredEvent,
+                OpeningBalancesEvent)
 })  # fmt: skip
 """Every event type by its ``TYPE``."""
 

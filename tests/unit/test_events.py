@@ -87,6 +87,10 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         events.RestoredEvent("5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c", 31, None, None),
         ("previous_stream", "previous_last_seq", "replaced_stream", "replaced_last_seq"),
     ),
+    (
+        events.OpeningBalancesEvent(1, 2, (("R-SCREW", D(800), "EA"), ("R-GASKET", D("0.5"), "M"))),
+        ("batch", "batches", "parts"),
+    ),
 ]
 OPENING = events.CountEvent(
     "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), opening=True
@@ -108,6 +112,7 @@ def test_the_registry_holds_every_type_of_the_contract_once() -> None:
     assert list(events.EVENT_TYPES) == [
         "backflush", "scrap", "build", "void", "receipt", "count",
         "low-stock", "reorder", "reorder-closed", "scan-rejected", "restored",
+        "opening-balances",
     ]  # fmt: skip
     assert {type(event) for event, _ in SAMPLES} == set(events.EVENT_TYPES.values())
     for event_type, cls in events.EVENT_TYPES.items():
@@ -118,6 +123,7 @@ def test_the_registry_holds_every_type_of_the_contract_once() -> None:
 def test_every_field_has_a_type_the_renderer_knows(cls: type) -> None:
     known = {str, bool, int, Decimal, str | None, int | None, Decimal | None, Lines}
     known.add(tuple[int, ...])
+    known.add(event_layout.PartBalances)
     hints = get_type_hints(cls)
     for declared in dataclasses.fields(cls):
         assert hints[declared.name] in known, (cls.__name__, declared.name)
@@ -226,6 +232,7 @@ SUMMARIES = [
     "reorder 1 received",
     'invalid-utf8: \\xff"é' + "x" * 34,
     "backup restored at seq 31 of 5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c",
+    "2 opening balances (batch 1 of 2)",
 ]
 
 
