@@ -14,7 +14,6 @@ import re
 import sqlite3
 import subprocess
 import tomllib
-from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
