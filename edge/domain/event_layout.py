@@ -6,6 +6,7 @@ The shape of each payload follows from the declared field types (see
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
@@ -16,6 +17,7 @@ from typing import Any, get_type_hints
 
 from edge.domain import exactjson
 from edge.domain.bom import Lines
+from edge.domain.quantity import format_quantity
 
 _SPARSE = "written-only-when-true"  # the metadata key of ONLY_WHEN_TRUE
 ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
@@ -60,8 +62,18 @@ def _read_lines(value: Any) -> Lines:
     return tuple((line["part"], _as_decimal(line["quantity"])) for line in value)
 
 
-def _write_balances(balances: PartBalances) -> list[dict[str, Any]]:
-    return [{"part": part, "on_hand": on_hand, "uom": uom} for part, on_hand, uom in balances]
+_json_string = json.encoder.encode_basestring  # what exactjson writes for a str
+
+
+def _write_balances(balances: PartBalances) -> exactjson.Fragment:
+    # Written straight to JSON text: an opening of 50,000 parts renders them all
+    # inside its transaction, and a dict per part first cost three times as much.
+    members = ",".join(
+        f'{{"part":{_json_string(part)},"on_hand":{format_quantity(on_hand)},'
+        f'"uom":{_json_string(uom)}}}'
+        for part, on_hand, uom in balances
+    )
+    return exactjson.Fragment(f"[{members}]")
 
 
 def _read_balances(value: Any) -> PartBalances:
