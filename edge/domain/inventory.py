@@ -17,7 +17,7 @@ from typing import Any, Literal
 from edge.domain import events, ids
 from edge.domain.bom import Explosion, Lines
 from edge.domain.model import Item, ReorderPolicy
-from edge.domain.opening import Opening, opening_batches
+from edge.domain.opening import PlannedOpening, opening_batches
 from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, add, sub
 from edge.domain.reorder import low_stock, reorder_quantity
@@ -74,17 +74,6 @@ class Posted:
     txn_id: int
     event_id: str
     lines: Lines = ()
-
-
-@dataclass(slots=True)
-class _Followed:
-    """What the stock rules found for a transaction's parts, written after its own event."""
-
-    low: list[events.Event]
-    reorders: list[events.Event]
-    snapshots: list[tuple[str, dict[str, Any]]]
-    at: Moment
-    stamp: str  # RFC 3339 of ``at``
 
 
 @dataclass
@@ -308,33 +297,40 @@ class Inventory:
         event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id)
 
-    def open_stock(self, openings: Sequence[Opening], at: Moment) -> list[str]:
+    def open_stock(self, planned: Sequence[PlannedOpening], at: Moment) -> list[str]:
         """Post many opening balances: ledger rows and a balance per part, told in batches.
 
         Every part must be a stock item without ledger rows; the caller checks
-        that for all of them at once (:meth:`opening` asks one part at a time).
-        Each batch (opening.py) is one transaction row and one
-        ``opening-balances`` event, followed by its parts' low-stock and
-        reorder events. The event ids, in order.
+        that for all of them at once (:meth:`opening` asks one part at a time)
+        and ran the rules ahead (:func:`~edge.domain.opening.plan_openings`).
+        Each batch is one transaction row and one ``opening-balances`` event,
+        followed by its parts' low-stock and reorder events. The parts'
+        retained stock messages (``snapshot``) are the caller's to store: it
+        renders 50,000 of them before the transaction, not inside it. The
+        event ids, in order.
         """
-        batches = opening_batches(openings)
+        batches = opening_batches(planned)
         event_ids: list[str] = []
         for number, batch in enumerate(batches, start=1):
             txn = self._begin("opening", at, Origin())
-            out = _Followed([], [], [], at, rfc3339(at.wall))
+            reorders: list[events.Event] = []
             for entry in batch:
-                part = entry.part
-                self.store.append_ledger(txn.txn_id, part, entry.on_hand, "opening",
-                                         bom_hash=None, scan_id=None)  # fmt: skip
-                self._stock_rules(part, Balance(ZERO), entry.on_hand, entry.item,
-                                  entry.on_order, out)  # fmt: skip
-            balances = tuple((entry.part, entry.on_hand, entry.item.uom) for entry in batch)
+                part, on_hand = entry.opening.part, entry.opening.on_hand
+                self.store.append_ledger(txn.txn_id, part, on_hand, "opening", bom_hash=None,
+                                         scan_id=None)  # fmt: skip
+                self.store.save_balance(part, entry.balance)
+                if entry.reorder is not None:
+                    reorder_id = self.store.add_reorder(part, entry.reorder, at)
+                    reorders.append(events.ReorderEvent(
+                        reorder_id, part, quantity=entry.reorder, on_hand=on_hand,
+                        on_order=entry.opening.on_order,
+                        reorder_point=entry.opening.item.policy.reorder_point,
+                    ))  # fmt: skip
+            balances = tuple((e.opening.part, e.opening.on_hand, e.opening.item.uom) for e in batch)
             event_id = self._emit(events.OpeningBalancesEvent(number, len(batches), balances), at)
             self.store.set_transaction_event(txn.txn_id, event_id)
-            for follow_up in [*out.low, *out.reorders]:
+            for follow_up in [*(e.low for e in batch if e.low is not None), *reorders]:
                 self._emit(follow_up, at)
-            for part, payload in out.snapshots:
-                self.store.put_stock_snapshot(part, payload)
             event_ids.append(event_id)
         return event_ids
 
@@ -388,14 +384,40 @@ class Inventory:
         self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
     ) -> str:
         """Run the stock rules on every touched part and write the events in order."""
+        low: list[events.Event] = []
+        reorders: list[events.Event] = []
+        snapshots: list[tuple[str, dict[str, Any]]] = []
         stamp = rfc3339(txn.at.wall)
-        out = _Followed([], [], [], txn.at, stamp)
-        low, reorders, snapshots = out.low, out.reorders, out.snapshots
         store = self.store
         for part in sorted(txn.before):
+            before = txn.before[part]
+            after = txn.on_hand[part]
             item = store.item(part)
+            policy = item.policy if item is not None else _NO_POLICY
+            verdict = low_stock(
+                before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
+            )
+            store.save_balance(part, Balance(after, verdict.armed))
+            if verdict.fire:
+                low.append(
+                    events.LowStockEvent(part, after, policy.reorder_point, verdict.negative)
+                )
             on_order = store.on_order(part)  # before this transaction's new reorder
-            self._stock_rules(part, txn.before[part], txn.on_hand[part], item, on_order, out)
+            suggested = reorder_quantity(policy, add(after, on_order))
+            if suggested is not None:
+                reorder_id = store.add_reorder(part, suggested, txn.at)
+                reorders.append(
+                    events.ReorderEvent(
+                        reorder_id,
+                        part,
+                        quantity=suggested,
+                        on_hand=after,
+                        on_order=on_order,
+                        reorder_point=policy.reorder_point,
+                    )
+                )
+                on_order = store.on_order(part)
+            snapshots.append((part, events.stock_payload(part, after, on_order, item, stamp)))
         for part in sorted(txn.on_order_changed - txn.before.keys()):
             on_hand = store.balance(part).on_hand
             payload = events.stock_payload(part, on_hand, store.on_order(part), store.item(part),
@@ -408,41 +430,6 @@ class Inventory:
         for part, payload in snapshots:
             store.put_stock_snapshot(part, payload)
         return event_id
-
-    def _stock_rules(  # noqa: PLR0917 - called in two loops that have every value at hand
-        self,
-        part: str,
-        before: Balance,
-        after: Decimal,
-        item: Item | None,
-        on_order: Decimal,
-        out: _Followed,
-    ) -> None:
-        """Save the part's new balance; add its low-stock, reorder and snapshot to ``out``."""
-        store = self.store
-        policy = item.policy if item is not None else _NO_POLICY
-        verdict = low_stock(
-            before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
-        )
-        store.save_balance(part, Balance(after, verdict.armed))
-        if verdict.fire:
-            out.low.append(events.LowStockEvent(part, after, policy.reorder_point,
-                                                verdict.negative))  # fmt: skip
-        suggested = reorder_quantity(policy, add(after, on_order))
-        if suggested is not None:
-            reorder_id = store.add_reorder(part, suggested, out.at)
-            out.reorders.append(
-                events.ReorderEvent(
-                    reorder_id,
-                    part,
-                    quantity=suggested,
-                    on_hand=after,
-                    on_order=on_order,
-                    reorder_point=policy.reorder_point,
-                )
-            )
-            on_order = store.on_order(part)
-        out.snapshots.append((part, events.stock_payload(part, after, on_order, item, out.stamp)))
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()

@@ -18,10 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final, TypeVar
 
+from edge.domain import events
 from edge.domain.model import Item
-from edge.domain.quantity import ZERO
+from edge.domain.ports import Balance, Moment
+from edge.domain.quantity import ZERO, add
+from edge.domain.reorder import low_stock, reorder_quantity
+from edge.domain.timestamps import rfc3339
+
+T = TypeVar("T")
 
 # 200 parts of at most 64 characters (256 bytes of UTF-8), an exact quantity
 # and a short uom keep a payload near 20 kB typically and under 80 kB at
@@ -45,7 +51,41 @@ class Opening:
         return self.item.part
 
 
-def opening_batches(openings: Sequence[Opening]) -> list[Sequence[Opening]]:
+@dataclass(frozen=True, slots=True)
+class PlannedOpening:
+    """What the stock rules make of one opening, decided before its transaction.
+
+    A part without history has nothing that could change the outcome while
+    the import waits for the write lock (the caller checks under the lock
+    that it still has no history), so the rules run ahead, outside it.
+    """
+
+    opening: Opening
+    balance: Balance  # after the opening, with the armed flag the low-stock rule leaves
+    low: events.LowStockEvent | None
+    reorder: Decimal | None  # the suggested order quantity, when one is due
+    snapshot: dict[str, Any]  # the part's retained stock message afterwards
+
+
+def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpening]:
+    """The stock rules (SPEC §5) on each opening, as on any stock change from zero."""
+    stamp = rfc3339(at.wall)
+    planned: list[PlannedOpening] = []
+    for opening in openings:
+        part, on_hand, policy = opening.part, opening.on_hand, opening.item.policy
+        point = policy.reorder_point
+        verdict = low_stock(ZERO, on_hand, armed=True, reorder_point=point)
+        low = events.LowStockEvent(part, on_hand, point, verdict.negative) if verdict.fire else None
+        suggested = reorder_quantity(policy, add(on_hand, opening.on_order))
+        on_order = opening.on_order if suggested is None else add(opening.on_order, suggested)
+        snapshot = events.stock_payload(part, on_hand, on_order, opening.item, stamp)
+        planned.append(
+            PlannedOpening(opening, Balance(on_hand, verdict.armed), low, suggested, snapshot)
+        )
+    return planned
+
+
+def opening_batches(openings: Sequence[T]) -> list[Sequence[T]]:
     """The openings in the order given, cut into the batches of one event each."""
     size = OPENING_PARTS_PER_EVENT
     return [openings[start : start + size] for start in range(0, len(openings), size)]

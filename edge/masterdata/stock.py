@@ -14,14 +14,16 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from edge.domain import exactjson
 from edge.domain.inventory import Inventory, has_history, not_a_stock_item
-from edge.domain.opening import Opening
+from edge.domain.opening import Opening, PlannedOpening, plan_openings
 from edge.domain.ports import Moment
 from edge.domain.quantity import ZERO
 from edge.masterdata.csv_files import Progress, read_csv
 from edge.masterdata.fields import Fields, Rows
 from edge.masterdata.summary import ImportSummary
 from edge.masterdata.transaction import Applied, InTransaction, Plan, apply_change
+from edge.publish.topics import stock_topic
 from edge.service import InventoryService
 from edge.store import catalog_writes
 from edge.store.unit_of_work import SqlUnitOfWork
@@ -40,10 +42,13 @@ def post_opening_stock(
 ) -> Applied:
     """Post the opening balances of ``rows`` (fields part, on_hand), all or nothing."""
 
+    def validate(rows: Rows, snapshot: Connection) -> StockChange:
+        return validate_stock(rows, snapshot, at, service.topic_prefix)
+
     def write(inventory: Inventory, uow: SqlUnitOfWork, change: StockChange) -> None:
         write_stock(inventory, uow.connection, change, at)
 
-    plan = Plan(validate_stock, write, changes_catalog=False)
+    plan = Plan(validate, write, changes_catalog=False)
     return apply_change(service, rows, plan, if_catalog_version=if_catalog_version,
                         progress=progress, in_transaction=in_transaction)  # fmt: skip
 
@@ -59,13 +64,19 @@ def import_stock(
 @dataclass(frozen=True, slots=True)
 class StockChange:
     openings: list[tuple[Fields, Opening]]
+    planned: list[PlannedOpening]  # the stock rules' outcome for each
+    snapshots: list[tuple[str, str, str]]  # (part, topic, payload): rendered ahead
 
     def summary(self) -> ImportSummary:
         return ImportSummary(len(self.openings))
 
 
-def validate_stock(rows: Rows, snapshot: Connection) -> StockChange:
-    """The openings ``rows`` post, checked against ``snapshot``; errors recorded in ``rows``."""
+def validate_stock(rows: Rows, snapshot: Connection, at: Moment, topic_prefix: str) -> StockChange:
+    """The openings ``rows`` post, checked against ``snapshot``; errors recorded in ``rows``.
+
+    The stock rules run here too, and each part's retained stock message is
+    rendered here, outside the write lock (see Inventory.open_stock).
+    """
     items = catalog_writes.all_items(snapshot)
     parents = catalog_writes.bom_parents(snapshot)
     on_order = catalog_writes.quantities_on_order(snapshot)
@@ -89,7 +100,15 @@ def validate_stock(rows: Rows, snapshot: Connection) -> StockChange:
             continue
         openings.append((row, Opening(item, on_hand, on_order.get(part, ZERO))))
     _refuse_history(openings, snapshot)
-    return StockChange(openings)
+    if rows.errors:
+        return StockChange(openings, [], [])
+    planned = plan_openings([opening for _, opening in openings], at)
+    snapshots = [
+        (entry.opening.part, stock_topic(topic_prefix, entry.opening.part),
+         exactjson.dumps(entry.snapshot))
+        for entry in planned
+    ]  # fmt: skip
+    return StockChange(openings, planned, snapshots)
 
 
 def write_stock(
@@ -98,7 +117,8 @@ def write_stock(
     """Post the openings; refused (errors in their rows) if any part has history by now."""
     if _refuse_history(change.openings, connection):
         return
-    inventory.open_stock([opening for _, opening in change.openings], at)
+    inventory.open_stock(change.planned, at)
+    catalog_writes.put_stock_snapshots(connection, change.snapshots)
 
 
 def _refuse_history(openings: list[tuple[Fields, Opening]], connection: Connection) -> bool:

@@ -23,7 +23,7 @@ from edge.domain.quantity import from_storage
 from edge.store import schema
 from edge.store.counters import CATALOG
 from edge.store.rows import item_from_row
-from edge.store.statements import READ_COUNTER, chunks, many_rows
+from edge.store.statements import PUT_STOCK_SNAPSHOT, READ_COUNTER, chunks, many_rows
 
 _IN_BATCH: Final = 500  # parts per IN (...) list, well under the bound-parameter limit
 
@@ -158,3 +158,13 @@ def replace_bom_lines(connection: Connection, boms: Iterable[tuple[str, Sequence
     driver.executemany(_DELETE_BOM_OF, [(parent,) for parent, _ in replaced])
     _write_many(driver, _ADD_BOM_LINE, [(parent, *line) for parent, lines in replaced
                                         for line in lines])  # fmt: skip
+
+
+def put_stock_snapshots(connection: Connection, snapshots: Sequence[tuple[str, str, str]]) -> None:
+    """Store parts' retained stock messages: (part, topic, payload text) rendered beforehand.
+
+    The same statement as the unit of work's own (a new version for the relay
+    to publish); an opening of 50,000 parts renders its messages before its
+    transaction instead of inside it.
+    """
+    _write_many(_driver(connection), PUT_STOCK_SNAPSHOT, snapshots)
