@@ -89,8 +89,9 @@ class Tail:
 def config(tmp_path: Path) -> Callable[[Mosquitto], Path]:
     def write(broker: Mosquitto) -> Path:
         path = tmp_path / "edge.toml"
-        path.write_text(f'[site]\nid = "{SITE}"\nnode = "{NODE}"\n\n[mqtt]\n'
-                        f'host = "{broker.host}"\nport = {broker.port}\nkeepalive = 5\n')  # fmt: skip
+        site = f'[site]\nid = "{SITE}"\nnode = "{NODE}"\n'
+        mqtt = f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nkeepalive = 5\n'
+        path.write_text(f"{site}\n{mqtt}")
         return path
 
     return write
