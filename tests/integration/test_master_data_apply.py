@@ -27,8 +27,9 @@ from edge.masterdata.csv_files import read_csv
 from edge.store import schema
 from edge.store.catalog_writes import catalog_version
 from edge.store.database import read_only
+from tests.contract import check_published
 from tests.e2e.conftest import table_rows
-from tests.shop_floor import ShopFloor
+from tests.shop_floor import TOPIC_PREFIX, ShopFloor
 
 D = Decimal
 ITEMS = """\
@@ -286,6 +287,8 @@ def test_opening_stock_goes_out_in_batches_with_a_gapless_seq(floor: ShopFloor) 
     assert told == {part: D(quantity) for part, quantity in quantities.items()}
     assert all(row["uom"] == "EA" for event in openings for row in event["parts"])
     assert max(len(exactjson.dumps(event)) for event in events) < 128 * 1024
+    for event in events:  # each as the contract (edge schema) describes it
+        check_published(f"{TOPIC_PREFIX}/event/{event['type']}", event)
     # The ledger and balances stay per part; a transaction row per batch holds its event.
     assert sorted(floor.ledger()) == sorted((part, D(q)) for part, q in quantities.items())
     assert floor.balances() == {part: D(q) for part, q in quantities.items()}
