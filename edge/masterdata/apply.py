@@ -30,7 +30,17 @@ A refusal raises :class:`ImportRefused`; its ``errors`` each have ``where``
 unknown field) are in the returned ``Rows.errors`` already and refuse the
 change when it is applied. ``if_catalog_version`` different from the
 catalog's version refuses the change (error at ``$.if_catalog_version``),
-checked again under the write lock.
+checked again under the write lock. A ``Rows`` collects the problems found
+in it, so it is applied once: build new rows for another attempt.
+
+A command handler, for example::
+
+    rows = json_rows(payload["items"], "$.items", ITEM_COLUMNS)
+    try:
+        applied = upsert_items(service, rows, if_catalog_version=wanted,
+                               in_transaction=write_the_answer)
+    except ImportRefused as refused:
+        errors = [(error.where, error.message) for error in refused.errors]
 """
 
 from __future__ import annotations
