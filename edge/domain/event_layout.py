@@ -22,6 +22,10 @@ ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
 """Field metadata: the key appears in the payload only when the value is true."""
 
 
+CommandErrors = tuple[Mapping[str, str], ...]
+"""A command result's ``errors``: ``[{"path": ..., "message": ...}, ...]``."""
+
+
 class UnreadableEvent(ValueError):
     """A payload that is not one of the events in :data:`EVENT_TYPES`."""
 
@@ -65,6 +69,7 @@ _DECODERS: dict[Any, Callable[[Any], Any]] = {
     Decimal | None: _as_decimal,
     Lines: _read_lines,
     tuple[int, ...]: tuple,
+    CommandErrors: tuple,
 }
 
 

@@ -31,7 +31,12 @@ from typing import Any, ClassVar
 
 from edge.domain import exactjson
 from edge.domain.bom import Lines
-from edge.domain.event_layout import ONLY_WHEN_TRUE, UnreadableEvent, layout_of
+from edge.domain.event_layout import (
+    ONLY_WHEN_TRUE,
+    CommandErrors,
+    UnreadableEvent,
+    layout_of,
+)
 from edge.domain.model import Item
 from edge.domain.quantity import format_quantity
 
@@ -237,11 +242,33 @@ class RestoredEvent(Event):
         return f"backup restored at seq {self.previous_last_seq} of {self.previous_stream}{lost}"
 
 
+@dataclass(frozen=True, slots=True)
+class CommandResultEvent(Event):
+    """The answer to a command from a central system (SPEC §11), applied or not.
+
+    ``command_id`` and ``command_type`` are None when the command could not be
+    read that far; ``errors`` are ``{"path": JSON path, "message": ...}``;
+    ``catalog_version`` is the catalog's after the command.
+    """
+
+    TYPE: ClassVar[str] = "command-result"
+
+    command_id: str | None
+    command_type: str | None
+    status: str  # applied | duplicate | rejected
+    errors: CommandErrors
+    catalog_version: int
+
+    def summary(self) -> str:
+        first = f": {self.errors[0]['path']} {self.errors[0]['message']}" if self.errors else ""
+        return f"{self.command_type} {self.command_id} {self.status}{first}"
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     cls.TYPE: cls
     for cls in (BackflushEvent, ScrapEvent, BuildEvent, VoidEvent, ReceiptEvent, CountEvent,
                 LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
-                RestoredEvent)
+                RestoredEvent, CommandResultEvent)
 })  # fmt: skip
 """Every event type by its ``TYPE``."""
 

@@ -87,6 +87,16 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         events.RestoredEvent("5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c", 31, None, None),
         ("previous_stream", "previous_last_seq", "replaced_stream", "replaced_last_seq"),
     ),
+    (
+        events.CommandResultEvent(
+            "0f1e2d3c-4b5a-4968-8776-655443322110",
+            "stock.receive",
+            "rejected",
+            ({"path": "$.quantity", "message": "'1e3' is not a quantity"},),
+            catalog_version=4,
+        ),
+        ("command_id", "command_type", "status", "errors", "catalog_version"),
+    ),
 ]
 OPENING = events.CountEvent(
     "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), opening=True
@@ -108,6 +118,7 @@ def test_the_registry_holds_every_type_of_the_contract_once() -> None:
     assert list(events.EVENT_TYPES) == [
         "backflush", "scrap", "build", "void", "receipt", "count",
         "low-stock", "reorder", "reorder-closed", "scan-rejected", "restored",
+        "command-result",
     ]  # fmt: skip
     assert {type(event) for event, _ in SAMPLES} == set(events.EVENT_TYPES.values())
     for event_type, cls in events.EVENT_TYPES.items():
@@ -118,6 +129,7 @@ def test_the_registry_holds_every_type_of_the_contract_once() -> None:
 def test_every_field_has_a_type_the_renderer_knows(cls: type) -> None:
     known = {str, bool, int, Decimal, str | None, int | None, Decimal | None, Lines}
     known.add(tuple[int, ...])
+    known.add(event_layout.CommandErrors)
     hints = get_type_hints(cls)
     for declared in dataclasses.fields(cls):
         assert hints[declared.name] in known, (cls.__name__, declared.name)
@@ -226,6 +238,8 @@ SUMMARIES = [
     "reorder 1 received",
     'invalid-utf8: \\xff"é' + "x" * 34,
     "backup restored at seq 31 of 5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c",
+    "stock.receive 0f1e2d3c-4b5a-4968-8776-655443322110 rejected: $.quantity "
+    "'1e3' is not a quantity",
 ]
 
 
