@@ -24,16 +24,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
+from edge.commands.names import COMMAND_TYPES
 from edge.config.addresses import DevicePath, Host, SerialUrl, TopicLevel, TopicPrefix
 from edge.config.checks import check_evdev, check_mqtt, check_serial
 from edge.config.problems import ConfigError
 from edge.config.schema import Table, setting, settings_table
-from edge.commands.names import COMMAND_TYPES
 from edge.config.values import (
     Bool,
     Choice,
@@ -262,7 +262,7 @@ class Config:
     stations: tuple[StationConfig, ...]
     scanners: tuple[ScannerConfig, ...]
     log_level: str = setting(LogLevel(), default="INFO")
-    commands: CommandsConfig = CommandsConfig()
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
 
     @property
     def topic_prefix(self) -> str:

@@ -248,7 +248,9 @@ class CommandResultEvent(Event):
 
     ``command_id`` and ``command_type`` are None when the command could not be
     read that far; ``errors`` are ``{"path": JSON path, "message": ...}``;
-    ``catalog_version`` is the catalog's after the command.
+    ``catalog_version`` is the catalog's after the command. A ``duplicate``
+    repeats the first answer's errors and catalog version, and says its status
+    in ``first_status``.
     """
 
     TYPE: ClassVar[str] = "command-result"
@@ -258,6 +260,8 @@ class CommandResultEvent(Event):
     status: str  # applied | duplicate | rejected
     errors: CommandErrors
     catalog_version: int
+    # A duplicate's: the status the command's first delivery got.
+    first_status: str | None = field(default=None, metadata=ONLY_WHEN_TRUE)
 
     def summary(self) -> str:
         first = f": {self.errors[0]['path']} {self.errors[0]['message']}" if self.errors else ""

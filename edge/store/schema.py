@@ -245,5 +245,6 @@ commands = Table(
     Column("status", Text, nullable=False),  # applied | rejected
     Column("answer", Text, nullable=False),  # the answer's JSON, as first sent
     Column("topic", Text, nullable=False),
+    Column("reference", Text),  # a stock.receive's reference (a delivery note)
     Column("received_at", Text, nullable=False),
 )

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("answer", sa.Text(), nullable=False),
         sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("reference", sa.Text(), nullable=True),
         sa.Column("received_at", sa.Text(), nullable=False),
     )
     with op.batch_alter_table("reorders", schema=None) as batch_op:
