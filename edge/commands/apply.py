@@ -39,6 +39,7 @@ from edge.runtime.clock import SystemClock
 from edge.service import InventoryService
 from edge.store import schema
 from edge.store.command_log import catalog_version, find_command, mark_all_stock_unpublished
+from edge.store.revisions import StorageError
 from edge.store.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -92,12 +93,40 @@ class CommandHandler:
 
     def handle(self, incoming: Incoming) -> Answer:
         """Answer one command (and apply it when it is valid); see the module docstring."""
-        parsed = parse_command(
+        try:
+            return self._handle(incoming)
+        except StorageError:
+            raise
+        except Exception:  # a bug must not take the subscriber, or the command, down unanswered
+            log.exception("command on %s failed; answered rejected", incoming.topic)
+            return self._internal_error(incoming)
+
+    def _internal_error(self, incoming: Incoming) -> Answer:
+        """A rejected answer for a command that failed unexpectedly (not kept by its id)."""
+        parsed = self._parse(incoming)
+        at = self._clock.moment()
+        error = CommandError("$", "internal error while applying the command (see the node's log)")
+
+        def operation(inventory: Inventory, uow: SqlUnitOfWork) -> str:
+            version = catalog_version(uow.connection)
+            errors = (error.as_json(),)
+            event = CommandResultEvent(parsed.command_id, parsed.type, "rejected", errors, version)
+            return inventory.record(event, at)
+
+        event_id = self.service.transact(operation)
+        self._on_committed()
+        return Answer("rejected", self._payload(event_id), parsed.command_id)
+
+    def _parse(self, incoming: Incoming) -> Command | Refused:
+        return parse_command(
             incoming.payload,
             incoming.command_type,
             max_bytes=self.settings.max_bytes,
             allowed=self.settings.allow,
         )
+
+    def _handle(self, incoming: Incoming) -> Answer:
+        parsed = self._parse(incoming)
         if incoming.retained:
             # Not logged by id: the sender may publish the same command again, live.
             refusal = CommandError("$", RETAINED)
