@@ -59,6 +59,7 @@ class CommandNode:
         broker: Mosquitto,
         plant: Plant,
         relay: RelayThread,
+        *,
         events: Subscriber,
         erp: Erp,
         settings: CommandsConfig,

@@ -47,8 +47,8 @@ def make_node(
         events = Subscriber(broker, f"{PREFIX}/#", client_id="test-events", persistent=True)
         events.start()
         erp = Erp(broker).start()
-        node = CommandNode(broker, plant, relay, events, erp,
-                           settings or CommandsConfig(enabled=True))  # fmt: skip
+        settings = settings or CommandsConfig(enabled=True)
+        node = CommandNode(broker, plant, relay, events=events, erp=erp, settings=settings)
         nodes.append(node)
         return node
 
@@ -90,7 +90,8 @@ def test_stock_receive_and_count_are_applied_as_the_command_line_would(
                                  reference="DN-4711"))  # fmt: skip
     counted = node.send(command("stock.count", part="NUT-M6", counted=7))
 
-    assert received["status"] == "applied" and received["errors"] == []
+    assert received["status"] == "applied"
+    assert received["errors"] == []
     assert counted["status"] == "applied"
     assert on_hand(node.plant, "BOLT-M6") == D("12.5")
     assert on_hand(node.plant, "NUT-M6") == D(7)
@@ -98,7 +99,8 @@ def test_stock_receive_and_count_are_applied_as_the_command_line_would(
         lambda ms: [m.json() for m in ms if m.topic == event_topic(PREFIX, "receipt")] or None,
         "the receipt event",
     )[0]
-    assert receipt["part"] == "BOLT-M6" and receipt["quantity"] == D("12.5")
+    assert receipt["part"] == "BOLT-M6"
+    assert receipt["quantity"] == D("12.5")
     [row] = [row for row in kept(node.plant) if row.command_id == received["command_id"]]
     assert (row.command_type, row.status, row.reference) == ("stock.receive", "applied", "DN-4711")
     assert json.loads(row.answer)["status"] == "applied"
@@ -167,16 +169,16 @@ def test_reorders_are_acknowledged_with_a_reference_and_cancelled(
     assert cancelled["status"] == "applied"
     assert queries.reorders(node.plant.engine, include_closed=False) == []
     assert again["status"] == "rejected"
-    assert again["errors"] == [{"path": "$.reorder_id",
-                                "message": f"reorder {reorder['reorder_id']} is already closed"}]  # fmt: skip
+    closed = f"reorder {reorder['reorder_id']} is already closed"
+    assert again["errors"] == [{"path": "$.reorder_id", "message": closed}]
 
 
 def test_cards_are_refused_until_kanban_lands(make_node: Callable[..., CommandNode]) -> None:
     node = make_node()
     before = changes(node.plant)[:-1]
 
-    answer = node.send(command("cards.upsert", cards=[{"card": "K-1", "part": "BOLT-M6",
-                                                       "quantity": 10, "location": "A1"}]))  # fmt: skip
+    cards = [{"card": "K-1", "part": "BOLT-M6", "quantity": 10, "location": "A1"}]
+    answer = node.send(command("cards.upsert", cards=cards))
 
     assert answer["status"] == "rejected"
     assert answer["errors"] == [{"path": "$.cards", "message": NOT_YET_KANBAN}]
@@ -230,10 +232,12 @@ def test_a_repeated_command_id_is_a_duplicate_with_the_first_answer(
     bad_second = node.send(refused)
 
     assert first["status"] == "applied"
-    assert second["status"] == "duplicate" and second["first_status"] == "applied"
+    assert second["status"] == "duplicate"
+    assert second["first_status"] == "applied"
     assert second["command_id"] == first["command_id"]
     assert on_hand(node.plant, "BOLT-M6") == D(5)
-    assert bad_second["status"] == "duplicate" and bad_second["first_status"] == "rejected"
+    assert bad_second["status"] == "duplicate"
+    assert bad_second["first_status"] == "rejected"
     assert bad_second["errors"] == bad_first["errors"]
 
 
@@ -275,7 +279,8 @@ def test_a_malformed_command_is_answered_rejected_without_an_id(
 
     assert answer["status"] == "rejected"
     assert answer["command_id"] is None
-    assert answer["errors"][0]["path"] == path and words in answer["errors"][0]["message"]
+    assert answer["errors"][0]["path"] == path
+    assert words in answer["errors"][0]["message"]
     assert changes(node.plant) == before
 
 
@@ -350,10 +355,8 @@ def test_a_type_left_out_of_allow_is_refused(make_node: Callable[..., CommandNod
     allowed = node.send(command("stock.count", part="BOLT-M6", counted=4))
 
     assert refused["status"] == "rejected"
-    assert (
-        refused["errors"][0]["path"] == "$.type"
-        and "commands.allow" in refused["errors"][0]["message"]
-    )
+    assert refused["errors"][0]["path"] == "$.type"
+    assert "commands.allow" in refused["errors"][0]["message"]
     assert allowed["status"] == "applied"
     assert on_hand(node.plant, "BOLT-M6") == D(4)
 
