@@ -125,8 +125,16 @@ def cmd_reorders(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         render_table(
-            ["reorder", "part", "ordered", "received", "outstanding", "status", "reference",
-             "created_at"],  # fmt: skip
+            [
+                "reorder",
+                "part",
+                "ordered",
+                "received",
+                "outstanding",
+                "status",
+                "reference",
+                "created_at",
+            ],  # fmt: skip
             [
                 (
                     r["reorder_id"],
