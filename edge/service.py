@@ -8,6 +8,7 @@ one read by a scanner.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import Station
 from edge.domain.scanning import BarcodeLike, ScanInput, ScanOutcome, ScanProcessor
 from edge.store.catalog import CatalogCache
+from edge.store.database import BUSY_TIMEOUT_MS
 from edge.store.kept import KeptState
-from edge.store.revisions import StorageError
+from edge.store.revisions import DatabaseBusy, StorageError, is_lock_wait
 from edge.store.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,14 @@ class InventoryService:
             with self.unit_of_work() as uow:
                 result = operation(Inventory(uow, self.identity), uow)
                 uow.commit()
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, sqlite3.Error) as error:
+            # Statements sent on the driver connection (BEGIN, the batched rows)
+            # raise the driver's own errors, not SQLAlchemy's.
+            if is_lock_wait(error):
+                raise DatabaseBusy(
+                    "another process held the database's write lock for longer than "
+                    f"{BUSY_TIMEOUT_MS / 1000:g} s"
+                ) from error
             raise StorageError(f"the database could not be written: {error}") from error
         return result
 
@@ -102,9 +111,10 @@ class InventoryService:
         a time, each in a transaction of its own, so the failing scan alone is
         journaled as rejected / internal-error.
 
-        Raises :class:`StorageError` when the database cannot be written:
-        :class:`StoredInPart` when the scans taken one at a time were stored
-        up to one of them.
+        Raises :class:`StorageError` when the database cannot be written,
+        :class:`DatabaseBusy` when another process held its write lock past
+        the busy timeout; :class:`StoredInPart` (with ``busy`` telling which)
+        when the scans taken one at a time were stored up to one of them.
         """
         if not pending:
             return []
@@ -121,7 +131,8 @@ class InventoryService:
                 except _ScanFailed as failed:
                     outcomes.append(self._journal_failure(item, failed))
             except StorageError as error:
-                raise StoredInPart(str(error), outcomes) from error
+                busy = isinstance(error, DatabaseBusy)
+                raise StoredInPart(str(error), outcomes, busy=busy) from error
         return outcomes
 
     def _commit_batch(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
@@ -153,9 +164,10 @@ class InventoryService:
 class StoredInPart(StorageError):
     """The database failed after the first ``len(outcomes)`` scans were committed."""
 
-    def __init__(self, message: str, outcomes: list[ScanOutcome]) -> None:
+    def __init__(self, message: str, outcomes: list[ScanOutcome], *, busy: bool = False) -> None:
         super().__init__(message)
         self.outcomes = outcomes
+        self.busy = busy  # the failure was a lock held elsewhere, not the storage
 
 
 class _ScanFailed(Exception):
@@ -185,7 +197,7 @@ def _apply(processor: ScanProcessor, item: PendingScan) -> ScanOutcome:
                 event=True,
             )
         return processor.process(item.scan, item.barcode)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, sqlite3.Error):
         raise
     except Exception as error:
         raise _ScanFailed(str(error)) from error

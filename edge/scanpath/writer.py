@@ -10,6 +10,10 @@ and before the relay is woken to publish what it committed.
 The writer's CPU per scan is the scan path's budget: :class:`StageCpu`
 counts it by stage, and the writer logs the totals when it stops.
 
+A lock held by another process (an import, a backup, a command-line
+change) past the busy timeout is not a failure: the batch waits, unanswered,
+and is committed and answered as soon as the lock is released.
+
 When the database cannot be written (an I/O error, a full disk, free space
 below ``database.min_free_mb``), the batch's scans get bad-read feedback at
 once and wait in memory; as soon as writes succeed again they are journaled
@@ -32,7 +36,7 @@ from edge.runtime.clock import SystemClock
 from edge.runtime.logs import LoggedCode
 from edge.service import InventoryService, PendingScan, StoredInPart
 from edge.store.database import driver_reason, free_megabytes
-from edge.store.revisions import StorageError
+from edge.store.revisions import DatabaseBusy, StorageError
 from hardware.barcode import decode
 from hardware.reads import RawRead
 
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 128
 MAX_UNSTORED = 100_000
 RETRY_S = 1.0
+
+
+Answer = Callable[[bool], None] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,7 @@ class WriterStats:
     rejected: int = 0
     duplicates: int = 0
     unstored: int = 0
+    waiting: int = 0  # scans kept out by a lock held elsewhere, not yet answered
     storage_ok: bool = True
     last_error: str = ""
     cpu: StageCpu = field(default_factory=StageCpu)
@@ -112,6 +120,8 @@ class ScanWriter:
         self.stats = WriterStats()
         self._debouncers: dict[str, Debouncer] = {}
         self._unstored: deque[PendingScan] = deque()
+        self._waiting: list[tuple[PendingScan, Answer]] = []
+        self._waiting_since = 0.0
         self._lock = threading.Lock()
 
     def update_routes(self, routes: Mapping[str, ScannerRoute]) -> None:
@@ -125,6 +135,13 @@ class ScanWriter:
 
     def _run(self, stop: threading.Event) -> None:
         while True:
+            if self._waiting:
+                # Each try waits up to the busy timeout inside SQLite; at a stop, one more.
+                stopping = stop.is_set()
+                self._retry_waiting()
+                if stopping and self._waiting:
+                    self._give_up_waiting()
+                continue
             batch = self._take(timeout=0.2 if not self._unstored else RETRY_S)
             if batch:
                 self.process(batch)
@@ -170,12 +187,11 @@ class ScanWriter:
 
     def process(self, batch: list[QueuedRead]) -> list[ScanOutcome]:
         """Journal and apply one batch; answer each scanner after the commit."""
-        cpu = self.stats.cpu
         began = time.thread_time_ns()
         with self._lock:
             routes = self.routes
         pending: list[PendingScan] = []
-        answers: list[Callable[[bool], None] | None] = []
+        answers: list[Answer] = []
         for item in batch:
             route = routes.get(item.scanner_id)
             if route is None:
@@ -183,8 +199,13 @@ class ScanWriter:
                 continue
             pending.append(self._pending(item, route))
             answers.append(route.feedback)
-        decoded = time.thread_time_ns()
-        cpu.add("decode", decoded - began)
+        self.stats.cpu.add("decode", time.thread_time_ns() - began)
+        return self._store(pending, answers)
+
+    def _store(self, pending: list[PendingScan], answers: list[Answer]) -> list[ScanOutcome]:
+        """Commit decoded scans: answered when stored, held when storage fails, kept when busy."""
+        cpu = self.stats.cpu
+        began = time.thread_time_ns()
         if not self._storage_ok():
             self._hold(pending, answers, "free disk space is below database.min_free_mb")
             return []
@@ -193,22 +214,61 @@ class ScanWriter:
                 self._journal_unstored()
             outcomes = self.service.process_scans(pending)
         except StorageError as error:
-            stored = error.outcomes if isinstance(error, StoredInPart) else []
+            in_part = error if isinstance(error, StoredInPart) else None
+            stored = in_part.outcomes if in_part is not None else []
             done = len(stored)
             self._finish(pending[:done], answers[:done], stored)
-            self._hold(pending[done:], answers[done:], driver_reason(error.__cause__ or error))
+            if isinstance(error, DatabaseBusy) or (in_part is not None and in_part.busy):
+                self._wait(pending[done:], answers[done:])
+            else:
+                self._hold(pending[done:], answers[done:], driver_reason(error.__cause__ or error))
             return stored
-        cpu.add("apply", time.thread_time_ns() - decoded)
+        cpu.add("apply", time.thread_time_ns() - began)
         self.stats.storage_ok = True
         self._finish(pending, answers, outcomes)
         cpu.scans += len(pending)
         cpu.batches += 1
         return outcomes
 
+    def _wait(self, pending: list[PendingScan], answers: list[Answer]) -> None:
+        """Keep scans the lock held elsewhere kept out: unanswered, committed on the next try.
+
+        A lock is nothing the operator can see or change, so a valid scan is
+        not refused for it: the operator's beep comes when the commit does.
+        """
+        if not pending:
+            return
+        if not self._waiting:
+            # Since the oldest waiting scan was read: what its operator waits.
+            self._waiting_since = min(item.scan.at.monotonic for item in pending)
+            log.warning(
+                "another process holds the database's write lock (%s); %d scan(s) wait and "
+                "are answered when it is released",
+                "an import, a backup or a command-line change", len(pending),
+            )  # fmt: skip
+        self._waiting = list(zip(pending, answers, strict=True))
+        self.stats.waiting = len(self._waiting)
+
+    def _retry_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        self._store([item for item, _ in waiting], [answer for _, answer in waiting])
+        if not self._waiting:
+            self.stats.waiting = 0
+            log.warning("the write lock was released: %d waiting scan(s) committed, the oldest "
+                        "read %.1f s before", len(waiting),
+                        self.clock.monotonic() - self._waiting_since)  # fmt: skip
+
+    def _give_up_waiting(self) -> None:
+        """At shutdown the lock is still held: the waiting scans are refused and held."""
+        waiting, self._waiting = self._waiting, []
+        self.stats.waiting = 0
+        self._hold([item for item, _ in waiting], [answer for _, answer in waiting],
+                   "the write lock was still held elsewhere at shutdown")  # fmt: skip
+
     def _finish(
         self,
         pending: list[PendingScan],
-        answers: list[Callable[[bool], None] | None],
+        answers: list[Answer],
         outcomes: list[ScanOutcome],
     ) -> None:
         """Answer the operators of committed scans, then wake the relay, then log."""
@@ -251,7 +311,7 @@ class ScanWriter:
     def _hold(
         self,
         pending: list[PendingScan],
-        answers: list[Callable[[bool], None] | None],
+        answers: list[Answer],
         why: str,
     ) -> None:
         """Keep scans that could not be stored; tell each operator at once."""
@@ -271,7 +331,16 @@ class ScanWriter:
 
     def _journal_unstored(self) -> None:
         held = list(self._unstored)
-        self._log_outcomes(held, self.service.process_scans(held))
+        try:
+            outcomes = self.service.process_scans(held)
+        except StoredInPart as error:
+            # Those journaled stay journaled: only the rest are held for the next try.
+            for _ in error.outcomes:
+                self._unstored.popleft()
+            self.stats.unstored = len(self._unstored)
+            self.stats.rejected += len(error.outcomes)
+            raise StorageError(str(error)) from error.__cause__
+        self._log_outcomes(held, outcomes)
         log.warning("database writable again: %d held scans journaled as rejected", len(held))
         self._unstored.clear()
         self.stats.unstored = 0

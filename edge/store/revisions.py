@@ -14,6 +14,7 @@ from pathlib import Path
 
 __all__ = [
     "MIGRATIONS",
+    "DatabaseBusy",
     "SchemaError",
     "StorageError",
     "check_revision",
@@ -28,6 +29,29 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class StorageError(Exception):
     """The database cannot be opened or written."""
+
+
+class DatabaseBusy(StorageError):
+    """Another connection held the write lock for longer than the busy timeout.
+
+    Not a failure of the storage: the same write succeeds once the lock is
+    released (an import, a backup or a command-line process finishing).
+    """
+
+
+def is_lock_wait(error: BaseException) -> bool:
+    """Whether a driver error means the lock was held elsewhere, not that writing failed.
+
+    SQLITE_BUSY (and its extended codes) and SQLITE_LOCKED; the error may be
+    wrapped by SQLAlchemy (``orig``).
+    """
+    orig = getattr(error, "orig", None) or error
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (
+        isinstance(orig, sqlite3.OperationalError)
+        and code is not None
+        and (code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
+    )
 
 
 class SchemaError(StorageError):
