@@ -126,15 +126,9 @@ def cmd_reorders(args: argparse.Namespace) -> int:
     print(
         render_table(
             [
-                "reorder",
-                "part",
-                "ordered",
-                "received",
-                "outstanding",
-                "status",
-                "reference",
-                "created_at",
-            ],  # fmt: skip
+                *("reorder", "part", "ordered", "received", "outstanding", "status"),
+                *("reference", "created_at"),
+            ],
             [
                 (
                     r["reorder_id"],
