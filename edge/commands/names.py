@@ -20,6 +20,3 @@ COMMAND_TYPES: Final = (
     "republish",
 )
 """Every command type, as the last topic level and the payload's ``type`` spell it."""
-
-MASTER_DATA_TYPES: Final = frozenset({"items.upsert", "bom.replace", "cards.upsert"})
-"""The types that change the catalog, so ``if_catalog_version`` applies to them."""
