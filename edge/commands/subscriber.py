@@ -67,7 +67,12 @@ class _Gone:
     reason: str
 
 
-_Inbox = queue.SimpleQueue[_Connected | _Gone | mqtt.MQTTMessage]
+@dataclass(frozen=True, slots=True)
+class _Subscribed:
+    refused: tuple[str, ...]  # the filters the broker refused, with its reason
+
+
+_Inbox = queue.SimpleQueue[_Connected | _Gone | _Subscribed | mqtt.MQTTMessage]
 
 
 class CommandSubscriber:
@@ -140,7 +145,18 @@ class CommandSubscriber:
         ) -> None:
             inbox.put(_Gone(str(reason)))
 
+        def on_subscribe(
+            _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object
+        ) -> None:
+            refused = tuple(
+                f"{topic_filter} ({code})"
+                for topic_filter, code in zip(self._filters, codes, strict=False)
+                if code.is_failure
+            )
+            inbox.put(_Subscribed(refused))
+
         client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
         client.on_message = on_message
         client.on_disconnect = on_disconnect
         try:
@@ -195,6 +211,11 @@ class CommandSubscriber:
                     ", ".join(self._filters),
                     "resumed" if item.session_present else "new",
                 )
+                continue
+            if isinstance(item, _Subscribed):
+                if item.refused:
+                    log.warning("commands: the broker refused the subscription to %s (its ACL?)",
+                                ", ".join(item.refused))  # fmt: skip
                 continue
             if not self._take(client, item, stop):
                 return

@@ -10,6 +10,7 @@ dies, and a handler on a service whose ledger write fails
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -107,7 +108,7 @@ def test_a_command_failing_unexpectedly_is_answered_rejected_and_changes_nothing
             "VALUES ('P', '', 'EA', 0, '2026-12-02T06:00:00.000Z')"))  # fmt: skip
         handler = CommandHandler(service, CommandsConfig(enabled=True))
         payload = command("stock.receive", part="P", quantity=1)
-        text = str(payload).replace("'", '"').encode()
+        text = json.dumps(payload).encode()
 
         answer = handler.handle(Incoming("t/cmd/stock.receive", "stock.receive", text, False))
         again = handler.handle(Incoming("t/cmd/stock.receive", "stock.receive", text, False))
