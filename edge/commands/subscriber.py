@@ -98,6 +98,7 @@ class CommandSubscriber:
         self._backoff = Backoff(FIRST_RETRY_S, settings.reconnect_max_s)
         self.connected = threading.Event()
         self.handled = 0  # commands answered since start
+        self._last_failure: str | None = None
 
     def status_line(self) -> str:
         state = "connected" if self.connected.is_set() else "not connected"
@@ -119,12 +120,20 @@ class CommandSubscriber:
         log.info("commands subscriber stopped")
 
     # --- connecting ----------------------------------------------------------------------
+    def _failed(self, reason: str) -> None:
+        """A failed attempt: a warning when the reason is new, then quiet until it changes."""
+        if reason != self._last_failure:
+            log.warning("commands: %s; retrying with back-off", reason)
+        else:
+            log.debug("commands: %s", reason)
+        self._last_failure = reason
+
     def _connect(self, inbox: _Inbox) -> mqtt.Client | None:
         settings = self._settings
         try:
             client = paho_client(settings, self._client_id, clean=False)
         except (ConfigError, OSError, ValueError) as error:
-            log.warning("commands: cannot build the MQTT client: %s", error)
+            self._failed(f"cannot build the MQTT client: {error}")
             return None
         client.manual_ack_set(True)
 
@@ -168,7 +177,7 @@ class CommandSubscriber:
             else:
                 client.connect(settings.host, settings.port, settings.keepalive)
         except (OSError, ValueError) as error:
-            log.debug("commands: cannot connect to %s:%d: %s", settings.host, settings.port, error)
+            self._failed(f"cannot connect to {settings.host}:{settings.port}: {error}")
             return None
         client.loop_start()
         return client
@@ -201,9 +210,10 @@ class CommandSubscriber:
                 return
             if isinstance(item, _Connected):
                 if item.reason.is_failure:
-                    log.warning("commands: the broker refused the connection: %s", item.reason)
+                    self._failed(f"the broker refused the connection: {item.reason}")
                     return
                 self._backoff.reset()
+                self._last_failure = None
                 self._subscribe(client)
                 self.connected.set()
                 log.info(

@@ -65,6 +65,8 @@ class Relay(Protocol):
 
     def status_line(self) -> str: ...
 
+    def request_republish(self) -> None: ...
+
 
 class Commands(Protocol):
     """The ``[commands]`` subscriber (edge.commands.subscriber)."""
@@ -115,12 +117,11 @@ def default_relay(config: Config, service: InventoryService, boot: int) -> Relay
 
 
 def default_commands(config: Config, service: InventoryService, relay: Relay | None) -> Commands:
-    republish = getattr(relay, "request_republish", None)
     return build_command_subscriber(
         config,
         service,
         on_committed=relay.wake if relay is not None else lambda: None,
-        republish=republish if callable(republish) else lambda: None,
+        republish=relay.request_republish if relay is not None else lambda: None,
     )
 
 
@@ -334,6 +335,8 @@ class Daemon:
             log.warning("site, node and database.path change only on restart; kept")
         if new.mqtt != old.mqtt and self.relay is not None:
             log.warning("mqtt settings change only on restart; the relay keeps the running ones")
+        if new.commands != old.commands:
+            log.warning("[commands] settings change only on restart; the running ones are kept")
         if self.writer is not None:
             self.writer.service.update_stations([station_from_config(s) for s in new.stations])
             self.writer.min_free_mb = new.database.min_free_mb
