@@ -27,7 +27,7 @@ from edge.runtime.bootstrap import build_command_subscriber
 from edge.runtime.daemon import Commands, Daemon, Relay
 from edge.service import InventoryService
 from edge.store.database import open_database
-from tests.broker import Erp, Mosquitto, poll
+from tests.broker import Erp, Mosquitto, Subscriber, poll
 from tests.integration.commands_node import command
 from tests.integration.test_supervision import InThread, _crash_logged, _line, daemons, pty
 from tests.scanner_pty import Pty
@@ -73,6 +73,7 @@ def test_a_dead_commands_subscriber_is_restarted_and_takes_commands(
     with config_path.open("a") as file:
         file.write("\n[commands]\nenabled = true\n")
     erp = Erp(broker).start()
+    events = Subscriber(broker, f"{PREFIX}/event/command-result", client_id="sup-events").start()
     try:
         daemon = Daemon(config_path, commands_factory=_dying_once)
         daemons.append(InThread(daemon))
@@ -84,10 +85,16 @@ def test_a_dead_commands_subscriber_is_restarted_and_takes_commands(
                                command("stock.receive", part="RM-GASKET", quantity=3))  # fmt: skip
 
         answer = erp.answer(correlation)
+        arrived = events.wait_for(
+            lambda ms: [m.json() for m in ms if m.json()["event_id"] == answer["event_id"]] or None,
+            "the command-result event",
+        )
     finally:
         erp.close()
+        events.close()
 
     assert answer["status"] == "applied"
+    assert [{k: v for k, v in event.items() if k != "replayed"} for event in arrived] == [answer]
     assert _crash_logged(caplog, "commands", "subscriber bug")
     assert isinstance(daemon.commands, SubscriberDyingOnce)
     assert daemon.commands.runs == 2
