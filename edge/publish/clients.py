@@ -22,8 +22,10 @@ CONNECT_TIMEOUT_S = 5.0  # TCP connect and TLS handshake
 paho_log = logging.getLogger(PAHO_LOGGER)
 
 
-def paho_client(settings: MqttConfig, client_id: str, *, clean: bool = True) -> mqtt.Client:
-    """A client for ``settings`` that never reconnects by itself.
+def paho_client(
+    settings: MqttConfig, client_id: str, *, clean: bool = True, reconnect: bool = False
+) -> mqtt.Client:
+    """A client for ``settings``; it reconnects by itself only with ``reconnect``.
 
     ``clean`` False asks for a session the broker keeps across connections
     (MQTT 3.1.1 clean session off; with MQTT 5 the caller passes
@@ -37,7 +39,7 @@ def paho_client(settings: MqttConfig, client_id: str, *, clean: bool = True) -> 
         client_id=client_id,
         protocol=protocol,
         clean_session=None if v5 else clean,
-        reconnect_on_failure=False,
+        reconnect_on_failure=reconnect,
     )
     client.enable_logger(paho_log)
     client.connect_timeout = CONNECT_TIMEOUT_S

@@ -1,0 +1,1 @@
+"""The reference consumer of the events nodes publish (``edge tail``)."""

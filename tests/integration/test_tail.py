@@ -1,0 +1,162 @@
+"""``edge tail`` as a process against a real Mosquitto, fed as a node feeds it.
+
+The test publishes real event payloads (rendered by the product) with QoS 1,
+as the relay does: a duplicate, an event in parts, a seq skipped; and, with a
+broker that keeps sessions, a broker restart in the middle. What ``edge tail``
+prints and its exit status are what a monitoring job would see.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from edge.domain import events, exactjson
+from tests.broker import Mosquitto, poll
+
+REPO = Path(__file__).resolve().parents[2]
+SITE, NODE = "plant-1", "line-7"
+PREFIX = f"backflush/{SITE}/{NODE}"
+STREAM = "0192c1d0-0000-7000-8000-0000000000aa"
+CEILING_S = 30.0
+
+
+def payload(seq: int, lines: int = 2) -> dict[str, Any]:
+    envelope = events.Envelope(f"00000000-0000-7000-8000-{seq:012d}", "2026-12-02T06:00:00Z",
+                               STREAM, seq, 1, SITE, NODE)  # fmt: skip
+    event = events.BackflushEvent(
+        part="FG-1", quantity=Decimal(1),
+        lines=tuple((f"C-{i}", Decimal(i + 1)) for i in range(lines)),
+        bom_hash="h", station="PACK-1", scanner="s1", scan_id=seq,
+    )  # fmt: skip
+    return exactjson.loads(exactjson.dumps(events.render(envelope, event)))  # type: ignore[no-any-return]
+
+
+class Node:
+    """Publishes as the relay does: QoS 1 to {prefix}/event/{type}, waiting for each PUBACK."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="node",
+                                  protocol=MQTTProtocolVersion.MQTTv5)  # fmt: skip
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def send(self, message: dict[str, Any]) -> None:
+        info = self.client.publish(f"{PREFIX}/event/{message['type']}",
+                                   exactjson.dumps(message), qos=1)  # fmt: skip
+        info.wait_for_publish(CEILING_S)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Tail:
+    """``edge tail`` as a process: JSON lines on stdout, its notices in a file."""
+
+    def __init__(self, config: Path, *options: str) -> None:
+        self.log = config.with_name(f"tail-{len(list(config.parent.glob('tail-*')))}.log")
+        with self.log.open("w") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "edge", "tail", "--config", str(config), *options],
+                stdout=subprocess.PIPE, stderr=sink, text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )  # fmt: skip
+
+    @property
+    def stderr(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+    def connections(self) -> int:
+        return sum("connected to" in line for line in self.stderr)
+
+    def finish(self) -> tuple[int, list[Any]]:
+        stdout, _ = self.process.communicate(timeout=CEILING_S)
+        return self.process.returncode, [exactjson.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Callable[[Mosquitto], Path]:
+    def write(broker: Mosquitto) -> Path:
+        path = tmp_path / "edge.toml"
+        site = f'[site]\nid = "{SITE}"\nnode = "{NODE}"\n'
+        mqtt = f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nkeepalive = 5\n'
+        path.write_text(f"{site}\n{mqtt}")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def node_for() -> Iterator[Callable[[Mosquitto], Node]]:
+    nodes: list[Node] = []
+
+    def make(broker: Mosquitto) -> Node:
+        nodes.append(Node(broker))
+        return nodes[-1]
+
+    yield make
+    for node in nodes:
+        node.close()
+
+
+def test_duplicates_parts_and_a_gap_as_a_monitoring_job_sees_them(
+    make_broker: Callable[..., Mosquitto],
+    config: Callable[[Mosquitto], Path],
+    node_for: Callable[[Mosquitto], Node],
+) -> None:
+    broker = make_broker()
+    tail = Tail(config(broker), "--json", "--count", "4", "--timeout", str(CEILING_S))
+    poll(lambda: tail.connections() == 1, "edge tail to subscribe", CEILING_S)
+    node = node_for(broker)
+    node.send(payload(1))
+    node.send(payload(1))  # a re-send after a lost PUBACK
+    big = payload(2, lines=5)
+    for index, (start, end) in enumerate([(0, 3), (3, 5)]):
+        node.send({**big, "part_index": index, "part_count": 2, "part_field": "lines",
+                   "lines": big["lines"][start:end]})  # fmt: skip
+    node.send(payload(4))  # seq 3 never comes
+    node.send(payload(5))
+    status, lines = tail.finish()
+    assert status == 3, tail.stderr
+    assert lines == [
+        payload(1),
+        {"tail": "duplicate", "event_id": payload(1)["event_id"]},
+        big,
+        {"tail": "gap", "node": NODE, "stream": STREAM, "first": 3, "last": 3},
+        payload(4),
+        payload(5),
+    ]
+    assert "4 events, 1 duplicates, 1 still missing" in tail.stderr[-1]
+
+
+def test_a_broker_restart_is_a_pause_not_a_gap(
+    make_broker: Callable[..., Mosquitto],
+    config: Callable[[Mosquitto], Path],
+    node_for: Callable[[Mosquitto], Node],
+) -> None:
+    broker = make_broker(persistence=True)
+    tail = Tail(config(broker), "--json", "--count", "3", "--timeout", str(CEILING_S),
+                "--client-id", "erp-tail")  # fmt: skip
+    poll(lambda: tail.connections() == 1, "edge tail to subscribe", CEILING_S)
+    node_for(broker).send(payload(1))
+    broker.stop()
+    broker.start()
+    # Published before the tail is back: its kept session holds them.
+    node = node_for(broker)
+    node.send(payload(2))
+    node.send(payload(3))
+    status, lines = tail.finish()
+    assert status == 0, tail.stderr
+    assert [line["seq"] for line in lines] == [1, 2, 3]
+    assert tail.connections() == 2
