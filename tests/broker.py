@@ -33,6 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.domain import exactjson
+from tests import contract
 
 HOST = "127.0.0.1"
 START_CEILING_S = 15.0
@@ -371,6 +372,7 @@ class Subscriber:
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
         received = Received(message.topic, bytes(message.payload), bool(message.retain),
                             time.monotonic())  # fmt: skip
+        contract.record(received.topic, received.payload)
         event = received.json() if "/event/" in received.topic else None
         with self._lock:
             self._messages.append(received)

@@ -13,7 +13,17 @@ from sqlalchemy import Engine
 
 from edge.service import InventoryService
 from edge.store.database import open_database
+from tests import contract
 from tests.shop_floor import ShopFloor, SteppingClock, make_service
+
+
+@pytest.fixture(autouse=True)
+def payloads_follow_the_contract() -> Iterator[None]:
+    """Every message a test subscriber received followed its published JSON Schema."""
+    contract.take_violations()
+    yield
+    violations = contract.take_violations()
+    assert not violations, "payloads off the contract:\n" + "\n".join(violations[:10])
 
 
 @pytest.fixture

@@ -153,6 +153,12 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command(
+        "schema",
+        "edge.cli.contract:cmd_schema",
+        "print the JSON Schema of a published payload (none: list them)",
+        (arg("name", nargs="?", metavar="NAME", help="e.g. event/backflush, stock or status"),),
+    ),
+    Command(
         "tail",
         "edge.cli.tail:cmd_tail",
         "follow the events a node (or a whole site) publishes, as a central consumer would",
@@ -162,7 +168,11 @@ COMMANDS: tuple[Command, ...] = (
             arg("--json", action="store_true", help="one JSON object per line, e.g. | jq ."),
             arg("--count", type=count_arg, metavar="N", help="stop after N events, e.g. 100"),
             arg("--timeout", type=float, metavar="S", help="stop after S seconds, e.g. 60"),
-            arg("--client-id", metavar="ID", help="a stable MQTT client id (a kept session)"),
+            arg(
+                "--client-id",
+                metavar="ID",
+                help="a stable MQTT client id, so the broker keeps the session, e.g. erp-tail-1",
+            ),
         ),
     ),
     Command(

@@ -159,8 +159,11 @@ def _subscriber(
         if reason.is_failure:
             received.put(Notice(f"the broker refused the connection: {reason}", fatal=True))
             return
-        received.put(Notice(f"connected to {settings.host}:{settings.port}, {topic}"))
         client.subscribe(topic, qos=1)
+
+    def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, codes: object, _p: object) -> None:
+        # Said once the broker has the subscription: from here on, nothing published is missed.
+        received.put(Notice(f"subscribed on {settings.host}:{settings.port} to {topic}"))
 
     def on_message(_client: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         received.put(bytes(message.payload))
@@ -171,6 +174,7 @@ def _subscriber(
         received.put(Notice(f"disconnected ({reason}); reconnecting"))
 
     client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.on_disconnect = on_disconnect
     options: dict[str, Any] = {}

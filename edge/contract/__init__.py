@@ -1,0 +1,1 @@
+"""The contract with central systems: the schemas of what the node publishes and accepts."""
