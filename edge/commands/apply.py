@@ -207,7 +207,7 @@ class CommandHandler:
             parsed.type,
             "applied",
             (),
-            catalog_version(uow.connection),
+            version,  # stock commands leave the catalog as it was
             reference=reference,
             republish=parsed.type == "republish",
         )
