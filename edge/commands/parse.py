@@ -131,30 +131,56 @@ def _not_yet(message: str) -> Callable[[Any], Any]:
     return refuse
 
 
-# Each type's fields: name -> (required, parser). The envelope's keys are added to each.
-_Field = tuple[bool, Callable[[Any], Any]]
-_FIELDS: Final[Mapping[str, Mapping[str, _Field]]] = {
-    "items.upsert": {"items": (True, _rows)},
-    "bom.replace": {"parents": (True, _rows)},
-    "cards.upsert": {"cards": (True, _rows)},
+@dataclass(frozen=True, slots=True)
+class FieldType:
+    """How one command field is read, and the JSON Schema saying the same (the contract)."""
+
+    read: Callable[[Any], Any]
+    schema: Mapping[str, Any]
+
+
+_QUANTITY_TEXT = r"^-?[0-9]+(\.[0-9]{1,6})?$"
+PART = FieldType(_part, {"type": "string", "minLength": 1, "maxLength": 64})
+QUANTITY = FieldType(
+    quantity,
+    {
+        "anyOf": [{"type": "number"}, {"type": "string", "pattern": _QUANTITY_TEXT}],
+        "description": 'an exact decimal, at most 6 places, no exponent: 12, 2.5 or "2.5"',
+    },
+)
+IDENTIFIER = FieldType(_identifier, {"type": "integer", "minimum": 1})
+TEXT = FieldType(_text, {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH})
+ROWS = FieldType(_rows, {"type": "array", "minItems": 1, "items": {"type": "object"}})
+
+
+def _refused(message: str) -> FieldType:
+    """A field this version refuses whatever its value (the schema ``false``)."""
+    return FieldType(_not_yet(message), {"not": {}, "description": message})
+
+
+# Each type's fields: name -> (required, type). The envelope's keys are added to each.
+COMMAND_FIELDS: Final[Mapping[str, Mapping[str, tuple[bool, FieldType]]]] = {
+    "items.upsert": {"items": (True, ROWS)},  # rows as in items.csv
+    "bom.replace": {"parents": (True, ROWS)},  # {"parent": P, "lines": [...]}
+    "cards.upsert": {"cards": (True, ROWS)},
     "stock.receive": {
-        "part": (True, _part),
-        "quantity": (True, quantity),
-        "reorder_id": (False, _identifier),
-        "card": (False, _not_yet(NOT_YET_KANBAN)),
-        "reference": (False, _text),
+        "part": (True, PART),
+        "quantity": (True, QUANTITY),
+        "reorder_id": (False, IDENTIFIER),
+        "card": (False, _refused(NOT_YET_KANBAN)),
+        "reference": (False, TEXT),
     },
     "stock.count": {
-        "part": (True, _part),
-        "counted": (True, quantity),
-        "counted_at": (False, _not_yet(NOT_YET_COUNTED_AT)),
+        "part": (True, PART),
+        "counted": (True, QUANTITY),
+        "counted_at": (False, _refused(NOT_YET_COUNTED_AT)),
     },
-    "reorder.ack": {"reorder_id": (True, _identifier), "reference": (True, _text)},
-    "reorder.cancel": {"reorder_id": (True, _identifier)},
+    "reorder.ack": {"reorder_id": (True, IDENTIFIER), "reference": (True, TEXT)},
+    "reorder.cancel": {"reorder_id": (True, IDENTIFIER)},
     "republish": {},
 }
 _ENVELOPE: Final = ("command_id", "type", "if_catalog_version")
-assert set(_FIELDS) == set(COMMAND_TYPES), "every command type has its fields here"
+assert set(COMMAND_FIELDS) == set(COMMAND_TYPES), "every command type has its fields here"
 
 
 # --- reading a payload -----------------------------------------------------------------
@@ -196,7 +222,7 @@ def parse_command(
             CommandError("$.if_catalog_version", "must be a catalog version (an integer >= 0)")
         )
         catalog_version = None
-    spec = _FIELDS[command_type]
+    spec = COMMAND_FIELDS[command_type]
     values: dict[str, Any] = {}
     for key, value in document.items():
         if key in _ENVELOPE:
@@ -207,7 +233,7 @@ def parse_command(
             errors.append(CommandError(path, f"unknown field for {command_type} (known: {known})"))
             continue
         try:
-            values[key] = spec[key][1](value)
+            values[key] = spec[key][1].read(value)
         except _Invalid as error:
             errors.append(CommandError(path, str(error)))
     for key, (required, _) in spec.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from edge.commands.names import COMMAND_TYPES
 from edge.commands.parse import (
@@ -17,6 +18,7 @@ from edge.commands.parse import (
     Refused,
     parse_command,
 )
+from edge.commands.schemas import command_schemas
 from edge.config import config_warnings, format_config, load_config
 
 ID = "0F1E2D3C-4B5A-4968-8776-655443322110"
@@ -170,3 +172,39 @@ def test_check_config_warns_about_commands_over_mqtt_3_1_1(tmp_path: Path) -> No
     assert [w for w in config_warnings(three) if "commands.enabled" in w] != []
     assert "Retain As Published" in next(w for w in config_warnings(three) if "commands." in w)
     assert [w for w in config_warnings(five) if "commands." in w] == []
+
+
+# --------------------------------------------------------------------------- the contract
+
+AGREEMENT = [
+    (body(part="BOLT-M6", quantity=12), True),
+    (body(part="BOLT-M6", quantity="2.5", reorder_id=3, reference="DN-1"), True),
+    (body("stock.count", part="P", counted=0), True),
+    (body("reorder.ack", reorder_id=1, reference="PO-7"), True),
+    (body("reorder.cancel", reorder_id=1), True),
+    (body("republish"), True),
+    (body("items.upsert", items=[{"part": "P"}], if_catalog_version=3), True),
+    (body("bom.replace", parents=[{"parent": "P", "lines": []}]), True),
+    (body(part="BOLT-M6", quantity="1e3"), False),
+    (body(part="BOLT-M6", quantity=True), False),
+    (body(part="BOLT-M6"), False),
+    (body(part="BOLT-M6", quantity=1, colour="red"), False),
+    (body(part="BOLT-M6", quantity=1, card="K-1"), False),
+    (body("stock.count", part="P", counted=1, counted_at="2026-12-02T06:00:00Z"), False),
+    (body("reorder.cancel", reorder_id=0), False),
+    (body("items.upsert", items=[]), False),
+    (body("republish", if_catalog_version=-1), False),
+]
+
+
+@pytest.mark.parametrize(("text", "valid"), AGREEMENT)
+def test_the_published_command_schemas_agree_with_the_parser(text: str, valid: bool) -> None:
+    document = json.loads(text)
+    schema = command_schemas()[f"cmd/{document['type']}"]
+    Draft202012Validator.check_schema(schema)
+
+    by_schema = Draft202012Validator(schema).is_valid(document)
+    by_parser = isinstance(parse(text, document["type"]), Command)
+
+    assert by_schema is valid
+    assert by_parser is valid
