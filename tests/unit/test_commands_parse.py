@@ -18,6 +18,7 @@ from edge.commands.parse import (
     Refused,
     parse_command,
 )
+from edge.cli.main import main
 from edge.commands.schemas import command_schemas
 from edge.config import config_warnings, format_config, load_config
 
@@ -208,3 +209,12 @@ def test_the_published_command_schemas_agree_with_the_parser(text: str, valid: b
 
     assert by_schema is valid
     assert by_parser is valid
+
+
+def test_edge_schema_prints_the_command_schemas(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "cmd/stock.receive"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    assert printed == command_schemas()["cmd/stock.receive"]
+    assert main(["schema"]) == 0
+    assert "cmd/republish" in capsys.readouterr().out
