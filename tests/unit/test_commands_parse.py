@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from edge.cli.main import main
 from edge.commands.names import COMMAND_TYPES
 from edge.commands.parse import (
     NOT_YET_COUNTED_AT,
@@ -18,7 +19,6 @@ from edge.commands.parse import (
     Refused,
     parse_command,
 )
-from edge.cli.main import main
 from edge.commands.schemas import command_schemas
 from edge.config import config_warnings, format_config, load_config
 
