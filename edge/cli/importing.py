@@ -14,9 +14,9 @@ from edge.masterdata.stock import import_stock
 from edge.runtime.clock import SystemClock
 
 
-def import_progress(name: str) -> Callable[[int], None]:
-    def report(rows: int) -> None:
-        print(f"{name}: {rows} rows read ...", file=sys.stderr, flush=True)
+def import_progress(name: str) -> Callable[[str], None]:
+    def report(message: str) -> None:
+        print(f"{name}: {message}", file=sys.stderr, flush=True)
 
     return report
 

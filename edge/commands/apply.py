@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from edge.commands.catalog_changes import apply_catalog_change
+from edge.commands.catalog_changes import CATALOG_CHANGES, apply_catalog_change
 from edge.commands.parse import NOT_YET_KANBAN, Command, CommandError, Refused, parse_command
 from edge.commands.results import (
     Outcome,
@@ -135,28 +135,52 @@ class CommandHandler:
         catalog_errors: list[CommandError] | None = None
         if (
             isinstance(parsed, Command)
-            and parsed.type in ("items.upsert", "bom.replace")
+            and parsed.type in CATALOG_CHANGES
             and not self._answered(parsed.command_id)
         ):
-            catalog_errors = self._catalog_change(parsed)
+            command = parsed
+            applied: list[tuple[Outcome, str]] = []
+
+            def answer_applied(inventory: Inventory, uow: SqlUnitOfWork, version: int) -> None:
+                # In the change's own transaction: the answer commits with the change.
+                outcome = Outcome(command.command_id, command.type, "applied", (), version)
+                applied.append((outcome, self._write(outcome, incoming, inventory, uow, at)))
+
+            catalog_errors = apply_catalog_change(self.service, command, answer_applied)
+            if not catalog_errors:
+                return self._answer(incoming, *applied[-1])
 
         def operation(inventory: Inventory, uow: SqlUnitOfWork) -> tuple[Outcome, str]:
             outcome = self._outcome(
                 parsed, incoming, inventory, uow, at=at, catalog_errors=catalog_errors
             )
-            event = CommandResultEvent(
-                outcome.command_id,
-                outcome.command_type,
-                outcome.status,
-                tuple(error.as_json() for error in outcome.errors),
-                catalog_version=outcome.catalog_version,
-                first_status=outcome.first_status,
-            )
-            if outcome.logged:
-                log_outcome(uow.connection, outcome, topic=incoming.topic, at=at)
-            return outcome, inventory.record(event, at)
+            return outcome, self._write(outcome, incoming, inventory, uow, at)
 
-        outcome, event_id = self.service.transact(operation)
+        return self._answer(incoming, *self.service.transact(operation))
+
+    def _write(
+        self,
+        outcome: Outcome,
+        incoming: Incoming,
+        inventory: Inventory,
+        uow: SqlUnitOfWork,
+        at: Moment,
+    ) -> str:
+        """The command's row (by id) and its command-result event, in the open transaction."""
+        event = CommandResultEvent(
+            outcome.command_id,
+            outcome.command_type,
+            outcome.status,
+            tuple(error.as_json() for error in outcome.errors),
+            catalog_version=outcome.catalog_version,
+            first_status=outcome.first_status,
+        )
+        if outcome.logged:
+            log_outcome(uow.connection, outcome, topic=incoming.topic, at=at)
+        return inventory.record(event, at)
+
+    def _answer(self, incoming: Incoming, outcome: Outcome, event_id: str) -> Answer:
+        """After the commit: wake the relay, log the outcome, read the answer back."""
         self._on_committed()
         if outcome.republish:
             self._republish()
@@ -236,17 +260,6 @@ class CommandHandler:
         else:  # a type parse accepts has a branch here
             raise RuntimeError(f"no apply step for {kind}")
         return None
-
-    def _catalog_change(self, command: Command) -> list[CommandError]:
-        """Items or BOMs through the master-data apply path (its own transaction)."""
-        wanted = command.if_catalog_version
-        if wanted is not None:
-            with self.service.engine.connect() as connection:
-                version = catalog_version(connection)
-            if wanted != version:
-                return [_stale_catalog(wanted, version)]
-        rows = command.fields["items" if command.type == "items.upsert" else "parents"]
-        return apply_catalog_change(self.service, command.type, rows)
 
     def _answered(self, command_id: str) -> bool:
         with self.service.engine.connect() as connection:

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from edge.domain.bom import Lines
-from edge.domain.event_layout import ONLY_WHEN_TRUE, CommandErrors
+from edge.domain.event_layout import ONLY_WHEN_TRUE, CommandErrors, PartBalances
 from edge.domain.events import EVENT_SCHEMA, EVENT_TYPES, REPLAYED, Envelope, Event
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -70,6 +70,20 @@ def _type_schema(hint: Any) -> dict[str, Any]:
                 "type": "object",
                 "properties": {"part": {"type": "string"}, "quantity": dict(QUANTITY)},
                 "required": ["part", "quantity"],
+                "additionalProperties": False,
+            },
+        }
+    if hint == PartBalances:
+        return {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "part": {"type": "string"},
+                    "on_hand": dict(QUANTITY),
+                    "uom": {"type": "string"},
+                },
+                "required": ["part", "on_hand", "uom"],
                 "additionalProperties": False,
             },
         }

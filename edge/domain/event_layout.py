@@ -26,6 +26,10 @@ CommandErrors = tuple[Mapping[str, str], ...]
 """A command result's ``errors``: ``[{"path": ..., "message": ...}, ...]``."""
 
 
+PartBalances = tuple[tuple[str, Decimal, str], ...]
+"""(part, on_hand, uom) of many parts: ``[{"part": ..., "on_hand": ..., "uom": ...}, ...]``."""
+
+
 class UnreadableEvent(ValueError):
     """A payload that is not one of the events in :data:`EVENT_TYPES`."""
 
@@ -60,8 +64,17 @@ def _read_lines(value: Any) -> Lines:
     return tuple((line["part"], _as_decimal(line["quantity"])) for line in value)
 
 
+def _write_balances(balances: PartBalances) -> list[dict[str, Any]]:
+    return [{"part": part, "on_hand": on_hand, "uom": uom} for part, on_hand, uom in balances]
+
+
+def _read_balances(value: Any) -> PartBalances:
+    return tuple((row["part"], _as_decimal(row["on_hand"]), row["uom"]) for row in value)
+
+
 _ENCODERS: dict[Any, Callable[[Any], Any]] = {
     Lines: lines_payload,
+    PartBalances: _write_balances,
     tuple[int, ...]: list,
 }
 _DECODERS: dict[Any, Callable[[Any], Any]] = {
@@ -69,6 +82,7 @@ _DECODERS: dict[Any, Callable[[Any], Any]] = {
     Decimal | None: _as_decimal,
     Lines: _read_lines,
     tuple[int, ...]: tuple,
+    PartBalances: _read_balances,
     CommandErrors: tuple,
 }
 

@@ -17,6 +17,7 @@ payload is read from the classes alone:
 * ``Decimal`` is an exact JSON number;
 * ``Lines`` is ``[{"part": ..., "quantity": ...}, ...]``;
 * ``tuple[int, ...]`` is a JSON array;
+* ``PartBalances`` is ``[{"part": ..., "on_hand": ..., "uom": ...}, ...]``;
 * a field declared with :data:`ONLY_WHEN_TRUE` is written only when true.
 """
 
@@ -34,6 +35,7 @@ from edge.domain.bom import Lines
 from edge.domain.event_layout import (
     ONLY_WHEN_TRUE,
     CommandErrors,
+    PartBalances,
     UnreadableEvent,
     layout_of,
 )
@@ -243,6 +245,24 @@ class RestoredEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OpeningBalancesEvent(Event):
+    """Opening balances of many parts (an opening-stock import), instead of one event each.
+
+    An import of N parts sends ``batches`` = ceil(N / OPENING_PARTS_PER_EVENT)
+    of these, numbered by ``batch`` from 1; each part is in exactly one.
+    """
+
+    TYPE: ClassVar[str] = "opening-balances"
+
+    batch: int
+    batches: int
+    parts: PartBalances
+
+    def summary(self) -> str:
+        return f"{len(self.parts)} opening balances (batch {self.batch} of {self.batches})"
+
+
+@dataclass(frozen=True, slots=True)
 class CommandResultEvent(Event):
     """The answer to a command from a central system (SPEC §11), applied or not.
 
@@ -272,7 +292,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     cls.TYPE: cls
     for cls in (BackflushEvent, ScrapEvent, BuildEvent, VoidEvent, ReceiptEvent, CountEvent,
                 LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
-                RestoredEvent, CommandResultEvent)
+                RestoredEvent, OpeningBalancesEvent, CommandResultEvent)
 })  # fmt: skip
 """Every event type by its ``TYPE``."""
 

@@ -9,6 +9,7 @@ unit of work commits all of it together or none of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from typing import Any, Literal
 from edge.domain import events, ids
 from edge.domain.bom import Explosion, Lines
 from edge.domain.model import Item, ReorderPolicy
+from edge.domain.opening import Opening, opening_batches
 from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, add, sub
 from edge.domain.reorder import low_stock, reorder_quantity
@@ -32,6 +34,23 @@ class Rejection(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+def not_a_stock_item(part: str, *, known: bool) -> Rejection:
+    """Why ``part`` holds no stock: not in the catalog, or (``known``) a phantom assembly."""
+    if not known:
+        return Rejection("unknown-part", f"unknown part {part!r}")
+    return Rejection(
+        "phantom-part",
+        f"{part!r} is a phantom assembly (stocked = false): it has no stock of its own",
+    )
+
+
+def has_history(part: str) -> Rejection:
+    """The refusal of an opening balance for a part that already has ledger rows."""
+    return Rejection(
+        "has-history", f"{part!r} already has stock history; use `edge count {part} QTY` instead"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +77,17 @@ class Posted:
     lines: Lines = ()
 
 
+@dataclass(slots=True)
+class _Followed:
+    """What the stock rules found for a transaction's parts, written after its own event."""
+
+    low: list[events.Event]
+    reorders: list[events.Event]
+    snapshots: list[tuple[str, dict[str, Any]]]
+    at: Moment
+    stamp: str  # RFC 3339 of ``at``
+
+
 @dataclass
 class _Transaction:
     txn_id: int
@@ -80,13 +110,8 @@ class Inventory:
     def stock_item(self, part: str) -> Item:
         """The item, which must exist and hold stock of its own (not a phantom)."""
         item = self.store.item(part)
-        if item is None:
-            raise Rejection("unknown-part", f"unknown part {part!r}")
-        if not self.store.bom_graph().is_stocked(part):
-            raise Rejection(
-                "phantom-part",
-                f"{part!r} is a phantom assembly (stocked = false): it has no stock of its own",
-            )
+        if item is None or not self.store.bom_graph().is_stocked(part):
+            raise not_a_stock_item(part, known=item is not None)
         return item
 
     def on_order(self, part: str) -> Decimal:
@@ -275,10 +300,7 @@ class Inventory:
         """Post an opening balance; only for a part with no ledger rows yet."""
         self.stock_item(part)
         if self.store.has_ledger_rows(part):
-            raise Rejection(
-                "has-history",
-                f"{part!r} already has stock history; use `edge count {part} QTY` instead",
-            )
+            raise has_history(part)
         txn = self._begin("opening", at, Origin(), part=part, quantity=quantity)
         self._post(txn, part, quantity, None)
         event = events.CountEvent(
@@ -286,6 +308,36 @@ class Inventory:
         )
         event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id)
+
+    def open_stock(self, openings: Sequence[Opening], at: Moment) -> list[str]:
+        """Post many opening balances: ledger rows and a balance per part, told in batches.
+
+        Every part must be a stock item without ledger rows; the caller checks
+        that for all of them at once (:meth:`opening` asks one part at a time).
+        Each batch (opening.py) is one transaction row and one
+        ``opening-balances`` event, followed by its parts' low-stock and
+        reorder events. The event ids, in order.
+        """
+        batches = opening_batches(openings)
+        event_ids: list[str] = []
+        for number, batch in enumerate(batches, start=1):
+            txn = self._begin("opening", at, Origin())
+            out = _Followed([], [], [], at, rfc3339(at.wall))
+            for entry in batch:
+                part = entry.part
+                self.store.append_ledger(txn.txn_id, part, entry.on_hand, "opening",
+                                         bom_hash=None, scan_id=None)  # fmt: skip
+                self._stock_rules(part, Balance(ZERO), entry.on_hand, entry.item,
+                                  entry.on_order, out)  # fmt: skip
+            balances = tuple((entry.part, entry.on_hand, entry.item.uom) for entry in batch)
+            event_id = self._emit(events.OpeningBalancesEvent(number, len(batches), balances), at)
+            self.store.set_transaction_event(txn.txn_id, event_id)
+            for follow_up in [*out.low, *out.reorders]:
+                self._emit(follow_up, at)
+            for part, payload in out.snapshots:
+                self.store.put_stock_snapshot(part, payload)
+            event_ids.append(event_id)
+        return event_ids
 
     def cancel_reorder(self, reorder_id: int, at: Moment) -> str:
         reorder = self.store.reorder(reorder_id)
@@ -356,40 +408,14 @@ class Inventory:
         self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
     ) -> str:
         """Run the stock rules on every touched part and write the events in order."""
-        low: list[events.Event] = []
-        reorders: list[events.Event] = []
-        snapshots: list[tuple[str, dict[str, Any]]] = []
         stamp = rfc3339(txn.at.wall)
+        out = _Followed([], [], [], txn.at, stamp)
+        low, reorders, snapshots = out.low, out.reorders, out.snapshots
         store = self.store
         for part in sorted(txn.before):
-            before = txn.before[part]
-            after = txn.on_hand[part]
             item = store.item(part)
-            policy = item.policy if item is not None else _NO_POLICY
-            verdict = low_stock(
-                before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
-            )
-            store.save_balance(part, Balance(after, verdict.armed))
-            if verdict.fire:
-                low.append(
-                    events.LowStockEvent(part, after, policy.reorder_point, verdict.negative)
-                )
             on_order = store.on_order(part)  # before this transaction's new reorder
-            suggested = reorder_quantity(policy, add(after, on_order))
-            if suggested is not None:
-                reorder_id = store.add_reorder(part, suggested, txn.at)
-                reorders.append(
-                    events.ReorderEvent(
-                        reorder_id,
-                        part,
-                        quantity=suggested,
-                        on_hand=after,
-                        on_order=on_order,
-                        reorder_point=policy.reorder_point,
-                    )
-                )
-                on_order = store.on_order(part)
-            snapshots.append((part, events.stock_payload(part, after, on_order, item, stamp)))
+            self._stock_rules(part, txn.before[part], txn.on_hand[part], item, on_order, out)
         for part in sorted(txn.on_order_changed - txn.before.keys()):
             on_hand = store.balance(part).on_hand
             payload = events.stock_payload(part, on_hand, store.on_order(part), store.item(part),
@@ -402,6 +428,41 @@ class Inventory:
         for part, payload in snapshots:
             store.put_stock_snapshot(part, payload)
         return event_id
+
+    def _stock_rules(  # noqa: PLR0917 - called in two loops that have every value at hand
+        self,
+        part: str,
+        before: Balance,
+        after: Decimal,
+        item: Item | None,
+        on_order: Decimal,
+        out: _Followed,
+    ) -> None:
+        """Save the part's new balance; add its low-stock, reorder and snapshot to ``out``."""
+        store = self.store
+        policy = item.policy if item is not None else _NO_POLICY
+        verdict = low_stock(
+            before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
+        )
+        store.save_balance(part, Balance(after, verdict.armed))
+        if verdict.fire:
+            out.low.append(events.LowStockEvent(part, after, policy.reorder_point,
+                                                verdict.negative))  # fmt: skip
+        suggested = reorder_quantity(policy, add(after, on_order))
+        if suggested is not None:
+            reorder_id = store.add_reorder(part, suggested, out.at)
+            out.reorders.append(
+                events.ReorderEvent(
+                    reorder_id,
+                    part,
+                    quantity=suggested,
+                    on_hand=after,
+                    on_order=on_order,
+                    reorder_point=policy.reorder_point,
+                )
+            )
+            on_order = store.on_order(part)
+        out.snapshots.append((part, events.stock_payload(part, after, on_order, item, out.stamp)))
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()

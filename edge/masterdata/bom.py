@@ -1,77 +1,96 @@
-"""Importing bom.csv: each parent named in the file gets exactly the lines the file gives it."""
+"""bom.csv and ``bom.replace``: each parent named gets exactly the lines given for it.
+
+:func:`validate_bom` turns rows into the complete new lines of each parent,
+checked against a snapshot of the catalog (unknown parts, phantoms with
+reorder fields, cycles through the whole resulting graph), outside the
+write lock; :func:`write_bom` replaces them with bulk statements in the
+apply transaction (apply.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection
 
 from edge.domain.bom import BomCycleError, find_cycle
 from edge.domain.catalog import bom_line_problems, bom_parent_problems
-from edge.domain.model import BomLine, ReorderPolicy
-from edge.domain.quantity import ZERO, from_storage, to_storage
-from edge.masterdata.csv_files import CsvFile, Progress, Row, raise_if_errors, read_csv
+from edge.domain.inventory import Inventory
+from edge.domain.model import BomLine, Item
+from edge.domain.quantity import ZERO, to_storage
+from edge.masterdata.csv_files import Progress, read_csv
+from edge.masterdata.fields import Fields, Rows
 from edge.masterdata.summary import ImportSummary
+from edge.masterdata.transaction import Applied, InTransaction, Plan, apply_change
 from edge.service import InventoryService
-from edge.store import schema
+from edge.store import catalog_writes
+from edge.store.unit_of_work import SqlUnitOfWork
 
 BOM_COLUMNS = ("parent", "component", "qty_per", "scrap_pct")
+
+_Lines = dict[str, list[tuple[BomLine, Fields]]]
+
+
+def replace_boms(
+    service: InventoryService,
+    rows: Rows,
+    *,
+    if_catalog_version: int | None = None,
+    progress: Progress | None = None,
+    in_transaction: InTransaction | None = None,
+) -> Applied:
+    """Give each parent of ``rows`` (CSV lines, or json_bom_rows) exactly its lines there."""
+    return apply_change(service, rows, BOMS, if_catalog_version=if_catalog_version,
+                        progress=progress, in_transaction=in_transaction)  # fmt: skip
 
 
 def import_bom(
     service: InventoryService, path: Path, progress: Progress | None = None
 ) -> ImportSummary:
+    """``edge import bom FILE``."""
     file = read_csv(path, BOM_COLUMNS, ("parent", "component", "qty_per"), progress)
-    raise_if_errors(file)
-    with service.unit_of_work() as uow:
-        columns = schema.items.c
-        policy_columns = (
-            columns.part,
-            columns.stocked,
-            columns.reorder_point,
-            columns.reorder_qty,
-            columns.max_qty,
-            columns.order_multiple,
-        )
-        items = {row.part: row for row in uow.connection.execute(select(*policy_columns))}
-        new_lines = _parse_bom(file, set(items))
-        raise_if_errors(file)
-        boms: dict[str, list[BomLine]] = {}
-        for row in uow.connection.execute(select(schema.bom_lines)):
-            boms.setdefault(row.parent, []).append(
-                BomLine(row.parent, row.component, Decimal(row.qty_per), Decimal(row.scrap_pct))
-            )
-        for parent in new_lines:
-            boms[parent] = [line for line, _ in new_lines[parent]]
-        _check_bom_graph(file, boms, new_lines, items)
-        raise_if_errors(file)
-        for parent, lines in new_lines.items():
-            uow.connection.execute(
-                delete(schema.bom_lines).where(schema.bom_lines.c.parent == parent)
-            )
-            for line, _ in lines:
-                uow.connection.execute(
-                    schema.bom_lines.insert().values(
-                        parent=line.parent,
-                        component=line.component,
-                        qty_per=to_storage(line.qty_per),
-                        scrap_pct=to_storage(line.scrap_pct),
-                    )
-                )
-        uow.bump_catalog()
-        uow.commit()
-    total = sum(len(lines) for lines in new_lines.values())
-    return ImportSummary(total, parents=len(new_lines))
+    return replace_boms(service, file, progress=progress).summary
 
 
-def _parse_bom(file: CsvFile, parts: set[str]) -> dict[str, list[tuple[BomLine, Row]]]:
-    lines: dict[str, list[tuple[BomLine, Row]]] = {}
-    seen: dict[tuple[str, str], int] = {}
-    for row in file.rows:
+@dataclass(frozen=True, slots=True)
+class BomChange:
+    lines: dict[str, list[BomLine]]  # by parent: its complete new BOM
+
+    def summary(self) -> ImportSummary:
+        total = sum(len(lines) for lines in self.lines.values())
+        return ImportSummary(total, parents=len(self.lines))
+
+
+def validate_bom(rows: Rows, snapshot: Connection) -> BomChange:
+    """The new BOMs ``rows`` give, checked against ``snapshot``; errors recorded in ``rows``."""
+    items = catalog_writes.all_items(snapshot)
+    new_lines = _parse_bom(rows, items)
+    if rows.errors:
+        return BomChange({})
+    boms = catalog_writes.all_bom_lines(snapshot)
+    for parent in new_lines:
+        boms[parent] = [line for line, _ in new_lines[parent]]
+    _check_bom_graph(boms, new_lines, items)
+    return BomChange({parent: [line for line, _ in lines] for parent, lines in new_lines.items()})
+
+
+def write_bom(_inventory: Inventory, uow: SqlUnitOfWork, change: BomChange) -> None:
+    catalog_writes.replace_bom_lines(uow.connection, [
+        (parent, [(line.component, to_storage(line.qty_per), to_storage(line.scrap_pct))
+                  for line in lines])
+        for parent, lines in change.lines.items()
+    ])  # fmt: skip
+
+
+BOMS: Plan[BomChange] = Plan(validate_bom, write_bom, changes_catalog=True)
+
+
+def _parse_bom(rows: Rows, items: dict[str, Item]) -> _Lines:
+    lines: _Lines = {}
+    seen: dict[tuple[str, str], str] = {}
+    for row in rows.rows:
         parent = row.part("parent")
         component = row.part("component")
         qty_per = row.positive("qty_per", required=True)
@@ -79,7 +98,7 @@ def _parse_bom(file: CsvFile, parts: set[str]) -> dict[str, list[tuple[BomLine, 
         if scrap_pct < ZERO:
             row.error("scrap_pct", "cannot be negative")
         for name, value in (("parent", parent), ("component", component)):
-            if value is not None and value not in parts:
+            if value is not None and value not in items:
                 row.error(name, f"unknown part {value!r}: import it in items.csv first")
         if parent is None or component is None or qty_per is None:
             continue
@@ -91,23 +110,19 @@ def _parse_bom(file: CsvFile, parts: set[str]) -> dict[str, list[tuple[BomLine, 
         key = (parent, component)
         if key in seen:
             row.error("component", f"duplicate line for {parent} -> {component} "
-                      f"(first on line {seen[key]})")  # fmt: skip
+                      f"(first {seen[key]})")  # fmt: skip
             continue
-        seen[key] = row.line
+        seen[key] = row.place
         lines.setdefault(parent, []).append((line, row))
     return lines
 
 
 def _check_bom_graph(
-    file: CsvFile,
-    boms: dict[str, list[BomLine]],
-    new_lines: dict[str, list[tuple[BomLine, Row]]],
-    items: Mapping[str, Any],
+    boms: dict[str, list[BomLine]], new_lines: _Lines, items: dict[str, Item]
 ) -> None:
     cycle = find_cycle(boms)
     if cycle is not None:
-        # Name the line of this file that is an edge of the cycle, not just any line
-        # of a parent on it.
+        # Name the row that is an edge of the cycle, not just any row of a parent on it.
         edges = set(pairwise(cycle))
         rows = [pair for parent in cycle if parent in new_lines for pair in new_lines[parent]]
         closing = [row for line, row in rows if (line.parent, line.component) in edges]
@@ -117,20 +132,4 @@ def _check_bom_graph(
             rows[0][1].error(None, str(BomCycleError(cycle)))
     for parent, lines in new_lines.items():
         item = items[parent]
-        lines[0][1].report(
-            bom_parent_problems(parent, stocked=bool(item.stocked), policy=_reorder_policy(item))
-        )
-
-
-def _reorder_policy(item: Any) -> ReorderPolicy:
-    """The reorder fields of an items row as stored (lead time left out: no rule reads it)."""
-    return ReorderPolicy(
-        reorder_point=_quantity(item.reorder_point),
-        reorder_qty=_quantity(item.reorder_qty),
-        max_qty=_quantity(item.max_qty),
-        order_multiple=_quantity(item.order_multiple),
-    )
-
-
-def _quantity(text: str | None) -> Decimal | None:
-    return None if text is None else from_storage(text)
+        lines[0][1].report(bom_parent_problems(parent, stocked=item.stocked, policy=item.policy))

@@ -2,28 +2,30 @@
 
 Every file is read and checked completely before anything is written; every
 problem is reported with file, line and column, and the database changes
-only when there is none. The modules beside this one (items, bom, stock)
-apply a checked file in one transaction.
+only when there is none. A record is one implementation of
+:class:`~edge.masterdata.fields.Fields` (json_rows.py is the other), so the
+validators and the apply path (apply.py) never ask where a row came from.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from edge.domain.catalog import CatalogProblem
 from edge.domain.model import PartError, validate_part
-from edge.domain.quantity import ZERO, QuantityError, parse_quantity
+from edge.domain.quantity import QuantityError, parse_quantity
+from edge.masterdata.fields import Fields, ImportRefused, Rows
 
-MAX_ERRORS_SHOWN = 50
+__all__ = ["CellError", "CsvFile", "ImportRefused", "Row", "read_csv"]
+
 PROGRESS_EVERY = 5000
 
-Progress = Callable[[int], None]
+Progress = Callable[[str], None]  # told what the work has reached (see transaction.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,44 +36,48 @@ class CellError:
     name: str | None
     message: str
 
-    def __str__(self) -> str:
+    @property
+    def where(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         if self.column is not None:
             where += f":{self.column}"
         if self.name is not None:
             where += f" ({self.name})"
-        return f"{where}: {self.message}"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
 
 
-class ImportRefused(Exception):
-    """An import refused; nothing was written."""
-
-    def __init__(self, errors: Sequence[CellError]) -> None:
-        self.errors = list(errors)
-        shown = [str(error) for error in self.errors[:MAX_ERRORS_SHOWN]]
-        if len(self.errors) > MAX_ERRORS_SHOWN:
-            shown.append(f"... and {len(self.errors) - MAX_ERRORS_SHOWN} more problems")
-        super().__init__("\n".join(shown))
-
-
-@dataclass
-class Row:
+class Row(Fields):
     """One CSV record with its position, for precise error messages."""
 
-    file: str
-    line: int
-    cells: dict[str, str]
-    columns: dict[str, int]
-    errors: list[CellError]
+    __slots__ = ("cells", "columns", "errors", "file", "line")
+
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        cells: dict[str, str],
+        columns: dict[str, int],
+        errors: list[Any],
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.cells = cells
+        self.columns = columns
+        self.errors = errors
+
+    @property
+    def place(self) -> str:
+        return f"on line {self.line}"
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
 
     def error(self, name: str | None, message: str) -> None:
         column = self.columns.get(name) if name is not None else None
         self.errors.append(CellError(self.file, self.line, column, name, message))
-
-    def report(self, problems: Iterable[CatalogProblem]) -> None:
-        """Record the domain's verdicts on this row's values, each at its field's column."""
-        for problem in problems:
-            self.error(problem.field, problem.message)
 
     def text(self, name: str) -> str:
         return self.cells.get(name, "").strip()
@@ -96,27 +102,39 @@ class Row:
             self.error(name, str(error))
             return None
 
-    def positive(self, name: str, *, required: bool = False) -> Decimal | None:
-        value = self.quantity(name, required=required)
-        if value is not None and value <= ZERO:
-            self.error(name, "must be greater than 0")
+    def flag(self, name: str) -> bool:
+        value = self.text(name).lower()
+        if value in ("", "false", "no", "0"):
+            return False
+        if value in ("true", "yes", "1"):
+            return True
+        self.error(name, f"{self.text(name)!r} is not true or false")
+        return False
+
+    def whole_number(self, name: str) -> int | None:
+        text = self.text(name)
+        if not text:
             return None
-        return value
+        if not text.isascii() or not text.isdigit() or len(text) > 5:
+            self.error(name, f"{text!r} is not a whole number of days")
+            return None
+        return int(text)
+
+    def codes(self, name: str) -> list[str]:
+        return [code for code in self.cells.get(name, "").split("|") if code.strip()]
 
 
 @dataclass
-class CsvFile:
-    path: Path
-    rows: list[Row] = field(default_factory=list)
-    errors: list[CellError] = field(default_factory=list)
+class CsvFile(Rows):
+    path: Path = field(default_factory=Path)
 
 
 def read_csv(
     path: Path, columns: Sequence[str], required: Sequence[str], progress: Progress | None = None
 ) -> CsvFile:
     """Read a CSV (UTF-8, optional BOM) and check its header against ``columns``."""
-    result = CsvFile(path)
     name = path.name
+    result = CsvFile(name, path=path)
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -190,10 +208,9 @@ def _records(
             continue
         row.cells = {column: record[index - 1] for column, index in positions.items()}
         if progress is not None and count % PROGRESS_EVERY == 0:
-            progress(count)
+            progress(f"{count} rows read")
         yield row
 
 
-def raise_if_errors(file: CsvFile) -> None:
-    if file.errors:
-        raise ImportRefused(file.errors)
+def raise_if_errors(file: Rows) -> None:
+    file.raise_if_errors()

@@ -1,23 +1,32 @@
-"""Importing items.csv: items, their reorder fields and their aliases, added or updated by part."""
+"""items.csv and ``items.upsert``: items, reorder fields and aliases, added or updated by part.
+
+:func:`validate_items` turns rows into a complete change against a snapshot
+of the catalog, outside the write lock; :func:`write_items` writes it with
+bulk statements in the apply transaction (apply.py).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 
 from edge.domain.catalog import item_problems, reorder_fields
 from edge.domain.gtin import normalize_gtin
+from edge.domain.inventory import Inventory
 from edge.domain.model import PartError, ReorderPolicy, validate_part
 from edge.domain.quantity import to_storage
 from edge.domain.timestamps import rfc3339
-from edge.masterdata.csv_files import CsvFile, Progress, Row, raise_if_errors, read_csv
+from edge.masterdata.csv_files import Progress, read_csv
+from edge.masterdata.fields import Fields, Rows
 from edge.masterdata.summary import ImportSummary
+from edge.masterdata.transaction import Applied, InTransaction, Plan, apply_change
 from edge.service import InventoryService
-from edge.store import schema
+from edge.store import catalog_writes
+from edge.store.unit_of_work import SqlUnitOfWork
 
 ITEM_COLUMNS = (
     "part",
@@ -33,103 +42,94 @@ ITEM_COLUMNS = (
 )
 
 
+def upsert_items(
+    service: InventoryService,
+    rows: Rows,
+    *,
+    if_catalog_version: int | None = None,
+    progress: Progress | None = None,
+    in_transaction: InTransaction | None = None,
+) -> Applied:
+    """Add or update the items of ``rows`` (CSV or JSON), all or nothing."""
+    return apply_change(service, rows, ITEMS, if_catalog_version=if_catalog_version,
+                        progress=progress, in_transaction=in_transaction)  # fmt: skip
+
+
 def import_items(
     service: InventoryService, path: Path, progress: Progress | None = None
 ) -> ImportSummary:
-    file = read_csv(path, ITEM_COLUMNS, ("part",), progress)
-    raise_if_errors(file)
-    with service.unit_of_work() as uow:
-        existing = {row.part for row in uow.connection.execute(select(schema.items.c.part))}
-        parents = {
-            row.parent
-            for row in uow.connection.execute(select(schema.bom_lines.c.parent).distinct())
-        }
-        alias_owner = {
-            row.code: row.part
-            for row in uow.connection.execute(select(schema.aliases.c.code, schema.aliases.c.part))
-        }
-        records = _parse_items(file, existing, parents, alias_owner)
-        raise_if_errors(file)
-        now = rfc3339(datetime.now(UTC))
-        for record in records:
-            values = {key: value for key, value in record.items() if key != "aliases"}
-            values["updated_at"] = now
-            update = {key: value for key, value in values.items() if key != "part"}
-            uow.connection.execute(
-                sqlite_insert(schema.items)
-                .values(**values)
-                .on_conflict_do_update(index_elements=[schema.items.c.part], set_=update)
-            )
-            if record["aliases"] is not None:
-                uow.connection.execute(
-                    delete(schema.aliases).where(schema.aliases.c.part == record["part"])
-                )
-                for code in record["aliases"]:
-                    uow.connection.execute(
-                        schema.aliases.insert().values(code=code, part=record["part"])
-                    )
-        uow.bump_catalog()
-        uow.commit()
-    added = sum(1 for record in records if record["part"] not in existing)
-    return ImportSummary(len(records), added=added, updated=len(records) - added)
+    """``edge import items FILE``."""
+    return upsert_items(service, read_csv(path, ITEM_COLUMNS, ("part",), progress),
+                        progress=progress).summary  # fmt: skip
 
 
-def _parse_items(
-    file: CsvFile, existing: set[str], parents: set[str], alias_owner: dict[str, str]
-) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    file_parts = {row.text("part") for row in file.rows}
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """Items to write (values in catalog_writes.ITEM_WRITE_COLUMNS order, without the time)."""
+
+    items: list[tuple[Any, ...]]
+    aliases: list[tuple[str, list[str]]]  # parts whose aliases are replaced, with the new ones
+    added: int
+
+    def summary(self) -> ImportSummary:
+        rows = len(self.items)
+        return ImportSummary(rows, added=self.added, updated=rows - self.added)
+
+
+def validate_items(rows: Rows, snapshot: Connection) -> ItemChange:
+    """The change ``rows`` make to the catalog ``snapshot`` holds; errors recorded in ``rows``."""
+    existing = catalog_writes.item_parts(snapshot)
+    parents = catalog_writes.bom_parents(snapshot)
+    alias_owner = catalog_writes.alias_owners(snapshot)
+    items: list[tuple[Any, ...]] = []
+    aliases: list[tuple[str, list[str]]] = []
+    seen: dict[str, str] = {}
+    parts = [row.part("part") for row in rows.rows]
+    file_parts = {part for part in parts if part is not None}
     # Aliases of the parts in this file are replaced; others' stay and still collide.
     owners = {code: part for code, part in alias_owner.items() if part not in file_parts}
-    for row in file.rows:
-        part = row.part("part")
+    added = 0
+    for row, part in zip(rows.rows, parts, strict=True):
         if part is None:
             continue
         if part in seen:
-            row.error("part", f"{part!r} is listed again (first on line {seen[part]})")
+            row.error("part", f"{part!r} is listed again (first {seen[part]})")
             continue
-        seen[part] = row.line
+        seen[part] = row.place
         if part in owners:
             row.error("part", f"{part!r} is already an alias of {owners[part]!r}")
-        stocked = _bool(row, "stocked")
+        stocked = row.flag("stocked")
         policy = ReorderPolicy(
             reorder_point=row.quantity("reorder_point"),
             reorder_qty=row.positive("reorder_qty"),
             max_qty=row.positive("max_qty"),
             order_multiple=row.positive("order_multiple"),
-            lead_time_days=_lead_time(row),
+            lead_time_days=row.whole_number("lead_time_days"),
         )
         row.report(item_problems(policy, has_bom=part in parents, stocked=stocked))
-        aliases = (
-            _aliases(row, part, owners, existing | file_parts) if "aliases" in row.columns else None
-        )
-        records.append({
-            "part": part,
-            "description": row.text("description"),
-            "uom": row.text("uom") or "EA",
-            "stocked": stocked,
-            **{key: None if value is None else to_storage(value)
-               for key, value in reorder_fields(policy).items()},
-            "lead_time_days": policy.lead_time_days,
-            "aliases": aliases,
-        })  # fmt: skip
-    return records
+        if row.has("aliases"):
+            aliases.append((part, _aliases(row, part, owners, existing | file_parts)))
+        stored = [None if value is None else to_storage(value)
+                  for value in reorder_fields(policy).values()]  # fmt: skip
+        uom = row.text("uom") or "EA"
+        items.append((part, row.text("description"), uom, stocked, *stored, policy.lead_time_days))
+        added += part not in existing
+    return ItemChange(items, aliases, added)
 
 
-def _lead_time(row: Row) -> int | None:
-    text = row.text("lead_time_days")
-    if not text:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 5:
-        row.error("lead_time_days", f"{text!r} is not a whole number of days")
-        return None
-    return int(text)
+def write_items(_inventory: Inventory, uow: SqlUnitOfWork, change: ItemChange) -> None:
+    now = rfc3339(datetime.now(UTC))
+    catalog_writes.upsert_items(
+        uow.connection, [(*values, now) for values in change.items], change.aliases
+    )
 
 
-def _aliases(row: Row, part: str, owners: dict[str, str], parts: set[str]) -> list[str]:
+ITEMS: Plan[ItemChange] = Plan(validate_items, write_items, changes_catalog=True)
+
+
+def _aliases(row: Fields, part: str, owners: dict[str, str], parts: set[str]) -> list[str]:
     result: list[str] = []
-    for raw in row.cells.get("aliases", "").split("|"):
+    for raw in row.codes("aliases"):
         if not raw.strip():
             continue
         try:
@@ -146,13 +146,3 @@ def _aliases(row: Row, part: str, owners: dict[str, str], parts: set[str]) -> li
             result.append(code)
             owners[code] = part
     return result
-
-
-def _bool(row: Row, name: str) -> bool:
-    value = row.text(name).lower()
-    if value in ("", "false", "no", "0"):
-        return False
-    if value in ("true", "yes", "1"):
-        return True
-    row.error(name, f"{row.text(name)!r} is not true or false")
-    return False
