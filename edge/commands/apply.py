@@ -38,7 +38,8 @@ from edge.domain.ports import Moment
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService
 from edge.store import schema
-from edge.store.command_log import catalog_version, find_command, mark_all_stock_unpublished
+from edge.store.catalog_writes import catalog_version
+from edge.store.command_log import find_command, mark_all_stock_unpublished
 from edge.store.revisions import StorageError
 from edge.store.unit_of_work import SqlUnitOfWork
 
@@ -212,9 +213,12 @@ class CommandHandler:
                 return duplicate_of(first)
         if isinstance(parsed, Refused):
             return rejected(parsed, version, logged=not incoming.retained)
-        if catalog_errors is not None:
-            status = "rejected" if catalog_errors else "applied"
-            return Outcome(parsed.command_id, parsed.type, status, tuple(catalog_errors), version)
+        if (
+            catalog_errors
+        ):  # refused by the master-data apply path (an applied one is answered there)
+            return Outcome(
+                parsed.command_id, parsed.type, "rejected", tuple(catalog_errors), version
+            )
         wanted = parsed.if_catalog_version
         if wanted is not None and wanted != version:
             return _refused(parsed, version, _stale_catalog(wanted, version))

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from edge.store import schema
-from edge.store.counters import CATALOG, read_counter
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +52,6 @@ def log_command(
             received_at=received_at,
         )
     )
-
-
-def catalog_version(connection: Connection) -> int:
-    """The catalog's version: raised by every master-data change (items, BOMs)."""
-    return read_counter(connection, CATALOG)
 
 
 def mark_all_stock_unpublished(connection: Connection) -> int:
