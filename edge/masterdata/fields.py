@@ -120,12 +120,17 @@ class Rows:
 
     ``source`` names the input (``items.csv``, ``$.items``); ``root`` is where a
     problem with the request as a whole is reported (the file, or ``$``).
+    ``read_errors_stop``: problems found while reading refuse the rows before
+    they are validated (a CSV file with a broken header or record has no
+    trustworthy rows); JSON objects are checked each on its own, so every
+    wrong value is reported with the unknown fields.
     """
 
     source: str
     rows: list[Fields] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     root: str = ""
+    read_errors_stop: bool = True
 
     def whole(self, name: str | None, message: str) -> None:
         """A problem with the input as a whole (``name``: a field of the request, if any)."""

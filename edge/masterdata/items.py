@@ -89,6 +89,7 @@ def validate_items(rows: Rows, snapshot: Connection) -> ItemChange:
     # Aliases of the parts in this file are replaced; others' stay and still collide.
     owners = {code: part for code, part in alias_owner.items() if part not in file_parts}
     added = 0
+    known_parts = existing | file_parts  # once: per row it made a large file quadratic
     for row, part in zip(rows.rows, parts, strict=True):
         if part is None:
             continue
@@ -108,7 +109,7 @@ def validate_items(rows: Rows, snapshot: Connection) -> ItemChange:
         )
         row.report(item_problems(policy, has_bom=part in parents, stocked=stocked))
         if row.has("aliases"):
-            aliases.append((part, _aliases(row, part, owners, existing | file_parts)))
+            aliases.append((part, _aliases(row, part, owners, known_parts)))
         stored = [None if value is None else to_storage(value)
                   for value in reorder_fields(policy).values()]  # fmt: skip
         uom = row.text("uom") or "EA"

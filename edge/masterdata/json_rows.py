@@ -151,7 +151,7 @@ def json_rows(value: object, path: str, fields: Sequence[str]) -> Rows:
     Problems of shape (not an array, a row that is no object, an unknown key)
     are in the result's ``errors`` already; the values are checked when read.
     """
-    rows = Rows(path, root=_root(path))
+    rows = Rows(path, root=_root(path), read_errors_stop=False)
     for entry_path, entry in _entries(value, path, rows):
         known = _object(entry, entry_path, fields, rows)
         if known is not None:
@@ -161,7 +161,7 @@ def json_rows(value: object, path: str, fields: Sequence[str]) -> Rows:
 
 def json_bom_rows(value: object, path: str) -> Rows:
     """The lines of ``bom.replace`` parents (``$.parents``), one row per line with its parent."""
-    rows = Rows(path, root=_root(path))
+    rows = Rows(path, root=_root(path), read_errors_stop=False)
     for parent_path, entry in _entries(value, path, rows):
         parent = _object(entry, parent_path, _PARENT_FIELDS, rows)
         if parent is None:

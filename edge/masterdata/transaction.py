@@ -92,7 +92,8 @@ def apply_change(
 ) -> Applied:
     """Validate ``rows`` and apply them all, or raise :class:`ImportRefused` changing nothing."""
     tell = progress or (lambda _message: None)
-    rows.raise_if_errors()  # problems of shape, found while reading
+    if rows.read_errors_stop:
+        rows.raise_if_errors()
     count = len(rows.rows)
     for attempt in range(1, ATTEMPTS + 1):
         last = attempt == ATTEMPTS

@@ -14,7 +14,6 @@ import re
 import sqlite3
 import subprocess
 import tomllib
-from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -42,9 +41,9 @@ RFC3339_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,}(Z|\+00:00)")
 D = Decimal
 
 # Opening stock of edge/demo/data/stock.csv and the events the opening transaction writes:
-# a count event per part, then PK-BOX-S (3, reorder point 15) fires low-stock and a
-# reorder for 40 (reorder_qty 40, order_multiple 20).
-OPENING_EVENTS = 13
+# one opening-balances event with all 11 parts, then PK-BOX-S (3, reorder point 15) fires
+# low-stock and a reorder for 40 (reorder_qty 40, order_multiple 20).
+OPENING_EVENTS = 3
 
 
 def number(value: object) -> Decimal:
@@ -241,7 +240,11 @@ def test_events_json_carries_the_envelope_and_a_gapless_seq(shift: Shift):
         assert not isinstance(payload["boot"], bool)
         assert RFC3339_MS.fullmatch(payload["occurred_at"]), payload["occurred_at"]
     types = [p["type"] for p in payloads]
-    assert Counter(types[:OPENING_EVENTS]) == {"count": 11, "low-stock": 1, "reorder": 1}
+    assert types[:OPENING_EVENTS] == ["opening-balances", "low-stock", "reorder"]
+    opening = payloads[0]
+    assert (opening["batch"], opening["batches"]) == (1, 1)
+    assert len(opening["parts"]) == 11
+    assert {"part": "PK-BOX-S", "on_hand": 3, "uom": "EA"} in opening["parts"]
     # Then one transaction after another; within one: its own event, then low-stock,
     # then reorder events (SPEC 5). Shipping 2 more pumps takes SA-MOTOR-100,
     # RM-GASKET and RM-IMPELLER to their reorder points; RM-GREASE goes negative.
