@@ -445,3 +445,88 @@ def subscribed(broker: Mosquitto, topic_filter: str, **options: Any) -> Iterator
         yield subscriber
     finally:
         subscriber.close()
+
+
+# --------------------------------------------------------------------------- a central system
+
+
+class Erp:
+    """A central system sending commands: MQTT 5, QoS 1, each with a Response Topic and
+    its own Correlation Data; answers are collected by correlation."""
+
+    def __init__(
+        self,
+        broker: Mosquitto,
+        *,
+        client_id: str = "test-erp",
+        response_topic: str = "erp/answers",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.broker = broker
+        self.response_topic = response_topic
+        self._lock = threading.Lock()
+        self._answers: dict[bytes, list[Any]] = {}
+        self._subscribed = threading.Event()
+        self._sent = 0
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        self.client.reconnect_delay_set(1, 2)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *_args: self._subscribed.set()
+        self.client.on_disconnect = lambda *_args: self._subscribed.clear()
+        self.client.on_message = self._on_message
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object
+    ) -> None:
+        if not reason.is_failure:
+            client.subscribe(self.response_topic, qos=1)
+
+    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        correlation = getattr(message.properties, "CorrelationData", None) or b""
+        with self._lock:
+            self._answers.setdefault(bytes(correlation), []).append(
+                exactjson.loads(message.payload)
+            )
+
+    def start(self) -> Erp:
+        self.client.connect(self.broker.host, self.broker.port, keepalive=10)
+        self.client.loop_start()
+        poll(self._subscribed.is_set, "the ERP's subscription to its answers")
+        return self
+
+    def wait_subscribed(self) -> None:
+        """Until the ERP is (again, after a broker restart) subscribed to its answers."""
+        poll(self._subscribed.is_set, "the ERP's subscription to its answers")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def send(self, topic: str, command: Mapping[str, Any] | bytes, *, retain: bool = False,
+             answer: bool = True) -> bytes:  # fmt: skip
+        """Publish one command (a dict as JSON, bytes as they are); its correlation data."""
+        with self._lock:
+            self._sent += 1
+            correlation = f"corr-{self._sent}".encode()
+        properties = Properties(PacketTypes.PUBLISH)
+        if answer:
+            properties.ResponseTopic = self.response_topic
+            properties.CorrelationData = correlation
+        payload = command if isinstance(command, bytes) else exactjson.dumps(command).encode()
+        info = self.client.publish(topic, payload, qos=1, retain=retain, properties=properties)
+        info.wait_for_publish(WAIT_CEILING_S)
+        return correlation
+
+    def answers(self, correlation: bytes) -> list[Any]:
+        with self._lock:
+            return list(self._answers.get(correlation, []))
+
+    def answer(self, correlation: bytes, ceiling: float = WAIT_CEILING_S) -> Any:
+        """The (first) answer to the command sent with ``correlation``."""
+        found = poll(lambda: self.answers(correlation) or None, "the answer to a command", ceiling)
+        return found[0]

@@ -1,4 +1,5 @@
-"""``edge schema [NAME]``: the JSON Schemas of what the node publishes, for central developers."""
+"""``edge schema [NAME]``: the JSON Schemas of what the node publishes and the commands it
+accepts, for central developers."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 import sys
 
 from edge.cli.arguments import EXIT_OK, UsageError
+from edge.commands.schemas import command_schemas
 from edge.contract.schemas import published_schemas
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    schemas = published_schemas()
+    schemas = published_schemas() | command_schemas()
     if args.name is None:
         width = max(len(name) for name in schemas)
         for name, schema in schemas.items():

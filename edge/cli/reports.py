@@ -125,7 +125,10 @@ def cmd_reorders(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         render_table(
-            ["reorder", "part", "ordered", "received", "outstanding", "status", "created_at"],
+            [
+                *("reorder", "part", "ordered", "received", "outstanding", "status"),
+                *("reference", "created_at"),
+            ],
             [
                 (
                     r["reorder_id"],
@@ -134,6 +137,7 @@ def cmd_reorders(args: argparse.Namespace) -> int:
                     r["received"],
                     r["outstanding"],
                     r["status"] if r["close_reason"] is None else r["close_reason"],
+                    r["reference"],
                     r["created_at"],
                 )
                 for r in rows

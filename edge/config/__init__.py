@@ -23,6 +23,7 @@ from edge.config.problems import ConfigError
 from edge.config.report import config_warnings, format_config
 from edge.config.settings import (
     DEFAULT_DATABASE_PATH,
+    CommandsConfig,
     Config,
     DatabaseConfig,
     MqttConfig,
@@ -36,6 +37,7 @@ from edge.config.settings import (
 
 __all__ = [
     "DEFAULT_DATABASE_PATH",
+    "CommandsConfig",
     "Config",
     "ConfigError",
     "DatabaseConfig",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 from edge.config.problems import ConfigError, Invalid, Report, did_you_mean
 from edge.config.schema import declared
 from edge.config.settings import (
+    COMMANDS_TABLE,
     DATABASE_TABLE,
     MQTT_TABLE,
     SCANNER_TABLES,
@@ -36,7 +37,7 @@ __all__ = ["load_config"]
 
 _D = TypeVar("_D", bound="DataclassInstance")
 
-_TOP_LEVEL = ("log_level", "site", "database", "mqtt", "station", "scanner")
+_TOP_LEVEL = ("log_level", "site", "database", "mqtt", "commands", "station", "scanner")
 _LOG_LEVEL = declared(Config, "log_level").value_type
 _SCANNER_KIND = declared(ScannerConfig, "kind").value_type
 
@@ -201,6 +202,7 @@ def load_config(path: Path) -> Config:
         report.add("site", "required: the file needs a [site] table with id and node")
     database = DATABASE_TABLE.parse(document.get("database", {}), "database", report, base)
     mqtt = MQTT_TABLE.parse(document.get("mqtt", {}), "mqtt", report, base)
+    commands = COMMANDS_TABLE.parse(document.get("commands", {}), "commands", report, base)
 
     stations, stations_ok = _parse_array(
         document,
@@ -218,7 +220,7 @@ def load_config(path: Path) -> Config:
     )
     _check_scanners(scanners, stations if stations_ok else None, report)
 
-    if report.lines or site is None or database is None or mqtt is None:
+    if report.lines or site is None or database is None or mqtt is None or commands is None:
         raise ConfigError("\n".join(report.lines))
     return Config(
         source=path.absolute(),
@@ -227,5 +229,6 @@ def load_config(path: Path) -> Config:
         mqtt=mqtt,
         stations=tuple(station for _, station in stations),
         scanners=tuple(scanner for _, scanner in scanners),
+        commands=commands,
         **settings,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from edge.config.schema import Table
 from edge.config.settings import (
+    COMMANDS_TABLE,
     DATABASE_TABLE,
     MQTT_TABLE,
     SCANNER_TABLES,
@@ -40,6 +41,13 @@ def config_warnings(config: Config) -> list[str]:
             "mqtt.protocol",
             "with MQTT 3.1.1 a publish the broker refuses (an ACL denial) looks delivered "
             "and the event is lost to its consumers; use 5 unless the broker cannot",
+        )
+    if config.commands.enabled and mqtt.protocol == "3.1.1":
+        warn(
+            "commands.enabled",
+            "with MQTT 3.1.1 commands get no answer on a response topic (only the "
+            "command-result event) and a retained command cannot be told from a live one "
+            "(no Retain As Published); use 5",
         )
     if mqtt.password_file is not None:
         warn_file = _secret_file_problem(mqtt.password_file)
@@ -160,6 +168,7 @@ def format_config(config: Config) -> str:
         *_table_lines("[site]", SITE_TABLE, config.site),
         *_table_lines("[database]", DATABASE_TABLE, config.database),
         *_table_lines("[mqtt]", MQTT_TABLE, mqtt, unset=unset, after=after),
+        *_table_lines("[commands]", COMMANDS_TABLE, config.commands),
     ]
     for station in config.stations:
         lines += _table_lines("[[station]]", STATION_TABLE, station)

@@ -24,11 +24,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
+from edge.commands.names import COMMAND_TYPES
 from edge.config.addresses import DevicePath, Host, SerialUrl, TopicLevel, TopicPrefix
 from edge.config.checks import check_evdev, check_mqtt, check_serial
 from edge.config.problems import ConfigError
@@ -36,6 +37,7 @@ from edge.config.schema import Table, setting, settings_table
 from edge.config.values import (
     Bool,
     Choice,
+    ChoiceList,
     FilePath,
     Float,
     Int,
@@ -54,12 +56,14 @@ from hardware.options import BYTESIZES, PARITIES, SUFFIXES, ByteSize, Parity, Su
 from hardware.serial.framing import TERMINATORS, Terminator
 
 __all__ = [
+    "COMMANDS_TABLE",
     "DATABASE_TABLE",
     "DEFAULT_DATABASE_PATH",
     "MQTT_TABLE",
     "SCANNER_TABLES",
     "SITE_TABLE",
     "STATION_TABLE",
+    "CommandsConfig",
     "Config",
     "DatabaseConfig",
     "MqttConfig",
@@ -178,6 +182,18 @@ class MqttConfig:
 
 
 @settings_table
+class CommandsConfig:
+    """[commands]: what central systems may send over MQTT (SPEC §11)."""
+
+    # Subscribe to {prefix}/cmd/# and backflush/{site}/cmd/#; off unless asked for.
+    enabled: bool = setting(Bool(), default=False)
+    # The command types applied; any other is answered rejected.
+    allow: tuple[str, ...] = setting(ChoiceList(COMMAND_TYPES), default=COMMAND_TYPES)
+    # A larger payload is answered rejected without being read.
+    max_bytes: int = setting(Int(64, 256 * 1024 * 1024), default=1024 * 1024)
+
+
+@settings_table
 class StationConfig:
     """A [[station]] table: the domain's :class:`~edge.domain.model.Station`, field for field.
 
@@ -246,6 +262,7 @@ class Config:
     stations: tuple[StationConfig, ...]
     scanners: tuple[ScannerConfig, ...]
     log_level: str = setting(LogLevel(), default="INFO")
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
 
     @property
     def topic_prefix(self) -> str:
@@ -281,6 +298,7 @@ SITE_TABLE = Table(SiteConfig)
 DATABASE_TABLE = Table(DatabaseConfig)
 MQTT_TABLE = Table(MqttConfig, check=check_mqtt)
 STATION_TABLE = Table(StationConfig)
+COMMANDS_TABLE = Table(CommandsConfig)
 SCANNER_TABLES: Mapping[str, Table[ScannerConfig]] = {
     "evdev": Table(ScannerConfig, kind="evdev", check=check_evdev),
     "serial": Table(ScannerConfig, kind="serial", check=check_serial),

@@ -25,6 +25,7 @@ __all__ = [
     "LOG_LEVELS",
     "Bool",
     "Choice",
+    "ChoiceList",
     "FilePath",
     "Float",
     "Int",
@@ -371,6 +372,27 @@ class TextList(Value[tuple[str, ...]]):
             raise expected("an array of strings", raw)
         if not raw:
             raise Invalid("must not be empty (leave the key out to accept any reason)")
+        items: list[str] = []
+        for number, element in enumerate(raw, 1):
+            try:
+                value = self.item.parse(element)
+            except Invalid as error:
+                raise Invalid(f"item {number}: {error}") from None
+            if value in items:
+                raise Invalid(f"item {number}: {value!r} is listed twice")
+            items.append(value)
+        return tuple(items)
+
+
+class ChoiceList(Value[tuple[str, ...]]):
+    """An array of distinct strings, each one of a fixed set; empty allows none."""
+
+    def __init__(self, choices: Iterable[str]) -> None:
+        self.item = Choice(tuple(choices))
+
+    def parse(self, raw: object) -> tuple[str, ...]:
+        if not isinstance(raw, list):
+            raise expected("an array of strings", raw)
         items: list[str] = []
         for number, element in enumerate(raw, 1):
             try:

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from edge.domain.bom import Lines
-from edge.domain.event_layout import ONLY_WHEN_TRUE, PartBalances
+from edge.domain.event_layout import ONLY_WHEN_TRUE, CommandErrors, PartBalances
 from edge.domain.events import EVENT_SCHEMA, EVENT_TYPES, REPLAYED, Envelope, Event
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -84,6 +84,19 @@ def _type_schema(hint: Any) -> dict[str, Any]:
                     "uom": {"type": "string"},
                 },
                 "required": ["part", "on_hand", "uom"],
+                "additionalProperties": False,
+            },
+        }
+    if hint == CommandErrors:
+        return {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "a JSON path in the command"},
+                    "message": {"type": "string"},
+                },
+                "required": ["path", "message"],
                 "additionalProperties": False,
             },
         }

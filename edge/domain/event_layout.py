@@ -24,6 +24,10 @@ ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
 """Field metadata: the key appears in the payload only when the value is true."""
 
 
+CommandErrors = tuple[Mapping[str, str], ...]
+"""A command result's ``errors``: ``[{"path": ..., "message": ...}, ...]``."""
+
+
 PartBalances = tuple[tuple[str, Decimal, str], ...]
 """(part, on_hand, uom) of many parts: ``[{"part": ..., "on_hand": ..., "uom": ...}, ...]``."""
 
@@ -91,6 +95,7 @@ _DECODERS: dict[Any, Callable[[Any], Any]] = {
     Lines: _read_lines,
     tuple[int, ...]: tuple,
     PartBalances: _read_balances,
+    CommandErrors: tuple,
 }
 
 

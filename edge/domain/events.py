@@ -32,7 +32,13 @@ from typing import Any, ClassVar
 
 from edge.domain import exactjson
 from edge.domain.bom import Lines
-from edge.domain.event_layout import ONLY_WHEN_TRUE, PartBalances, UnreadableEvent, layout_of
+from edge.domain.event_layout import (
+    ONLY_WHEN_TRUE,
+    CommandErrors,
+    PartBalances,
+    UnreadableEvent,
+    layout_of,
+)
 from edge.domain.model import Item
 from edge.domain.quantity import format_quantity
 
@@ -256,12 +262,37 @@ class OpeningBalancesEvent(Event):
         return f"{len(self.parts)} opening balances (batch {self.batch} of {self.batches})"
 
 
+@dataclass(frozen=True, slots=True)
+class CommandResultEvent(Event):
+    """The answer to a command from a central system (SPEC §11), applied or not.
+
+    ``command_id`` and ``command_type`` are None when the command could not be
+    read that far; ``errors`` are ``{"path": JSON path, "message": ...}``;
+    ``catalog_version`` is the catalog's after the command. A ``duplicate``
+    repeats the first answer's errors and catalog version, and says its status
+    in ``first_status``.
+    """
+
+    TYPE: ClassVar[str] = "command-result"
+
+    command_id: str | None
+    command_type: str | None
+    status: str  # applied | duplicate | rejected
+    errors: CommandErrors
+    catalog_version: int
+    # A duplicate's: the status the command's first delivery got.
+    first_status: str | None = field(default=None, metadata=ONLY_WHEN_TRUE)
+
+    def summary(self) -> str:
+        first = f": {self.errors[0]['path']} {self.errors[0]['message']}" if self.errors else ""
+        return f"{self.command_type} {self.command_id} {self.status}{first}"
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     cls.TYPE: cls
     for cls in (BackflushEvent, ScrapEvent, BuildEvent, VoidEvent, ReceiptEvent, CountEvent,
                 LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
-                RestoredEvent,
-                OpeningBalancesEvent)
+                RestoredEvent, OpeningBalancesEvent, CommandResultEvent)
 })  # fmt: skip
 """Every event type by its ``TYPE``."""
 

@@ -24,6 +24,7 @@ from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
 
 _NO_POLICY = ReorderPolicy()  # an item that is not in the catalog (any more)
+MAX_REFERENCE_LENGTH = 64  # a reorder's reference from the central system (a PO number)
 
 
 class Rejection(Exception):
@@ -354,6 +355,25 @@ class Inventory:
         )
         self.store.put_stock_snapshot(part, snapshot)
         return event_id
+
+    def acknowledge_reorder(self, reorder_id: int, reference: str, at: Moment) -> None:
+        """Keep the central system's reference (a purchase order number) on an open reorder."""
+        reorder = self.store.reorder(reorder_id)
+        if reorder is None:
+            raise Rejection("unknown-reorder", f"no reorder {reorder_id}")
+        if not reorder.open:
+            raise Rejection("reorder-closed", f"reorder {reorder_id} is already closed")
+        shown = reference.strip()
+        if not shown or len(shown) > MAX_REFERENCE_LENGTH or not shown.isprintable():
+            raise Rejection(
+                "bad-reference",
+                f"a reference is 1 to {MAX_REFERENCE_LENGTH} printable characters",
+            )
+        self.store.set_reorder_reference(reorder_id, shown, at)
+
+    def record(self, event: events.Event, at: Moment) -> str:
+        """Write an event that comes with no stock change of its own (a command's answer)."""
+        return self._emit(event, at)
 
     def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
         return self._emit(events.ScanRejectedEvent(scan_id, code, reason), at)

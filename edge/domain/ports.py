@@ -189,6 +189,10 @@ class InventoryStore(ABC):
         self, reorder_id: int, *, received: Decimal, close_reason: str | None, at: Moment
     ) -> None: ...
 
+    @abstractmethod
+    def set_reorder_reference(self, reorder_id: int, reference: str, at: Moment) -> None:
+        """Keep a central system's reference (a purchase order number) on the reorder."""
+
     # --- stations ----------------------------------------------------------
     @abstractmethod
     def station_state(self, station: str) -> StationState: ...

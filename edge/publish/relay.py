@@ -89,6 +89,7 @@ class OutboxRelay:
         self._status_topic = status_topic(topic_prefix)
         self._signal = threading.Event()
         self._committed = threading.Event()  # set by wake(), cleared when the outbox is read
+        self._republish = threading.Event()  # set by request_republish(), from any thread
         self._state_lock = threading.Lock()
         self._state = RelayState()
         self._backoff = Backoff(FIRST_RETRY_S, mqtt_config.reconnect_max_s)
@@ -115,6 +116,14 @@ class OutboxRelay:
     def wake(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
         self._committed.set()
+        self._signal.set()
+
+    def request_republish(self) -> None:
+        """Publish the retained status again now (a ``republish`` command); thread-safe.
+
+        Stock states are made due again in the database by the command itself.
+        """
+        self._republish.set()
         self._signal.set()
 
     def state(self) -> RelayState:
@@ -252,6 +261,9 @@ class OutboxRelay:
                 self._shut_down(session)
                 return
             self._safely(lambda: self._housekeeping(session))
+            if self._republish.is_set():
+                self._republish.clear()
+                session.publish_status("online")
             if not self._safely(session.fill):
                 # Retries handed out by this pass may not have been published.
                 self._event_retries.release_tries()

@@ -1,4 +1,4 @@
-"""Every MQTT topic the node publishes, built here and nowhere else (SPEC §6).
+"""Every MQTT topic the node publishes or subscribes to, built here and nowhere else (SPEC §6).
 
 ``prefix`` is the validated ``topic_prefix`` of the config, by default
 :func:`default_prefix`. Standard library only and cheap to import: the
@@ -35,3 +35,18 @@ def stock_topic(prefix: str, part: str) -> str:
     would read as structure (``/``, ``+``, ``#``, spaces) is percent-encoded.
     """
     return f"{prefix}/stock/{quote(part, safe='')}"
+
+
+def command_topic(prefix: str, command_type: str) -> str:
+    """``{prefix}/cmd/{type}``: a command for this node (SPEC §11)."""
+    return f"{prefix}/cmd/{command_type}"
+
+
+def site_command_topic(site: str, command_type: str) -> str:
+    """``backflush/{site}/cmd/{type}``: a command for every node of the site."""
+    return f"backflush/{site}/cmd/{command_type}"
+
+
+def command_filters(prefix: str, site: str) -> tuple[str, ...]:
+    """What the commands subscriber subscribes to: this node's and the site's commands."""
+    return (command_topic(prefix, "+"), site_command_topic(site, "+"))

@@ -15,6 +15,9 @@ from edge.service import InventoryService
 from edge.store.database import open_database
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from edge.commands.subscriber import CommandSubscriber
     from edge.publish.relay import OutboxRelay
 
 
@@ -61,4 +64,33 @@ def build_relay(
         boot=boot,
         version=__version__,
         **options,
+    )
+
+
+def build_command_subscriber(
+    config: Config,
+    service: InventoryService,
+    *,
+    on_committed: Callable[[], None],
+    republish: Callable[[], None],
+) -> CommandSubscriber:
+    """The subscriber of ``[commands]``: its own service on ``service``'s engine.
+
+    Its own service, so its transactions never use the scan writer's held
+    connection or kept state; they take turns at the write lock with the
+    writer's (edge.store.turns), one short transaction each.
+    """
+    # paho is loaded only when commands are enabled.
+    from edge.commands.apply import CommandHandler  # noqa: PLC0415
+    from edge.commands.subscriber import CommandSubscriber  # noqa: PLC0415
+    from edge.publish.topics import command_filters  # noqa: PLC0415
+
+    own = InventoryService(service.engine, service.identity, service.topic_prefix,
+                           list(service.stations.values()))  # fmt: skip
+    handler = CommandHandler(own, config.commands, on_committed=on_committed, republish=republish)
+    return CommandSubscriber(
+        handler,
+        config.mqtt,
+        client_id=f"{config.client_id}-commands",
+        topic_filters=command_filters(config.topic_prefix, config.site.id),
     )

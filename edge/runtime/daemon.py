@@ -6,8 +6,9 @@ keyboard-wedge scanner. Serial and network scanners, a thousand as easily as
 one, share one ``epoll`` loop on one thread (:mod:`edge.scanpath.readers`).
 
 Shutdown order on SIGTERM: readers stop first, all at once (no new reads), the writer
-drains the queue and commits what was read, the relay publishes ``offline``
-and disconnects. SIGHUP reloads the config if it validates.
+drains the queue and commits what was read while the commands subscriber (when
+``[commands] enabled``) finishes the command in hand, then the relay publishes
+``offline`` and disconnects. SIGHUP reloads the config if it validates.
 
 Before anything opens, the open-file limit is raised and checked against the
 config (:mod:`edge.runtime.limits`); a limit too low ends the start with exit
@@ -31,7 +32,12 @@ from typing import Final, Protocol
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
 from edge.runtime import limits
-from edge.runtime.bootstrap import build_relay, build_service, station_from_config
+from edge.runtime.bootstrap import (
+    build_command_subscriber,
+    build_relay,
+    build_service,
+    station_from_config,
+)
 from edge.runtime.sdnotify import Notifier, watchdog_interval
 from edge.runtime.supervision import Supervisor
 from edge.scanpath.readers import ReaderFactory, RunningScanner, ScannerReaders, build_reader
@@ -59,8 +65,19 @@ class Relay(Protocol):
 
     def status_line(self) -> str: ...
 
+    def request_republish(self) -> None: ...
+
+
+class Commands(Protocol):
+    """The ``[commands]`` subscriber (edge.commands.subscriber)."""
+
+    def run(self, stop: threading.Event) -> None: ...
+
+    def status_line(self) -> str: ...
+
 
 RelayFactory = Callable[[Config, InventoryService, int], Relay]
+CommandsFactory = Callable[[Config, InventoryService, Relay | None], Commands]
 ServiceFactory = Callable[[Config], InventoryService]
 
 
@@ -99,6 +116,15 @@ def default_relay(config: Config, service: InventoryService, boot: int) -> Relay
     return build_relay(config, service.engine, boot)
 
 
+def default_commands(config: Config, service: InventoryService, relay: Relay | None) -> Commands:
+    return build_command_subscriber(
+        config,
+        service,
+        on_committed=relay.wake if relay is not None else lambda: None,
+        republish=relay.request_republish if relay is not None else lambda: None,
+    )
+
+
 class Daemon:
     def __init__(
         self,
@@ -107,6 +133,7 @@ class Daemon:
         relay_factory: RelayFactory | None = default_relay,
         service_factory: ServiceFactory = upgrading_service,
         reader_factory: ReaderFactory = build_reader,
+        commands_factory: CommandsFactory = default_commands,
         stop: threading.Event | None = None,
     ) -> None:
         self.config_path = config_path
@@ -114,6 +141,7 @@ class Daemon:
         self.relay_factory = relay_factory
         self.service_factory = service_factory
         self.reader_factory = reader_factory
+        self.commands_factory = commands_factory
         self.stop = stop or threading.Event()
         self.supervisor = Supervisor(on_fatal=self.stop.set)
         self.reload_requested = threading.Event()
@@ -124,6 +152,7 @@ class Daemon:
         self.ready = threading.Event()
         self._queue_full_logged = False
         self.relay: Relay | None = None
+        self.commands: Commands | None = None
         self.writer: ScanWriter | None = None
 
     # --- lifecycle ---------------------------------------------------------------
@@ -156,6 +185,15 @@ class Daemon:
         relay_thread = None
         if self.relay is not None:
             relay_thread = self.supervisor.start_restarting("relay", self.relay.run, relay_stop)
+        # Commands are applied on the subscriber's thread, each in a short transaction of
+        # its own, taking turns with the writer's; off unless [commands] enabled.
+        commands_stop = threading.Event()
+        commands_thread = None
+        if config.commands.enabled and self.relay_factory is not None:
+            self.commands = self.commands_factory(config, service, self.relay)
+            commands_thread = self.supervisor.start_restarting(
+                "commands", self.commands.run, commands_stop
+            )
         for scanner in config.scanners:
             self.readers.start(scanner)
         self.notifier.ready(self.status_line())
@@ -170,8 +208,11 @@ class Daemon:
             if late:
                 log.warning("not stopped within %g s, left behind: %s",
                             READERS_HALT_S, ", ".join(late))  # fmt: skip
+            commands_stop.set()  # at once: it finishes the command in hand, in parallel
             writer_stop.set()
             writer_thread.join()
+            if commands_thread is not None:
+                commands_thread.join(15)
             relay_stop.set()
             if relay_thread is not None:
                 relay_thread.join(15)
@@ -294,6 +335,8 @@ class Daemon:
             log.warning("site, node and database.path change only on restart; kept")
         if new.mqtt != old.mqtt and self.relay is not None:
             log.warning("mqtt settings change only on restart; the relay keeps the running ones")
+        if new.commands != old.commands:
+            log.warning("[commands] settings change only on restart; the running ones are kept")
         if self.writer is not None:
             self.writer.service.update_stations([station_from_config(s) for s in new.stations])
             self.writer.min_free_mb = new.database.min_free_mb
@@ -329,6 +372,8 @@ class Daemon:
         parts.append(f"queue {self.reads.qsize()}")
         if self.relay is not None:
             parts.append(self.relay.status_line())
+        if self.commands is not None:
+            parts.append(self.commands.status_line())
         parts.extend(f"{name} CRASHED ({why})" for name, why in
                      self.supervisor.restarting().items())  # fmt: skip
         return "; ".join(parts)

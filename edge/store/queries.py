@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 # are put together from fixed names only (S608): no value is ever spliced in.
 _REORDER = ", ".join(REORDER_COLUMNS)
 _OPEN_REORDERS = f"SELECT {_REORDER} FROM reorders WHERE open = 1"  # noqa: S608
-_ALL_REORDERS = f"SELECT {_REORDER}, closed_at FROM reorders"  # noqa: S608
+_ALL_REORDERS = f"SELECT {_REORDER}, closed_at, reference FROM reorders"  # noqa: S608
 READ_TIMEOUT_S = 10.0  # as long as a writer may hold a checkpoint; reads never take the write lock
 
 
@@ -225,7 +225,7 @@ def reorders(source: Source, *, include_closed: bool) -> list[dict[str, Any]]:
     with _snapshot(source) as connection:
         rows = connection.execute(f"{_ALL_REORDERS}{where} ORDER BY id").fetchall()
     result = []
-    for *values, closed_at in rows:
+    for *values, closed_at, reference in rows:
         reorder = reorder_from_row(tuple(values))
         result.append({
             "reorder_id": reorder.id,
@@ -237,5 +237,6 @@ def reorders(source: Source, *, include_closed: bool) -> list[dict[str, Any]]:
             "close_reason": reorder.close_reason,
             "created_at": reorder.created_at,
             "closed_at": closed_at,
+            "reference": reference,  # the central system's (reorder.ack), e.g. a PO number
         })  # fmt: skip
     return result

@@ -145,6 +145,9 @@ reorders = Table(
     Column("close_reason", Text),  # received | cancelled
     Column("created_at", Text, nullable=False),
     Column("closed_at", Text),
+    # The central system's reference (a purchase order number), from reorder.ack (0007).
+    Column("reference", Text),
+    Column("acknowledged_at", Text),
     Index("ix_reorders_part_open", "part", "open"),
     Index("ix_reorders_open", "open"),
 )
@@ -229,4 +232,19 @@ stock_state = Table(
     Column("payload", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("published_version", Integer, nullable=False, default=0),
+)
+
+# Every command from a central system whose command_id could be read, with the
+# answer it got (migration 0007), written in the transaction of its effect: a
+# repeat of the id is answered "duplicate" with this answer and changes nothing.
+commands = Table(
+    "commands",
+    metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("command_type", Text),
+    Column("status", Text, nullable=False),  # applied | rejected
+    Column("answer", Text, nullable=False),  # the answer's JSON, as first sent
+    Column("topic", Text, nullable=False),
+    Column("reference", Text),  # a stock.receive's reference (a delivery note)
+    Column("received_at", Text, nullable=False),
 )

@@ -158,6 +158,7 @@ ON_ORDER = _select(schema.on_order, ("quantity",), ("part",))
 SAVE_ON_ORDER = _upsert(schema.on_order, ("part", "quantity"))
 RECEIVE_REORDER = _update(schema.reorders, ("received",), ("id",))
 CLOSE_REORDER = _update(schema.reorders, ("received", "open", "close_reason", "closed_at"), ("id",))
+REFERENCE_REORDER = _update(schema.reorders, ("reference", "acknowledged_at"), ("id",))
 
 # --- journal, transactions, serials, stations (pending.py writes them at commit) --
 # Rows carry the ids the unit of work gave them (kept.py), so a batch of scans

@@ -30,6 +30,7 @@ from edge.store.statements import (
     ON_ORDER,
     OPEN_REORDERS,
     RECEIVE_REORDER,
+    REFERENCE_REORDER,
     REORDER,
     SAVE_ON_ORDER,
 )
@@ -133,6 +134,9 @@ class StockStore(OpenTransaction):
         self._reorder_lists.pop(part, None)
         # Receipts and cancellations are rare: the part's open reorders summed again.
         self._save_on_order(part, stock.on_order(self.open_reorders(part)))
+
+    def set_reorder_reference(self, reorder_id: int, reference: str, at: Moment) -> None:
+        self._sql(REFERENCE_REORDER, (reference, rfc3339(at.wall), reorder_id))
 
     # --- the retained stock state --------------------------------------------
     def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:

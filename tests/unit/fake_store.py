@@ -296,6 +296,13 @@ class InMemoryStore(InventoryStore):
             row = replace(row, open=False, close_reason=close_reason, closed_at=rfc3339(at.wall))
         self._tables.reorders[reorder_id] = row
 
+    def set_reorder_reference(self, reorder_id: int, reference: str, at: Moment) -> None:
+        row = self._tables.reorders.get(reorder_id)
+        if row is not None:  # an UPDATE of a missing row changes nothing
+            self._tables.reorders[reorder_id] = replace(
+                row, reference=reference, acknowledged_at=rfc3339(at.wall)
+            )
+
     # --- stations ----------------------------------------------------------------
     def station_state(self, station: str) -> StationState:
         return self._tables.stations.get(station, StationState())

@@ -70,6 +70,8 @@ class ReorderRow:
     created_at: str
     close_reason: str | None = None
     closed_at: str | None = None
+    reference: str | None = None
+    acknowledged_at: str | None = None
 
     def reorder(self) -> Reorder:
         return Reorder(

@@ -91,6 +91,16 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         events.OpeningBalancesEvent(1, 2, (("R-SCREW", D(800), "EA"), ("R-GASKET", D("0.5"), "M"))),
         ("batch", "batches", "parts"),
     ),
+    (
+        events.CommandResultEvent(
+            "0f1e2d3c-4b5a-4968-8776-655443322110",
+            "stock.receive",
+            "rejected",
+            ({"path": "$.quantity", "message": "'1e3' is not a quantity"},),
+            catalog_version=4,
+        ),
+        ("command_id", "command_type", "status", "errors", "catalog_version"),
+    ),
 ]
 OPENING = events.CountEvent(
     "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), opening=True
@@ -113,6 +123,7 @@ def test_the_registry_holds_every_type_of_the_contract_once() -> None:
         "backflush", "scrap", "build", "void", "receipt", "count",
         "low-stock", "reorder", "reorder-closed", "scan-rejected", "restored",
         "opening-balances",
+        "command-result",
     ]  # fmt: skip
     assert {type(event) for event, _ in SAMPLES} == set(events.EVENT_TYPES.values())
     for event_type, cls in events.EVENT_TYPES.items():
@@ -124,6 +135,7 @@ def test_every_field_has_a_type_the_renderer_knows(cls: type) -> None:
     known = {str, bool, int, Decimal, str | None, int | None, Decimal | None, Lines}
     known.add(tuple[int, ...])
     known.add(event_layout.PartBalances)
+    known.add(event_layout.CommandErrors)
     hints = get_type_hints(cls)
     for declared in dataclasses.fields(cls):
         assert hints[declared.name] in known, (cls.__name__, declared.name)
@@ -233,6 +245,8 @@ SUMMARIES = [
     'invalid-utf8: \\xff"é' + "x" * 34,
     "backup restored at seq 31 of 5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c",
     "2 opening balances (batch 1 of 2)",
+    "stock.receive 0f1e2d3c-4b5a-4968-8776-655443322110 rejected: $.quantity "
+    "'1e3' is not a quantity",
 ]
 
 
