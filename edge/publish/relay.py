@@ -37,6 +37,7 @@ from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
 from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
+from edge.publish.wakeup import Wakeup
 from edge.publish.window import EventItem, InFlight, StockItem, Window
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
@@ -87,7 +88,8 @@ class OutboxRelay:
         self._version = version
         self._status_extra = status_extra
         self._status_topic = status_topic(topic_prefix)
-        self._signal = threading.Event()
+        # Ends the relay thread's wait on the broker's socket; set from any thread.
+        self._wakeup = Wakeup()
         self._committed = threading.Event()  # set by wake(), cleared when the outbox is read
         self._state_lock = threading.Lock()
         self._state = RelayState()
@@ -103,7 +105,7 @@ class OutboxRelay:
         self._storage_problem: str | None = None
         self._recorder = AnswerRecorder(
             engine,
-            wake=self._signal.set,
+            wake=self._wakeup.set,
             on_written=self._storage_recovered,
             on_failed=self._storage_failed,
         )
@@ -115,7 +117,7 @@ class OutboxRelay:
     def wake(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
         self._committed.set()
-        self._signal.set()
+        self._wakeup.set()
 
     def state(self) -> RelayState:
         with self._state_lock:
@@ -162,7 +164,7 @@ class OutboxRelay:
             self._client_id,
             will_topic=self._status_topic,
             will=exactjson.dumps(will),
-            wake=self._signal.set,
+            wakeup=self._wakeup,
             stop=stop,
         )
         if isinstance(outcome, Failed):
@@ -237,8 +239,11 @@ class OutboxRelay:
             retry_delay_s=None,
             last_error=self._storage_problem,
         )
+        wait_s = 0.0
         while True:
-            self._signal.clear()
+            # The relay thread's only wait: PUBACKs, a wake-up, or the next batch
+            # of answers to record. Publishes are written inside fill.
+            connection.serve(self._wakeup, wait_s)
             if not session.take_answers():
                 log.warning(
                     "lost the connection to the broker (%s); %d publishes awaiting PUBACK "
@@ -259,8 +264,7 @@ class OutboxRelay:
             # Written after the window is refilled: the broker keeps answering the
             # publishes in flight while the commit (an fsync) runs.
             self._recorder.record()
-            if session.lost is None:
-                self._signal.wait(self._recorder.wait_s(POLL_S))
+            wait_s = self._recorder.wait_s(POLL_S) if session.lost is None else 0.0
 
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()
@@ -327,8 +331,7 @@ class OutboxRelay:
         session.publish_status("offline", "shutdown")
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         while len(session.window) and time.monotonic() < deadline:
-            self._signal.wait(0.05)
-            self._signal.clear()
+            session.connection.serve(self._wakeup, SHUTDOWN_WAIT_S / 20)
             if not session.take_answers():
                 break
         self._recorder.record(now=True)

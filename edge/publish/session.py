@@ -10,7 +10,6 @@ relay, which decides what it means and has it recorded.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import deque
@@ -92,12 +91,10 @@ class Session:
         self._last_status_at = 0.0
 
     def take_answers(self) -> bool:
-        """Hand on what paho's thread put in the inbox; False once the connection is gone."""
-        while True:
-            try:
-                message = self.connection.inbox.get_nowait()
-            except queue.Empty:
-                return self.lost is None
+        """Hand on what paho's callbacks put in the inbox; False once the connection is gone."""
+        inbox = self.connection.inbox
+        while inbox:
+            message = inbox.popleft()
             if isinstance(message, Puback):
                 item = self.window.pop(message.mid)
                 if item is None:
@@ -108,6 +105,7 @@ class Session:
                     self._accept(item)
             elif isinstance(message, Gone):
                 self.lost = message.reason
+        return self.lost is None
 
     def fill(self) -> None:
         """Publish what is waiting, up to the window: status, retries, events and stock."""
