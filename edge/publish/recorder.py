@@ -73,6 +73,11 @@ class AnswerRecorder:
         self._batch: Answers | None = None
 
     @property
+    def waiting(self) -> int:
+        """Events answered whose answers are not yet written (nor being written)."""
+        return len(self._published) + len(self._refused)
+
+    @property
     def idle(self) -> bool:
         """No answer waits to be written and no write is in progress."""
         return self._due is None and self._writing is None
@@ -111,6 +116,11 @@ class AnswerRecorder:
     def stock_published(self, part: str, version: int) -> None:
         self.answered()
         self._stock[part] = max(version, self._stock.get(part, 0))
+
+    def hurry(self) -> None:
+        """Write what is waiting at the next :meth:`record`, without waiting for its age."""
+        if self._due is not None:
+            self._due = min(self._due, time.monotonic())
 
     # --- writing ---------------------------------------------------------------------
     def record(self, *, now: bool = False) -> None:

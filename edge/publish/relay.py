@@ -53,6 +53,7 @@ PURGE_EVERY_S = 600.0
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
 FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
 SET_ASIDE_MAX_S = 300.0  # ceiling of the retry delay of a refused row
+RECORD_BATCH = 1000  # while a backlog drains, its answers are written this many at a time
 FAILURE_REMINDER_S = 300.0  # an unchanged connection failure is logged again this often
 
 
@@ -240,6 +241,7 @@ class OutboxRelay:
             last_error=self._storage_problem,
         )
         wait_s = 0.0
+        draining = False
         while True:
             # The relay thread's only wait: PUBACKs, a wake-up, or the next batch
             # of answers to record. Publishes are written inside fill.
@@ -262,9 +264,29 @@ class OutboxRelay:
                 self._event_retries.release_tries()
                 self._stock_retries.release_tries()
             # Written after the window is refilled: the broker keeps answering the
-            # publishes in flight while the commit (an fsync) runs.
+            # publishes in flight while the commit runs.
+            draining = self._record_drain(session, draining)
             self._recorder.record()
             wait_s = self._recorder.wait_s(POLL_S) if session.lost is None else 0.0
+
+    def _record_drain(self, session: Session, draining: bool) -> bool:
+        """While a backlog drains, write its answers every RECORD_BATCH rows, and the
+        rest once it is sent; True while draining.
+
+        Other answers wait up to RECORD_EVERY_S, so a line scanning at its
+        normal pace costs one relay commit a second (each such commit makes
+        the scan writer read its pages again). A drain's rows are marked
+        sent soon after their PUBACK in short commits on the recorder's
+        thread, and a crash after a drain does not send it all again.
+        """
+        if session.reading_backlog:
+            if self._recorder.waiting >= RECORD_BATCH:
+                self._recorder.hurry()
+            return True
+        if draining and not len(session.window):
+            self._recorder.hurry()
+            return False
+        return draining
 
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()

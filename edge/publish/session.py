@@ -79,6 +79,7 @@ class Session:
         self._cursor = 0  # the last seq read
         self._rows: deque[OutboxRow] = deque()  # read, not yet published
         self._caught_up = False  # the last read found every committed row
+        self.reading_backlog = False  # the last read was full: more rows were waiting
         self._next_look = 0.0  # when to look for rows committed by other processes
         # Stock states: all of them again after the CONNACK, then each change.
         self._stock_queue: deque[str] = deque(stock_parts)  # parts to republish
@@ -210,6 +211,7 @@ class Session:
                     return False
                 rows = outbox.unpublished_after(self._engine, self._cursor, READ_AHEAD)
                 self._caught_up = len(rows) < READ_AHEAD
+                self.reading_backlog = not self._caught_up
                 if not rows:
                     return False
                 self._rows.extend(rows)
