@@ -1,11 +1,11 @@
 """OutboxRelay: the relay thread, from outbox rows to the MQTT broker.
 
 The loop connects with back-off, serves one connection at a time (a
-:class:`~edge.publish.session.Session`), decides what each broker answer
-means (published, or set aside and retried), has the answers recorded
-(:class:`~edge.publish.recorder.AnswerRecorder`), and keeps the outbox in
-order: purge of sent rows, the backlog count and the ``outbox_full`` alarm.
-How the pieces fit together is told in :mod:`edge.publish`.
+:class:`~edge.publish.session.Session`, paho's network loop driven from this
+thread), decides what each broker answer means (published, or set aside and
+retried), has the answers recorded (:class:`~edge.publish.recorder.AnswerRecorder`)
+and the outbox kept (:class:`~edge.publish.upkeep.OutboxUpkeep`). How the
+pieces fit together is told in :mod:`edge.publish`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from paho.mqtt.packettypes import PacketTypes
@@ -37,6 +37,7 @@ from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
 from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
+from edge.publish.upkeep import COUNT_EVERY_S, OutboxUpkeep
 from edge.publish.wakeup import Wakeup
 from edge.publish.window import EventItem, InFlight, StockItem, Window
 from edge.runtime.clock import clock_synced
@@ -48,12 +49,9 @@ __all__ = ["OutboxRelay"]
 
 log = logging.getLogger(__name__)
 
-COUNT_EVERY_S = 2.0  # backlog count and outbox_full check
-PURGE_EVERY_S = 600.0
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
 FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
 SET_ASIDE_MAX_S = 300.0  # ceiling of the retry delay of a refused row
-RECORD_BATCH = 1000  # while a backlog drains, its answers are written this many at a time
 FAILURE_REMINDER_S = 300.0  # an unchanged connection failure is logged again this often
 
 
@@ -99,10 +97,11 @@ class OutboxRelay:
         self._event_retries: Retries[int] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._stock_retries: Retries[str] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._refused_status_logged = False
-        self._backlog: Backlog | None = None
-        self._outbox_full = False
-        self._next_count = 0.0
-        self._next_purge = 0.0
+        self._upkeep = OutboxUpkeep(
+            engine,
+            retention_days=mqtt_config.retention_days,
+            alarm_rows=mqtt_config.outbox_alarm_rows,
+        )
         self._storage_problem: str | None = None
         self._recorder = AnswerRecorder(
             engine,
@@ -219,9 +218,9 @@ class OutboxRelay:
             accept=self._accept,
             refuse=self._refuse,
         )
-        self._next_count = 0.0
+        self._upkeep.count_soon()
         self._housekeeping(session)
-        backlog = self._backlog or Backlog(0, 0, 0)
+        backlog = self._upkeep.backlog or Backlog(0, 0, 0)
         log.info(
             "connected to %s:%d (MQTT %s) as %s%s; backlog: %d events (%d set aside), "
             "%d stock states",
@@ -241,7 +240,6 @@ class OutboxRelay:
             last_error=self._storage_problem,
         )
         wait_s = 0.0
-        draining = False
         while True:
             # The relay thread's only wait: PUBACKs, a wake-up, or the next batch
             # of answers to record. Publishes are written inside fill.
@@ -265,28 +263,9 @@ class OutboxRelay:
                 self._stock_retries.release_tries()
             # Written after the window is refilled: the broker keeps answering the
             # publishes in flight while the commit runs.
-            draining = self._record_drain(session, draining)
+            self._recorder.pace(reading_backlog=session.reading_backlog, sent=not session.window)
             self._recorder.record()
             wait_s = self._recorder.wait_s(POLL_S) if session.lost is None else 0.0
-
-    def _record_drain(self, session: Session, draining: bool) -> bool:
-        """While a backlog drains, write its answers every RECORD_BATCH rows, and the
-        rest once it is sent; True while draining.
-
-        Other answers wait up to RECORD_EVERY_S, so a line scanning at its
-        normal pace costs one relay commit a second (each such commit makes
-        the scan writer read its pages again). A drain's rows are marked
-        sent soon after their PUBACK in short commits on the recorder's
-        thread, and a crash after a drain does not send it all again.
-        """
-        if session.reading_backlog:
-            if self._recorder.waiting >= RECORD_BATCH:
-                self._recorder.hurry()
-            return True
-        if draining and not len(session.window):
-            self._recorder.hurry()
-            return False
-        return draining
 
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()
@@ -330,7 +309,7 @@ class OutboxRelay:
                 log.exception("status_extra failed; status published without it")
         if reason is not None:
             extra = {**extra, "reason": reason}
-        return self._status_message(state, backlog=self._backlog, extra=extra)
+        return self._status_message(state, backlog=self._upkeep.backlog, extra=extra)
 
     def _status_message(
         self, state: str, *, backlog: Backlog | None, extra: dict[str, Any]
@@ -344,7 +323,7 @@ class OutboxRelay:
             at=datetime.now(UTC),
             synced=clock_synced(),
             backlog=backlog,
-            outbox_full=self._outbox_full,
+            outbox_full=self._upkeep.outbox_full,
             extra=extra,
         )
 
@@ -368,36 +347,23 @@ class OutboxRelay:
     # --- the database ----------------------------------------------------------------
     def _housekeeping(self, session: Session | None) -> None:
         now = time.monotonic()
-        if now >= self._next_purge:
-            self._next_purge = now + PURGE_EVERY_S
-            before = datetime.now(UTC) - timedelta(days=self._mqtt.retention_days)
-            purged = outbox.purge_published(self._engine, before)
-            if purged:
-                log.info(
-                    "purged %d published events older than %g days",
-                    purged,
-                    self._mqtt.retention_days,
-                )
-        if now < self._next_count:
+        purged = self._upkeep.purge_if_due(now)
+        if purged:
+            days = self._mqtt.retention_days
+            log.info("purged %d published events older than %g days", purged, days)
+        count = self._upkeep.count_if_due(now)
+        if count is None:
             return
-        self._next_count = now + COUNT_EVERY_S
-        backlog = outbox.backlog(self._engine)
-        full = backlog.events > self._mqtt.outbox_alarm_rows
-        if full != self._outbox_full:
-            if full:
-                log.warning(
-                    "outbox full: %d unsent events exceed the alarm threshold of %d "
-                    "(nothing is dropped; is the broker reachable?)",
-                    backlog.events,
-                    self._mqtt.outbox_alarm_rows,
-                )
-            else:
-                log.info("outbox below its alarm threshold again (%d unsent)", backlog.events)
-        alarm_changed = full != self._outbox_full or (
-            self._backlog is not None and backlog.set_aside != self._backlog.set_aside
-        )
-        self._backlog = backlog
-        self._outbox_full = full
+        backlog, full = count.backlog, self._upkeep.outbox_full
+        if count.full_changed and full:
+            log.warning(
+                "outbox full: %d unsent events exceed the alarm threshold of %d "
+                "(nothing is dropped; is the broker reachable?)",
+                backlog.events,
+                self._mqtt.outbox_alarm_rows,
+            )
+        elif count.full_changed:
+            log.info("outbox below its alarm threshold again (%d unsent)", backlog.events)
         if self._recorder.idle:
             # Only reads were due, and they worked. With answers still waiting to
             # be written (a full disk fails writes, not reads), recovery is a
@@ -410,7 +376,7 @@ class OutboxRelay:
             outbox_full=full,
         )
         if session is not None:
-            session.check_status(now, alarm_changed=alarm_changed)
+            session.check_status(now, alarm_changed=count.alarm_changed)
 
     def _safely(self, action: Callable[[], None]) -> bool:
         """Run a database step; a storage error is logged once and retried later."""
