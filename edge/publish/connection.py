@@ -16,6 +16,7 @@ connection's inbox; the relay reads it after each turn of the loop.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -33,6 +34,7 @@ from edge.publish.wakeup import Wakeup
 
 CONNACK_TIMEOUT_S = 10.0
 STOP_CHECK_S = 0.5  # while waiting for the CONNACK, a stop is noticed this fast
+CLOSE_WRITE_S = 1.0  # a clean close waits this long for room to write DISCONNECT
 MISC_EVERY_S = 1.0  # paho's loop_misc: keepalive checks, which count in seconds
 
 
@@ -133,9 +135,14 @@ class Connection:
     def close(self) -> None:
         """DISCONNECT when still connected (the broker then drops the Last Will), then close."""
         client = self.client
-        client.disconnect()  # written at once; after a loss it does nothing
         sock = client.socket()
-        if sock is not None:  # DISCONNECT not written (full buffer): the client is dropped anyway
+        if isinstance(sock, socket.socket):  # TLS sockets are ones too
+            # What paho still holds, then DISCONNECT, waits for room in the socket's
+            # buffer a little, rather than failing at once on a full one.
+            sock.settimeout(CLOSE_WRITE_S)
+        client.disconnect()  # written here; after a loss it does nothing
+        sock = client.socket()
+        if sock is not None:  # not written in time: the client is dropped anyway
             sock.close()
 
     def _gone_with(self, reason: str) -> None:
