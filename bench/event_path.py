@@ -21,7 +21,7 @@ port with its own config file in the scratch directory (never 1883).
 * drain: N events (``--events``) committed while no broker runs, the relay
   running and retrying; then the broker starts and we time until every row is
   marked sent (rate from the relay's CONNACK, and from the broker's start;
-  goal: at least half the bare rate). Process CPU per event is printed for both.
+  goal: at least 0.8x the bare rate). Process CPU per event is printed for both.
 
 The physical limit is bare paho-mqtt 2.x on the same broker, MQTT 5, QoS 1,
 with the same payload bytes and topics: one publish -> PUBACK round trip every
@@ -83,7 +83,7 @@ from hardware.barcode import decode
 ROUNDS = 2
 PACES_S = (0.020, 0.100)  # scan intervals of the latency runs; the goal is judged at the first
 GOAL_P99_S = 0.050
-GOAL_DRAIN_RATIO = 0.5
+GOAL_DRAIN_RATIO = 0.8  # SPEC §9
 COMMIT_GROUP = 50  # scans per transaction while filling the backlog
 WAIT_CEILING_S = 600.0
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -407,7 +407,7 @@ class Drain:
     record_commits: int
     payload_bytes: float
     relay_cpu: float  # relay thread CPU seconds, broker start -> last row marked sent
-    process_cpu: float  # the whole process (relay, its recorder and paho threads; main sleeps)
+    process_cpu: float  # the whole process (the relay, which runs paho's loop, and its recorder)
     bare_seconds: list[float]
     bare_cpu: list[float]  # the whole process (paho's thread, publish calls)
 

@@ -6,10 +6,12 @@ The modules, in the order a message goes through them:
   only; the unit of work uses it to write outbox rows).
 * :mod:`~edge.publish.relay`: :class:`~edge.publish.relay.OutboxRelay`, the
   thread that decides: connecting, answers, housekeeping.
-* :mod:`~edge.publish.connection`: the paho client of one connection and the
-  messages its callbacks hand over.
+* :mod:`~edge.publish.connection`: the paho client of one connection, its
+  network loop, and the messages its callbacks hand over;
+  :mod:`~edge.publish.wakeup`: the relay thread's one wait.
 * :mod:`~edge.publish.session`: what one connection sends, up to its window.
 * :mod:`~edge.publish.recorder`: the broker's answers written in batches.
+* :mod:`~edge.publish.upkeep`: purge of sent rows, the backlog count, the alarm.
 * Pure pieces, no I/O, unit tested on their own: :mod:`~edge.publish.window`
   (what is in flight), :mod:`~edge.publish.backoff` (back-off, retries of
   refused rows, which failures to log) and :mod:`~edge.publish.status` (the
@@ -17,12 +19,15 @@ The modules, in the order a message goes through them:
 
 How it is put together, and why:
 
-* **One thread decides, paho's thread only talks.** ``OutboxRelay.run``
-  reads the outbox, publishes, and records answers. paho's network thread
-  (``loop_start``) reads and writes the socket; its callbacks only put the
-  CONNACK, each PUBACK's message id and reason code, and the loss of the
-  connection into a queue and wake the relay. Nothing publishes or waits
-  inside a callback.
+* **One thread decides and drives paho.** ``OutboxRelay.run`` reads the
+  outbox, publishes, and records answers, and runs paho's network loop
+  itself (no ``loop_start``): it waits in ``poll()`` on the client's socket
+  and a wake-up socket pair (set by the scan writer after a commit), calls
+  ``loop_read``/``loop_write``/``loop_misc``, and each publish is written at
+  once. With a network thread every publish was a hand-off to it, Python's
+  lock passed back and forth. paho's callbacks only put the CONNACK, each
+  PUBACK's message id and reason code, and the loss of the connection into
+  the connection's inbox. Nothing publishes or waits inside a callback.
 * **A fresh paho client for every connection.** The client is created with
   ``reconnect_on_failure=False`` and thrown away when its connection ends, so
   paho never re-sends its own in-memory copies of unacknowledged messages.
@@ -37,8 +42,10 @@ How it is put together, and why:
   ``BEGIN IMMEDIATE`` transaction per batch, after the broker has answered;
   the relay never holds the write lock while it waits for the broker. A batch
   is written by a helper thread (one batch at a time) while the relay goes on
-  publishing, so a commit's fsync does not stall the window; a batch that
-  fails is taken back and written again with the next.
+  publishing, so a commit does not stall the window; a batch that fails is
+  taken back and written again with the next. A batch is due once its oldest
+  answer is a second old, or, while a backlog drains, every 1,000 answers and
+  as soon as the backlog is sent.
 * **State is retained, events are not.** ``{prefix}/status`` (retained, and
   the Last Will) and ``{prefix}/stock/{part}`` (retained, latest wins) are
   published again after every CONNACK, since a broker without persistence

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from edge.store import outbox
 
 RECORD_EVERY_S = 1.0  # answers are written in batches at most this old (one commit each)
+RECORD_BATCH = 1000  # while a backlog drains, its answers are written this many at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,16 @@ class AnswerRecorder:
         self._refused: dict[int, str] = {}
         self._stock: dict[str, int] = {}
         self._due: float | None = None  # when the oldest unwritten answer is due
+        self._draining = False  # see pace()
         # The helper thread, the batch it is writing, and that write.
         self._thread: ThreadPoolExecutor | None = None
         self._writing: Future[None] | None = None
         self._batch: Answers | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Events answered whose answers are not yet written (nor being written)."""
+        return len(self._published) + len(self._refused)
 
     @property
     def idle(self) -> bool:
@@ -111,6 +118,29 @@ class AnswerRecorder:
     def stock_published(self, part: str, version: int) -> None:
         self.answered()
         self._stock[part] = max(version, self._stock.get(part, 0))
+
+    def pace(self, *, reading_backlog: bool, sent: bool) -> None:
+        """While a backlog drains, write its answers every RECORD_BATCH rows, and the
+        rest as soon as it is sent (nothing in flight).
+
+        ``reading_backlog``: the relay's last read of the outbox was full.
+        Other answers wait up to RECORD_EVERY_S, so a line scanning at its
+        normal pace costs one relay commit a second (each such commit makes
+        the scan writer read its pages again). A drain's rows are marked sent
+        in short commits soon after their PUBACKs, and a crash after a drain
+        does not send it all again.
+        """
+        if reading_backlog:
+            self._draining = True
+            if self.waiting >= RECORD_BATCH:
+                self._hurry()
+        elif self._draining and sent:
+            self._draining = False
+            self._hurry()
+
+    def _hurry(self) -> None:
+        if self._due is not None:
+            self._due = min(self._due, time.monotonic())
 
     # --- writing ---------------------------------------------------------------------
     def record(self, *, now: bool = False) -> None:

@@ -1,11 +1,11 @@
 """OutboxRelay: the relay thread, from outbox rows to the MQTT broker.
 
 The loop connects with back-off, serves one connection at a time (a
-:class:`~edge.publish.session.Session`), decides what each broker answer
-means (published, or set aside and retried), has the answers recorded
-(:class:`~edge.publish.recorder.AnswerRecorder`), and keeps the outbox in
-order: purge of sent rows, the backlog count and the ``outbox_full`` alarm.
-How the pieces fit together is told in :mod:`edge.publish`.
+:class:`~edge.publish.session.Session`, paho's network loop driven from this
+thread), decides what each broker answer means (published, or set aside and
+retried), has the answers recorded (:class:`~edge.publish.recorder.AnswerRecorder`)
+and the outbox kept (:class:`~edge.publish.upkeep.OutboxUpkeep`). How the
+pieces fit together is told in :mod:`edge.publish`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from paho.mqtt.packettypes import PacketTypes
@@ -37,6 +37,8 @@ from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
 from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
+from edge.publish.upkeep import COUNT_EVERY_S, OutboxUpkeep
+from edge.publish.wakeup import Wakeup
 from edge.publish.window import EventItem, InFlight, StockItem, Window
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
@@ -47,8 +49,6 @@ __all__ = ["OutboxRelay"]
 
 log = logging.getLogger(__name__)
 
-COUNT_EVERY_S = 2.0  # backlog count and outbox_full check
-PURGE_EVERY_S = 600.0
 SHUTDOWN_WAIT_S = 2.0  # how long a clean stop waits for outstanding PUBACKs
 FIRST_RETRY_S = 1.0  # first reconnect delay, and first retry of a refused row
 SET_ASIDE_MAX_S = 300.0  # ceiling of the retry delay of a refused row
@@ -87,7 +87,8 @@ class OutboxRelay:
         self._version = version
         self._status_extra = status_extra
         self._status_topic = status_topic(topic_prefix)
-        self._signal = threading.Event()
+        # Ends the relay thread's wait on the broker's socket; set from any thread.
+        self._wakeup = Wakeup()
         self._committed = threading.Event()  # set by wake(), cleared when the outbox is read
         self._republish = threading.Event()  # set by request_republish(), from any thread
         self._state_lock = threading.Lock()
@@ -97,14 +98,15 @@ class OutboxRelay:
         self._event_retries: Retries[int] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._stock_retries: Retries[str] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._refused_status_logged = False
-        self._backlog: Backlog | None = None
-        self._outbox_full = False
-        self._next_count = 0.0
-        self._next_purge = 0.0
+        self._upkeep = OutboxUpkeep(
+            engine,
+            retention_days=mqtt_config.retention_days,
+            alarm_rows=mqtt_config.outbox_alarm_rows,
+        )
         self._storage_problem: str | None = None
         self._recorder = AnswerRecorder(
             engine,
-            wake=self._signal.set,
+            wake=self._wakeup.set,
             on_written=self._storage_recovered,
             on_failed=self._storage_failed,
         )
@@ -116,7 +118,7 @@ class OutboxRelay:
     def wake(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
         self._committed.set()
-        self._signal.set()
+        self._wakeup.set()
 
     def request_republish(self) -> None:
         """Publish the retained status again now (a ``republish`` command); thread-safe.
@@ -171,7 +173,7 @@ class OutboxRelay:
             self._client_id,
             will_topic=self._status_topic,
             will=exactjson.dumps(will),
-            wake=self._signal.set,
+            wakeup=self._wakeup,
             stop=stop,
         )
         if isinstance(outcome, Failed):
@@ -225,9 +227,9 @@ class OutboxRelay:
             accept=self._accept,
             refuse=self._refuse,
         )
-        self._next_count = 0.0
+        self._upkeep.count_soon()
         self._housekeeping(session)
-        backlog = self._backlog or Backlog(0, 0, 0)
+        backlog = self._upkeep.backlog or Backlog(0, 0, 0)
         log.info(
             "connected to %s:%d (MQTT %s) as %s%s; backlog: %d events (%d set aside), "
             "%d stock states",
@@ -246,8 +248,11 @@ class OutboxRelay:
             retry_delay_s=None,
             last_error=self._storage_problem,
         )
+        wait_s = 0.0
         while True:
-            self._signal.clear()
+            # The relay thread's only wait: PUBACKs, a wake-up, or the next batch
+            # of answers to record. Publishes are written inside fill.
+            connection.serve(self._wakeup, wait_s)
             if not session.take_answers():
                 log.warning(
                     "lost the connection to the broker (%s); %d publishes awaiting PUBACK "
@@ -269,10 +274,10 @@ class OutboxRelay:
                 self._event_retries.release_tries()
                 self._stock_retries.release_tries()
             # Written after the window is refilled: the broker keeps answering the
-            # publishes in flight while the commit (an fsync) runs.
+            # publishes in flight while the commit runs.
+            self._recorder.pace(reading_backlog=session.reading_backlog, sent=not session.window)
             self._recorder.record()
-            if session.lost is None:
-                self._signal.wait(self._recorder.wait_s(POLL_S))
+            wait_s = self._recorder.wait_s(POLL_S) if session.lost is None else 0.0
 
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()
@@ -316,7 +321,7 @@ class OutboxRelay:
                 log.exception("status_extra failed; status published without it")
         if reason is not None:
             extra = {**extra, "reason": reason}
-        return self._status_message(state, backlog=self._backlog, extra=extra)
+        return self._status_message(state, backlog=self._upkeep.backlog, extra=extra)
 
     def _status_message(
         self, state: str, *, backlog: Backlog | None, extra: dict[str, Any]
@@ -330,7 +335,7 @@ class OutboxRelay:
             at=datetime.now(UTC),
             synced=clock_synced(),
             backlog=backlog,
-            outbox_full=self._outbox_full,
+            outbox_full=self._upkeep.outbox_full,
             extra=extra,
         )
 
@@ -339,8 +344,7 @@ class OutboxRelay:
         session.publish_status("offline", "shutdown")
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         while len(session.window) and time.monotonic() < deadline:
-            self._signal.wait(0.05)
-            self._signal.clear()
+            session.connection.serve(self._wakeup, SHUTDOWN_WAIT_S / 20)
             if not session.take_answers():
                 break
         self._recorder.record(now=True)
@@ -355,36 +359,23 @@ class OutboxRelay:
     # --- the database ----------------------------------------------------------------
     def _housekeeping(self, session: Session | None) -> None:
         now = time.monotonic()
-        if now >= self._next_purge:
-            self._next_purge = now + PURGE_EVERY_S
-            before = datetime.now(UTC) - timedelta(days=self._mqtt.retention_days)
-            purged = outbox.purge_published(self._engine, before)
-            if purged:
-                log.info(
-                    "purged %d published events older than %g days",
-                    purged,
-                    self._mqtt.retention_days,
-                )
-        if now < self._next_count:
+        purged = self._upkeep.purge_if_due(now)
+        if purged:
+            days = self._mqtt.retention_days
+            log.info("purged %d published events older than %g days", purged, days)
+        count = self._upkeep.count_if_due(now)
+        if count is None:
             return
-        self._next_count = now + COUNT_EVERY_S
-        backlog = outbox.backlog(self._engine)
-        full = backlog.events > self._mqtt.outbox_alarm_rows
-        if full != self._outbox_full:
-            if full:
-                log.warning(
-                    "outbox full: %d unsent events exceed the alarm threshold of %d "
-                    "(nothing is dropped; is the broker reachable?)",
-                    backlog.events,
-                    self._mqtt.outbox_alarm_rows,
-                )
-            else:
-                log.info("outbox below its alarm threshold again (%d unsent)", backlog.events)
-        alarm_changed = full != self._outbox_full or (
-            self._backlog is not None and backlog.set_aside != self._backlog.set_aside
-        )
-        self._backlog = backlog
-        self._outbox_full = full
+        backlog, full = count.backlog, self._upkeep.outbox_full
+        if count.full_changed and full:
+            log.warning(
+                "outbox full: %d unsent events exceed the alarm threshold of %d "
+                "(nothing is dropped; is the broker reachable?)",
+                backlog.events,
+                self._mqtt.outbox_alarm_rows,
+            )
+        elif count.full_changed:
+            log.info("outbox below its alarm threshold again (%d unsent)", backlog.events)
         if self._recorder.idle:
             # Only reads were due, and they worked. With answers still waiting to
             # be written (a full disk fails writes, not reads), recovery is a
@@ -397,7 +388,7 @@ class OutboxRelay:
             outbox_full=full,
         )
         if session is not None:
-            session.check_status(now, alarm_changed=alarm_changed)
+            session.check_status(now, alarm_changed=count.alarm_changed)
 
     def _safely(self, action: Callable[[], None]) -> bool:
         """Run a database step; a storage error is logged once and retried later."""

@@ -10,7 +10,6 @@ relay, which decides what it means and has it recorded.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import deque
@@ -80,6 +79,7 @@ class Session:
         self._cursor = 0  # the last seq read
         self._rows: deque[OutboxRow] = deque()  # read, not yet published
         self._caught_up = False  # the last read found every committed row
+        self.reading_backlog = False  # the last read was full: more rows were waiting
         self._next_look = 0.0  # when to look for rows committed by other processes
         # Stock states: all of them again after the CONNACK, then each change.
         self._stock_queue: deque[str] = deque(stock_parts)  # parts to republish
@@ -92,12 +92,10 @@ class Session:
         self._last_status_at = 0.0
 
     def take_answers(self) -> bool:
-        """Hand on what paho's thread put in the inbox; False once the connection is gone."""
-        while True:
-            try:
-                message = self.connection.inbox.get_nowait()
-            except queue.Empty:
-                return self.lost is None
+        """Hand on what paho's callbacks put in the inbox; False once the connection is gone."""
+        inbox = self.connection.inbox
+        while inbox:
+            message = inbox.popleft()
             if isinstance(message, Puback):
                 item = self.window.pop(message.mid)
                 if item is None:
@@ -108,6 +106,7 @@ class Session:
                     self._accept(item)
             elif isinstance(message, Gone):
                 self.lost = message.reason
+        return self.lost is None
 
     def fill(self) -> None:
         """Publish what is waiting, up to the window: status, retries, events and stock."""
@@ -212,6 +211,7 @@ class Session:
                     return False
                 rows = outbox.unpublished_after(self._engine, self._cursor, READ_AHEAD)
                 self._caught_up = len(rows) < READ_AHEAD
+                self.reading_backlog = not self._caught_up
                 if not rows:
                     return False
                 self._rows.extend(rows)

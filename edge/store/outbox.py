@@ -76,16 +76,24 @@ _OUTBOX_COLUMNS = (
 )
 
 
+# The relay's read of a backlog, 200 rows at a time, as SQL text on the driver:
+# through a Core select it cost about 8 µs a row, a tenth of the relay's CPU per
+# event in a drain; this way about 4 µs, most of it SQLite reading the payload.
+# The columns are _OUTBOX_COLUMNS, in that order.
+_UNPUBLISHED_AFTER = (
+    "SELECT seq, topic, payload, attempts, set_aside FROM outbox"
+    " WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?"
+)
+
+
 def unpublished_after(engine: Engine, after_seq: int, limit: int) -> list[OutboxRow]:
     """Unpublished rows with ``seq`` above ``after_seq``, oldest first."""
-    statement = (
-        select(*_OUTBOX_COLUMNS)
-        .where(schema.outbox.c.published_at.is_(None), schema.outbox.c.seq > after_seq)
-        .order_by(schema.outbox.c.seq)
-        .limit(limit)
-    )
     with read_only(engine) as connection, connection.begin():
-        return [_outbox_row(row) for row in connection.execute(statement)]
+        result = connection.exec_driver_sql(_UNPUBLISHED_AFTER, (after_seq, limit))
+        return [
+            OutboxRow(seq, topic, payload, attempts, bool(set_aside))
+            for seq, topic, payload, attempts, set_aside in result
+        ]
 
 
 def unpublished_by_seq(engine: Engine, seqs: Sequence[int]) -> list[OutboxRow]:
