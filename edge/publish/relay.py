@@ -126,7 +126,7 @@ class OutboxRelay:
         Stock states are made due again in the database by the command itself.
         """
         self._republish.set()
-        self._signal.set()
+        self._wakeup.set()
 
     def state(self) -> RelayState:
         with self._state_lock:
