@@ -29,7 +29,7 @@ from edge.cli.arguments import EXIT_FAILURE, EXIT_OK, read_config
 from edge.config import Config
 from edge.domain import exactjson
 from edge.publish.clients import paho_client
-from edge.publish.connection import describe
+from edge.publish.connection import describe, install_paho_log_filter
 from edge.publish.topics import default_prefix
 from edge.tail.consumer import Duplicate, EventTracker, Gap, Observation, Restored, Seen
 
@@ -149,6 +149,7 @@ def _subscriber(
     when it is back, so a broker restart shows as a pause, not a gap.
     """
     settings = config.mqtt
+    install_paho_log_filter()
     name = client_id or f"edge-tail-{socket.gethostname()}-{os.getpid()}"
     client = paho_client(settings, name, clean=False, reconnect=True)
     client.reconnect_delay_set(1, 5)
