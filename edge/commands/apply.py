@@ -251,7 +251,8 @@ class CommandHandler:
                               reorder_id=fields.get("reorder_id"))  # fmt: skip
             return fields.get("reference")
         if kind == "stock.count":
-            inventory.count(fields["part"], fields["counted"], at)
+            inventory.count(fields["part"], fields["counted"], at,
+                            counted_at=fields.get("counted_at"))  # fmt: skip
         elif kind == "reorder.ack":
             inventory.acknowledge_reorder(fields["reorder_id"], fields["reference"], at)
             return str(fields["reference"])

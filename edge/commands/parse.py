@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -31,10 +32,6 @@ _HEX = "[0-9a-fA-F]"
 _UUID: Final = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 MAX_TEXT_LENGTH: Final = 64  # references, card ids
 NOT_YET_KANBAN: Final = "kanban cards are not supported by this version yet"
-NOT_YET_COUNTED_AT: Final = (
-    "counted_at is not supported by this version yet (a count is compared with the book "
-    "quantity when it is applied); leave it out"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +107,21 @@ def quantity(value: Any) -> Decimal:
         raise _Invalid(str(error)) from None
 
 
+def _timestamp(value: Any) -> datetime:
+    """An RFC 3339 time with its offset, e.g. 2026-12-02T06:00:00Z, as UTC."""
+    if type(value) is not str:
+        raise _Invalid(f"must be an RFC 3339 time (a string), got {_json_type(value)}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(
+            f"{value[:40]!r} is not an RFC 3339 time, e.g. 2026-12-02T06:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise _Invalid("must say its offset from UTC, e.g. 2026-12-02T06:00:00Z")
+    return moment.astimezone(UTC)
+
+
 def _identifier(value: Any) -> int:
     if type(value) is not int or value < 1 or value > 2**63 - 1:
         raise _Invalid(f"must be a positive integer, got {_json_type(value)}")
@@ -149,6 +161,7 @@ QUANTITY = FieldType(
     },
 )
 IDENTIFIER = FieldType(_identifier, {"type": "integer", "minimum": 1})
+TIMESTAMP = FieldType(_timestamp, {"type": "string", "format": "date-time"})
 TEXT = FieldType(_text, {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH})
 ROWS = FieldType(_rows, {"type": "array", "minItems": 1, "items": {"type": "object"}})
 
@@ -173,7 +186,7 @@ COMMAND_FIELDS: Final[Mapping[str, Mapping[str, tuple[bool, FieldType]]]] = {
     "stock.count": {
         "part": (True, PART),
         "counted": (True, QUANTITY),
-        "counted_at": (False, _refused(NOT_YET_COUNTED_AT)),
+        "counted_at": (False, TIMESTAMP),
     },
     "reorder.ack": {"reorder_id": (True, IDENTIFIER), "reference": (True, TEXT)},
     "reorder.cancel": {"reorder_id": (True, IDENTIFIER)},

@@ -157,9 +157,10 @@ class CountEvent(Event):
 
     part: str
     counted: Decimal
-    previous_on_hand: Decimal
+    previous_on_hand: Decimal  # the book when counted
     variance: Decimal
     opening: bool = field(default=False, metadata=ONLY_WHEN_TRUE)
+    counted_at: str | None = field(default=None, metadata=ONLY_WHEN_TRUE)  # an earlier count
 
     def summary(self) -> str:
         return f"{self.part} counted {self.counted}, variance {self.variance}"

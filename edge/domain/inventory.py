@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -270,18 +271,30 @@ class Inventory:
         event_id = self._finish(txn, receipt, closed)
         return Posted(txn.txn_id, event_id)
 
-    def count(self, part: str, counted: Decimal, at: Moment) -> Posted:
-        """Set on-hand to a counted quantity; the ledger records the variance."""
+    def count(
+        self, part: str, counted: Decimal, at: Moment, *, counted_at: datetime | None = None
+    ) -> Posted:
+        """Correct on-hand by a count; the ledger records the variance.
+
+        A count taken earlier (``counted_at``, e.g. a count sheet entered
+        later) is compared with the book as it stood then: what was posted
+        since stays posted on top of the counted quantity.
+        """
         self.stock_item(part)
         if counted < ZERO:
             raise Rejection("bad-quantity", "a counted quantity cannot be negative")
-        previous = self.store.balance(part).on_hand
-        variance = sub(counted, previous)
+        book = self.store.balance(part).on_hand
+        if counted_at is not None:
+            if counted_at > at.wall:
+                raise Rejection("bad-time", "counted_at is later than now")
+            book = sub(book, self.store.moved_since(part, counted_at))
+        variance = sub(counted, book)
         txn = self._begin("count", at, Origin(), part=part, quantity=counted)
         self._post(txn, part, variance, None)
         event = events.CountEvent(
-            part, counted=counted, previous_on_hand=previous, variance=variance
-        )
+            part, counted=counted, previous_on_hand=book, variance=variance,
+            counted_at=None if counted_at is None else rfc3339(counted_at),
+        )  # fmt: skip
         event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id)
 

@@ -120,6 +120,10 @@ class InventoryStore(ABC):
     def has_ledger_rows(self, part: str) -> bool: ...
 
     @abstractmethod
+    def moved_since(self, part: str, since: datetime) -> Decimal:
+        """What the ledger posted for ``part`` in transactions after ``since`` (UTC)."""
+
+    @abstractmethod
     def add_transaction(
         self,
         kind: str,

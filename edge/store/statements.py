@@ -144,6 +144,11 @@ SAVE_BALANCE = _upsert(schema.balances, ("part", "on_hand", "armed"))
 APPEND_LEDGER = _insert(
     schema.ledger, ("txn_id", "part", "quantity", "kind", "scan_id", "bom_hash")
 )
+# A count taken earlier is compared with the book as it stood then (SQL never sums).
+MOVED_SINCE = (
+    "SELECT ledger.quantity FROM ledger JOIN transactions ON transactions.id = ledger.txn_id"
+    " WHERE ledger.part = ? AND transactions.at > ?"
+)
 LEDGER_ROWS = _select(schema.ledger, ("part", "quantity"), ("txn_id",), " ORDER BY id")
 HAS_STRUCTURE = _exists(schema.bom_structures, ("bom_hash",))
 ADD_STRUCTURE = _insert(schema.bom_structures, ("bom_hash", "lines", "created_at"))

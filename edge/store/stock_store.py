@@ -11,13 +11,14 @@ through: they change rarely, and a reorder's id is SQLite's.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from edge.domain import stock
 from edge.domain.model import Reorder
 from edge.domain.ports import Balance, Moment
-from edge.domain.quantity import ZERO, add, from_storage, to_storage
+from edge.domain.quantity import ZERO, add, from_storage, to_storage, total
 from edge.domain.timestamps import rfc3339
 from edge.store.repositories import OpenTransaction
 from edge.store.rows import reorder_from_row
@@ -27,6 +28,7 @@ from edge.store.statements import (
     CLOSE_REORDER,
     HAS_BALANCE,
     LEDGER_ROWS,
+    MOVED_SINCE,
     ON_ORDER,
     OPEN_REORDERS,
     RECEIVE_REORDER,
@@ -62,6 +64,11 @@ class StockStore(OpenTransaction):
         if part in self._overlay.balances:
             return True
         return self._sql(HAS_BALANCE, (part,)).fetchone() is not None
+
+    def moved_since(self, part: str, since: datetime) -> Decimal:
+        self._flush()
+        rows = self._sql(MOVED_SINCE, (part, rfc3339(since))).fetchall()
+        return total(from_storage(quantity) for (quantity,) in rows)
 
     def append_ledger(
         self,

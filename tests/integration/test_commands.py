@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +80,25 @@ def changes(plant: Plant) -> tuple[Any, ...]:
 
 
 # --------------------------------------------------------------------------- each type
+
+
+def test_a_count_sent_with_counted_at_is_compared_with_the_book_then(
+    make_node: Callable[..., CommandNode],
+) -> None:
+    node = make_node()
+    node.send(command("stock.receive", part="BOLT-M6", quantity=10))
+    sheet = datetime.now(UTC)
+    # Times are kept to the millisecond: the next receipt must be in a later one.
+    poll(lambda: datetime.now(UTC) - sheet > timedelta(milliseconds=2), "a later millisecond")
+    node.send(command("stock.receive", part="BOLT-M6", quantity=5))  # after the count sheet
+    counted = node.send(command("stock.count", part="BOLT-M6", counted=9,
+                                counted_at=sheet.isoformat()))  # fmt: skip
+    assert counted["status"] == "applied", counted
+    assert on_hand(node.plant, "BOLT-M6") == D(14)  # 9 counted, and the 5 received since
+    future = node.send(command("stock.count", part="BOLT-M6", counted=1,
+                               counted_at="2999-01-01T00:00:00Z"))  # fmt: skip
+    assert future["status"] == "rejected"
+    assert on_hand(node.plant, "BOLT-M6") == D(14)
 
 
 def test_stock_receive_and_count_are_applied_as_the_command_line_would(

@@ -9,6 +9,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from edge.domain.inventory import Rejection
 from edge.domain.model import Station, StationMode
 from edge.domain.quantity import ZERO
 from edge.domain.scanning import ScanInput, ScanOutcome
+from edge.domain.timestamps import rfc3339
 from edge.service import PendingScan
 from edge.store import schema
 from edge.store.counters import WRITES
@@ -894,6 +896,28 @@ def test_a_count_sets_on_hand_and_the_ledger_records_the_variance(plant: ShopFlo
     }
     with pytest.raises(Rejection):
         plant.count("KIT-1", "1")
+
+
+def test_a_count_taken_earlier_is_compared_with_the_book_as_it_stood_then(
+    plant: ShopFloor,
+) -> None:
+    accepted(plant.scan(SHIP, "R-GASKET"))  # 99 by the books
+    sheet_filled = plant.clock.moment().wall
+    plant.clock.advance(600)
+    accepted(plant.scan(SHIP, "QTY:3"))
+    accepted(plant.scan(SHIP, "R-GASKET"))  # 96 by the books, after the count sheet
+    plant.clock.advance(600)
+    mark = plant.last_seq()
+    # 97 were on the shelf when the sheet was filled, where the books said 99.
+    posted = plant.run(lambda inv, at: inv.count("R-GASKET", D(97), at, counted_at=sheet_filled))
+    assert plant.ledger(posted.txn_id) == [("R-GASKET", D(-2))]
+    assert plant.on_hand("R-GASKET") == D(94)  # the 3 issued since stay issued
+    [event] = plant.events(mark)
+    assert (event["counted"], event["previous_on_hand"], event["variance"]) == (D(97), D(99), D(-2))
+    assert event["counted_at"] == rfc3339(sheet_filled)
+    later = plant.clock.moment().wall + timedelta(minutes=5)
+    with pytest.raises(Rejection, match="later than now"):
+        plant.run(lambda inv, at: inv.count("R-GASKET", D(1), at, counted_at=later))
 
 
 # --- the outbox -------------------------------------------------------------------

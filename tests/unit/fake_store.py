@@ -23,6 +23,7 @@ import copy
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +40,7 @@ from edge.domain.ports import (
     StationState,
     TransactionRecord,
 )
-from edge.domain.quantity import ZERO, from_storage, to_storage
+from edge.domain.quantity import ZERO, from_storage, to_storage, total
 from edge.domain.timestamps import parse_rfc3339, rfc3339
 from tests.unit.fake_tables import (
     JournalRow,
@@ -182,6 +183,15 @@ class InMemoryStore(InventoryStore):
 
     def has_ledger_rows(self, part: str) -> bool:
         return any(row.part == part for row in self._tables.ledger)
+
+    def moved_since(self, part: str, since: datetime) -> Decimal:
+        # Compared as stored: at millisecond precision, like the SQL's text.
+        after = stored_moment(Moment(since, 0.0, "")).wall
+        transactions = self._tables.transactions
+        return total(
+            row.quantity for row in self._tables.ledger
+            if row.part == part and transactions[row.txn_id].at.wall > after
+        )  # fmt: skip
 
     def add_transaction(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ from jsonschema import Draft202012Validator
 from edge.cli.main import main
 from edge.commands.names import COMMAND_TYPES
 from edge.commands.parse import (
-    NOT_YET_COUNTED_AT,
     NOT_YET_KANBAN,
     Command,
     Refused,
@@ -95,8 +95,16 @@ def test_the_envelope_is_checked_first() -> None:
     assert errors(parse(body(part="P", quantity=1, if_catalog_version=-1)))[0][0] == (
         "$.if_catalog_version"
     )
-    assert errors(parse(body("stock.count", part="P", counted=1, counted_at="2026-12-02T06:00Z"),
-                        "stock.count")) == [("$.counted_at", NOT_YET_COUNTED_AT)]  # fmt: skip
+    earlier = parse(body("stock.count", part="P", counted=1, counted_at="2026-12-02T07:00+01:00"),
+                    "stock.count")  # fmt: skip
+    assert isinstance(earlier, Command)
+    assert earlier.fields["counted_at"] == datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+    for bad, complaint in (("2026-12-02T06:00", "offset"), ("yesterday", "RFC 3339"),
+                           (1733119200, "a string")):  # fmt: skip
+        found = errors(parse(body("stock.count", part="P", counted=1, counted_at=bad),
+                             "stock.count"))  # fmt: skip
+        assert found[0][0] == "$.counted_at"
+        assert complaint in found[0][1]
 
 
 @pytest.mark.parametrize(
@@ -191,7 +199,8 @@ AGREEMENT = [
     (body(part="BOLT-M6"), False),
     (body(part="BOLT-M6", quantity=1, colour="red"), False),
     (body(part="BOLT-M6", quantity=1, card="K-1"), False),
-    (body("stock.count", part="P", counted=1, counted_at="2026-12-02T06:00:00Z"), False),
+    (body("stock.count", part="P", counted=1, counted_at="2026-12-02T06:00:00Z"), True),
+    (body("stock.count", part="P", counted=1, counted_at=5), False),
     (body("reorder.cancel", reorder_id=0), False),
     (body("items.upsert", items=[]), False),
     (body("republish", if_catalog_version=-1), False),
