@@ -10,102 +10,34 @@ unit of work commits all of it together or none of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
-from edge.domain import events, ids
-from edge.domain.bom import Explosion, Lines
-from edge.domain.model import Item, ReorderPolicy
+from edge.domain import events
+from edge.domain.bom import Explosion
 from edge.domain.opening import PlannedOpening, opening_batches
-from edge.domain.ports import Balance, InventoryStore, Moment
+from edge.domain.ports import Moment
+from edge.domain.posting import (
+    Identity,
+    Origin,
+    Posted,
+    Posting,
+    Rejection,
+    has_history,
+    not_a_stock_item,
+)
 from edge.domain.quantity import ZERO, add, sub
-from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
 
-_NO_POLICY = ReorderPolicy()  # an item that is not in the catalog (any more)
+__all__ = ["Identity", "Inventory", "Origin", "Posted", "Rejection", "has_history",
+           "not_a_stock_item"]  # fmt: skip
+
 MAX_REFERENCE_LENGTH = 64  # a reorder's reference from the central system (a PO number)
 
 
-class Rejection(Exception):
-    """An operation the rules refuse; ``reason`` is a short kebab-case code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-def not_a_stock_item(part: str, *, known: bool) -> Rejection:
-    """Why ``part`` holds no stock: not in the catalog, or (``known``) a phantom assembly."""
-    if not known:
-        return Rejection("unknown-part", f"unknown part {part!r}")
-    return Rejection(
-        "phantom-part",
-        f"{part!r} is a phantom assembly (stocked = false): it has no stock of its own",
-    )
-
-
-def has_history(part: str) -> Rejection:
-    """The refusal of an opening balance for a part that already has ledger rows."""
-    return Rejection(
-        "has-history", f"{part!r} already has stock history; use `edge count {part} QTY` instead"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    site: str
-    node: str
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a transaction came from: a scan at a station, or the command line."""
-
-    station: str | None = None
-    scanner: str | None = None
-    scan_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Posted:
-    """What a committed-to-be transaction did."""
-
-    txn_id: int
-    event_id: str
-    lines: Lines = ()
-
-
-@dataclass
-class _Transaction:
-    txn_id: int
-    kind: str
-    at: Moment
-    scan_id: int | None
-    before: dict[str, Balance] = field(default_factory=dict)
-    on_hand: dict[str, Decimal] = field(default_factory=dict)
-    on_order_changed: set[str] = field(default_factory=set)
-
-
-class Inventory:
+class Inventory(Posting):
     """The inventory rules, applied through an :class:`InventoryStore`."""
-
-    def __init__(self, store: InventoryStore, identity: Identity) -> None:
-        self.store = store
-        self.identity = identity
-
-    # --- lookups -------------------------------------------------------------
-    def stock_item(self, part: str) -> Item:
-        """The item, which must exist and hold stock of its own (not a phantom)."""
-        item = self.store.item(part)
-        if item is None or not self.store.bom_graph().is_stocked(part):
-            raise not_a_stock_item(part, known=item is not None)
-        return item
-
-    def on_order(self, part: str) -> Decimal:
-        return self.store.on_order(part)
 
     # --- transactions --------------------------------------------------------
     def consume(
@@ -390,91 +322,3 @@ class Inventory:
 
     def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
         return self._emit(events.ScanRejectedEvent(scan_id, code, reason), at)
-
-    # --- machinery -----------------------------------------------------------
-    def _begin(self, kind: str, at: Moment, origin: Origin, **details: Any) -> _Transaction:
-        txn_id = self.store.add_transaction(
-            kind,
-            at,
-            station=origin.station,
-            scanner=origin.scanner,
-            scan_id=origin.scan_id,
-            **details,
-        )
-        return _Transaction(txn_id=txn_id, kind=kind, at=at, scan_id=origin.scan_id)
-
-    def _post(self, txn: _Transaction, part: str, quantity: Decimal, bom_hash: str | None) -> None:
-        self.store.append_ledger(
-            txn.txn_id, part, quantity, txn.kind, bom_hash=bom_hash, scan_id=txn.scan_id
-        )
-        if part not in txn.before:
-            balance = self.store.balance(part)
-            txn.before[part] = balance
-            txn.on_hand[part] = balance.on_hand
-        txn.on_hand[part] = add(txn.on_hand[part], quantity)
-
-    def _finish(
-        self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
-    ) -> str:
-        """Run the stock rules on every touched part and write the events in order."""
-        low: list[events.Event] = []
-        reorders: list[events.Event] = []
-        snapshots: list[tuple[str, dict[str, Any]]] = []
-        stamp = rfc3339(txn.at.wall)
-        store = self.store
-        for part in sorted(txn.before):
-            before = txn.before[part]
-            after = txn.on_hand[part]
-            item = store.item(part)
-            policy = item.policy if item is not None else _NO_POLICY
-            verdict = low_stock(
-                before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
-            )
-            store.save_balance(part, Balance(after, verdict.armed))
-            if verdict.fire:
-                low.append(
-                    events.LowStockEvent(part, after, policy.reorder_point, verdict.negative)
-                )
-            on_order = store.on_order(part)  # before this transaction's new reorder
-            suggested = reorder_quantity(policy, add(after, on_order))
-            if suggested is not None:
-                reorder_id = store.add_reorder(part, suggested, txn.at)
-                reorders.append(
-                    events.ReorderEvent(
-                        reorder_id,
-                        part,
-                        quantity=suggested,
-                        on_hand=after,
-                        on_order=on_order,
-                        reorder_point=policy.reorder_point,
-                    )
-                )
-                on_order = store.on_order(part)
-            snapshots.append((part, events.stock_payload(part, after, on_order, item, stamp)))
-        for part in sorted(txn.on_order_changed - txn.before.keys()):
-            on_hand = store.balance(part).on_hand
-            payload = events.stock_payload(part, on_hand, store.on_order(part), store.item(part),
-                                           stamp)  # fmt: skip
-            snapshots.append((part, payload))
-        event_id = self._emit(event, txn.at)
-        store.set_transaction_event(txn.txn_id, event_id)
-        for follow_up in [*(follow_ups or []), *low, *reorders]:
-            self._emit(follow_up, txn.at)
-        for part, payload in snapshots:
-            store.put_stock_snapshot(part, payload)
-        return event_id
-
-    def _emit(self, event: events.Event, at: Moment) -> str:
-        seq = self.store.next_seq()
-        event_id = ids.event_id(at.wall)
-        envelope = events.Envelope(
-            event_id,
-            occurred_at=rfc3339(at.wall),
-            stream=self.store.stream(),
-            seq=seq,
-            boot=self.store.boot(),
-            site=self.identity.site,
-            node=self.identity.node,
-        )
-        self.store.add_event(seq, event_id, event.TYPE, events.render(envelope, event))
-        return event_id
