@@ -364,13 +364,15 @@ class StopBits(Value[float]):
 class TextList(Value[tuple[str, ...]]):
     """A non-empty array of distinct texts."""
 
-    def __init__(self, item: Text) -> None:
+    may_be_empty = False
+
+    def __init__(self, item: Value[str]) -> None:
         self.item = item
 
     def parse(self, raw: object) -> tuple[str, ...]:
         if not isinstance(raw, list):
             raise expected("an array of strings", raw)
-        if not raw:
+        if not raw and not self.may_be_empty:
             raise Invalid("must not be empty (leave the key out to accept any reason)")
         items: list[str] = []
         for number, element in enumerate(raw, 1):
@@ -384,22 +386,10 @@ class TextList(Value[tuple[str, ...]]):
         return tuple(items)
 
 
-class ChoiceList(Value[tuple[str, ...]]):
+class ChoiceList(TextList):
     """An array of distinct strings, each one of a fixed set; empty allows none."""
 
-    def __init__(self, choices: Iterable[str]) -> None:
-        self.item = Choice(tuple(choices))
+    may_be_empty = True
 
-    def parse(self, raw: object) -> tuple[str, ...]:
-        if not isinstance(raw, list):
-            raise expected("an array of strings", raw)
-        items: list[str] = []
-        for number, element in enumerate(raw, 1):
-            try:
-                value = self.item.parse(element)
-            except Invalid as error:
-                raise Invalid(f"item {number}: {error}") from None
-            if value in items:
-                raise Invalid(f"item {number}: {value!r} is listed twice")
-            items.append(value)
-        return tuple(items)
+    def __init__(self, choices: Iterable[str]) -> None:
+        super().__init__(Choice(tuple(choices)))

@@ -221,6 +221,15 @@ def by_id() -> Iterator[Path]:
         yield Path(directory)
 
 
+@pytest.fixture
+def pack_scanner(by_id: Path) -> Iterator[PtyScanner]:
+    """A serial scanner at the pack station, plugged in for the test."""
+    scanner = PtyScanner("pack", "PACK-1", by_id / "usb-Acme_Scanner_PACK-if00")
+    scanner.plug()
+    yield scanner
+    scanner.unplug()
+
+
 # --------------------------------------------------------------------------- the line
 
 

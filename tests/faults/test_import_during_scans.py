@@ -12,10 +12,8 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from edge.masterdata.items import ITEM_COLUMNS
 from tests.broker import Mosquitto
@@ -33,14 +31,6 @@ from tests.faults.conftest import (
 ROWS = 20_000
 IMPORT_CEILING_S = 300.0
 ACK_CEILING_S = 60.0
-
-
-@pytest.fixture
-def pack_scanner(by_id: Path) -> Iterator[PtyScanner]:
-    scanner = PtyScanner("pack", "PACK-1", by_id / "usb-Acme_Scanner_PACK-if00")
-    scanner.plug()
-    yield scanner
-    scanner.unplug()
 
 
 def write_items(path: Path, rows: int) -> None:

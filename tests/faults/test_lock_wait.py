@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from edge.store.database import BUSY_TIMEOUT_MS
 from tests.broker import Mosquitto, poll, subscribed
@@ -65,14 +63,6 @@ class LockHolder:
         assert self.process.stdin is not None
         self.process.stdin.close()
         assert self.process.wait(30) == 0
-
-
-@pytest.fixture
-def pack_scanner(by_id: Path) -> Iterator[PtyScanner]:
-    scanner = PtyScanner("pack", "PACK-1", by_id / "usb-Acme_Scanner_PACK-if00")
-    scanner.plug()
-    yield scanner
-    scanner.unplug()
 
 
 def test_a_lock_held_past_the_busy_timeout_delays_scans_and_refuses_none(

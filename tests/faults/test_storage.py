@@ -11,8 +11,7 @@ the held scans are journaled as rejected / ``storage-unavailable`` (with a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -57,13 +56,9 @@ class Operator:
 
 @pytest.fixture
 def storage_line(
-    make_broker: Callable[..., Mosquitto], by_id: Path
-) -> Iterator[tuple[Mosquitto, PtyScanner]]:
-    broker = make_broker()
-    scanner = PtyScanner("pack", "PACK-1", by_id / "usb-Acme_Scanner_PACK-if00")
-    scanner.plug()
-    yield broker, scanner
-    scanner.unplug()
+    make_broker: Callable[..., Mosquitto], pack_scanner: PtyScanner
+) -> tuple[Mosquitto, PtyScanner]:
+    return make_broker(), pack_scanner
 
 
 def _held_scans_journaled(line: Line, held: list[str]) -> bool:
