@@ -36,31 +36,30 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from baselines import RawBaseline, RawPlan, plan_from, snapshot
 from common import (
-    ACK,
-    NAK,
     Bar,
-    JournalCheck,
-    RawBaseline,
-    RawPlan,
     Run,
-    Scanner,
     Spread,
     arguments,
-    daemon_on_ptys,
     journal_bar,
-    journal_check,
     load,
-    plan_from,
     print_bars,
     print_machine,
-    process_sample,
-    revision,
     runs_arguments,
     scratch,
     serial_code,
-    snapshot,
     table,
+)
+from rig import (
+    ACK,
+    NAK,
+    JournalCheck,
+    Scanner,
+    daemon_on_ptys,
+    journal_check,
+    process_sample,
+    revision,
 )
 
 SCANNERS = 20

@@ -21,7 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from common import REPO, arguments, print_machine, scratch
+from common import arguments, print_machine, scratch
+from rig import REPO
 
 GOALS_MS = {"edge --help": 150.0, "edge stock": 300.0}
 CONFIG = """\

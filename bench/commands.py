@@ -20,15 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
-from common import (
-    arguments,
-    percentile,
-    print_machine,
-    raw_connection,
-    scratch,
-    service_for,
-    table,
-)
+from baselines import raw_connection
+from common import arguments, percentile, print_machine, scratch, service_for, table
 
 from edge.commands.apply import CommandHandler, Incoming
 from edge.config import CommandsConfig

@@ -31,24 +31,26 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import (
+from baselines import (
     APPEND_TABLES,
     KEYED_TABLES,
-    Labels,
     RawBaseline,
     RawPlan,
     ReplayBaseline,
+    plan_from,
+    snapshot,
+)
+from common import (
+    Labels,
     Run,
     arguments,
     import_catalog,
     load,
     ms,
     percentile,
-    plan_from,
     print_machine,
     scratch,
     service_for,
-    snapshot,
     table,
     write_three_level_catalog,
 )

@@ -27,7 +27,8 @@ from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 from biip.gs1_prefixes import GS1CompanyPrefix, GS1Prefix
 from biip.gtin import Gtin
-from common import GTIN, REPO, print_machine, table
+from common import GTIN, print_machine, table
+from rig import REPO
 
 from hardware.barcode import Barcode, decode, decode_with_biip
 

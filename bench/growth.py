@@ -39,25 +39,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import (
-    REPO,
     Labels,
-    WalWatch,
     arguments,
-    file_bytes,
     import_catalog,
     load,
-    megabytes,
     ms,
     now_moment,
     percentile,
     print_machine,
-    revision,
     scratch,
     service_for,
     table,
-    wal_path,
     write_three_level_catalog,
 )
+from rig import REPO, WalWatch, file_bytes, megabytes, revision, wal_path
 from sqlalchemy import Engine, event
 
 from edge.domain.model import Station, StationMode

@@ -39,28 +39,24 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from baselines import raw_connection
 from common import (
-    ACK,
     Bar,
-    Scanner,
     Spread,
     arguments,
-    daemon_on_ptys,
     journal_bar,
-    journal_check,
     load,
     now_moment,
     percentile,
     print_bars,
     print_machine,
-    raw_connection,
-    revision,
     runs_arguments,
     scratch,
     serial_code,
     service_for,
     table,
 )
+from rig import ACK, Scanner, daemon_on_ptys, journal_check, revision
 
 from edge.masterdata.apply import (
     BOM_COLUMNS,

@@ -42,17 +42,15 @@ from pathlib import Path
 
 from common import (
     FG,
-    REPO,
     arguments,
     import_catalog,
     print_machine,
-    process_sample,
-    revision,
     scratch,
     serial_code,
     table,
     write_three_level_catalog,
 )
+from rig import REPO, process_sample, revision
 from scale import ACK, CEILING_S, SCANNERS, Scanner, start_daemon, write_config
 
 from edge.config import load_config

@@ -48,18 +48,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import (
-    REPO,
-    arguments,
-    free_port,
-    megabytes,
-    now_moment,
-    print_machine,
-    process_sample,
-    scratch,
-    service_for,
-    table,
-)
+from common import arguments, free_port, now_moment, print_machine, scratch, service_for, table
+from rig import REPO, megabytes, process_sample
 
 from edge.domain.model import Station, StationMode
 from edge.masterdata.items import import_items

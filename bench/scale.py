@@ -45,32 +45,34 @@ from decimal import Decimal
 from pathlib import Path
 
 from common import (
-    ACK,
     FG,
-    NAK,
-    REPO,
     Catalog,
-    ProcessSample,
-    Scanner,
-    WalWatch,
     arguments,
-    file_bytes,
     free_port,
     import_catalog,
     load,
-    megabytes,
     ms,
     percentile,
     print_machine,
-    process_sample,
-    revision,
     scratch,
     serial_code,
     service_for,
     table,
-    wal_path,
     write_deep_catalog,
     write_three_level_catalog,
+)
+from rig import (
+    ACK,
+    NAK,
+    REPO,
+    ProcessSample,
+    Scanner,
+    WalWatch,
+    file_bytes,
+    megabytes,
+    process_sample,
+    revision,
+    wal_path,
 )
 
 from edge.config import load_config

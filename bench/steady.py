@@ -23,27 +23,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from baselines import raw_connection
 from common import (
-    ACK,
     Bar,
-    JournalCheck,
-    Scanner,
     Spread,
     arguments,
-    daemon_on_ptys,
     journal_bar,
-    journal_check,
     load,
     percentile,
     print_bars,
     print_machine,
-    raw_connection,
-    revision,
     runs_arguments,
     scratch,
     serial_code,
     table,
 )
+from rig import ACK, JournalCheck, Scanner, daemon_on_ptys, journal_check, revision
 
 PERIOD_S = 0.030
 GOAL_P50_S = 0.001  # product p50 - raw p50
