@@ -235,9 +235,14 @@ class Broker:
 
 def daemon_config(directory: Path, broker_port: int, scanners: Sequence[Scanner],
                   station: str = "PACK-1") -> Path:  # fmt: skip
-    """An edge.toml: one ship station, the scanners on their ptys, our broker."""
+    """An edge.toml: one ship station, the scanners on their ptys, our broker.
+
+    Commands from central systems are on: the daemon is measured with every
+    client it runs (the commands subscriber idles through the benches).
+    """
     blocks = ['[site]\nid = "bench"\nnode = "edge"\n', '[database]\npath = "edge.db"\n',
               f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n',
+              '[commands]\nenabled = true\n',
               f'[[station]]\nid = "{station}"\nmode = "ship"\n',
               *(scanner.config_block(station) for scanner in scanners)]  # fmt: skip
     path = directory / "edge.toml"

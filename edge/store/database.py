@@ -60,11 +60,12 @@ def create_database_engine(path: Path) -> Engine:
     engine = create_engine(
         f"sqlite+pysqlite:///{path}",
         # A batch writes each table with statements of a few sizes (see
-        # statements.many_rows): room for them in each connection's cache.
+        # statements.many_rows): room for those in use in each connection's
+        # cache, which holds each as a prepared program of some 10 kB.
         connect_args={
             "timeout": BUSY_TIMEOUT_MS / 1000,
             "check_same_thread": False,
-            "cached_statements": 512,
+            "cached_statements": 128,
         },
     )
 

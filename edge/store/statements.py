@@ -26,12 +26,13 @@ from edge.store.rows import (
     TRANSACTION_ROW,
 )
 
-# Rows per multi-row statement: a batch's rows go in statements of 256 and 64
-# rows, and what is left (fewer than 64, e.g. the seven ledger rows of one
-# scan) in one statement of its own size. So each table has at most 66 texts
-# (SQLite's statement cache keeps the ones in use), and none comes near the
-# bound-parameter limit (32,766).
-ROWS_PER_STATEMENT: Final = (256, 64)
+# Rows per multi-row statement: a batch's rows go in statements of 256, 64 and
+# 16 rows, and what is left (fewer than 16, e.g. the seven ledger rows of one
+# scan) in one statement of its own size. So each table has at most 18 texts,
+# none near the bound-parameter limit (32,766). Each text the connection's
+# statement cache keeps is a prepared program of some 10 kB: with every size
+# up to 64, a daemon under a burst kept some 500 of them, 10 MB.
+ROWS_PER_STATEMENT: Final = (256, 64, 16)
 
 
 @functools.cache
