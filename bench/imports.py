@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import select
 import subprocess
 import sys
 import threading
@@ -56,7 +55,7 @@ from common import (
     service_for,
     table,
 )
-from rig import ACK, Scanner, daemon_on_ptys, journal_check, revision
+from rig import answer, daemon_on_ptys, journal_check, revision
 
 from edge.masterdata.apply import (
     BOM_COLUMNS,
@@ -72,7 +71,6 @@ from edge.service import InventoryService
 
 GOAL_IMPORT_S = 10.0  # SPEC §9, for 50,000 rows
 GOAL_SCAN_P99_S = 1.0
-CEILING_S = 10.0  # longest wait for one ACK before the scan counts as unanswered
 IMPORT_CEILING_S = 300.0
 LINES_PER_PARENT = 10
 _LOCK_LINE = re.compile(r"holding the write lock ([0-9.]+) s")
@@ -196,23 +194,6 @@ class ScanRun:
     import_s: dict[str, float] = field(default_factory=dict)
     scans_during: int = 0  # scans typed while an import process ran
     failed: list[str] = field(default_factory=list)
-
-
-def answer(scanner: Scanner, began: float) -> tuple[float | None, int]:
-    """Seconds from ``began`` to the first ACK byte, and how many other bytes came first."""
-    other = 0
-    deadline = began + CEILING_S
-    while True:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return None, other
-        ready, _, _ = select.select([scanner.master], [], [], left)
-        if not ready:
-            continue
-        data = os.read(scanner.master, 64)
-        if ACK in data:
-            return time.perf_counter() - began, other + len(data) - 1
-        other += len(data)
 
 
 def run_imports(config: Path, files: Files, result: ScanRun, running: threading.Event) -> None:

@@ -347,3 +347,24 @@ def journal_check(database: Path, typed: Sequence[bytes]) -> JournalCheck:
         twice=sum(1 for statuses in seen if len(statuses) > 1),
         not_accepted=sum(1 for statuses in seen if any(s != "accepted" for s in statuses)),
     )
+
+
+ANSWER_CEILING_S = 10.0  # longest wait for one ACK before the scan counts as unanswered
+
+
+def answer(scanner: Scanner, began: float) -> tuple[float | None, int]:
+    """Seconds from ``began`` to the first ACK byte, and how many other bytes came first."""
+    other = 0
+    deadline = began + ANSWER_CEILING_S
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None, other
+        ready, _, _ = select.select([scanner.master], [], [], left)
+        if not ready:
+            continue
+        data = os.read(scanner.master, 64)
+        heard = time.perf_counter()
+        if ACK in data:
+            return heard - began, other + len(data) - 1
+        other += len(data)

@@ -18,7 +18,6 @@ within 1 ms of the raw commit's p50, its p99 within 5 ms of the raw p99.
 from __future__ import annotations
 
 import os
-import select
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +37,11 @@ from common import (
     serial_code,
     table,
 )
-from rig import ACK, JournalCheck, Scanner, daemon_on_ptys, journal_check, revision
+from rig import JournalCheck, Scanner, answer, daemon_on_ptys, journal_check, revision
 
 PERIOD_S = 0.030
 GOAL_P50_S = 0.001  # product p50 - raw p50
 GOAL_P99_S = 0.005  # product p99 - raw p99
-CEILING_S = 10.0  # longest wait for one ACK before the scan counts as unanswered
 JOURNAL_ROW_BYTES = 120  # about a journal row of these labels
 
 
@@ -81,24 +79,6 @@ def until(moment: float) -> None:
     delay = moment - time.perf_counter()
     if delay > 0:
         time.sleep(delay)
-
-
-def answer(scanner: Scanner, began: float) -> tuple[float | None, int]:
-    """Seconds from ``began`` to the first ACK byte, and how many other bytes came first."""
-    other = 0
-    deadline = began + CEILING_S
-    while True:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return None, other
-        ready, _, _ = select.select([scanner.master], [], [], left)
-        if not ready:
-            continue
-        data = os.read(scanner.master, 64)
-        heard = time.perf_counter()
-        if ACK in data:
-            return heard - began, other + len(data) - 1
-        other += len(data)
 
 
 def paced(scanner: Scanner, raw: DurableCommit, codes: list[bytes]) -> Paced:
