@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -84,7 +84,13 @@ def create_database_engine(path: Path) -> Engine:
         driver = connection.connection.driver_connection
         if driver is None:
             raise RuntimeError("the connection has no driver connection")
-        driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        try:
+            driver.execute(statement)
+        except sqlite3.Error as error:
+            # Raised as SQLAlchemy's, like every other database error: "database is
+            # locked" here is a lock wait that every caller already handles as such.
+            raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error) from error
 
     return engine
 
