@@ -23,7 +23,7 @@ from edge.domain.quantity import from_storage
 from edge.store import schema
 from edge.store.counters import CATALOG
 from edge.store.rows import item_from_row
-from edge.store.statements import PUT_STOCK_SNAPSHOT, READ_COUNTER, chunks, many_rows
+from edge.store.statements import PUT_STOCK_SNAPSHOT, READ_COUNTER, row_groups
 
 _IN_BATCH: Final = 500  # parts per IN (...) list, well under the bound-parameter limit
 
@@ -125,9 +125,8 @@ def _driver(connection: Connection) -> sqlite3.Connection:
 
 
 def _write_many(driver: sqlite3.Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-    for start, size in chunks(len(rows)):
-        values = tuple(value for row in rows[start : start + size] for value in row)
-        driver.execute(many_rows(statement, size), values)
+    for text, values, _rows in row_groups(statement, rows):
+        driver.execute(text, values)
 
 
 def upsert_items(

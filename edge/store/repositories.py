@@ -34,8 +34,7 @@ from edge.store.statements import (
     SET_TRANSACTION_EVENT,
     SHIPPED_AMONG,
     STATION_STATE,
-    chunks,
-    many_rows,
+    row_groups,
 )
 
 
@@ -132,10 +131,8 @@ class ShippedSerials(OpenTransaction):
         transaction; what it ships itself is in the pending rows.
         """
         wanted = [pair for pair in pairs if pair not in self._serials_known]
-        for start, size in chunks(len(wanted)):
-            asked = wanted[start : start + size]
-            values = tuple(value for pair in asked for value in pair)
-            found = set(self._sql(many_rows(SHIPPED_AMONG, size), values).fetchall())
+        for text, values, asked in row_groups(SHIPPED_AMONG, wanted):
+            found = set(self._sql(text, values).fetchall())
             self._serials_known.update((pair, pair in found) for pair in asked)
 
     def serial_shipped(self, gtin: str, serial: str) -> bool:

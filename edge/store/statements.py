@@ -12,8 +12,8 @@ the first scan. The text is built once, when the module is imported.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
-from typing import Final
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Table
 
@@ -33,6 +33,9 @@ from edge.store.rows import (
 # statement cache keeps is a prepared program of some 10 kB: with every size
 # up to 64, a daemon under a burst kept some 500 of them, 10 MB.
 ROWS_PER_STATEMENT: Final = (256, 64, 16)
+
+
+Row = TypeVar("Row", bound=Sequence[Any])
 
 
 @functools.cache
@@ -60,6 +63,15 @@ def chunks(count: int) -> list[tuple[int, int]]:
     if at < count:
         out.append((at, count - at))
     return out
+
+
+def row_groups(
+    statement: str, rows: Sequence[Row]
+) -> Iterator[tuple[str, tuple[Any, ...], Sequence[Row]]]:
+    """The multi-row statements that carry ``rows``: (text, flat parameters, the rows)."""
+    for start, size in chunks(len(rows)):
+        group = rows[start : start + size]
+        yield many_rows(statement, size), tuple(value for row in group for value in row), group
 
 
 def _names(table: Table, columns: Sequence[str]) -> str:

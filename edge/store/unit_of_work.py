@@ -57,8 +57,7 @@ from edge.store.statements import (
     SAVE_BALANCE,
     SAVE_STATION_STATE,
     SET_COUNTER,
-    chunks,
-    many_rows,
+    row_groups,
 )
 from edge.store.stock_store import StockStore
 from edge.store.turns import write_turn
@@ -232,9 +231,8 @@ class SqlUnitOfWork(
 
     def _sql_many(self, statement: str, rows: list[Any]) -> None:
         """Write ``rows`` with ``statement``, many rows per statement (see statements.many_rows)."""
-        for start, size in chunks(len(rows)):
-            values = tuple(value for row in rows[start : start + size] for value in row)
-            self._sql(many_rows(statement, size), values)
+        for text, values, _rows in row_groups(statement, rows):
+            self._sql(text, values)
 
     def _on_driver(self, statement: str, parameters: Any) -> sqlite3.Cursor:
         if self._driver is None:
