@@ -27,7 +27,6 @@ read from its own progress line on stderr.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
 import sys
@@ -55,7 +54,7 @@ from common import (
     service_for,
     table,
 )
-from rig import answer, daemon_on_ptys, journal_check, revision
+from rig import daemon_on_ptys, journal_check, revision, scan_and_time
 
 from edge.masterdata.apply import (
     BOM_COLUMNS,
@@ -235,9 +234,7 @@ def scan_run(folder: Path, index: int, rows: int, period_s: float) -> ScanRun:
             number += 1
             result.typed.append(code)
             result.scans_during += running.is_set()
-            began = time.perf_counter()
-            os.write(scanner.master, code + b"\r\n")
-            latency, other = answer(scanner, began)
+            latency, other = scan_and_time(scanner, code)
             result.not_ack += other
             if latency is None:
                 result.unanswered += 1

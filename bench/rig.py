@@ -352,6 +352,13 @@ def journal_check(database: Path, typed: Sequence[bytes]) -> JournalCheck:
 ANSWER_CEILING_S = 10.0  # longest wait for one ACK before the scan counts as unanswered
 
 
+def scan_and_time(scanner: Scanner, code: bytes) -> tuple[float | None, int]:
+    """Type ``code`` + CRLF: seconds to its ACK byte (None: none came), other bytes first."""
+    began = time.perf_counter()
+    os.write(scanner.master, code + b"\r\n")
+    return answer(scanner, began)
+
+
 def answer(scanner: Scanner, began: float) -> tuple[float | None, int]:
     """Seconds from ``began`` to the first ACK byte, and how many other bytes came first."""
     other = 0

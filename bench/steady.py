@@ -17,7 +17,6 @@ within 1 ms of the raw commit's p50, its p99 within 5 ms of the raw p99.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,14 @@ from common import (
     serial_code,
     table,
 )
-from rig import JournalCheck, Scanner, answer, daemon_on_ptys, journal_check, revision
+from rig import (
+    JournalCheck,
+    Scanner,
+    daemon_on_ptys,
+    journal_check,
+    revision,
+    scan_and_time,
+)
 
 PERIOD_S = 0.030
 GOAL_P50_S = 0.001  # product p50 - raw p50
@@ -86,9 +92,7 @@ def paced(scanner: Scanner, raw: DurableCommit, codes: list[bytes]) -> Paced:
     slot = time.perf_counter()
     for code in codes:
         until(slot)
-        began = time.perf_counter()
-        os.write(scanner.master, code + b"\r\n")
-        latency, other = answer(scanner, began)
+        latency, other = scan_and_time(scanner, code)
         result.not_ack += other
         if latency is None:
             result.unanswered += 1
