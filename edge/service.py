@@ -8,7 +8,6 @@ one read by a scanner.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,9 +90,7 @@ class InventoryService:
             with self.unit_of_work() as uow:
                 result = operation(Inventory(uow, self.identity), uow)
                 uow.commit()
-        except (SQLAlchemyError, sqlite3.Error) as error:
-            # Statements sent on the driver connection (BEGIN, the batched rows)
-            # raise the driver's own errors, not SQLAlchemy's.
+        except SQLAlchemyError as error:
             if is_lock_wait(error):
                 raise DatabaseBusy(
                     "another process held the database's write lock for longer than "
@@ -131,8 +128,7 @@ class InventoryService:
                 except _ScanFailed as failed:
                     outcomes.append(self._journal_failure(item, failed))
             except StorageError as error:
-                busy = isinstance(error, DatabaseBusy)
-                raise StoredInPart(str(error), outcomes, busy=busy) from error
+                raise StoredInPart(str(error), outcomes) from error
         return outcomes
 
     def _commit_batch(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
@@ -164,10 +160,14 @@ class InventoryService:
 class StoredInPart(StorageError):
     """The database failed after the first ``len(outcomes)`` scans were committed."""
 
-    def __init__(self, message: str, outcomes: list[ScanOutcome], *, busy: bool = False) -> None:
+    def __init__(self, message: str, outcomes: list[ScanOutcome]) -> None:
         super().__init__(message)
         self.outcomes = outcomes
-        self.busy = busy  # the failure was a lock held elsewhere, not the storage
+
+    @property
+    def busy(self) -> bool:
+        """Whether the failure was a lock held elsewhere, not the storage."""
+        return isinstance(self.__cause__, DatabaseBusy)
 
 
 class _ScanFailed(Exception):
@@ -197,7 +197,7 @@ def _apply(processor: ScanProcessor, item: PendingScan) -> ScanOutcome:
                 event=True,
             )
         return processor.process(item.scan, item.barcode)
-    except (SQLAlchemyError, sqlite3.Error):
+    except SQLAlchemyError:
         raise
     except Exception as error:
         raise _ScanFailed(str(error)) from error

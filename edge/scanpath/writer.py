@@ -214,11 +214,10 @@ class ScanWriter:
                 self._journal_unstored()
             outcomes = self.service.process_scans(pending)
         except StorageError as error:
-            in_part = error if isinstance(error, StoredInPart) else None
-            stored = in_part.outcomes if in_part is not None else []
+            stored = error.outcomes if isinstance(error, StoredInPart) else []
             done = len(stored)
             self._finish(pending[:done], answers[:done], stored)
-            if isinstance(error, DatabaseBusy) or (in_part is not None and in_part.busy):
+            if _lock_held_elsewhere(error):
                 self._wait(pending[done:], answers[done:])
             else:
                 self._hold(pending[done:], answers[done:], driver_reason(error.__cause__ or error))
@@ -372,3 +371,8 @@ class ScanWriter:
             self.stats.duplicates += 1
         else:
             self.stats.rejected += 1
+
+
+def _lock_held_elsewhere(error: StorageError) -> bool:
+    """A lock wait (perhaps after some scans were stored), not a failure of the storage."""
+    return isinstance(error, DatabaseBusy) or (isinstance(error, StoredInPart) and error.busy)

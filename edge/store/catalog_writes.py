@@ -22,6 +22,7 @@ from edge.domain.model import BomLine, Item
 from edge.domain.quantity import from_storage
 from edge.store import schema
 from edge.store.counters import CATALOG
+from edge.store.database import driver_error
 from edge.store.rows import item_from_row
 from edge.store.statements import PUT_STOCK_SNAPSHOT, READ_COUNTER, row_groups
 
@@ -126,7 +127,17 @@ def _driver(connection: Connection) -> sqlite3.Connection:
 
 def _write_many(driver: sqlite3.Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
     for text, values, _rows in row_groups(statement, rows):
-        driver.execute(text, values)
+        try:
+            driver.execute(text, values)
+        except sqlite3.Error as error:
+            raise driver_error(text, values, error) from error
+
+
+def _each_row(driver: sqlite3.Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    try:
+        driver.executemany(statement, rows)
+    except sqlite3.Error as error:
+        raise driver_error(statement, (), error) from error
 
 
 def upsert_items(
@@ -143,7 +154,7 @@ def upsert_items(
     replaced = list(aliases)
     # All the old aliases go before any new one is written: a code may move
     # from one part of the file to another.
-    driver.executemany(_DELETE_ALIASES_OF, [(part,) for part, _ in replaced])
+    _each_row(driver, _DELETE_ALIASES_OF, [(part,) for part, _ in replaced])
     _write_many(driver, _ADD_ALIAS, [(code, part) for part, codes in replaced for code in codes])
 
 
@@ -154,7 +165,7 @@ def replace_bom_lines(connection: Connection, boms: Iterable[tuple[str, Sequence
     """
     driver = _driver(connection)
     replaced = list(boms)
-    driver.executemany(_DELETE_BOM_OF, [(parent,) for parent, _ in replaced])
+    _each_row(driver, _DELETE_BOM_OF, [(parent,) for parent, _ in replaced])
     _write_many(driver, _ADD_BOM_LINE, [(parent, *line) for parent, lines in replaced
                                         for line in lines])  # fmt: skip
 

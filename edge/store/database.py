@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import Connection
@@ -55,6 +55,16 @@ def driver_reason(error: BaseException) -> str:
     return " ".join(str(getattr(error, "orig", None) or error).split())
 
 
+def driver_error(statement: str, parameters: Any, error: sqlite3.Error) -> exc.StatementError:
+    """A driver error as SQLAlchemy's, like every other database error (raise it ``from``).
+
+    Statements sent on the driver connection itself (BEGIN, the multi-row
+    writes) would otherwise reach their callers as ``sqlite3`` errors, and a
+    lock held elsewhere or a full disk would look like a bug.
+    """
+    return exc.DBAPIError.instance(statement, parameters, error, sqlite3.Error)
+
+
 def create_database_engine(path: Path) -> Engine:
     """An engine for the file at ``path`` with the product's pragmas on every connection."""
     engine = create_engine(
@@ -88,9 +98,8 @@ def create_database_engine(path: Path) -> Engine:
         try:
             driver.execute(statement)
         except sqlite3.Error as error:
-            # Raised as SQLAlchemy's, like every other database error: "database is
-            # locked" here is a lock wait that every caller already handles as such.
-            raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error) from error
+            # "database is locked" here is a lock held elsewhere past the busy timeout.
+            raise driver_error(statement, (), error) from error
 
     return engine
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
@@ -43,6 +43,7 @@ from edge.domain.timestamps import rfc3339
 from edge.publish.topics import event_topic, stock_topic
 from edge.store.catalog import Catalog, CatalogCache, load_catalog
 from edge.store.counters import BOOT, CATALOG, SEQ, WRITES
+from edge.store.database import driver_error
 from edge.store.kept import KeptState, Markers, NextIds, Overlay
 from edge.store.pending import PendingRows
 from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
@@ -240,8 +241,7 @@ class SqlUnitOfWork(
         try:
             return self._driver.execute(statement, parameters)
         except sqlite3.Error as error:
-            # Raised as SQLAlchemy's, like every other database error.
-            raise exc.DBAPIError.instance(statement, parameters, error, sqlite3.Error) from error
+            raise driver_error(statement, parameters, error) from error
 
     def _next_ids(self) -> NextIds:
         ids = self._overlay.ids
