@@ -23,8 +23,7 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from edge.domain.bom import Lines
-from edge.domain.event_layout import ONLY_WHEN_TRUE, CommandErrors, PartBalances
+from edge.domain.event_layout import ONLY_WHEN_TRUE, CommandErrors, PartBalances, UomLines
 from edge.domain.events import EVENT_SCHEMA, EVENT_TYPES, REPLAYED, Envelope, Event
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -38,6 +37,10 @@ TIMESTAMP: dict[str, Any] = {
     "type": "string",
     "format": "date-time",
     "description": "RFC 3339, UTC",
+}
+UOM: dict[str, Any] = {
+    "anyOf": [{"type": "string"}, {"type": "null"}],
+    "description": "the part's unit of measure (its item's uom; null for a part without one)",
 }
 _SPARSE_KEY = next(iter(ONLY_WHEN_TRUE))
 _UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
@@ -63,13 +66,17 @@ def _type_schema(hint: Any) -> dict[str, Any]:
     """The schema of one declared field type."""
     if hint is Decimal:
         return dict(QUANTITY)
-    if hint == Lines:
+    if hint == UomLines:
         return {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"part": {"type": "string"}, "quantity": dict(QUANTITY)},
-                "required": ["part", "quantity"],
+                "properties": {
+                    "part": {"type": "string"},
+                    "quantity": dict(QUANTITY),
+                    "uom": dict(UOM),
+                },
+                "required": ["part", "quantity", "uom"],
                 "additionalProperties": False,
             },
         }
@@ -128,7 +135,8 @@ def event_schema(cls: type[Event]) -> dict[str, Any]:
     required = list(properties)
     hints = get_type_hints(cls)
     for event_field in fields(cls):  # type: ignore[arg-type]  # every event is a dataclass
-        properties[event_field.name] = _type_schema(hints[event_field.name])
+        name = event_field.name
+        properties[name] = dict(UOM) if name == "uom" else _type_schema(hints[name])
         if not event_field.metadata.get(_SPARSE_KEY):
             required.append(event_field.name)
     properties[REPLAYED] = {"const": True, "description": "a re-send after an outage"}

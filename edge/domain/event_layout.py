@@ -16,12 +16,22 @@ from types import MappingProxyType
 from typing import Any, get_type_hints
 
 from edge.domain import exactjson
-from edge.domain.bom import Lines
 from edge.domain.quantity import format_quantity
 
 _SPARSE = "written-only-when-true"  # the metadata key of ONLY_WHEN_TRUE
 ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
 """Field metadata: the key appears in the payload only when the value is true."""
+
+_ADDED = "added-in-schema-2"  # the metadata key of ADDED_IN_2
+ADDED_IN_2: Mapping[str, bool] = MappingProxyType({_ADDED: True})
+"""Field metadata: absent from payloads of schema "1", read back from them as None.
+
+The outbox keeps events for days and ``edge events`` reads them back, so a
+database upgraded in place still holds payloads written before the field was.
+"""
+
+UomLines = tuple[tuple[str, Decimal, str | None], ...]
+"""(part, quantity, uom) per line: ``[{"part": ..., "quantity": ..., "uom": ...}, ...]``."""
 
 
 CommandErrors = tuple[Mapping[str, str], ...]
@@ -36,8 +46,8 @@ class UnreadableEvent(ValueError):
     """A payload that is not one of the events in :data:`EVENT_TYPES`."""
 
 
-def lines_payload(lines: Sequence[tuple[str, Decimal]]) -> exactjson.Fragment:
-    """An event's ``lines``: ``[{"part": ..., "quantity": ...}, ...]``, already as JSON.
+def lines_payload(lines: Sequence[tuple[str, Decimal, str | None]]) -> exactjson.Fragment:
+    """An event's ``lines``: ``[{"part": ..., "quantity": ..., "uom": ...}, ...]``, as JSON.
 
     A station ships the same product over and over, so the same lines come
     back scan after scan; rendering fifty of them with exact decimals was a
@@ -48,9 +58,11 @@ def lines_payload(lines: Sequence[tuple[str, Decimal]]) -> exactjson.Fragment:
 
 
 @lru_cache(maxsize=256)
-def _lines_json(lines: tuple[tuple[str, Decimal], ...]) -> exactjson.Fragment:
+def _lines_json(lines: UomLines) -> exactjson.Fragment:
     return exactjson.Fragment(
-        exactjson.dumps([{"part": part, "quantity": quantity} for part, quantity in lines])
+        exactjson.dumps(
+            [{"part": part, "quantity": quantity, "uom": uom} for part, quantity, uom in lines]
+        )
     )
 
 
@@ -62,8 +74,9 @@ def _as_decimal(value: Any) -> Any:
     return Decimal(value) if type(value) is int else value
 
 
-def _read_lines(value: Any) -> Lines:
-    return tuple((line["part"], _as_decimal(line["quantity"])) for line in value)
+def _read_lines(value: Any) -> UomLines:
+    # Lines of schema "1" have no uom.
+    return tuple((line["part"], _as_decimal(line["quantity"]), line.get("uom")) for line in value)
 
 
 _json_string = json.encoder.encode_basestring  # what exactjson writes for a str
@@ -85,14 +98,14 @@ def _read_balances(value: Any) -> PartBalances:
 
 
 _ENCODERS: dict[Any, Callable[[Any], Any]] = {
-    Lines: lines_payload,
+    UomLines: lines_payload,
     PartBalances: _write_balances,
     tuple[int, ...]: list,
 }
 _DECODERS: dict[Any, Callable[[Any], Any]] = {
     Decimal: _as_decimal,
     Decimal | None: _as_decimal,
-    Lines: _read_lines,
+    UomLines: _read_lines,
     tuple[int, ...]: tuple,
     PartBalances: _read_balances,
     CommandErrors: tuple,
@@ -102,7 +115,7 @@ _DECODERS: dict[Any, Callable[[Any], Any]] = {
 class _Layout:
     """How one event class's fields are written to a payload and read back, found once."""
 
-    __slots__ = ("_decoded", "_encoded", "_names", "_only_when_true", "_values")
+    __slots__ = ("_added", "_decoded", "_encoded", "_names", "_only_when_true", "_values")
 
     def __init__(self, cls: type[Any]) -> None:  # an Event subclass, always a dataclass
         hints = get_type_hints(cls)
@@ -120,6 +133,7 @@ class _Layout:
             (f.name, _DECODERS[hints[f.name]]) for f in declared if hints[f.name] in _DECODERS
         )
         self._only_when_true = tuple(f.name for f in declared if f.metadata.get(_SPARSE))
+        self._added = frozenset(f.name for f in declared if f.metadata.get(_ADDED))
 
     def write(self, event: Any, payload: dict[str, Any]) -> None:
         # In declared order first; replacing or deleting a key keeps the others' order.
@@ -136,6 +150,8 @@ class _Layout:
         for name in self._names:
             if name in payload:
                 values[name] = payload[name]
+            elif name in self._added:
+                values[name] = None
             elif name not in self._only_when_true:
                 raise UnreadableEvent(f"a {payload.get('type')} payload without {name!r}")
         for name, decode in self._decoded:

@@ -15,7 +15,7 @@ How a field is written follows from its declared type, so the shape of each
 payload is read from the classes alone:
 
 * ``Decimal`` is an exact JSON number;
-* ``Lines`` is ``[{"part": ..., "quantity": ...}, ...]``;
+* ``UomLines`` is ``[{"part": ..., "quantity": ..., "uom": ...}, ...]``;
 * ``tuple[int, ...]`` is a JSON array;
 * ``PartBalances`` is ``[{"part": ..., "on_hand": ..., "uom": ...}, ...]``;
 * a field declared with :data:`ONLY_WHEN_TRUE` is written only when true.
@@ -31,18 +31,19 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from edge.domain import exactjson
-from edge.domain.bom import Lines
 from edge.domain.event_layout import (
+    ADDED_IN_2,
     ONLY_WHEN_TRUE,
     CommandErrors,
     PartBalances,
     UnreadableEvent,
+    UomLines,
     layout_of,
 )
 from edge.domain.model import Item
 from edge.domain.quantity import format_quantity
 
-EVENT_SCHEMA = "1"
+EVENT_SCHEMA = "2"  # "2": ``uom`` beside part quantities; station and scanner of a rejected scan
 
 REPLAYED = "replayed"
 """The key that marks a payload sent again after an outage or a lost connection."""
@@ -81,7 +82,8 @@ class BomEvent(Event):
 
     part: str
     quantity: Decimal
-    lines: Lines
+    uom: str | None = field(metadata=ADDED_IN_2)  # the part's; each line has its component's
+    lines: UomLines
     bom_hash: str
     station: str | None
     scanner: str | None
@@ -123,7 +125,8 @@ class VoidEvent(Event):
     voided_type: str
     part: str | None
     quantity: Decimal | None
-    lines: Lines
+    uom: str | None = field(metadata=ADDED_IN_2)
+    lines: UomLines
     station: str | None
     scanner: str | None
     scan_id: int | None
@@ -140,6 +143,7 @@ class ReceiptEvent(Event):
 
     part: str
     quantity: Decimal
+    uom: str | None = field(metadata=ADDED_IN_2)
     reorder_id: int | None
     reorder_ids: tuple[int, ...]
     on_hand: Decimal
@@ -159,6 +163,7 @@ class CountEvent(Event):
     counted: Decimal
     previous_on_hand: Decimal  # the book when counted
     variance: Decimal
+    uom: str | None = field(metadata=ADDED_IN_2)
     opening: bool = field(default=False, metadata=ONLY_WHEN_TRUE)
     counted_at: str | None = field(default=None, metadata=ONLY_WHEN_TRUE)  # an earlier count
 
@@ -174,6 +179,7 @@ class LowStockEvent(Event):
     on_hand: Decimal
     reorder_point: Decimal | None
     negative: bool
+    uom: str | None = field(metadata=ADDED_IN_2)
 
     def summary(self) -> str:
         return f"{self.part} on hand {self.on_hand}{' NEGATIVE' if self.negative else ''}"
@@ -191,6 +197,7 @@ class ReorderEvent(Event):
     on_hand: Decimal
     on_order: Decimal
     reorder_point: Decimal | None
+    uom: str | None = field(metadata=ADDED_IN_2)
 
     def summary(self) -> str:
         return f"{self.part} order {self.quantity} (reorder {self.reorder_id})"
@@ -215,6 +222,8 @@ class ScanRejectedEvent(Event):
     scan_id: int
     code: str
     reason: str
+    station: str | None = field(metadata=ADDED_IN_2)
+    scanner: str | None = field(metadata=ADDED_IN_2)
 
     def summary(self) -> str:
         return f"{self.reason}: {self.code[:40]}"

@@ -106,7 +106,8 @@ class Inventory(Posting):
         for component, issued in lines:
             self._post(txn, component, -issued, explosion.bom_hash)
         where = (origin.station, origin.scanner, origin.scan_id)
-        shared = (part, quantity, lines, explosion.bom_hash, *where)
+        shared = (part, quantity, self.uom(part), self.with_uoms(lines), explosion.bom_hash,
+                  *where)  # fmt: skip
         event: events.BomEvent
         if kind == "scrap":
             event = events.ScrapEvent(*shared, reason=reason)
@@ -147,7 +148,8 @@ class Inventory(Posting):
             voided_type=original.kind,
             part=original.part,
             quantity=original.quantity,
-            lines=reversal,
+            uom=self.uom(original.part),
+            lines=self.with_uoms(reversal),
             station=origin.station,
             scanner=origin.scanner,
             scan_id=origin.scan_id,
@@ -159,7 +161,7 @@ class Inventory(Posting):
         self, part: str, quantity: Decimal, at: Moment, *, reorder_id: int | None = None
     ) -> Posted:
         """Add received goods to stock, counting them against open reorders."""
-        self.stock_item(part)
+        item = self.stock_item(part)
         if quantity <= ZERO:
             raise Rejection("bad-quantity", "a receipt quantity must be greater than zero")
         if reorder_id is not None:
@@ -193,6 +195,7 @@ class Inventory(Posting):
         receipt = events.ReceiptEvent(
             part=part,
             quantity=quantity,
+            uom=item.uom,
             reorder_id=reorder_id
             if reorder_id is not None
             else (allocations[0][0].id if len(allocations) == 1 else None),
@@ -212,7 +215,7 @@ class Inventory(Posting):
         later) is compared with the book as it stood then: what was posted
         since stays posted on top of the counted quantity.
         """
-        self.stock_item(part)
+        item = self.stock_item(part)
         if counted < ZERO:
             raise Rejection("bad-quantity", "a counted quantity cannot be negative")
         book = self.store.balance(part).on_hand
@@ -225,21 +228,22 @@ class Inventory(Posting):
         self._post(txn, part, variance, None)
         event = events.CountEvent(
             part, counted=counted, previous_on_hand=book, variance=variance,
-            counted_at=None if counted_at is None else rfc3339(counted_at),
+            uom=item.uom, counted_at=None if counted_at is None else rfc3339(counted_at),
         )  # fmt: skip
         event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id)
 
     def opening(self, part: str, quantity: Decimal, at: Moment) -> Posted | None:
         """Post an opening balance; only for a part with no ledger rows yet."""
-        self.stock_item(part)
+        item = self.stock_item(part)
         if self.store.has_ledger_rows(part):
             raise has_history(part)
         txn = self._begin("opening", at, Origin(), part=part, quantity=quantity)
         self._post(txn, part, quantity, None)
         event = events.CountEvent(
-            part, counted=quantity, previous_on_hand=ZERO, variance=quantity, opening=True
-        )
+            part, counted=quantity, previous_on_hand=ZERO, variance=quantity, uom=item.uom,
+            opening=True,
+        )  # fmt: skip
         event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id)
 
@@ -271,6 +275,7 @@ class Inventory(Posting):
                         reorder_id, part, quantity=entry.reorder, on_hand=on_hand,
                         on_order=entry.opening.on_order,
                         reorder_point=entry.opening.item.policy.reorder_point,
+                        uom=entry.opening.item.uom,
                     ))  # fmt: skip
             balances = tuple((e.opening.part, e.opening.on_hand, e.opening.item.uom) for e in batch)
             event_id = self._emit(events.OpeningBalancesEvent(number, len(batches), balances), at)
@@ -320,5 +325,9 @@ class Inventory(Posting):
         """Write an event that comes with no stock change of its own (a command's answer)."""
         return self._emit(event, at)
 
-    def reject_scan(self, scan_id: int, code: str, reason: str, at: Moment) -> str:
-        return self._emit(events.ScanRejectedEvent(scan_id, code, reason), at)
+    def reject_scan(
+        self, scan_id: int, code: str, reason: str, at: Moment, origin: Origin = Origin()
+    ) -> str:
+        """Tell central systems of a rejected scan, with the station and scanner it came from."""
+        event = events.ScanRejectedEvent(scan_id, code, reason, origin.station, origin.scanner)
+        return self._emit(event, at)

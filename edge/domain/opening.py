@@ -75,7 +75,11 @@ def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpenin
         part, on_hand, policy = opening.part, opening.on_hand, opening.item.policy
         point = policy.reorder_point
         verdict = low_stock(ZERO, on_hand, armed=True, reorder_point=point)
-        low = events.LowStockEvent(part, on_hand, point, verdict.negative) if verdict.fire else None
+        low = (
+            events.LowStockEvent(part, on_hand, point, verdict.negative, uom=opening.item.uom)
+            if verdict.fire
+            else None
+        )
         suggested = reorder_quantity(policy, add(on_hand, opening.on_order))
         on_order = opening.on_order if suggested is None else add(opening.on_order, suggested)
         snapshot = events.stock_payload(part, on_hand, on_order, opening.item, stamp)

@@ -14,6 +14,7 @@ from typing import Any
 
 from edge.domain import events, ids
 from edge.domain.bom import Lines
+from edge.domain.event_layout import UomLines
 from edge.domain.model import Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import add
@@ -102,6 +103,16 @@ class Posting:
     def on_order(self, part: str) -> Decimal:
         return self.store.on_order(part)
 
+    def uom(self, part: str | None) -> str | None:
+        """The part's unit of measure, which every quantity of it in an event carries."""
+        item = self.store.item(part) if part is not None else None
+        return item.uom if item is not None else None
+
+    def with_uoms(self, lines: Lines) -> UomLines:
+        """Event lines: each line's part and quantity with its part's uom."""
+        uom = self.uom
+        return tuple((part, quantity, uom(part)) for part, quantity in lines)
+
     # --- machinery -----------------------------------------------------------
     def _begin(self, kind: str, at: Moment, origin: Origin, **details: Any) -> _Transaction:
         txn_id = self.store.add_transaction(
@@ -138,14 +149,15 @@ class Posting:
             after = txn.on_hand[part]
             item = store.item(part)
             policy = item.policy if item is not None else _NO_POLICY
+            uom = item.uom if item is not None else None
             verdict = low_stock(
                 before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
             )
             store.save_balance(part, Balance(after, verdict.armed))
             if verdict.fire:
-                low.append(
-                    events.LowStockEvent(part, after, policy.reorder_point, verdict.negative)
-                )
+                low.append(events.LowStockEvent(
+                    part, after, policy.reorder_point, verdict.negative, uom=uom
+                ))  # fmt: skip
             on_order = store.on_order(part)  # before this transaction's new reorder
             suggested = reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
@@ -158,6 +170,7 @@ class Posting:
                         on_hand=after,
                         on_order=on_order,
                         reorder_point=policy.reorder_point,
+                        uom=uom,
                     )
                 )
                 on_order = store.on_order(part)

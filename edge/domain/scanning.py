@@ -115,7 +115,7 @@ class ScanProcessor:
         store = self.inventory.store
         scan_id = store.add_scan(_record(scan, barcode), "rejected", reason)
         event_id = (
-            self.inventory.reject_scan(scan_id, raw_text(scan.data), reason, scan.at)
+            self.inventory.reject_scan(scan_id, raw_text(scan.data), reason, scan.at, _origin(scan))
             if event
             else None
         )
@@ -129,7 +129,7 @@ class ScanProcessor:
         except Rejection as rejection:
             store.set_scan_outcome(scan_id, "rejected", rejection.reason)
             event_id = self.inventory.reject_scan(
-                scan_id, raw_text(scan.data), rejection.reason, scan.at
+                scan_id, raw_text(scan.data), rejection.reason, scan.at, _origin(scan)
             )
             return ScanOutcome(scan_id, "rejected", rejection.reason, rejection.message, event_id)
         return ScanOutcome(scan_id, "accepted", None, message, event_id)
@@ -312,3 +312,8 @@ def _record(scan: ScanInput, barcode: BarcodeLike) -> ScanRecord:
         serial=gs1.serial if gs1 is not None else None,
         batch=gs1.batch if gs1 is not None else None,
     )
+
+
+def _origin(scan: ScanInput) -> Origin:
+    """Where a scan came from, for the event of its rejection (its station may be unknown)."""
+    return Origin(scan.station, scan.scanner)

@@ -134,7 +134,7 @@ def test_ship_explodes_phantoms_and_issues_a_stocked_sub_assembly_as_itself(
     )  # fmt: skip
     [event] = [e for e in plant.events() if e["type"] == "backflush"]
     assert event["event_id"] == outcome.event_id == txn.event_id
-    assert event["lines"] == [{"part": p, "quantity": -q} for p, q in ONE_FG]
+    assert event["lines"] == [{"part": p, "quantity": -q, "uom": "EA"} for p, q in ONE_FG]
     assert event["bom_hash"] == txn.bom_hash
 
 
@@ -172,7 +172,7 @@ def test_scrap_of_a_purchased_part_issues_it_with_the_default_reason(plant: Shop
     assert (txn.kind, txn.reason) == ("scrap", "unspecified")
     [event] = [e for e in plant.events() if e["type"] == "scrap"]
     assert event["reason"] == "unspecified"
-    assert event["lines"] == [{"part": "R-HOUSING", "quantity": 1}]
+    assert event["lines"] == [{"part": "R-HOUSING", "quantity": 1, "uom": "EA"}]
 
 
 def test_scrap_of_an_assembly_explodes_it_like_a_shipment(plant: ShopFloor) -> None:
@@ -200,8 +200,8 @@ def test_build_scan_receives_the_assembly_and_backflushes_its_own_bom(plant: Sho
     assert plant.on_hand("R-WIRE") == D("-3.11")
     [event] = [e for e in plant.events() if e["type"] == "build"]
     assert event["lines"] == [
-        {"part": "R-SCREW", "quantity": 20},
-        {"part": "R-WIRE", "quantity": D("3.11")},
+        {"part": "R-SCREW", "quantity": 20, "uom": "EA"},
+        {"part": "R-WIRE", "quantity": D("3.11"), "uom": "EA"},
     ]
 
 
@@ -496,7 +496,9 @@ def test_void_writes_the_exact_negation_and_restores_balances(plant: ShopFloor) 
     assert event["event_id"] == void.event_id
     assert event["voided_event_id"] == shipped.event_id
     # the reversal puts back, as positive quantities, what the shipment issued
-    assert event["lines"] == [{"part": p, "quantity": q} for p, q in times(ONE_FG, "-3")]
+    assert event["lines"] == [
+        {"part": p, "quantity": q, "uom": "EA"} for p, q in times(ONE_FG, "-3")
+    ]
 
 
 def test_void_reverses_the_recorded_rows_not_a_new_explosion(plant: ShopFloor) -> None:
@@ -923,17 +925,18 @@ def test_a_count_taken_earlier_is_compared_with_the_book_as_it_stood_then(
 # --- the outbox -------------------------------------------------------------------
 
 REQUIRED_FIELDS = {
-    "backflush": {"part", "quantity", "lines", "bom_hash", "station", "scanner", "scan_id"},
-    "scrap": {"part", "quantity", "lines", "bom_hash", "station", "scanner", "scan_id", "reason"},
-    "build": {"part", "quantity", "lines", "bom_hash", "station", "scanner", "scan_id"},
-    "void": {"voided_event_id", "lines"},
-    "receipt": {"part", "quantity", "reorder_id", "on_hand", "on_order"},
-    "count": {"part", "counted", "previous_on_hand", "variance"},
-    "low-stock": {"part", "on_hand", "reorder_point", "negative"},
-    "reorder": {"reorder_id", "part", "quantity", "on_hand", "on_order", "reorder_point"},
+    "backflush": {"part", "quantity", "uom", "lines", "bom_hash", "station", "scanner", "scan_id"},
+    "scrap": {"part", "quantity", "uom", "lines", "bom_hash", "station", "scanner", "scan_id",
+              "reason"},
+    "build": {"part", "quantity", "uom", "lines", "bom_hash", "station", "scanner", "scan_id"},
+    "void": {"voided_event_id", "uom", "lines"},
+    "receipt": {"part", "quantity", "uom", "reorder_id", "on_hand", "on_order"},
+    "count": {"part", "counted", "previous_on_hand", "variance", "uom"},
+    "low-stock": {"part", "on_hand", "reorder_point", "negative", "uom"},
+    "reorder": {"reorder_id", "part", "quantity", "on_hand", "on_order", "reorder_point", "uom"},
     "reorder-closed": {"reorder_id", "part", "reason"},
-    "scan-rejected": {"scan_id", "code", "reason"},
-}
+    "scan-rejected": {"scan_id", "code", "reason", "station", "scanner"},
+}  # fmt: skip
 COMMON_FIELDS = {"event_id", "type", "schema", "occurred_at", "seq", "boot", "site", "node"}
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
@@ -957,11 +960,16 @@ def test_every_event_type_carries_its_fields_and_seq_has_no_gaps(plant: ShopFloo
     for event in events:
         missing = (COMMON_FIELDS | REQUIRED_FIELDS[event["type"]]) - set(event)
         assert not missing, (event["type"], missing)
-        assert (event["site"], event["node"], event["schema"]) == (SITE, NODE, "1")
+        assert (event["site"], event["node"], event["schema"]) == (SITE, NODE, "2")
         assert RFC3339_UTC.fullmatch(event["occurred_at"]), event["occurred_at"]
         assert isinstance(event["boot"], int)
         for line in event.get("lines", []):
-            assert set(line) == {"part", "quantity"}
+            assert set(line) == {"part", "quantity", "uom"}
+            assert line["uom"] == "EA"
+        if "part" in event and event["type"] != "reorder-closed":
+            assert event["uom"] == "EA", event
+    rejection = next(e for e in events if e["type"] == "scan-rejected")
+    assert (rejection["station"], rejection["scanner"]) == (SHIP, "cli")
     void = next(e for e in events if e["type"] == "void")
     assert void["occurred_at"] == "2026-03-02T06:00:02.500Z"
     with plant.engine.connect() as connection:
@@ -1012,7 +1020,7 @@ def test_quantities_are_json_numbers_written_exactly(plant: ShopFloor) -> None:
     accepted(plant.scan(SHIP, "FG-100"))
     [payload] = [row.payload for row in plant.rows(schema.outbox) if row.type == "backflush"]
     assert '"quantity":3,' in payload
-    assert '{"part":"R-GASKET","quantity":1.65}' in payload
+    assert '{"part":"R-GASKET","quantity":1.65,"uom":"EA"}' in payload
 
 
 def test_stock_snapshots_are_kept_per_touched_part(plant: ShopFloor) -> None:

@@ -34,8 +34,8 @@ def payload(seq: int, lines: int = 2) -> dict[str, Any]:
     envelope = events.Envelope(f"00000000-0000-7000-8000-{seq:012d}", "2026-12-02T06:00:00Z",
                                STREAM, seq, 1, SITE, NODE)  # fmt: skip
     event = events.BackflushEvent(
-        part="FG-1", quantity=Decimal(1),
-        lines=tuple((f"C-{i}", Decimal(i + 1)) for i in range(lines)),
+        part="FG-1", quantity=Decimal(1), uom="EA",
+        lines=tuple((f"C-{i}", Decimal(i + 1), "EA") for i in range(lines)),
         bom_hash="h", station="PACK-1", scanner="s1", scan_id=seq,
     )  # fmt: skip
     return exactjson.loads(exactjson.dumps(events.render(envelope, event)))  # type: ignore[no-any-return]

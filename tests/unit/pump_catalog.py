@@ -40,6 +40,7 @@ ITEMS = (
     Item("R-GASKET", "Gasket"),
     Item("R-WIRE", "Wire", uom="M", policy=ReorderPolicy(reorder_point=D(5)), aliases=(WIRE_GTIN,)),
 )
+UOM = {item.part: item.uom for item in ITEMS}
 BOM = (
     BomLine("FG-100", "KIT-1", D(1)),
     BomLine("FG-100", "SUB-200", D(1)),

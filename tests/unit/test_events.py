@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.domain import event_layout, events, exactjson
-from edge.domain.bom import Lines
 from edge.domain.model import Item, ReorderPolicy
 
 D = Decimal
@@ -25,7 +24,9 @@ ENVELOPE = events.Envelope(
     site="plant-1",
     node="pack-edge-01",
 )
-LINES: Lines = (("R-GASKET", D("0.55")), ("R-SCREW", D(4)), ("SUB-200", D(1)))
+LINES: event_layout.UomLines = (
+    ("R-GASKET", D("0.55"), "m"), ("R-SCREW", D(4), "EA"), ("SUB-200", D(1), "EA")
+)  # fmt: skip
 SCAN = ("PACK-1", "pack-1-hid", 12)
 BOM_HASH = "9f" * 32
 ORIGIN = ("station", "scanner", "scan_id")
@@ -33,16 +34,16 @@ ORIGIN = ("station", "scanner", "scan_id")
 # One of each type, with the payload keys each carries, in order, after the envelope.
 SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
     (
-        events.BackflushEvent("FG-100", D(41), LINES, BOM_HASH, *SCAN),
-        ("part", "quantity", "lines", "bom_hash", *ORIGIN),
+        events.BackflushEvent("FG-100", D(41), "EA", LINES, BOM_HASH, *SCAN),
+        ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN),
     ),
     (
-        events.ScrapEvent("KIT-1", D(1), LINES[:2], BOM_HASH, *SCAN, reason="DAMAGED"),
-        ("part", "quantity", "lines", "bom_hash", *ORIGIN, "reason"),
+        events.ScrapEvent("KIT-1", D(1), "EA", LINES[:2], BOM_HASH, *SCAN, reason="DAMAGED"),
+        ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN, "reason"),
     ),
     (
-        events.BuildEvent("SUB-200", D("2.5"), LINES[1:], BOM_HASH, None, None, None),
-        ("part", "quantity", "lines", "bom_hash", *ORIGIN),
+        events.BuildEvent("SUB-200", D("2.5"), None, LINES[1:], BOM_HASH, None, None, None),
+        ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN),
     ),
     (
         events.VoidEvent(
@@ -50,38 +51,47 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
             voided_type="backflush",
             part="R-GASKET",
             quantity=D(1),
-            lines=(("R-GASKET", D(1)),),
+            uom="m",
+            lines=(("R-GASKET", D(1), "m"),),
             station="PACK-1",
             scanner="cli",
             scan_id=9,
         ),
-        ("voided_event_id", "voided_type", "part", "quantity", "lines", *ORIGIN),
+        ("voided_event_id", "voided_type", "part", "quantity", "uom", "lines", *ORIGIN),
     ),
     (
-        events.ReceiptEvent("R-HOUSING", D(25), 1, (1,), on_hand=D(34), on_order=D(0)),
-        ("part", "quantity", "reorder_id", "reorder_ids", "on_hand", "on_order"),
+        events.ReceiptEvent("R-HOUSING", D(25), "EA", 1, (1,), on_hand=D(34), on_order=D(0)),
+        ("part", "quantity", "uom", "reorder_id", "reorder_ids", "on_hand", "on_order"),
     ),
     (
-        events.CountEvent("R-SCREW", D(800), previous_on_hand=D("833.5"), variance=D("-33.5")),
-        ("part", "counted", "previous_on_hand", "variance"),
+        events.CountEvent(
+            "R-SCREW", D(800), previous_on_hand=D("833.5"), variance=D("-33.5"), uom="EA"
+        ),
+        ("part", "counted", "previous_on_hand", "variance", "uom"),
     ),
     (
-        events.LowStockEvent("SUB-200", D(-21), D(2), negative=True),
-        ("part", "on_hand", "reorder_point", "negative"),
+        events.LowStockEvent("SUB-200", D(-21), D(2), negative=True, uom="EA"),
+        ("part", "on_hand", "reorder_point", "negative", "uom"),
     ),
     (
         events.ReorderEvent(
-            2, "R-SCREW", D(35700), on_hand=D(-35200), on_order=D(0), reorder_point=None
+            2,
+            "R-SCREW",
+            D(35700),
+            on_hand=D(-35200),
+            on_order=D(0),
+            reorder_point=None,
+            uom="EA",
         ),
-        ("reorder_id", "part", "quantity", "on_hand", "on_order", "reorder_point"),
+        ("reorder_id", "part", "quantity", "on_hand", "on_order", "reorder_point", "uom"),
     ),
     (
         events.ReorderClosedEvent(1, "R-HOUSING", "received"),
         ("reorder_id", "part", "reason"),
     ),
     (
-        events.ScanRejectedEvent(13, '\\xff"é' + "x" * 60, "invalid-utf8"),
-        ("scan_id", "code", "reason"),
+        events.ScanRejectedEvent(13, '\\xff"é' + "x" * 60, "invalid-utf8", "PACK-1", "pack-1-hid"),
+        ("scan_id", "code", "reason", "station", "scanner"),
     ),
     (
         events.RestoredEvent("5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c", 31, None, None),
@@ -103,7 +113,7 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
     ),
 ]
 OPENING = events.CountEvent(
-    "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), opening=True
+    "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), uom="EA", opening=True
 )  # fmt: skip
 ENVELOPE_KEYS = (
     "event_id", "type", "schema", "occurred_at", "stream", "seq", "boot", "site", "node"
@@ -132,7 +142,8 @@ def test_the_registry_holds_every_type_of_the_contract_once() -> None:
 
 @pytest.mark.parametrize("cls", events.EVENT_TYPES.values())
 def test_every_field_has_a_type_the_renderer_knows(cls: type) -> None:
-    known = {str, bool, int, Decimal, str | None, int | None, Decimal | None, Lines}
+    known = {str, bool, int, Decimal, str | None, int | None, Decimal | None}
+    known.add(event_layout.UomLines)
     known.add(tuple[int, ...])
     known.add(event_layout.PartBalances)
     known.add(event_layout.CommandErrors)
@@ -177,18 +188,19 @@ def test_opening_is_written_only_for_an_opening_balance() -> None:
     count = events.render(ENVELOPE, SAMPLES[5][0])
     assert "opening" not in count
     opening = events.render(ENVELOPE, OPENING)
-    assert list(opening)[-2:] == ["variance", "opening"]
+    assert list(opening)[-3:] == ["variance", "uom", "opening"]
     assert opening["opening"] is True
 
 
 def test_a_backflush_payload_text_byte_for_byte() -> None:
     text = exactjson.dumps(events.render(ENVELOPE, SAMPLES[0][0]))
     assert text == (
-        '{"event_id":"0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10","type":"backflush","schema":"1",'
+        '{"event_id":"0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10","type":"backflush","schema":"2",'
         '"occurred_at":"2026-03-02T06:00:02.500Z","stream":"7c4d3a52-9e0f-4b8e-a1d2-5f6e7a8b9c0d",'
         '"seq":17,"boot":3,"site":"plant-1",'
-        '"node":"pack-edge-01","part":"FG-100","quantity":41,"lines":[{"part":"R-GASKET",'
-        '"quantity":0.55},{"part":"R-SCREW","quantity":4},{"part":"SUB-200","quantity":1}],'
+        '"node":"pack-edge-01","part":"FG-100","quantity":41,"uom":"EA","lines":[{"part":"R-GASKET",'
+        '"quantity":0.55,"uom":"m"},{"part":"R-SCREW","quantity":4,"uom":"EA"},'
+        '{"part":"SUB-200","quantity":1,"uom":"EA"}],'
         f'"bom_hash":"{BOM_HASH}","station":"PACK-1","scanner":"pack-1-hid","scan_id":12}}'
     )
 
@@ -218,7 +230,7 @@ def test_whole_numbers_read_back_as_exact_decimals() -> None:
     parsed = events.parse_event(stored(SAMPLES[0][0]))
     assert isinstance(parsed, events.BackflushEvent)
     assert type(parsed.quantity) is Decimal
-    assert all(type(quantity) is Decimal for _, quantity in parsed.lines)
+    assert all(type(quantity) is Decimal for _, quantity, _ in parsed.lines)
 
 
 def test_reading_back_ignores_the_replayed_flag_and_refuses_what_it_cannot_read() -> None:
@@ -286,3 +298,19 @@ def test_the_replayed_flag_on_a_real_payload_an_empty_object_and_a_non_object() 
     assert events.mark_replayed('{"a":1} \n') == '{"a":1,"replayed":true}'
     with pytest.raises(ValueError, match="JSON object"):
         events.mark_replayed("[1]")
+
+
+def test_a_payload_of_schema_1_reads_back_with_none_for_the_fields_added_in_2() -> None:
+    payload = stored(SAMPLES[0][0])
+    del payload["uom"]
+    for line in payload["lines"]:
+        del line["uom"]
+    parsed = events.parse_event({**payload, "schema": "1"})
+    assert isinstance(parsed, events.BackflushEvent)
+    assert parsed.uom is None
+    assert [line[2] for line in parsed.lines] == [None, None, None]
+    rejected = stored(SAMPLES[9][0])
+    old = {k: v for k, v in rejected.items() if k not in ("station", "scanner")}
+    assert events.parse_event(old) == events.ScanRejectedEvent(
+        13, rejected["code"], "invalid-utf8", None, None
+    )

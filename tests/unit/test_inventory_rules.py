@@ -16,7 +16,7 @@ from edge.domain.inventory import Inventory, Posted, Rejection
 from edge.domain.model import BomLine, Item, ReorderPolicy
 from tests.shop_floor import SteppingClock
 from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore
-from tests.unit.pump_catalog import ONE_FG
+from tests.unit.pump_catalog import ONE_FG, UOM
 
 D = Decimal
 
@@ -94,7 +94,9 @@ def test_backflush_issues_the_exploded_bom_exactly(
     assert {row.bom_hash for row in store.ledger(posted.txn_id)} == {bom_hash}
     [event] = events_of(store, "backflush")
     assert (event["part"], event["quantity"], event["bom_hash"]) == (part, D(quantity), bom_hash)
-    assert event["lines"] == [{"part": name, "quantity": D(amount)} for name, amount in issued]
+    assert event["lines"] == [
+        {"part": name, "quantity": D(amount), "uom": "EA"} for name, amount in issued
+    ]
     assert list(store.structures()) == [bom_hash]
 
 
@@ -158,7 +160,9 @@ def test_build_receives_the_assembly_and_issues_its_own_bom(
     assert store.balance("SUB-200").on_hand == 20 + D(quantity)
     assert store.balance("R-WIRE").on_hand == rows[2][1]
     [event] = events_of(store, "build")
-    assert event["lines"] == [{"part": part, "quantity": -qty} for part, qty in rows[1:]]
+    assert event["lines"] == [
+        {"part": part, "quantity": -qty, "uom": UOM[part]} for part, qty in rows[1:]
+    ]
     assert (event["station"], event["scanner"], event["scan_id"]) == (None, None, None)
 
 

@@ -192,15 +192,18 @@ def test_format_quantity_is_the_normalized_plain_literal(value: Decimal) -> None
 
 
 def test_a_json_fragment_is_written_as_it_is_and_lines_render_exactly() -> None:
-    lines = ((PART_A, Decimal("1.650")), (PART_B, Decimal("-0.000")))
+    lines = ((PART_A, Decimal("1.650"), "m"), (PART_B, Decimal("-0.000"), None))
     rendered = lines_payload(lines)
-    assert rendered == '[{"part":"R-1","quantity":1.65},{"part":"R \\"2\\"","quantity":0}]'
+    assert rendered == (
+        '[{"part":"R-1","quantity":1.65,"uom":"m"},{"part":"R \\"2\\"","quantity":0,"uom":null}]'
+    )
     assert exactjson.loads(exactjson.dumps({"lines": rendered}))["lines"][0] == {
         "part": PART_A,
         "quantity": Decimal("1.65"),
+        "uom": "m",
     }
     # An equal list renders the same canonical text, whatever its trailing zeros.
-    assert lines_payload(((PART_A, Decimal("1.65")), (PART_B, Decimal(0)))) == rendered
+    assert lines_payload(((PART_A, Decimal("1.65"), "m"), (PART_B, Decimal(0), None))) == rendered
     # A plain string that looks like JSON is still a string.
     assert exactjson.dumps({"x": "[1]"}) == '{"x":"[1]"}'
     assert exactjson.dumps({"x": exactjson.Fragment("[1]")}) == '{"x":[1]}'

@@ -299,7 +299,7 @@ def test_every_event_is_numbered_without_gaps_and_carries_the_common_fields(
     assert len({event["event_id"] for event in events}) == len(events)
     assert [event["boot"] for event in events] == [0] * 8 + [1] * 3
     for event in events:
-        assert fields(event, "schema", "site", "node") == ("1", "plant-1", "pack-edge-01")
+        assert fields(event, "schema", "site", "node") == ("2", "plant-1", "pack-edge-01")
     assert events[-1]["occurred_at"] == rfc3339(clock.now()) == "2026-03-02T06:00:02.500Z"
     assert fields(events[-1], "type", "scan_id", "code", "reason") == (
         "scan-rejected", 99, "NOPE", "unknown-part",

@@ -11,7 +11,7 @@ import pytest
 
 from edge.domain.model import BomLine, Station, StationMode
 from tests.shop_floor import BUILD, SCRAP, SHIP, STATIONS, SteppingClock
-from tests.unit.pump_catalog import FG_GTIN, HOUSING_GTIN, ITEMS, ONE_FG, pump_store, times
+from tests.unit.pump_catalog import FG_GTIN, HOUSING_GTIN, ITEMS, ONE_FG, UOM, pump_store, times
 from tests.unit.station_scans import StationScans, accepted, gs1, rejected
 
 D = Decimal
@@ -40,7 +40,9 @@ def test_void_writes_the_exact_negation_and_restores_the_balances(floor: Station
     assert event["event_id"] == void.event_id
     assert (event["voided_event_id"], event["voided_type"]) == (shipped.event_id, "backflush")
     assert (event["part"], event["quantity"], event["station"]) == ("FG-100", 3, SHIP)
-    assert event["lines"] == [{"part": p, "quantity": -q} for p, q in times(ONE_FG, "3")]
+    assert event["lines"] == [
+        {"part": p, "quantity": -q, "uom": UOM[p]} for p, q in times(ONE_FG, "3")
+    ]
 
 
 @pytest.mark.parametrize(
