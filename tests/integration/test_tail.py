@@ -2,8 +2,9 @@
 
 The test publishes real event payloads (rendered by the product) with QoS 1,
 as the relay does: a duplicate, an event in parts, a seq skipped; and, with a
-broker that keeps sessions, a broker restart in the middle. What ``edge tail``
-prints and its exit status are what a monitoring job would see.
+broker that keeps sessions, a broker restart in the middle; and a real node's
+relay killed and started again. What ``edge tail`` prints and its exit status
+are what a monitoring job would see.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from edge.domain import events, exactjson
 from tests.broker import Mosquitto, poll
+from tests.integration.conftest import Plant, RelayProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SITE, NODE = "plant-1", "line-7"
@@ -160,3 +162,38 @@ def test_a_broker_restart_is_a_pause_not_a_gap(
     assert status == 0, tail.stderr
     assert [line["seq"] for line in lines] == [1, 2, 3]
     assert any("disconnected" in line for line in tail.stderr), tail.stderr
+
+
+def test_a_node_killed_and_a_broker_restarted_cost_the_consumer_nothing(
+    make_broker: Callable[..., Mosquitto],
+    make_plant: Callable[..., Plant],
+    relay_processes: Callable[[Plant], RelayProcess],
+) -> None:
+    """The real relay of a node feeds ``edge tail``; the node dies with kill -9 and its
+    broker restarts while events are committed. Every event arrives once for the
+    consumer, a re-sent one at most as a duplicate, and no gap is reported."""
+    broker = make_broker(persistence=True)
+    plant = make_plant(broker)
+    tail = Tail(plant.config_path, "--json", "--count", "6", "--timeout", str(CEILING_S),
+                "--client-id", "erp-tail")  # fmt: skip
+    poll(lambda: tail.connections() == 1, "edge tail to be subscribed", CEILING_S)
+    relay = relay_processes(plant)
+    plant.receive_many("BOLT-M6", 3)
+    poll(lambda: not plant.pending(), "the first events to be published", CEILING_S)
+    relay.kill()
+    plant.receive_many("NUT-M6", 2)  # committed while the node's relay is down
+    broker.stop()
+    broker.start()
+    relay = relay_processes(plant)
+    plant.receive("WASHER-6")
+    status, lines = tail.finish()
+    relay.stop()
+    assert status == 0, tail.stderr
+    received = [line for line in lines if "tail" not in line]
+    assert [event["seq"] for event in received] == [1, 2, 3, 4, 5, 6]
+    assert [event["part"] for event in received] == ["BOLT-M6"] * 3 + ["NUT-M6"] * 2 + ["WASHER-6"]
+    assert {line["tail"] for line in lines if "tail" in line} <= {"duplicate"}
+    stored = [exactjson.loads(row.payload) for row in plant.outbox()]
+    assert [
+        {k: v for k, v in event.items() if k != events.REPLAYED} for event in received
+    ] == stored
