@@ -8,7 +8,7 @@ held in stock and consumed as itself. A part without a BOM is a stock item.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -117,6 +117,7 @@ class ExplosionMemo:
         self.per_unit: Lru[str, dict[str, Decimal]] = Lru(capacity)
         self.consumption: Lru[str, Explosion] = Lru(capacity)
         self.components: Lru[str, Explosion] = Lru(capacity)
+        self.uoms: Lru[str, tuple[str | None, ...]] = Lru(capacity)  # by bom_hash
 
 
 class BomGraph:
@@ -160,6 +161,19 @@ class BomGraph:
         cached = self._memo.components.get(part)
         if cached is None:
             cached = self._memo.components.put(part, _explosion(self._children(part)))
+        return cached
+
+    def line_uoms(
+        self, explosion: Explosion, uom: Callable[[str], str | None]
+    ) -> tuple[str | None, ...]:
+        """The uom of each of the explosion's lines, found once per structure.
+
+        The memo serves one catalog version, so a remembered uom is the item's.
+        """
+        cached = self._memo.uoms.get(explosion.bom_hash)
+        if cached is None:
+            found = tuple(uom(part) for part, _ in explosion.lines)
+            cached = self._memo.uoms.put(explosion.bom_hash, found)
         return cached
 
     def _children(self, part: str) -> dict[str, Decimal]:

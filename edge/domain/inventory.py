@@ -106,8 +106,11 @@ class Inventory(Posting):
         for component, issued in lines:
             self._post(txn, component, -issued, explosion.bom_hash)
         where = (origin.station, origin.scanner, origin.scan_id)
-        shared = (part, quantity, self.uom(part), self.with_uoms(lines), explosion.bom_hash,
-                  *where)  # fmt: skip
+        uoms = self.store.bom_graph().line_uoms(explosion, self.uom)
+        uom_lines = tuple(
+            (component, issued, uom) for (component, issued), uom in zip(lines, uoms, strict=True)
+        )
+        shared = (part, quantity, self.uom(part), uom_lines, explosion.bom_hash, *where)
         event: events.BomEvent
         if kind == "scrap":
             event = events.ScrapEvent(*shared, reason=reason)
