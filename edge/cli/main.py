@@ -155,8 +155,15 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "schema",
         "edge.cli.contract:cmd_schema",
-        "print the JSON Schema of a published payload (none: list them)",
-        (arg("name", nargs="?", metavar="NAME", help="e.g. event/backflush, stock or status"),),
+        "print the JSON Schema of a published payload (none: list them) or the AsyncAPI document",
+        (
+            arg(
+                "name",
+                nargs="?",
+                metavar="NAME",
+                help="e.g. event/backflush, stock, status, cmd/stock.receive or asyncapi",
+            ),
+        ),
     ),
     Command(
         "tail",
