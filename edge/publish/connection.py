@@ -60,6 +60,7 @@ class Connack:
 
     reason: ReasonCode
     receive_maximum: int | None
+    maximum_packet_size: int | None  # the largest packet the broker accepts (MQTT 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class Connection:
         self.client = client
         self.inbox: deque[Message] = deque()
         self.receive_maximum: int | None = None  # from the CONNACK (MQTT 5)
+        self.maximum_packet_size: int | None = None  # from the CONNACK (MQTT 5)
         self._gone = False
         self._next_misc = 0.0
         client.on_connect = self._on_connect
@@ -159,7 +161,8 @@ class Connection:
         properties: Properties | None,
     ) -> None:
         receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
-        self.inbox.append(Connack(reason, receive_maximum))
+        packet_size = getattr(properties, "MaximumPacketSize", None) if properties else None
+        self.inbox.append(Connack(reason, receive_maximum, packet_size))
 
     def _on_publish(
         self,
@@ -273,6 +276,7 @@ def open_connection(
                     reason = reason_text(message.reason)
                     return Failed(f"the broker refused the connection: {reason}")
                 connection.receive_maximum = message.receive_maximum
+                connection.maximum_packet_size = message.maximum_packet_size
                 return connection
             if isinstance(message, Gone):
                 connection.close()

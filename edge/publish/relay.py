@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,10 +28,13 @@ from edge.publish.backoff import Backoff, FailureLog, Retries
 from edge.publish.connection import (
     Connection,
     Failed,
+    PackedProperties,
     install_paho_log_filter,
     json_properties,
     open_connection,
 )
+from edge.publish.losses import LossWatch
+from edge.publish.parts import PayloadLimit
 from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
 from edge.publish.status import RelayState, status_payload
@@ -98,6 +100,9 @@ class OutboxRelay:
         self._event_retries: Retries[int] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._stock_retries: Retries[str] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._refused_status_logged = False
+        self._losses = LossWatch()
+        self._session: Session | None = None  # the connection being served
+        self._window_limit = 1  # that connection's window when not careful
         self._upkeep = OutboxUpkeep(
             engine,
             retention_days=mqtt_config.retention_days,
@@ -110,7 +115,7 @@ class OutboxRelay:
             on_written=self._storage_recovered,
             on_failed=self._storage_failed,
         )
-        self._properties: Properties | None = None
+        self._properties: PackedProperties | None = None
         if mqtt_config.protocol == "5":
             self._properties = json_properties(PacketTypes.PUBLISH)
 
@@ -207,6 +212,13 @@ class OutboxRelay:
         limit = settings.max_inflight
         if connection.receive_maximum:
             limit = min(limit, connection.receive_maximum)
+        self._window_limit = limit
+        properties = self._properties
+        payload_limit = PayloadLimit(
+            settings.max_payload_bytes,
+            connection.maximum_packet_size,
+            None if properties is None else len(properties.pack()),
+        )
         now = time.monotonic()
         self._backoff.reset()
         recovered = self._failures.recovered(now)
@@ -214,7 +226,7 @@ class OutboxRelay:
         self._stock_retries.release_tries()
         session = Session(
             connection,
-            Window(limit),
+            Window(1 if self._losses.careful else limit),
             engine=self._engine,
             replay_cutoff=outbox.newest_seq(self._engine),
             stock_parts=outbox.stock_parts(self._engine),
@@ -222,11 +234,13 @@ class OutboxRelay:
             event_retries=self._event_retries,
             stock_retries=self._stock_retries,
             properties=self._properties,
+            limit=payload_limit,
             status_topic=self._status_topic,
             status=self._status,
             accept=self._accept,
             refuse=self._refuse,
         )
+        self._session = session
         self._upkeep.count_soon()
         self._housekeeping(session)
         backlog = self._upkeep.backlog or Backlog(0, 0, 0)
@@ -254,6 +268,7 @@ class OutboxRelay:
             # of answers to record. Publishes are written inside fill.
             connection.serve(self._wakeup, wait_s)
             if not session.take_answers():
+                self._blame(session)
                 log.warning(
                     "lost the connection to the broker (%s); %d publishes awaiting PUBACK "
                     "will be sent again after reconnecting",
@@ -279,8 +294,26 @@ class OutboxRelay:
             self._recorder.record()
             wait_s = self._recorder.wait_s(POLL_S) if session.lost is None else 0.0
 
+    def _blame(self, session: Session) -> None:
+        """A lost connection: set aside the message it is blamed on (see edge.publish.losses)."""
+        oldest = session.window.oldest()
+        item, sent_at = oldest if oldest is not None else (None, None)
+        key = _loss_key(item)
+        if not self._losses.lost(key, sent_at, time.monotonic()) or item is None:
+            if self._losses.careful:
+                log.info("connection lost with %s in flight; sending one at a time", key)
+            return
+        reason = (
+            "the broker closed the connection each time this message was sent "
+            "(larger than its max_packet_size or message_size_limit?)"
+        )
+        self._refuse(item, reason)
+
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()
+        self._losses.acknowledged(_loss_key(item))
+        if not self._losses.careful and self._session is not None:
+            self._session.window.limit = self._window_limit
         if isinstance(item, EventItem):
             self._recorder.published(item.seq)
             if self._event_retries.accepted(item.seq):
@@ -293,7 +326,7 @@ class OutboxRelay:
     def _refuse(self, item: InFlight, reason: str) -> None:
         self._recorder.answered()
         now = time.monotonic()
-        error = f"{item.topic}: refused by the broker: {reason}"
+        error = f"{item.topic}: {reason}"
         if isinstance(item, EventItem):
             self._recorder.refused(item.seq, error)
             if self._event_retries.refused(item.seq, now):
@@ -414,3 +447,12 @@ class OutboxRelay:
     def _update_state(self, **changes: Any) -> None:
         with self._state_lock:
             self._state = dataclasses.replace(self._state, **changes)
+
+
+def _loss_key(item: InFlight | None) -> tuple[str, object] | None:
+    """What a connection loss can be blamed on: an event row or a stock state."""
+    if isinstance(item, EventItem):
+        return ("event", item.seq)
+    if isinstance(item, StockItem):
+        return ("stock", item.part)
+    return None
