@@ -16,13 +16,13 @@ next loss is known exactly. The suspect is blamed when :data:`LOSSES_TO_BLAME`
 suspicious losses in a row had it in flight; its PUBACK, a loss with another
 suspect, or a loss with nothing freshly sent clears the count. An ordinary
 broker restart does not misfire: after it, the suspect is sent again and
-acknowledged. A blamed message is set aside like a refused one; lost again on
-a retry, it is blamed at once.
+acknowledged. A blamed message is set aside like a refused one; in flight at
+a loss again (its retry), it is blamed at once and its retry delay doubles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 LOSSES_TO_BLAME = 3  # suspicious losses in a row with the same publish in flight
 LOSS_WINDOW_S = 5.0  # a publish sent longer ago than this before a loss is not suspected
@@ -43,22 +43,27 @@ class LossWatch:
         """Send one publish at a time: a suspect is being narrowed down."""
         return self._suspect is not None
 
-    def lost(self, oldest: Hashable | None, sent_at: float | None, now: float) -> bool:
-        """A connection loss with ``oldest`` in flight; True when it is to blame."""
+    def lost(self, in_flight: Sequence[tuple[Hashable, float]], now: float) -> list[Hashable]:
+        """A connection loss with ``in_flight`` (key, time sent; oldest first) awaiting
+        PUBACK; the keys to blame for it. A key blamed before and sent again is
+        blamed at once."""
         self._acks = 0
-        if oldest is None or sent_at is None or now - sent_at > LOSS_WINDOW_S:
+        fresh = [key for key, sent_at in in_flight if now - sent_at <= LOSS_WINDOW_S]
+        again = [key for key in fresh if key in self._blamed]
+        if again:
+            return again
+        oldest = fresh[0] if fresh and fresh[0] == in_flight[0][0] else None
+        if oldest is None:  # nothing freshly sent was waiting: an ordinary loss
             self._suspect, self._losses = None, 0
-            return False
-        if oldest in self._blamed:
-            return True
+            return []
         if oldest != self._suspect:
             self._suspect, self._losses = oldest, 0
         self._losses += 1
         if self._losses < LOSSES_TO_BLAME:
-            return False
+            return []
         self._blamed.add(oldest)
         self._suspect, self._losses = None, 0
-        return True
+        return [oldest]
 
     def acknowledged(self, key: Hashable) -> None:
         """A PUBACK came for ``key``: it is not to blame, and enough of them end care."""

@@ -295,19 +295,23 @@ class OutboxRelay:
             wait_s = self._recorder.wait_s(POLL_S) if session.lost is None else 0.0
 
     def _blame(self, session: Session) -> None:
-        """A lost connection: set aside the message it is blamed on (see edge.publish.losses)."""
-        oldest = session.window.oldest()
-        item, sent_at = oldest if oldest is not None else (None, None)
-        key = _loss_key(item)
-        if not self._losses.lost(key, sent_at, time.monotonic()) or item is None:
-            if self._losses.careful:
-                log.info("connection lost with %s in flight; sending one at a time", key)
-            return
+        """A lost connection: set aside what it is blamed on (see edge.publish.losses)."""
+        in_flight = [
+            (item, _loss_key(item), sent_at) for item, sent_at in session.window.in_flight()
+        ]
+        keyed = [(key, sent_at) for _item, key, sent_at in in_flight if key is not None]
+        blamed = self._losses.lost(keyed, time.monotonic())
         reason = (
             "the broker closed the connection each time this message was sent "
             "(larger than its max_packet_size or message_size_limit?)"
         )
-        self._refuse(item, reason)
+        for item, key, _sent_at in in_flight:
+            if key in blamed:
+                blamed.remove(key)  # once per row, whichever of its parts comes first
+                self._refuse(item, reason)
+        if self._losses.careful:
+            log.info("connection lost with %d publishes in flight; sending one at a time",
+                     len(in_flight))  # fmt: skip
 
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()

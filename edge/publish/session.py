@@ -33,6 +33,11 @@ from edge.store.outbox import OutboxRow, StockRow
 POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
 READ_AHEAD = 200  # outbox rows read per query
 STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
+# What paho's publish() says about the one message; any other error means the connection.
+MESSAGE_ERRORS = frozenset(
+    {MQTTErrorCode.MQTT_ERR_QUEUE_SIZE, MQTTErrorCode.MQTT_ERR_PAYLOAD_SIZE,
+     MQTTErrorCode.MQTT_ERR_INVAL}
+)  # fmt: skip
 REPLAYED_SIZE = len(mark_replayed('{"a":1}')) - len('{"a":1}')  # bytes the flag adds
 
 
@@ -231,12 +236,12 @@ class Session:
         except ValueError as error:
             self._refused(item, f"not publishable: {error}")
             return True
-        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            self.lost = self.lost or mqtt.error_string(info.rc)
-            return False
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if info.rc in MESSAGE_ERRORS:
             self._refused(item, f"not publishable: {mqtt.error_string(info.rc)}")
             return True
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:  # the connection is gone
+            self.lost = self.lost or mqtt.error_string(info.rc)
+            return False
         self.window.add(info.mid, item, time.monotonic())
         return True
 

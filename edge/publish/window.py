@@ -54,9 +54,9 @@ class Window:
         found = self._items.pop(mid, None)
         return None if found is None else found[0]
 
-    def oldest(self) -> tuple[InFlight, float] | None:
-        """The publish waiting longest for its PUBACK, and when it was sent."""
-        return next(iter(self._items.values()), None)
+    def in_flight(self) -> list[tuple[InFlight, float]]:
+        """Every publish awaiting its PUBACK and when it was sent, oldest first."""
+        return list(self._items.values())
 
     def __len__(self) -> int:
         return len(self._items)

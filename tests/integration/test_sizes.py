@@ -11,6 +11,7 @@ small events behind it arrive either way.
 from __future__ import annotations
 
 import csv
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -178,3 +179,36 @@ def test_an_unsplittable_event_is_set_aside_and_later_events_go_on(
     assert queries.outbox_summary(plant.engine).set_aside == 1
     warnings = [r for r in caplog.records if "cannot be split" in r.getMessage()]
     assert len(warnings) == 1  # logged once, retried quietly
+
+
+@pytest.mark.parametrize("case", [("3.1.1", "max_packet_size"), ("5", "message_size_limit")])
+def test_a_message_the_broker_drops_the_connection_on_is_set_aside(
+    make_broker, make_plant, relays, caplog, case
+) -> None:
+    # Mosquitto 2.0 closes the connection on such a packet: on MQTT 3.1.1 the
+    # CONNACK carries no limit, and message_size_limit is never announced.
+    caplog.set_level(logging.INFO, logger="edge.publish.relay")
+    protocol, setting = case
+    broker = make_broker(extra=[f"{setting} {LIMIT}"])
+    plant = make_plant(broker, protocol=protocol)
+    _big_bom(plant)
+    with subscribed(broker, f"{PREFIX}/event/#") as erp:
+        relay = relays(plant)
+        relay.wait_connected()
+        plant.receive("BOLT-M6", "1")
+        _ship(plant)
+        plant.receive("NUT-M6", "2")
+        relay.relay.wake()
+        big = _big_seq(plant)
+        poll(lambda: relay.state().set_aside == 1, "the big event set aside", ceiling=60)
+        others = set(range(1, plant.last_seq() + 1)) - {big}
+        poll(lambda: erp.seqs() >= others, "every other event", ceiling=60)
+        poll(lambda: len(plant.pending()) == 1, "only the big event pending")
+        [pending] = queries.events(plant.engine, pending=True)
+        assert pending["seq"] == big
+        assert "closed the connection each time" in pending["last_error"]
+        assert queries.outbox_summary(plant.engine).set_aside == 1
+        assert "1 SET ASIDE" in relay.relay.status_line()
+    assert big not in erp.seqs()
+    blamed = [r for r in caplog.records if "closed the connection each time" in r.getMessage()]
+    assert len(blamed) == 1
