@@ -27,6 +27,10 @@ from collections.abc import Hashable, Sequence
 LOSSES_TO_BLAME = 3  # suspicious losses in a row with the same publish in flight
 LOSS_WINDOW_S = 5.0  # a publish sent longer ago than this before a loss is not suspected
 CALM_ACKS = 100  # careful connections end after this many PUBACKs with no loss
+BLAMED = (
+    "the broker closed the connection each time this message was sent "
+    "(larger than its max_packet_size or message_size_limit?)"
+)
 
 
 class LossWatch:

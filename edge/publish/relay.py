@@ -33,7 +33,7 @@ from edge.publish.connection import (
     json_properties,
     open_connection,
 )
-from edge.publish.losses import LossWatch
+from edge.publish.losses import BLAMED, LossWatch
 from edge.publish.parts import PayloadLimit
 from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
@@ -41,7 +41,7 @@ from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
 from edge.publish.upkeep import COUNT_EVERY_S, OutboxUpkeep
 from edge.publish.wakeup import Wakeup
-from edge.publish.window import EventItem, InFlight, StockItem, Window
+from edge.publish.window import EventItem, InFlight, StockItem, Window, loss_key
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
@@ -297,25 +297,21 @@ class OutboxRelay:
     def _blame(self, session: Session) -> None:
         """A lost connection: set aside what it is blamed on (see edge.publish.losses)."""
         in_flight = [
-            (item, _loss_key(item), sent_at) for item, sent_at in session.window.in_flight()
+            (item, loss_key(item), sent_at) for item, sent_at in session.window.in_flight()
         ]
         keyed = [(key, sent_at) for _item, key, sent_at in in_flight if key is not None]
         blamed = self._losses.lost(keyed, time.monotonic())
-        reason = (
-            "the broker closed the connection each time this message was sent "
-            "(larger than its max_packet_size or message_size_limit?)"
-        )
         for item, key, _sent_at in in_flight:
             if key in blamed:
                 blamed.remove(key)  # once per row, whichever of its parts comes first
-                self._refuse(item, reason)
+                self._refuse(item, BLAMED)
         if self._losses.careful:
             log.info("connection lost with %d publishes in flight; sending one at a time",
                      len(in_flight))  # fmt: skip
 
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()
-        self._losses.acknowledged(_loss_key(item))
+        self._losses.acknowledged(loss_key(item))
         if not self._losses.careful and self._session is not None:
             self._session.window.limit = self._window_limit
         if isinstance(item, EventItem):
@@ -379,11 +375,7 @@ class OutboxRelay:
     def _shut_down(self, session: Session) -> None:
         """Clean stop: retained offline, a short wait for outstanding PUBACKs, DISCONNECT."""
         session.publish_status("offline", "shutdown")
-        deadline = time.monotonic() + SHUTDOWN_WAIT_S
-        while len(session.window) and time.monotonic() < deadline:
-            session.connection.serve(self._wakeup, SHUTDOWN_WAIT_S / 20)
-            if not session.take_answers():
-                break
+        session.drain(self._wakeup, SHUTDOWN_WAIT_S)
         self._recorder.record(now=True)
         if len(session.window):
             log.info(
@@ -451,12 +443,3 @@ class OutboxRelay:
     def _update_state(self, **changes: Any) -> None:
         with self._state_lock:
             self._state = dataclasses.replace(self._state, **changes)
-
-
-def _loss_key(item: InFlight | None) -> tuple[str, object] | None:
-    """What a connection loss can be blamed on: an event row or a stock state."""
-    if isinstance(item, EventItem):
-        return ("event", item.seq)
-    if isinstance(item, StockItem):
-        return ("stock", item.part)
-    return None

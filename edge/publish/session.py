@@ -26,6 +26,7 @@ from edge.domain.events import mark_replayed
 from edge.publish.backoff import Retries
 from edge.publish.connection import Connection, Gone, Puback, reason_text
 from edge.publish.parts import PayloadLimit, Unsplittable, split_event, too_large
+from edge.publish.wakeup import Wakeup
 from edge.publish.window import EventItem, InFlight, StatusItem, StockItem, Window
 from edge.store import outbox
 from edge.store.outbox import OutboxRow, StockRow
@@ -120,6 +121,14 @@ class Session:
             elif isinstance(message, Gone):
                 self.lost = message.reason
         return self.lost is None
+
+    def drain(self, wakeup: Wakeup, within_s: float) -> None:
+        """Wait up to ``within_s`` for the PUBACKs of what is in flight (a clean stop)."""
+        deadline = time.monotonic() + within_s
+        while len(self.window) and time.monotonic() < deadline:
+            self.connection.serve(wakeup, within_s / 20)
+            if not self.take_answers():
+                break
 
     def fill(self) -> None:
         """Publish what is waiting, up to the window: status, retries, events and stock."""

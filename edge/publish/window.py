@@ -60,3 +60,13 @@ class Window:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def loss_key(item: InFlight | None) -> tuple[str, object] | None:
+    """What a lost connection can be blamed on (see :mod:`edge.publish.losses`): an
+    event row (any of its parts) or a part's stock state; never the status."""
+    if isinstance(item, EventItem):
+        return ("event", item.seq)
+    if isinstance(item, StockItem):
+        return ("stock", item.part)
+    return None

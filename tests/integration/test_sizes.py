@@ -25,6 +25,7 @@ from edge.store import queries
 from edge.tail.consumer import EventTracker, Seen
 from tests.broker import Subscriber, poll, subscribed
 from tests.integration.conftest import PREFIX, Plant, needs_mosquitto
+from tests.integration.test_relay import _edge
 
 pytestmark = [pytest.mark.broker, needs_mosquitto]
 
@@ -177,6 +178,7 @@ def test_an_unsplittable_event_is_set_aside_and_later_events_go_on(
     assert "cannot be split: it has no list to split" in pending["last_error"]
     assert "1 SET ASIDE" in relay.relay.status_line()
     assert queries.outbox_summary(plant.engine).set_aside == 1
+    assert "1 of them set aside" in _edge(plant, "events", "--pending")
     warnings = [r for r in caplog.records if "cannot be split" in r.getMessage()]
     assert len(warnings) == 1  # logged once, retried quietly
 
@@ -212,3 +214,43 @@ def test_a_message_the_broker_drops_the_connection_on_is_set_aside(
     assert big not in erp.seqs()
     blamed = [r for r in caplog.records if "closed the connection each time" in r.getMessage()]
     assert len(blamed) == 1
+
+
+def test_parts_sent_from_the_backlog_are_each_flagged_replayed(
+    make_broker, make_plant, relays
+) -> None:
+    broker = make_broker()
+    plant = make_plant(broker, max_payload_bytes=LIMIT)
+    _big_bom(plant, components=600)
+    _ship(plant)  # committed before the relay connects: sent from the backlog
+    big = _big_seq(plant)
+    with subscribed(broker, f"{PREFIX}/event/#") as erp:
+        relay = relays(plant)
+        poll(lambda: not plant.pending(), "every row marked published", ceiling=60)
+        whole = _reassembled(erp)
+    parts = [e for e in erp.events() if e["seq"] == big]
+    assert len(parts) >= 2
+    assert all(part["replayed"] is True for part in parts)
+    assert whole[big] == {**_stored(plant)[big], "replayed": True}
+    assert relay.state().set_aside == 0
+
+
+def test_a_retained_state_too_large_is_set_aside_whole_and_events_go_on(
+    make_broker, make_plant, relays, caplog
+) -> None:
+    broker = make_broker()
+    plant = make_plant(broker, max_payload_bytes=1024)
+    # The daemon adds its stations and scanners to the status: here too many for the limit.
+    extra = {"scanners": [{"id": f"scanner-{n}", "state": "connected"} for n in range(40)]}
+    with subscribed(broker, f"{PREFIX}/#") as erp:
+        relay = relays(plant, status_extra=lambda: extra)
+        relay.wait_connected()
+        plant.receive("BOLT-M6", "1")
+        relay.relay.wake()
+        erp.wait_for_seqs(plant.last_seq())
+        poll(lambda: erp.on(f"{PREFIX}/stock/BOLT-M6"), "the stock state")
+    assert not erp.on(f"{PREFIX}/status")  # never split: not sent at all
+    [warning] = [
+        r.getMessage() for r in caplog.records if "status message refused" in r.getMessage()
+    ]
+    assert "exceeds the limit of 1,024 bytes (mqtt.max_payload_bytes = 1,024)" in warning
