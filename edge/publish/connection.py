@@ -30,6 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import ConfigError, MqttConfig
 from edge.publish.clients import paho_client, paho_log
+from edge.publish.parts import PayloadLimit
 from edge.publish.wakeup import Wakeup
 
 CONNACK_TIMEOUT_S = 10.0
@@ -106,6 +107,17 @@ class Connection:
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
+
+    def limits(
+        self, settings: MqttConfig, properties: PackedProperties | None
+    ) -> tuple[int, PayloadLimit]:
+        """This connection's window (``max_inflight``, at most the broker's Receive
+        Maximum) and what one PUBLISH may carry, with ``properties`` on each."""
+        window = settings.max_inflight
+        if self.receive_maximum:
+            window = min(window, self.receive_maximum)
+        packed = None if properties is None else len(properties.pack())
+        return window, PayloadLimit(settings.max_payload_bytes, self.maximum_packet_size, packed)
 
     def serve(self, wakeup: Wakeup, timeout: float) -> None:
         """Wait up to ``timeout`` for the broker or a wake-up; then let paho read and write.

@@ -47,11 +47,14 @@ class LossWatch:
         """Send one publish at a time: a suspect is being narrowed down."""
         return self._suspect is not None
 
-    def lost(self, in_flight: Sequence[tuple[Hashable, float]], now: float) -> list[Hashable]:
+    def lost(
+        self, in_flight: Sequence[tuple[Hashable | None, float]], now: float
+    ) -> list[Hashable]:
         """A connection loss with ``in_flight`` (key, time sent; oldest first) awaiting
         PUBACK; the keys to blame for it. A key blamed before and sent again is
-        blamed at once."""
+        blamed at once; a None key (the status) is never suspected."""
         self._acks = 0
+        in_flight = [(key, sent_at) for key, sent_at in in_flight if key is not None]
         fresh = [key for key, sent_at in in_flight if now - sent_at <= LOSS_WINDOW_S]
         again = [key for key in fresh if key in self._blamed]
         if again:

@@ -34,7 +34,6 @@ from edge.publish.connection import (
     open_connection,
 )
 from edge.publish.losses import BLAMED, LossWatch
-from edge.publish.parts import PayloadLimit
 from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
 from edge.publish.status import RelayState, status_payload
@@ -209,16 +208,8 @@ class OutboxRelay:
     # --- one connection --------------------------------------------------------------
     def _serve(self, connection: Connection, stop: threading.Event) -> None:
         settings = self._mqtt
-        limit = settings.max_inflight
-        if connection.receive_maximum:
-            limit = min(limit, connection.receive_maximum)
+        limit, payload_limit = connection.limits(settings, self._properties)
         self._window_limit = limit
-        properties = self._properties
-        payload_limit = PayloadLimit(
-            settings.max_payload_bytes,
-            connection.maximum_packet_size,
-            None if properties is None else len(properties.pack()),
-        )
         now = time.monotonic()
         self._backoff.reset()
         recovered = self._failures.recovered(now)
@@ -296,14 +287,12 @@ class OutboxRelay:
 
     def _blame(self, session: Session) -> None:
         """A lost connection: set aside what it is blamed on (see edge.publish.losses)."""
-        in_flight = [
-            (item, loss_key(item), sent_at) for item, sent_at in session.window.in_flight()
-        ]
-        keyed = [(key, sent_at) for _item, key, sent_at in in_flight if key is not None]
+        in_flight = session.window.in_flight()
+        keyed = [(loss_key(item), sent_at) for item, sent_at in in_flight]
         blamed = self._losses.lost(keyed, time.monotonic())
-        for item, key, _sent_at in in_flight:
-            if key in blamed:
-                blamed.remove(key)  # once per row, whichever of its parts comes first
+        for item, _sent_at in in_flight:
+            if loss_key(item) in blamed:
+                blamed.remove(loss_key(item))  # once per row, whichever part comes first
                 self._refuse(item, BLAMED)
         if self._losses.careful:
             log.info("connection lost with %d publishes in flight; sending one at a time",
