@@ -6,7 +6,8 @@ broker may run). The test can stop it (SIGTERM), kill it (SIGKILL), start it
 again on the same port, make it reload its password and ACL files (SIGHUP) and
 save its persistence file (SIGUSR1). Options: password file (through
 ``mosquitto_passwd -b``), ACL file, TLS with certificates from :class:`TestCA`
-(optionally requiring a client certificate), persistence on or off.
+(optionally requiring a client certificate), persistence on or off, and any
+extra config lines (``max_packet_size 20000``).
 
 Every wait polls with a generous ceiling; nothing sleeps for a fixed time.
 """
@@ -22,7 +23,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,6 +150,7 @@ class Mosquitto:
         acl: str | None = None,
         tls: BrokerTls | None = None,
         persistence: bool = False,
+        extra: Sequence[str] = (),
     ) -> None:
         binary = mosquitto_binary()
         if binary is None:
@@ -161,6 +163,7 @@ class Mosquitto:
         self.users = dict(users or {})
         self.tls = tls
         self.persistence = persistence
+        self.extra = tuple(extra)  # more config lines, e.g. "max_packet_size 20000"
         self.config_file = directory / "mosquitto.conf"
         self.log_file = directory / "mosquitto.log"
         self.password_file = directory / "passwords" if users else None
@@ -211,6 +214,7 @@ class Mosquitto:
                 f"persistence_location {self.directory}/",
                 "autosave_interval 1",
             ]
+        lines += self.extra
         self.config_file.write_text("\n".join(lines) + "\n")
 
     def write_acl(self, text: str) -> None:

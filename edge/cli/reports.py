@@ -111,8 +111,9 @@ def cmd_events(args: argparse.Namespace) -> int:
         )
         if summary.set_aside:
             print(
-                f"{summary.set_aside} of them refused by the broker (an ACL? see last_error "
-                "in --json), retried with back-off without holding up the others"
+                f"{summary.set_aside} of them set aside: refused by the broker (an ACL?) or "
+                "too large for it (see last_error in --json), retried with back-off without "
+                "holding up the others"
             )
     return EXIT_OK
 

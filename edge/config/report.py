@@ -40,7 +40,9 @@ def config_warnings(config: Config) -> list[str]:
         warn(
             "mqtt.protocol",
             "with MQTT 3.1.1 a publish the broker refuses (an ACL denial) looks delivered "
-            "and the event is lost to its consumers; use 5 unless the broker cannot",
+            "and the event is lost to its consumers, and the broker announces no size "
+            "limit (set mqtt.max_payload_bytes to the broker's); use 5 unless the broker "
+            "cannot",
         )
     if config.commands.enabled and mqtt.protocol == "3.1.1":
         warn(

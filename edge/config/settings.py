@@ -134,6 +134,8 @@ class MqttConfig:
     # Skip the check that the broker's certificate names the host.
     tls_insecure: bool = setting(Bool(), default=False)
     max_inflight: int = setting(Int(1, 65535), default=20)
+    # The largest payload one message carries; a larger event goes out in parts.
+    max_payload_bytes: int = setting(Int(256, 268_435_455), default=262_144)
     # Sent outbox rows are purged after this.
     retention_days: float = setting(Float(0, 3650, above=True), default=7)
     # Unsent rows above this raise outbox_full.

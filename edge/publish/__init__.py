@@ -10,6 +10,9 @@ The modules, in the order a message goes through them:
   network loop, and the messages its callbacks hand over;
   :mod:`~edge.publish.wakeup`: the relay thread's one wait.
 * :mod:`~edge.publish.session`: what one connection sends, up to its window.
+* :mod:`~edge.publish.parts`: what fits one PUBLISH, and an event cut into
+  parts that do; :mod:`~edge.publish.losses`: which message a broker drops
+  the connection on.
 * :mod:`~edge.publish.recorder`: the broker's answers written in batches.
 * :mod:`~edge.publish.upkeep`: purge of sent rows, the backlog count, the alarm.
 * Pure pieces, no I/O, unit tested on their own: :mod:`~edge.publish.window`
@@ -38,6 +41,13 @@ How it is put together, and why:
   subscribers" is a success). A refused row (an ACL denial) is set aside:
   logged once with its topic, retried on its own back-off, and later rows go
   on without it.
+* **No message blocks the queue.** A message larger than the broker takes
+  (``mqtt.max_payload_bytes``, the CONNACK's Maximum Packet Size) goes out
+  in parts, or is set aside like a refused one when it cannot be split; one
+  the broker closes the connection on is found by
+  :class:`~edge.publish.losses.LossWatch` and set aside; a message paho will
+  not take is set aside too. A row split into parts is published when every
+  part is acknowledged.
 * **Short writes, never across the network.** Answers are recorded in one
   ``BEGIN IMMEDIATE`` transaction per batch, after the broker has answered;
   the relay never holds the write lock while it waits for the broker. A batch

@@ -30,6 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import ConfigError, MqttConfig
 from edge.publish.clients import paho_client, paho_log
+from edge.publish.parts import PayloadLimit
 from edge.publish.wakeup import Wakeup
 
 CONNACK_TIMEOUT_S = 10.0
@@ -60,6 +61,7 @@ class Connack:
 
     reason: ReasonCode
     receive_maximum: int | None
+    maximum_packet_size: int | None  # the largest packet the broker accepts (MQTT 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +101,23 @@ class Connection:
         self.client = client
         self.inbox: deque[Message] = deque()
         self.receive_maximum: int | None = None  # from the CONNACK (MQTT 5)
+        self.maximum_packet_size: int | None = None  # from the CONNACK (MQTT 5)
         self._gone = False
         self._next_misc = 0.0
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
+
+    def limits(
+        self, settings: MqttConfig, properties: PackedProperties | None
+    ) -> tuple[int, PayloadLimit]:
+        """This connection's window (``max_inflight``, at most the broker's Receive
+        Maximum) and what one PUBLISH may carry, with ``properties`` on each."""
+        window = settings.max_inflight
+        if self.receive_maximum:
+            window = min(window, self.receive_maximum)
+        packed = None if properties is None else len(properties.pack())
+        return window, PayloadLimit(settings.max_payload_bytes, self.maximum_packet_size, packed)
 
     def serve(self, wakeup: Wakeup, timeout: float) -> None:
         """Wait up to ``timeout`` for the broker or a wake-up; then let paho read and write.
@@ -159,7 +173,8 @@ class Connection:
         properties: Properties | None,
     ) -> None:
         receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
-        self.inbox.append(Connack(reason, receive_maximum))
+        packet_size = getattr(properties, "MaximumPacketSize", None) if properties else None
+        self.inbox.append(Connack(reason, receive_maximum, packet_size))
 
     def _on_publish(
         self,
@@ -273,6 +288,7 @@ def open_connection(
                     reason = reason_text(message.reason)
                     return Failed(f"the broker refused the connection: {reason}")
                 connection.receive_maximum = message.receive_maximum
+                connection.maximum_packet_size = message.maximum_packet_size
                 return connection
             if isinstance(message, Gone):
                 connection.close()

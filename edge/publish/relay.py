@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,17 +28,19 @@ from edge.publish.backoff import Backoff, FailureLog, Retries
 from edge.publish.connection import (
     Connection,
     Failed,
+    PackedProperties,
     install_paho_log_filter,
     json_properties,
     open_connection,
 )
+from edge.publish.losses import BLAMED, LossWatch
 from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
 from edge.publish.status import RelayState, status_payload
 from edge.publish.topics import status_topic
 from edge.publish.upkeep import COUNT_EVERY_S, OutboxUpkeep
 from edge.publish.wakeup import Wakeup
-from edge.publish.window import EventItem, InFlight, StockItem, Window
+from edge.publish.window import EventItem, InFlight, StockItem, Window, loss_key
 from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
@@ -98,6 +99,9 @@ class OutboxRelay:
         self._event_retries: Retries[int] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._stock_retries: Retries[str] = Retries(FIRST_RETRY_S, SET_ASIDE_MAX_S)
         self._refused_status_logged = False
+        self._losses = LossWatch()
+        self._session: Session | None = None  # the connection being served
+        self._window_limit = 1  # that connection's window when not careful
         self._upkeep = OutboxUpkeep(
             engine,
             retention_days=mqtt_config.retention_days,
@@ -110,7 +114,7 @@ class OutboxRelay:
             on_written=self._storage_recovered,
             on_failed=self._storage_failed,
         )
-        self._properties: Properties | None = None
+        self._properties: PackedProperties | None = None
         if mqtt_config.protocol == "5":
             self._properties = json_properties(PacketTypes.PUBLISH)
 
@@ -204,9 +208,8 @@ class OutboxRelay:
     # --- one connection --------------------------------------------------------------
     def _serve(self, connection: Connection, stop: threading.Event) -> None:
         settings = self._mqtt
-        limit = settings.max_inflight
-        if connection.receive_maximum:
-            limit = min(limit, connection.receive_maximum)
+        limit, payload_limit = connection.limits(settings, self._properties)
+        self._window_limit = limit
         now = time.monotonic()
         self._backoff.reset()
         recovered = self._failures.recovered(now)
@@ -214,7 +217,7 @@ class OutboxRelay:
         self._stock_retries.release_tries()
         session = Session(
             connection,
-            Window(limit),
+            Window(1 if self._losses.careful else limit),
             engine=self._engine,
             replay_cutoff=outbox.newest_seq(self._engine),
             stock_parts=outbox.stock_parts(self._engine),
@@ -222,11 +225,13 @@ class OutboxRelay:
             event_retries=self._event_retries,
             stock_retries=self._stock_retries,
             properties=self._properties,
+            limit=payload_limit,
             status_topic=self._status_topic,
             status=self._status,
             accept=self._accept,
             refuse=self._refuse,
         )
+        self._session = session
         self._upkeep.count_soon()
         self._housekeeping(session)
         backlog = self._upkeep.backlog or Backlog(0, 0, 0)
@@ -254,6 +259,7 @@ class OutboxRelay:
             # of answers to record. Publishes are written inside fill.
             connection.serve(self._wakeup, wait_s)
             if not session.take_answers():
+                self._blame(session)
                 log.warning(
                     "lost the connection to the broker (%s); %d publishes awaiting PUBACK "
                     "will be sent again after reconnecting",
@@ -279,8 +285,24 @@ class OutboxRelay:
             self._recorder.record()
             wait_s = self._recorder.wait_s(POLL_S) if session.lost is None else 0.0
 
+    def _blame(self, session: Session) -> None:
+        """A lost connection: set aside what it is blamed on (see edge.publish.losses)."""
+        in_flight = session.window.in_flight()
+        keyed = [(loss_key(item), sent_at) for item, sent_at in in_flight]
+        blamed = self._losses.lost(keyed, time.monotonic())
+        for item, _sent_at in in_flight:
+            if loss_key(item) in blamed:
+                blamed.remove(loss_key(item))  # once per row, whichever part comes first
+                self._refuse(item, BLAMED)
+        if self._losses.careful:
+            log.info("connection lost with %d publishes in flight; sending one at a time",
+                     len(in_flight))  # fmt: skip
+
     def _accept(self, item: InFlight) -> None:
         self._recorder.answered()
+        self._losses.acknowledged(loss_key(item))
+        if not self._losses.careful and self._session is not None:
+            self._session.window.limit = self._window_limit
         if isinstance(item, EventItem):
             self._recorder.published(item.seq)
             if self._event_retries.accepted(item.seq):
@@ -293,7 +315,7 @@ class OutboxRelay:
     def _refuse(self, item: InFlight, reason: str) -> None:
         self._recorder.answered()
         now = time.monotonic()
-        error = f"{item.topic}: refused by the broker: {reason}"
+        error = f"{item.topic}: {reason}"
         if isinstance(item, EventItem):
             self._recorder.refused(item.seq, error)
             if self._event_retries.refused(item.seq, now):
@@ -342,11 +364,7 @@ class OutboxRelay:
     def _shut_down(self, session: Session) -> None:
         """Clean stop: retained offline, a short wait for outstanding PUBACKs, DISCONNECT."""
         session.publish_status("offline", "shutdown")
-        deadline = time.monotonic() + SHUTDOWN_WAIT_S
-        while len(session.window) and time.monotonic() < deadline:
-            session.connection.serve(self._wakeup, SHUTDOWN_WAIT_S / 20)
-            if not session.take_answers():
-                break
+        session.drain(self._wakeup, SHUTDOWN_WAIT_S)
         self._recorder.record(now=True)
         if len(session.window):
             log.info(

@@ -25,6 +25,8 @@ from edge.domain import exactjson
 from edge.domain.events import mark_replayed
 from edge.publish.backoff import Retries
 from edge.publish.connection import Connection, Gone, Puback, reason_text
+from edge.publish.parts import PayloadLimit, Unsplittable, split_event, too_large
+from edge.publish.wakeup import Wakeup
 from edge.publish.window import EventItem, InFlight, StatusItem, StockItem, Window
 from edge.store import outbox
 from edge.store.outbox import OutboxRow, StockRow
@@ -32,6 +34,12 @@ from edge.store.outbox import OutboxRow, StockRow
 POLL_S = 0.5  # the outbox is read at least this often (rows from other processes)
 READ_AHEAD = 200  # outbox rows read per query
 STATUS_MIN_INTERVAL_S = 5.0  # a changed status is republished at most this often
+# What paho's publish() says about the one message; any other error means the connection.
+MESSAGE_ERRORS = frozenset(
+    {MQTTErrorCode.MQTT_ERR_QUEUE_SIZE, MQTTErrorCode.MQTT_ERR_PAYLOAD_SIZE,
+     MQTTErrorCode.MQTT_ERR_INVAL}
+)  # fmt: skip
+REPLAYED_SIZE = len(mark_replayed('{"a":1}')) - len('{"a":1}')  # bytes the flag adds
 
 
 class Session:
@@ -41,8 +49,9 @@ class Session:
     cleared here when the outbox is read. The retries outlive the session: a
     row set aside stays set aside across connections. ``status`` builds the
     status message for a state and an optional reason. ``accept`` and
-    ``refuse`` are given each broker answer (``refuse`` also a message MQTT
-    cannot carry, as if the broker had refused it).
+    ``refuse`` are given each broker answer, for a row split into parts once
+    every part is answered (``refuse`` also gets a message that cannot be
+    sent: too large for ``limit`` and not splittable, or one paho refuses).
     """
 
     def __init__(
@@ -57,6 +66,7 @@ class Session:
         event_retries: Retries[int],
         stock_retries: Retries[str],
         properties: Properties | None,
+        limit: PayloadLimit,
         status_topic: str,
         status: Callable[[str, str | None], dict[str, Any]],
         accept: Callable[[InFlight], None],
@@ -70,6 +80,10 @@ class Session:
         self._event_retries = event_retries
         self._stock_retries = stock_retries
         self._properties = properties
+        self._limit = limit
+        self._limits: dict[str, int] = {}  # topic -> the largest payload it takes
+        self._parts_left: dict[int, int] = {}  # seq -> parts of that row awaiting PUBACK
+        self._parts_refused: set[int] = set()  # rows a part of which was refused
         self._status_topic = status_topic
         self._status = status
         self._accept = accept
@@ -101,12 +115,20 @@ class Session:
                 if item is None:
                     continue
                 if message.reason.is_failure:
-                    self._refuse(item, reason_text(message.reason))
-                else:
+                    self._refused(item, f"refused by the broker: {reason_text(message.reason)}")
+                elif self._last_part(item):
                     self._accept(item)
             elif isinstance(message, Gone):
                 self.lost = message.reason
         return self.lost is None
+
+    def drain(self, wakeup: Wakeup, within_s: float) -> None:
+        """Wait up to ``within_s`` for the PUBACKs of what is in flight (a clean stop)."""
+        deadline = time.monotonic() + within_s
+        while len(self.window) and time.monotonic() < deadline:
+            self.connection.serve(wakeup, within_s / 20)
+            if not self.take_answers():
+                break
 
     def fill(self) -> None:
         """Publish what is waiting, up to the window: status, retries, events and stock."""
@@ -179,23 +201,57 @@ class Session:
         if current != self._last_status and (waited or alarm_changed):
             self._status_due = True
 
+    def _last_part(self, item: InFlight) -> bool:
+        """A successful PUBACK: True when it completes its row (or is not a part)."""
+        if not isinstance(item, EventItem) or item.parts == 1:
+            return True
+        if item.seq in self._parts_refused:
+            return False
+        left = self._parts_left.get(item.seq, 1) - 1
+        self._parts_left[item.seq] = left
+        return left <= 0
+
+    def _refused(self, item: InFlight, reason: str) -> None:
+        """Hand on a refusal, once per row however many of its parts are refused."""
+        if isinstance(item, EventItem) and item.parts > 1:
+            if item.seq in self._parts_refused:
+                return
+            self._parts_refused.add(item.seq)
+        self._refuse(item, reason)
+
+    def _limit_for(self, topic: str) -> int:
+        limit = self._limits.get(topic)
+        if limit is None:
+            limit = self._limits[topic] = self._limit.for_topic(topic)
+        return limit
+
     def _publish(self, payload: str, *, retain: bool, item: InFlight) -> bool:
-        """Hand one QoS 1 message to paho; False when the connection is going away."""
+        """Hand one QoS 1 message to paho; False when the connection is going away.
+
+        A message paho will not take (a topic or payload MQTT cannot carry, a
+        full queue) is refused like one the broker refused: set aside, and the
+        messages behind it go on.
+        """
+        data = payload.encode("utf-8")
+        if retain and len(data) > self._limit_for(item.topic):
+            # A retained state is the latest value whole; it is never split.
+            source = self._limit.source(item.topic)
+            self._refused(item, too_large(len(data), self._limit_for(item.topic), source))
+            return True
         try:
             info = self.connection.client.publish(
-                item.topic,
-                payload.encode("utf-8"),
-                qos=1,
-                retain=retain,
-                properties=self._properties,
+                item.topic, data, qos=1, retain=retain, properties=self._properties
             )
-        except ValueError as error:  # a topic or payload MQTT cannot carry
-            self._refuse(item, f"not publishable: {error}")
+        except ValueError as error:
+            self._refused(item, f"not publishable: {error}")
             return True
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if info.rc in MESSAGE_ERRORS:
+            self._refused(item, f"not publishable: {mqtt.error_string(info.rc)}")
+            return True
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:  # the connection is gone
             self.lost = self.lost or mqtt.error_string(info.rc)
             return False
-        self.window.add(info.mid, item)
+        self.window.add(info.mid, item, time.monotonic())
         return True
 
     def _fill_events(self, budget: int) -> bool:
@@ -227,8 +283,24 @@ class Session:
     def _publish_event(self, row: OutboxRow) -> bool:
         # Committed before this connection's CONNACK, or sent before: from the backlog.
         replayed = row.seq <= self._replay_cutoff or row.attempts > 0
-        payload = mark_replayed(row.payload) if replayed else row.payload
-        return self._publish(payload, retain=False, item=EventItem(row.seq, row.topic))
+        limit = self._limit_for(row.topic)
+        parts = split_event(row.payload, limit, reserve=REPLAYED_SIZE if replayed else 0)
+        if isinstance(parts, Unsplittable):
+            size = len(row.payload.encode("utf-8")) + (REPLAYED_SIZE if replayed else 0)
+            reason = too_large(size, limit, self._limit.source(row.topic))
+            self._refused(EventItem(row.seq, row.topic), f"{reason} and cannot be split: "
+                          f"{parts.reason}")  # fmt: skip
+            return True
+        count = len(parts)
+        if count > 1:
+            self._parts_left[row.seq] = count
+            self._parts_refused.discard(row.seq)
+        for index, text in enumerate(parts):
+            item = EventItem(row.seq, row.topic, index, count)
+            if not self._publish(mark_replayed(text) if replayed else text, retain=False,
+                                 item=item):  # fmt: skip
+                return False
+        return True
 
     def _fill_stock(self) -> bool:
         window = self.window

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class EventItem:
-    """An outbox row in flight."""
+    """An outbox row in flight: the whole row, or part ``part`` of ``parts`` of it."""
 
     seq: int
     topic: str
+    part: int = 0
+    parts: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +41,32 @@ class Window:
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
-        self._items: dict[int, InFlight] = {}
+        self._items: dict[int, tuple[InFlight, float]] = {}  # in the order sent
 
     @property
     def free(self) -> int:
         return max(0, self.limit - len(self._items))
 
-    def add(self, mid: int, item: InFlight) -> None:
-        self._items[mid] = item
+    def add(self, mid: int, item: InFlight, sent_at: float = 0.0) -> None:
+        self._items[mid] = (item, sent_at)
 
     def pop(self, mid: int) -> InFlight | None:
-        return self._items.pop(mid, None)
+        found = self._items.pop(mid, None)
+        return None if found is None else found[0]
+
+    def in_flight(self) -> list[tuple[InFlight, float]]:
+        """Every publish awaiting its PUBACK and when it was sent, oldest first."""
+        return list(self._items.values())
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def loss_key(item: InFlight | None) -> tuple[str, object] | None:
+    """What a lost connection can be blamed on (see :mod:`edge.publish.losses`): an
+    event row (any of its parts) or a part's stock state; never the status."""
+    if isinstance(item, EventItem):
+        return ("event", item.seq)
+    if isinstance(item, StockItem):
+        return ("stock", item.part)
+    return None

@@ -371,7 +371,7 @@ def test_an_acl_denied_topic_is_set_aside_without_blocking_later_events(
         assert f"{PREFIX}/event/count" in pending["last_error"]
         assert queries.outbox_summary(plant.engine).set_aside == 1
         shown = _edge(plant, "events", "--pending")
-        assert "1 of them refused by the broker" in shown
+        assert "1 of them set aside: refused by the broker" in shown
         poll(lambda: plant.pending()[0].attempts >= 2, "a retry")
         denials = [r for r in caplog.records if f"{PREFIX}/event/count" in r.getMessage()]
         assert len(denials) == 1  # logged once, retried quietly
