@@ -111,6 +111,7 @@ class Consumer:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     duplicates: int = 0
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def read(self) -> None:
         assert self.process.stdout is not None
@@ -141,7 +142,8 @@ def start_consumer(folder: Path, number: int, broker_port: int, nodes: list[str]
             stdout=subprocess.PIPE, stderr=sink, text=True, cwd=REPO,
         )  # fmt: skip
     consumer = Consumer(nodes, process, log)
-    threading.Thread(target=consumer.read, daemon=True).start()
+    consumer.reader = threading.Thread(target=consumer.read, daemon=True)
+    consumer.reader.start()
     return consumer
 
 
@@ -215,7 +217,9 @@ def run(directory: Path, *, nodes_n: int, consumers_n: int, seconds: float, rate
         for consumer in consumers:
             consumer.process.send_signal(signal.SIGINT)
         statuses = [c.process.wait(CEILING_S) for c in consumers]
-        time.sleep(0.2)  # the reader threads take the last lines
+        for consumer in consumers:  # each reader ends at its tail's last line
+            if consumer.reader is not None:
+                consumer.reader.join(CEILING_S)
         for node in nodes:
             for scanner in node.scanners:
                 scanner.close()
