@@ -196,14 +196,21 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 class Broker:
-    """Our own mosquitto on a free loopback port (never 1883), no persistence."""
+    """Our own mosquitto on a free loopback port (never 1883), no persistence unless asked.
 
-    def __init__(self, directory: Path) -> None:
+    ``persistent``: sessions and their queued messages survive :meth:`restart`
+    (written at SIGTERM), as a production broker keeps them.
+    """
+
+    def __init__(self, directory: Path, *, persistent: bool = False) -> None:
         self.port = free_port()
         self.config = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false",
-                 "log_dest stderr", "log_type error", "log_type warning"]  # fmt: skip
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+                 "log_dest stderr", "log_type error", "log_type warning",
+                 "max_queued_messages 1000000"]  # fmt: skip
+        lines += ["persistence true", f"persistence_location {directory}/"] if persistent else [
+            "persistence false"]  # fmt: skip
         if os.geteuid() == 0:
             lines.append("user root")
         self.config.write_text("\n".join(lines) + "\n")
@@ -232,15 +239,20 @@ class Broker:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(15)
 
+    def restart(self) -> None:
+        """SIGTERM, then the same broker on the same port again."""
+        self.__exit__()
+        self.__enter__()
+
 
 def daemon_config(directory: Path, broker_port: int, scanners: Sequence[Scanner],
-                  station: str = "PACK-1") -> Path:  # fmt: skip
+                  station: str = "PACK-1", node: str = "edge") -> Path:  # fmt: skip
     """An edge.toml: one ship station, the scanners on their ptys, our broker.
 
     Commands from central systems are on: the daemon is measured with every
     client it runs (the commands subscriber idles through the benches).
     """
-    blocks = ['[site]\nid = "bench"\nnode = "edge"\n', '[database]\npath = "edge.db"\n',
+    blocks = [f'[site]\nid = "bench"\nnode = "{node}"\n', '[database]\npath = "edge.db"\n',
               f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n',
               '[commands]\nenabled = true\n',
               f'[[station]]\nid = "{station}"\nmode = "ship"\n',

@@ -171,7 +171,12 @@ COMMANDS: tuple[Command, ...] = (
         "follow the events a node (or a whole site) publishes, as a central consumer would",
         (
             arg("--site", metavar="SITE", help="another site's nodes, e.g. --site plant-2"),
-            arg("--node", metavar="NODE", help="one node of the site, e.g. --node line-3"),
+            arg(
+                "--node",
+                action="append",
+                metavar="NODE",
+                help="a node of the site, repeatable for a partition, e.g. --node line-3",
+            ),
             arg("--json", action="store_true", help="one JSON object per line, e.g. | jq ."),
             arg("--count", type=count_arg, metavar="N", help="stop after N events, e.g. 100"),
             arg("--timeout", type=float, metavar="S", help="stop after S seconds, e.g. 60"),

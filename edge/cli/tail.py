@@ -17,6 +17,7 @@ import queue
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,13 +38,16 @@ EXIT_GAP = 3
 SESSION_EXPIRY_S = 3600  # how long the broker keeps events for a tail that lost its connection
 
 
-def subscription(config: Config, site: str | None, node: str | None) -> str:
-    """The topic filter: this node's events, or a site's (every node, or the one named)."""
-    if site is None and node is None:
-        prefix = config.topic_prefix
-    else:
-        prefix = default_prefix(site or config.site.id, node or "+")
-    return f"{prefix}/event/#"
+def subscription(config: Config, site: str | None, nodes: Sequence[str] | None) -> list[str]:
+    """The topic filters: this node's events, or a site's (every node, or the ones named).
+
+    Several ``--node`` make one consumer of a partition of the site: a node's
+    stream always goes whole to one consumer, so its seq order can be tracked.
+    """
+    if site is None and not nodes:
+        return [f"{config.topic_prefix}/event/#"]
+    return [f"{default_prefix(site or config.site.id, node)}/event/#"
+            for node in dict.fromkeys(nodes or ["+"])]  # fmt: skip
 
 
 def describe_observation(found: Observation) -> str:
@@ -79,9 +83,9 @@ def as_json(found: Observation) -> dict[str, Any]:
 
 def cmd_tail(args: argparse.Namespace) -> int:
     config = read_config(args)
-    topic = subscription(config, args.site, args.node)
+    topics = subscription(config, args.site, args.node)
     received: queue.SimpleQueue[bytes | Notice] = queue.SimpleQueue()
-    client = _subscriber(config, topic, received, args.client_id)
+    client = _subscriber(config, topics, received, args.client_id)
     try:
         return _consume(args, received)
     finally:
@@ -140,9 +144,12 @@ class Notice:
 
 
 def _subscriber(
-    config: Config, topic: str, received: queue.SimpleQueue[bytes | Notice], client_id: str | None
+    config: Config,
+    topics: Sequence[str],
+    received: queue.SimpleQueue[bytes | Notice],
+    client_id: str | None,
 ) -> mqtt.Client:
-    """A client subscribed to ``topic`` that reconnects by itself, keeping its session.
+    """A client subscribed to ``topics`` that reconnects by itself, keeping its session.
 
     With a session the broker keeps (Clean Start off, and an expiry with
     MQTT 5), events published while the connection is down are delivered
@@ -160,11 +167,13 @@ def _subscriber(
         if reason.is_failure:
             received.put(Notice(f"the broker refused the connection: {reason}", fatal=True))
             return
-        client.subscribe(topic, qos=1)
+        client.subscribe([(topic, 1) for topic in topics])
 
     def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, codes: object, _p: object) -> None:
         # Said once the broker has the subscription: from here on, nothing published is missed.
-        received.put(Notice(f"subscribed on {settings.host}:{settings.port} to {topic}"))
+        received.put(
+            Notice(f"subscribed on {settings.host}:{settings.port} to {', '.join(topics)}")
+        )
 
     def on_message(_client: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         received.put(bytes(message.payload))

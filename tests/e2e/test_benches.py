@@ -79,3 +79,19 @@ def test_steady_quick_prints_its_bars(tmp_path: Path) -> None:
         assert re.fullmatch(r"-?\d+\.\d\d ms", rows[name][1])
         assert rows[name][-1] in {"yes", "no"}
     assert rows["typed codes not journaled once and ACKed"][-1] == "yes"
+
+
+def test_plant_quick_reports_zero_loss_and_zero_gaps(tmp_path: Path) -> None:
+    output = run_bench("plant.py", tmp_path)  # 2 nodes, 2 tails, 3 s of typing
+
+    assert re.search(r"2 nodes, 2 consumers, .*: [\d.]+ events/s published, [\d.]+ consumed; "
+                     r"lost 0, gaps 0, out of order 0, duplicates \d+; tail exit \[0, 0\], "
+                     r"node exit \[0, 0\]", output)  # fmt: skip
+    assert "zero loss, zero gaps, order kept: pass" in output
+    for node in ("line-01", "line-02"):
+        cells = next(line.split() for line in output.splitlines() if line.startswith(node))
+        typed, acked, scans, events, consumed, lost = map(int, cells[2:8])
+        assert typed == acked > 0
+        assert scans > typed
+        assert events == consumed > 0
+        assert lost == 0

@@ -27,14 +27,14 @@ from tests.integration.conftest import Plant, RelayProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SITE, NODE = "plant-1", "line-7"
-PREFIX = f"backflush/{SITE}/{NODE}"
 STREAM = "0192c1d0-0000-7000-8000-0000000000aa"
 CEILING_S = 30.0
 
 
-def payload(seq: int, lines: int = 2) -> dict[str, Any]:
-    envelope = events.Envelope(f"00000000-0000-7000-8000-{seq:012d}", "2026-12-02T06:00:00Z",
-                               STREAM, seq, 1, SITE, NODE)  # fmt: skip
+def payload(seq: int, lines: int = 2, node: str = NODE) -> dict[str, Any]:
+    number = 8000 + int(node.rsplit("-", 1)[1])  # one event id per (node, seq)
+    envelope = events.Envelope(f"00000000-0000-7000-{number}-{seq:012d}", "2026-12-02T06:00:00Z",
+                               STREAM, seq, 1, SITE, node)  # fmt: skip
     event = events.BackflushEvent(
         part="FG-1", quantity=Decimal(1), uom="EA",
         lines=tuple((f"C-{i}", Decimal(i + 1), "EA") for i in range(lines)),
@@ -53,7 +53,7 @@ class Node:
         self.client.loop_start()
 
     def send(self, message: dict[str, Any]) -> None:
-        info = self.client.publish(f"{PREFIX}/event/{message['type']}",
+        info = self.client.publish(f"backflush/{SITE}/{message['node']}/event/{message['type']}",
                                    exactjson.dumps(message), qos=1)  # fmt: skip
         info.wait_for_publish(CEILING_S)
         assert info.is_published()
@@ -197,3 +197,24 @@ def test_a_node_killed_and_a_broker_restarted_cost_the_consumer_nothing(
     assert [
         {k: v for k, v in event.items() if k != events.REPLAYED} for event in received
     ] == stored
+
+
+def test_a_partition_of_nodes_gets_their_streams_whole_and_no_other(
+    make_broker: Callable[..., Mosquitto],
+    config: Callable[[Mosquitto], Path],
+    node_for: Callable[[Mosquitto], Node],
+) -> None:
+    broker = make_broker()
+    tail = Tail(config(broker), "--site", SITE, "--node", "line-1", "--node", "line-2", "--json",
+                "--count", "4", "--timeout", str(CEILING_S))  # fmt: skip
+    poll(lambda: tail.connections() == 1, "edge tail to be subscribed", CEILING_S)
+    node = node_for(broker)
+    for seq in (1, 2):
+        for name in ("line-1", "line-3", "line-2"):  # line-3 is another consumer's partition
+            node.send(payload(seq, node=name))
+    status, lines = tail.finish()
+    assert status == 0, tail.stderr
+    assert [(line["node"], line["seq"]) for line in lines] == [
+        ("line-1", 1), ("line-2", 1), ("line-1", 2), ("line-2", 2)
+    ]  # fmt: skip
+    assert any("line-1/event/#, backflush/plant-1/line-2/event/#" in line for line in tail.stderr)
