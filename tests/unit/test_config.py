@@ -230,7 +230,7 @@ BAD = [
     # stations
     (
         "[[station]]\nid = 'X'\nmode = 'shp'\n",
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build (did you mean 'ship'?)",
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue (did you mean 'ship'?)",
     ),
     ("[[station]]\nid = 'X'\n", "edge.toml: station[3].mode: required"),
     ("[[station]]\nmode = 'ship'\n", "edge.toml: station[3].id: required"),
@@ -383,7 +383,7 @@ def test_did_you_mean_example_messages(tmp_path: Path) -> None:
 
     text = SITE + STATIONS + "[[station]]\nid = 'X'\nmode = 'shp'\n"
     assert error_of(tmp_path, text).endswith(
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build (did you mean 'ship'?)"
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue (did you mean 'ship'?)"
     )
 
 

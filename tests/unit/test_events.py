@@ -130,7 +130,7 @@ def stored(event: events.Event) -> dict[str, Any]:
 
 def test_the_registry_holds_every_type_of_the_contract_once() -> None:
     assert list(events.EVENT_TYPES) == [
-        "backflush", "scrap", "build", "void", "receipt", "count",
+        "backflush", "scrap", "build", "issue", "void", "receipt", "count",
         "low-stock", "reorder", "reorder-closed", "scan-rejected", "restored",
         "opening-balances",
         "command-result",
