@@ -93,6 +93,7 @@ def test_example_config_loads() -> None:
         ("PACK-1", "ship"),
         ("SCRAP-3", "scrap"),
         ("BUILD-1", "build"),
+        ("LAB-1", "issue"),
     ]
     hid, serial = config.scanners
     assert (hid.kind, hid.station, hid.device) == (
@@ -230,7 +231,8 @@ BAD = [
     # stations
     (
         "[[station]]\nid = 'X'\nmode = 'shp'\n",
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue (did you mean 'ship'?)",
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue "
+        "(did you mean 'ship'?)",
     ),
     ("[[station]]\nid = 'X'\n", "edge.toml: station[3].mode: required"),
     ("[[station]]\nmode = 'ship'\n", "edge.toml: station[3].id: required"),
@@ -383,7 +385,8 @@ def test_did_you_mean_example_messages(tmp_path: Path) -> None:
 
     text = SITE + STATIONS + "[[station]]\nid = 'X'\nmode = 'shp'\n"
     assert error_of(tmp_path, text).endswith(
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue (did you mean 'ship'?)"
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue "
+        "(did you mean 'ship'?)"
     )
 
 

@@ -46,6 +46,10 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN),
     ),
     (
+        events.IssueEvent("KIT-1", D(2), "EA", LINES[:2], BOM_HASH, *SCAN, reason="TEST"),
+        ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN, "reason"),
+    ),
+    (
         events.VoidEvent(
             voided_event_id="5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c",
             voided_type="backflush",
