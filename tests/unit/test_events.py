@@ -46,10 +46,6 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN),
     ),
     (
-        events.IssueEvent("KIT-1", D(2), "EA", LINES[:2], BOM_HASH, *SCAN, reason="TEST"),
-        ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN, "reason"),
-    ),
-    (
         events.VoidEvent(
             voided_event_id="5e1c2a10-0b0e-4d0c-9a53-8d6e6f3f4f1c",
             voided_type="backflush",
@@ -114,6 +110,10 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
             catalog_version=4,
         ),
         ("command_id", "command_type", "status", "errors", "catalog_version"),
+    ),
+    (
+        events.IssueEvent("KIT-1", D(2), "EA", LINES[:2], BOM_HASH, *SCAN, reason="TEST"),
+        ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN, "reason"),
     ),
 ]
 OPENING = events.CountEvent(
@@ -263,6 +263,7 @@ SUMMARIES = [
     "2 opening balances (batch 1 of 2)",
     "stock.receive 0f1e2d3c-4b5a-4968-8776-655443322110 rejected: $.quantity "
     "'1e3' is not a quantity",
+    "2 x KIT-1, 2 lines, reason TEST",
 ]
 
 
