@@ -29,7 +29,7 @@ def test_issue_takes_stock_out_with_its_reason_and_refuses_a_wrong_station(
     assert blank.returncode == 2, describe(blank)
 
     events = [row["payload"] for row in floor.json("events")][OPENING_EVENTS:]
-    assert [event["type"] for event in events] == ["issue", "reorder"]  # below its point
+    assert [event["type"] for event in events] == ["issue", "low-stock", "reorder"]
     [issue] = [event for event in events if event["type"] == "issue"]
     assert (issue["type"], issue["part"], issue["reason"]) == ("issue", "RM-IMPELLER", "TEST")
-    assert [(line["part"], line["quantity"]) for line in issue["lines"]] == [("RM-IMPELLER", -2)]
+    assert [(line["part"], line["quantity"]) for line in issue["lines"]] == [("RM-IMPELLER", 2)]
