@@ -221,6 +221,21 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command(
+        "issue",
+        "edge.cli.transactions:cmd_issue",
+        "issue stock to engineering, test or internal work (no shipment)",
+        (
+            arg("part", metavar="PART", help="the part used; a phantom is exploded, e.g. R-SCREW"),
+            arg("qty", metavar="QTY", help="how many were used, above 0, e.g. 4"),
+            arg("--reason", required=True, metavar="R", help="why, e.g. --reason TEST"),
+            arg(
+                "--station",
+                metavar="S",
+                help="an issue station whose issue_reasons apply, e.g. --station LAB-1",
+            ),
+        ),
+    ),
+    Command(
         "build",
         "edge.cli.transactions:cmd_build",
         "receive a built sub-assembly and backflush its BOM",

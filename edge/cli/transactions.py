@@ -16,7 +16,8 @@ from edge.cli.arguments import (
     read_config,
 )
 from edge.cli.terminal import counted
-from edge.domain.inventory import Inventory, Rejection
+from edge.domain.inventory import Inventory, Origin, Rejection
+from edge.domain.model import StationMode
 from edge.domain.quantity import format_quantity
 from edge.domain.scanning import ScanInput
 from edge.runtime.bootstrap import build_service
@@ -98,6 +99,33 @@ def cmd_build(args: argparse.Namespace) -> int:
         return f"built {format_quantity(quantity)} x {part}; issued {issued}"
 
     return transact(open_service(args), operation)
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    """Issue stock to a use that ships nothing; ``--station`` checks its issue_reasons."""
+    part, quantity = part_arg(args.part), quantity_arg(args.qty)
+    if quantity <= 0:
+        raise UsageError(f"the quantity {args.qty!r} of an issue must be greater than zero")
+    config = read_config(args)
+    allowed: tuple[str, ...] | None = None
+    if args.station is not None:
+        try:
+            station = config.station(args.station)
+        except KeyError:
+            known = ", ".join(s.id for s in config.stations) or "none configured"
+            raise UsageError(f"unknown station {args.station!r} (stations: {known})") from None
+        if station.mode is not StationMode.ISSUE:
+            raise UsageError(f"station {station.id} is a {station.mode} station, not an issue one")
+        allowed = station.issue_reasons
+    at = SystemClock().moment()
+    origin = Origin(station=args.station)
+
+    def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
+        posted = inventory.issue(part, quantity, at, origin, reason=args.reason, allowed=allowed)
+        issued = counted(len(posted.lines), "part")
+        return f"issued {format_quantity(quantity)} x {part} ({args.reason.strip()}): {issued}"
+
+    return transact(build_service(config), operation)
 
 
 def cmd_reorder_cancel(args: argparse.Namespace) -> int:

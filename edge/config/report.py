@@ -86,6 +86,8 @@ def config_warnings(config: Config) -> list[str]:
     for number, station in enumerate(config.stations, 1):
         if station.scrap_reasons is not None and station.mode is not StationMode.SCRAP:
             warn(f"station[{number}].scrap_reasons", f"has no effect at a {station.mode} station")
+        if station.issue_reasons is not None and station.mode is not StationMode.ISSUE:
+            warn(f"station[{number}].issue_reasons", f"has no effect at a {station.mode} station")
 
     resolved: dict[str, str] = {}
     for number, scanner in enumerate(config.scanners, 1):

@@ -214,6 +214,10 @@ class StationConfig:
     scrap_reasons: tuple[str, ...] | None = setting(
         TextList(_ID), default=_STATION_DEFAULTS["scrap_reasons"]
     )
+    # The allow-list for RSN: at an issue station; None accepts any printable reason.
+    issue_reasons: tuple[str, ...] | None = setting(
+        TextList(_ID), default=_STATION_DEFAULTS["issue_reasons"]
+    )
 
 
 @settings_table

@@ -116,6 +116,18 @@ class BuildEvent(BomEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class IssueEvent(BomEvent):
+    """Stock used for something that ships nothing (engineering, test, kaizen), with why."""
+
+    TYPE: ClassVar[str] = "issue"
+
+    reason: str
+
+    def summary(self) -> str:
+        return f"{BomEvent.summary(self)}, reason {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class VoidEvent(Event):
     """The exact reversal of a backflush, scrap or build; ``lines`` are the ledger rows."""
 
@@ -300,8 +312,8 @@ class CommandResultEvent(Event):
 
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     cls.TYPE: cls
-    for cls in (BackflushEvent, ScrapEvent, BuildEvent, VoidEvent, ReceiptEvent, CountEvent,
-                LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
+    for cls in (BackflushEvent, ScrapEvent, BuildEvent, IssueEvent, VoidEvent, ReceiptEvent,
+                CountEvent, LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
                 RestoredEvent, OpeningBalancesEvent, CommandResultEvent)
 })  # fmt: skip
 """Every event type by its ``TYPE``."""

@@ -28,6 +28,7 @@ from edge.domain.posting import (
     not_a_stock_item,
 )
 from edge.domain.quantity import ZERO, add, sub
+from edge.domain.reasons import check_reason
 from edge.domain.timestamps import rfc3339
 
 __all__ = ["Identity", "Inventory", "Origin", "Posted", "Rejection", "has_history",
@@ -56,6 +57,32 @@ class Inventory(Posting):
             kind, part, quantity, explosion=explosion, at=at, origin=origin, reason=reason
         )
 
+    def issue(
+        self,
+        part: str,
+        quantity: Decimal,
+        at: Moment,
+        origin: Origin = Origin(),
+        *,
+        reason: str,
+        allowed: tuple[str, ...] | None = None,
+    ) -> Posted:
+        """Issue a part to a use that ships nothing (engineering, test, kaizen), with its reason.
+
+        The part leaves stock as a shipment or a scrap would take it: a phantom
+        exploded to its components, a stocked assembly or a part without BOM
+        itself. ``allowed`` is the issue station's ``issue_reasons``.
+        """
+        checked = check_reason(reason, allowed, purpose="issue")
+        if self.store.item(part) is None:
+            raise not_a_stock_item(part, known=False)
+        if quantity <= ZERO:
+            raise Rejection("bad-quantity", "an issue quantity must be greater than zero")
+        explosion = self.store.bom_graph().consumption(part)
+        return self._issue(
+            "issue", part, quantity, explosion=explosion, at=at, origin=origin, reason=checked
+        )
+
     def build(
         self,
         part: str,
@@ -80,7 +107,7 @@ class Inventory(Posting):
 
     def _issue(
         self,
-        kind: Literal["backflush", "scrap", "build"],
+        kind: Literal["backflush", "scrap", "build", "issue"],
         part: str,
         quantity: Decimal,
         *,
@@ -116,13 +143,15 @@ class Inventory(Posting):
             event = events.ScrapEvent(*shared, reason=reason)
         elif kind == "build":
             event = events.BuildEvent(*shared)
+        elif kind == "issue":
+            event = events.IssueEvent(*shared, reason=reason or "")
         else:
             event = events.BackflushEvent(*shared)
         event_id = self._finish(txn, event)
         return Posted(txn.txn_id, event_id, lines)
 
     def void(self, station: str, at: Moment, origin: Origin, *, window_s: float) -> Posted:
-        """Reverse the newest backflush, scrap or build at the station, exactly."""
+        """Reverse the newest backflush, scrap, build or issue at the station, exactly."""
         original = self.store.newest_voidable(station)
         if original is None:
             raise Rejection("nothing-to-void", f"nothing to void at station {station}")

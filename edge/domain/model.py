@@ -76,6 +76,7 @@ class StationMode(StrEnum):
     SHIP = "ship"
     SCRAP = "scrap"
     BUILD = "build"
+    ISSUE = "issue"  # stock used without a shipment: engineering, test, internal work
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,9 @@ class Station:
     # How far back VOID reaches. Written as an integer so that check-config prints 600.
     void_window_s: float = 600
     scrap_reasons: tuple[str, ...] | None = None  # the allow-list for RSN:; None accepts any
+    # The allow-list for RSN: at an issue station; None accepts any. Unlike scrap, an
+    # issue has no default reason: the reason is the only record of what the stock went to.
+    issue_reasons: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from edge.domain import stock
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import BomLine, Item, Reorder
+
+# The transactions a station's VOID reverses: those a part scan posts there.
+VOIDABLE_KINDS: Final = ("backflush", "scrap", "build", "issue")
 
 
 class Clock(Protocol):
@@ -51,7 +54,7 @@ class Moment:
 @dataclass(frozen=True, slots=True)
 class TransactionRecord:
     id: int
-    kind: str  # backflush | scrap | build | void | receipt | count | opening
+    kind: str  # backflush | scrap | build | issue | void | receipt | count | opening
     part: str | None
     quantity: Decimal | None
     station: str | None
@@ -158,7 +161,7 @@ class InventoryStore(ABC):
 
     @abstractmethod
     def newest_voidable(self, station: str) -> TransactionRecord | None:
-        """The newest accepted backflush, scrap or build at the station, voided or not."""
+        """The newest accepted :data:`VOIDABLE_KINDS` transaction at the station, voided or not."""
 
     @abstractmethod
     def mark_voided(self, txn_id: int, void_txn_id: int) -> None: ...

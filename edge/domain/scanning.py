@@ -18,6 +18,7 @@ from edge.domain.inventory import Inventory, Origin, Posted, Rejection
 from edge.domain.model import Station, StationMode
 from edge.domain.ports import Moment, PendingControl, ScanRecord, StationState
 from edge.domain.quantity import ONE, ZERO, QuantityError, format_quantity, mul, parse_quantity
+from edge.domain.reasons import REASON_MODES, allowed_reasons, check_reason, reason_required
 
 CONTROL_TTL_S = 30.0
 MAX_CODE_BYTES = 4096
@@ -187,22 +188,18 @@ class ScanProcessor:
     def _set_reason(
         self, station: Station, state: StationState, value: str, scan_id: int, at: Moment
     ) -> str:
-        if station.mode is not StationMode.SCRAP:
+        purpose = REASON_MODES.get(station.mode)
+        if purpose is None:
+            # The code predates issue stations; it names the station that does not take RSN:.
             raise Rejection(
                 "reason-not-scrap-station",
-                f"RSN: is for scrap stations; {station.id} is a {station.mode.value} station",
+                f"RSN: is for scrap and issue stations; {station.id} is a "
+                f"{station.mode.value} station",
             )
-        reason = value.strip()
-        if not reason or not reason.isprintable():
-            raise Rejection("bad-reason", "RSN: needs a printable reason code")
-        if station.scrap_reasons is not None and reason not in station.scrap_reasons:
-            raise Rejection(
-                "unknown-reason",
-                f"scrap reason {reason!r} is not one of {', '.join(station.scrap_reasons)}",
-            )
+        reason = check_reason(value, allowed_reasons(station), purpose=purpose)
         pending = PendingControl(reason, at, scan_id)
         self.inventory.store.save_station_state(station.id, replace(state, reason=pending))
-        return f"scrap reason {reason} for the next scan"
+        return f"{purpose} reason {reason} for the next scan"
 
     def _void(self, station: Station, scan_id: int, scan: ScanInput) -> tuple[str, str]:
         origin = Origin(station.id, scan.scanner, scan_id)
@@ -245,7 +242,9 @@ class ScanProcessor:
             self.inventory.store.record_serial(*shipped, posted.txn_id)
         # QTY and RSN are used by this accepted part scan only.
         self.inventory.store.save_station_state(station.id, StationState(mode=station.mode.value))
-        verb = {"ship": "backflushed", "scrap": "scrapped", "build": "built"}[station.mode.value]
+        verb = {"ship": "backflushed", "scrap": "scrapped", "build": "built", "issue": "issued"}[
+            station.mode.value
+        ]
         return f"{verb} {format_quantity(quantity)} x {part}", posted.event_id
 
     def _post(
@@ -264,6 +263,17 @@ class ScanProcessor:
         if station.mode is StationMode.SCRAP:
             reason = state.reason.value if state.reason is not None else station.default_reason
             return self.inventory.consume("scrap", part, quantity, scan.at, origin, reason=reason)
+        if station.mode is StationMode.ISSUE:
+            if state.reason is None:
+                raise reason_required(station.id)
+            return self.inventory.issue(
+                part,
+                quantity,
+                scan.at,
+                origin,
+                reason=state.reason.value,
+                allowed=station.issue_reasons,
+            )
         return self.inventory.consume("backflush", part, quantity, scan.at, origin)
 
     def _resolve(self, barcode: BarcodeLike) -> str:

@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 
 from sqlalchemy import Table
 
+from edge.domain.ports import VOIDABLE_KINDS
 from edge.store import schema
 from edge.store.rows import (
     REORDER_COLUMNS,
@@ -183,12 +184,13 @@ REFERENCE_REORDER = _update(schema.reorders, ("reference", "acknowledged_at"), (
 # is written with one statement per table.
 ADD_TRANSACTION = _insert(schema.transactions, ("id", *TRANSACTION_COLUMNS, "event_id"))
 SET_TRANSACTION_EVENT = _update(schema.transactions, ("event_id",), ("id",))
-# The newest backflush, scrap or build at a station, voided or not (VOID's target).
+# The newest transaction a part scan posted at a station, voided or not (VOID's target).
+# The kinds are our own constants, never input, so they are written into the text.
 NEWEST_VOIDABLE = _select(
     schema.transactions,
     TRANSACTION_ROW,
     ("station",),
-    " AND kind IN ('backflush', 'scrap', 'build') ORDER BY id DESC LIMIT 1",
+    f" AND kind IN ({', '.join(repr(kind) for kind in VOIDABLE_KINDS)}) ORDER BY id DESC LIMIT 1",
 )
 MARK_VOIDED = _update(schema.transactions, ("voided_by",), ("id",))
 # Which of some (GTIN, serial) pairs have shipped: one group, widened by many_rows.

@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import select
 
 from edge.domain.inventory import Rejection
+from edge.domain.model import Station, StationMode
 from edge.domain.quantity import CONTEXT, format_quantity, from_storage
 from edge.store import schema
 from edge.store.database import open_database
@@ -34,6 +35,7 @@ from tests.shop_floor import (
     SteppingClock,
     make_service,
 )
+from tests.shop_floor import STATIONS as SHOP_STATIONS
 
 ITEMS = """\
 part,stocked,reorder_point,reorder_qty,max_qty,order_multiple
@@ -60,7 +62,10 @@ SUB,R-1,1,10
 OPENING = {"SUB": "4", "R-1": "30", "R-2": "12.5", "R-3": "2"}
 POLICY_POINTS = {"SUB": Decimal(3), "R-1": Decimal(10), "R-2": Decimal(5), "R-3": Decimal("0.5")}
 
-STATIONS = st.sampled_from([SHIP, SCRAP, BUILD])
+ISSUE = "LAB-1"
+STATIONS = st.sampled_from([SHIP, SCRAP, BUILD, ISSUE])
+# The failing service knows the shop floor's stations only.
+SHOP_FLOOR_STATIONS = st.sampled_from([SHIP, SCRAP, BUILD])
 SCAN_CODES = st.sampled_from(["FG", "KIT", "SUB", "R-1", "R-2", "R-3", "R-4", "NOPE"])
 STOCK_PARTS = st.sampled_from(["SUB", "R-1", "R-2", "R-3", "R-4", "KIT", "NOPE"])
 # Up to six decimals, as an operator may type them.
@@ -79,7 +84,8 @@ class LedgerMachine(RuleBasedStateMachine):
         workdir = Path(self._workdir.name)
         self.engine = open_database(workdir / "edge.db")
         self.clock = SteppingClock()
-        self.floor = ShopFloor(make_service(self.engine), self.clock, workdir)
+        stations = (*SHOP_STATIONS, Station(ISSUE, StationMode.ISSUE))
+        self.floor = ShopFloor(make_service(self.engine, stations), self.clock, workdir)
         self.floor.load(ITEMS, BOM)
         self.floor.opening(**OPENING)
         self.scans_sent = 0
@@ -101,15 +107,15 @@ class LedgerMachine(RuleBasedStateMachine):
     def scan_qty(self, station: str, quantity: Decimal) -> None:
         self._scan(station, f"QTY:{format_quantity(quantity)}")
 
-    @rule(reason=st.sampled_from(["DAMAGED", "TEST"]))
-    def scan_reason(self, reason: str) -> None:
-        self._scan(SCRAP, f"RSN:{reason}")
+    @rule(station=st.sampled_from([SCRAP, ISSUE]), reason=st.sampled_from(["DAMAGED", "TEST"]))
+    def scan_reason(self, station: str, reason: str) -> None:
+        self._scan(station, f"RSN:{reason}")
 
     @rule(station=STATIONS)
     def scan_void(self, station: str) -> None:
         self._scan(station, "VOID")
 
-    @rule(station=STATIONS, code=SCAN_CODES, fail_on_call=st.integers(1, 4))
+    @rule(station=SHOP_FLOOR_STATIONS, code=SCAN_CODES, fail_on_call=st.integers(1, 4))
     def scan_with_failing_ledger(self, station: str, code: str, fail_on_call: int) -> None:
         failing = FailingLedgerService(self.engine, fail_on_call=fail_on_call)
         ShopFloor(failing, self.clock, self.floor.workdir).scan(station, code)

@@ -32,6 +32,7 @@ from edge.domain.bom import BomCycleError, BomGraph, Lines, find_cycle
 from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import BomLine, Item, Reorder
 from edge.domain.ports import (
+    VOIDABLE_KINDS,
     Balance,
     InventoryStore,
     Moment,
@@ -54,7 +55,6 @@ from tests.unit.fake_tables import (
 # The site and node of tests.shop_floor (which imports SQLAlchemy, so is not
 # imported here); the parity test's payload comparison holds the two together.
 TEST_IDENTITY = Identity(site="plant-1", node="pack-edge-01")
-VOIDABLE_KINDS = ("backflush", "scrap", "build")
 
 
 class ConstraintError(Exception):

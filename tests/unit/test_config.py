@@ -93,6 +93,7 @@ def test_example_config_loads() -> None:
         ("PACK-1", "ship"),
         ("SCRAP-3", "scrap"),
         ("BUILD-1", "build"),
+        ("LAB-1", "issue"),
     ]
     hid, serial = config.scanners
     assert (hid.kind, hid.station, hid.device) == (
@@ -230,7 +231,8 @@ BAD = [
     # stations
     (
         "[[station]]\nid = 'X'\nmode = 'shp'\n",
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build (did you mean 'ship'?)",
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue "
+        "(did you mean 'ship'?)",
     ),
     ("[[station]]\nid = 'X'\n", "edge.toml: station[3].mode: required"),
     ("[[station]]\nmode = 'ship'\n", "edge.toml: station[3].id: required"),
@@ -383,7 +385,8 @@ def test_did_you_mean_example_messages(tmp_path: Path) -> None:
 
     text = SITE + STATIONS + "[[station]]\nid = 'X'\nmode = 'shp'\n"
     assert error_of(tmp_path, text).endswith(
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build (did you mean 'ship'?)"
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue "
+        "(did you mean 'ship'?)"
     )
 
 
@@ -738,7 +741,9 @@ def test_warnings(tmp_path: Path) -> None:
         + f"[database]\npath = '{tmp_path}/edge.db'\n"
         + "[mqtt]\nprotocol = '3.1.1'\nusername = 'u'\npassword_file = 'pw'\n"
         + "tls = true\ntls_insecure = true\n"
-        + STATIONS.replace('mode = "ship"', 'mode = "ship"\nscrap_reasons = ["A"]')
+        + STATIONS.replace('mode = "ship"', 'mode = "ship"\nscrap_reasons = ["A"]').replace(
+            'mode = "scrap"', 'mode = "scrap"\nissue_reasons = ["TEST"]'
+        )
         + EVDEV.replace("/dev/input/by-id/usb-scanner-event-kbd", str(tmp_path / "absent"))
         + EVDEV.replace("hid-1", "hid-2").replace(
             "/dev/input/by-id/usb-scanner-event-kbd", str(device)
@@ -754,8 +759,10 @@ def test_warnings(tmp_path: Path) -> None:
         "mqtt.password_file",
         "mqtt.tls_insecure",
         "station[1].scrap_reasons",
+        "station[2].issue_reasons",
         "scanner[1].device",
     }
+    assert "has no effect at a scrap station" in keyed["station[2].issue_reasons"]
     assert "3.1.1" in keyed["mqtt.protocol"]
     assert "readable by every user" in keyed["mqtt.password_file"]
     assert "does not exist" in keyed["scanner[1].device"]

@@ -123,7 +123,10 @@ def test_a_choice_of_enum_members_gives_the_member_and_words_messages_by_value()
     assert mode.parse("build") is StationMode.BUILD
     with pytest.raises(Invalid) as caught:
         mode.parse("buld")
-    assert str(caught.value) == "'buld' is not one of ship, scrap, build (did you mean 'build'?)"
+    assert (
+        str(caught.value)
+        == "'buld' is not one of ship, scrap, build, issue (did you mean 'build'?)"
+    )
     assert declared(StationConfig, "mode").value_type.parse("ship") is StationMode.SHIP
 
 

@@ -111,6 +111,10 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         ),
         ("command_id", "command_type", "status", "errors", "catalog_version"),
     ),
+    (
+        events.IssueEvent("KIT-1", D(2), "EA", LINES[:2], BOM_HASH, *SCAN, reason="TEST"),
+        ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN, "reason"),
+    ),
 ]
 OPENING = events.CountEvent(
     "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), uom="EA", opening=True
@@ -130,7 +134,7 @@ def stored(event: events.Event) -> dict[str, Any]:
 
 def test_the_registry_holds_every_type_of_the_contract_once() -> None:
     assert list(events.EVENT_TYPES) == [
-        "backflush", "scrap", "build", "void", "receipt", "count",
+        "backflush", "scrap", "build", "issue", "void", "receipt", "count",
         "low-stock", "reorder", "reorder-closed", "scan-rejected", "restored",
         "opening-balances",
         "command-result",
@@ -259,6 +263,7 @@ SUMMARIES = [
     "2 opening balances (batch 1 of 2)",
     "stock.receive 0f1e2d3c-4b5a-4968-8776-655443322110 rejected: $.quantity "
     "'1e3' is not a quantity",
+    "2 x KIT-1, 2 lines, reason TEST",
 ]
 
 
