@@ -295,3 +295,24 @@ def started() -> Iterator[list[subprocess.Popen[bytes]]]:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def start_edge_run(
+    config_path: Path, log: Path, started: list[subprocess.Popen[bytes]], *, scanners: int
+) -> subprocess.Popen[bytes]:
+    """Start `edge run` and wait until its ``scanners`` are open (opening a port flushes it)."""
+    offset = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "edge", "run", "--config", str(config_path), "--verbose"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    started.append(process)
+
+    def connected() -> bool:
+        assert process.poll() is None, log.read_text()
+        return log.read_bytes()[offset:].count(b"connected:") >= scanners
+
+    poll(connected, f"{scanners} scanners to connect")
+    return process

@@ -10,7 +10,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from edge.demo import DEMO_DATA
 from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.runtime.bootstrap import build_service
+from tests.integration.conftest import start_edge_run
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,21 +63,8 @@ def config_path(tmp_path: Path, ptys: dict[str, Pty]) -> Path:
 def _start(
     config_path: Path, log: Path, started: list[subprocess.Popen[bytes]]
 ) -> subprocess.Popen[bytes]:
-    """Start `edge run` and wait until both scanners are open (opening a port flushes it)."""
-    offset = log.stat().st_size if log.exists() else 0
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "edge", "run", "--config", str(config_path), "--verbose"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    started.append(process)
-    deadline = time.monotonic() + CEILING_S
-    while log.read_bytes()[offset:].count(b"connected:") < 2:
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, f"scanners not connected:\n{log.read_text()}"
-        time.sleep(0.05)
-    return process
+    """`edge run` with both scanners open."""
+    return start_edge_run(config_path, log, started, scanners=2)
 
 
 def _journal(config_path: Path) -> list[tuple[str, str, str, str | None]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from edge.demo import DEMO_DATA
 from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.runtime.bootstrap import build_service
-from tests.broker import poll
+from tests.integration.conftest import start_edge_run
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 ACK, NAK = 0x06, 0x15
@@ -50,14 +49,7 @@ def test_an_issue_station_needs_rsn_before_a_part(
     import_bom(service, DEMO_DATA / "bom.csv")
     service.engine.dispose()
     log = tmp_path / "daemon.log"
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "edge", "run", "--config", str(config_path), "--verbose"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    started.append(process)
-    poll(lambda: b"connected:" in log.read_bytes(), "the scanner connected", CEILING_S)
+    process = start_edge_run(config_path, log, started, scanners=1)
 
     for index, code in enumerate(["RM-IMPELLER", "RSN:TEST", "RM-IMPELLER"], start=1):
         pty.type(code)
