@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from paho.mqtt.packettypes import PacketTypes
@@ -24,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.config import MqttConfig
 from edge.domain import exactjson
+from edge.publish.announcer import Announcer
 from edge.publish.backoff import Backoff, FailureLog, Retries
 from edge.publish.connection import (
     Connection,
@@ -36,12 +36,11 @@ from edge.publish.connection import (
 from edge.publish.losses import BLAMED, LossWatch
 from edge.publish.recorder import AnswerRecorder
 from edge.publish.session import POLL_S, Session
-from edge.publish.status import RelayState, status_payload
+from edge.publish.status import RelayState
 from edge.publish.topics import status_topic
 from edge.publish.upkeep import COUNT_EVERY_S, OutboxUpkeep
 from edge.publish.wakeup import Wakeup
 from edge.publish.window import EventItem, InFlight, StockItem, Window, loss_key
-from edge.runtime.clock import clock_synced
 from edge.store import outbox
 from edge.store.database import driver_reason
 from edge.store.outbox import Backlog
@@ -82,11 +81,6 @@ class OutboxRelay:
         self._engine = engine
         self._mqtt = mqtt_config
         self._client_id = client_id
-        self._site = site
-        self._node = node
-        self._boot = boot
-        self._version = version
-        self._status_extra = status_extra
         self._status_topic = status_topic(topic_prefix)
         # Ends the relay thread's wait on the broker's socket; set from any thread.
         self._wakeup = Wakeup()
@@ -107,6 +101,8 @@ class OutboxRelay:
             retention_days=mqtt_config.retention_days,
             alarm_rows=mqtt_config.outbox_alarm_rows,
         )
+        self._announcer = Announcer(boot=boot, version=version, site=site, node=node,
+                                    upkeep=self._upkeep, extra=status_extra)  # fmt: skip
         self._storage_problem: str | None = None
         self._recorder = AnswerRecorder(
             engine,
@@ -169,9 +165,8 @@ class OutboxRelay:
     # --- connecting ------------------------------------------------------------------
     def _connect(self, stop: threading.Event) -> Connection | None:
         """One connection attempt, up to the CONNACK; None (logged, counted) when it fails."""
-        # The Last Will is fixed here and published by the broker whenever the
-        # connection dies: it carries no backlog count and none of the extra keys.
-        will = self._status_message("offline", backlog=None, extra={"reason": "connection-lost"})
+        # The Last Will is published by the broker whenever the connection dies.
+        will = self._announcer.will()
         outcome = open_connection(
             self._mqtt,
             self._client_id,
@@ -227,7 +222,7 @@ class OutboxRelay:
             properties=self._properties,
             limit=payload_limit,
             status_topic=self._status_topic,
-            status=self._status,
+            status=self._announcer.status,
             accept=self._accept,
             refuse=self._refuse,
         )
@@ -333,33 +328,6 @@ class OutboxRelay:
             self._refused_status_logged = True
             log.warning("status message refused: %s", error)
         self._update_state(last_error=error)
-
-    def _status(self, state: str, reason: str | None = None) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if self._status_extra is not None:
-            try:
-                extra = self._status_extra()
-            except Exception:  # a broken extra must not stop the status
-                log.exception("status_extra failed; status published without it")
-        if reason is not None:
-            extra = {**extra, "reason": reason}
-        return self._status_message(state, backlog=self._upkeep.backlog, extra=extra)
-
-    def _status_message(
-        self, state: str, *, backlog: Backlog | None, extra: dict[str, Any]
-    ) -> dict[str, Any]:
-        return status_payload(
-            state,
-            boot=self._boot,
-            version=self._version,
-            site=self._site,
-            node=self._node,
-            at=datetime.now(UTC),
-            synced=clock_synced(),
-            backlog=backlog,
-            outbox_full=self._upkeep.outbox_full,
-            extra=extra,
-        )
 
     def _shut_down(self, session: Session) -> None:
         """Clean stop: retained offline, a short wait for outstanding PUBACKs, DISCONNECT."""
