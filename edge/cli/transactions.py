@@ -16,6 +16,7 @@ from edge.cli.arguments import (
     read_config,
 )
 from edge.cli.terminal import counted
+from edge.config import Config, StationConfig
 from edge.domain.inventory import Inventory, Origin, Rejection
 from edge.domain.model import StationMode
 from edge.domain.quantity import format_quantity
@@ -38,13 +39,18 @@ def transact(
     return EXIT_OK
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
-    config = read_config(args)
+def configured_station(config: Config, station_id: str) -> StationConfig:
+    """The station of the config named on the command line; a usage error naming the others."""
     try:
-        config.station(args.station)
+        return config.station(station_id)
     except KeyError:
         known = ", ".join(station.id for station in config.stations) or "none configured"
-        raise UsageError(f"unknown station {args.station!r} (stations: {known})") from None
+        raise UsageError(f"unknown station {station_id!r} (stations: {known})") from None
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    config = read_config(args)
+    configured_station(config, args.station)
     service = build_service(config)
     clock = SystemClock()
     all_accepted = True
@@ -109,11 +115,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     config = read_config(args)
     allowed: tuple[str, ...] | None = None
     if args.station is not None:
-        try:
-            station = config.station(args.station)
-        except KeyError:
-            known = ", ".join(s.id for s in config.stations) or "none configured"
-            raise UsageError(f"unknown station {args.station!r} (stations: {known})") from None
+        station = configured_station(config, args.station)
         if station.mode is not StationMode.ISSUE:
             raise UsageError(f"station {station.id} is a {station.mode} station, not an issue one")
         allowed = station.issue_reasons
