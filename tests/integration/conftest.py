@@ -31,6 +31,8 @@ import pytest
 from sqlalchemy import select
 
 from edge.config import Config, load_config
+from edge.demo import DEMO_DATA
+from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.publish.status import RelayState
 from edge.runtime.bootstrap import build_relay, build_service
@@ -316,3 +318,11 @@ def start_edge_run(
 
     poll(connected, f"{scanners} scanners to connect")
     return process
+
+
+def load_demo_catalog(config_path: Path) -> None:
+    """Import the demo's items and BOM into the database of the config at ``config_path``."""
+    service = build_service(load_config(config_path))
+    import_items(service, DEMO_DATA / "items.csv")
+    import_bom(service, DEMO_DATA / "bom.csv")
+    service.engine.dispose()

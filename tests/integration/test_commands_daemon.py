@@ -20,14 +20,10 @@ from typing import Any
 
 import pytest
 
-from edge.config import load_config
-from edge.demo import DEMO_DATA
-from edge.masterdata.bom import import_bom
-from edge.masterdata.items import import_items
 from edge.publish.topics import command_topic, event_topic
-from edge.runtime.bootstrap import build_service
 from tests.broker import Erp, Mosquitto, Subscriber, poll
 from tests.integration.commands_node import command
+from tests.integration.conftest import load_demo_catalog
 from tests.scanner_pty import CEILING_S, Pty
 
 ACK = 0x06
@@ -101,10 +97,7 @@ def node(tmp_path: Path, make_broker: Callable[..., Mosquitto]) -> Iterator[Node
         f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nkeepalive = 5\n'
         "reconnect_max_s = 2\n\n[commands]\nenabled = true\n\n" + stations + scanners
     )
-    service = build_service(load_config(config))
-    import_items(service, DEMO_DATA / "items.csv")
-    import_bom(service, DEMO_DATA / "bom.csv")
-    service.engine.dispose()
+    load_demo_catalog(config)
     events = Subscriber(broker, f"{PREFIX}/#", client_id="daemon-events", persistent=True)
     events.start()
     erp = Erp(broker).start()

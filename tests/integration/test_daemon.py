@@ -17,12 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
-from edge.demo import DEMO_DATA
-from edge.masterdata.bom import import_bom
-from edge.masterdata.items import import_items
-from edge.runtime.bootstrap import build_service
-from tests.integration.conftest import start_edge_run
+from tests.integration.conftest import load_demo_catalog, start_edge_run
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,10 +48,7 @@ def config_path(tmp_path: Path, ptys: dict[str, Pty]) -> Path:
         '[[station]]\nid = "PACK-1"\nmode = "ship"\n\n'
         '[[station]]\nid = "SCRAP-1"\nmode = "scrap"\n\n' + scanners
     )
-    service = build_service(load_config(path))
-    import_items(service, DEMO_DATA / "items.csv")
-    import_bom(service, DEMO_DATA / "bom.csv")
-    service.engine.dispose()
+    load_demo_catalog(path)
     return path
 
 

@@ -13,12 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
-from edge.demo import DEMO_DATA
-from edge.masterdata.bom import import_bom
-from edge.masterdata.items import import_items
-from edge.runtime.bootstrap import build_service
-from tests.integration.conftest import start_edge_run
+from tests.integration.conftest import load_demo_catalog, start_edge_run
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 ACK, NAK = 0x06, 0x15
@@ -44,10 +39,7 @@ def test_an_issue_station_needs_rsn_before_a_part(
         f'url = "{pty.path}"\nterminator = "cr"\n'
         'feedback_good = "\\u0006"\nfeedback_bad = "\\u0015"\n'
     )
-    service = build_service(load_config(config_path))
-    import_items(service, DEMO_DATA / "items.csv")
-    import_bom(service, DEMO_DATA / "bom.csv")
-    service.engine.dispose()
+    load_demo_catalog(config_path)
     log = tmp_path / "daemon.log"
     process = start_edge_run(config_path, log, started, scanners=1)
 

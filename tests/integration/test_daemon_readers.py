@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
-from edge.demo import DEMO_DATA
-from edge.masterdata.bom import import_bom
-from edge.masterdata.items import import_items
-from edge.runtime.bootstrap import build_service
 from edge.runtime.daemon import Daemon
 from tests.broker import poll
+from tests.integration.conftest import load_demo_catalog
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 SHIP = "(01)09506000134352(21)"  # FG-PUMP-100 in the demo catalog
@@ -80,10 +76,7 @@ def test_many_scanners_read_reload_and_stop(tmp_path: Path, ptys: list[Pty]) -> 
     config = tmp_path / "edge.toml"
     first, spare = ptys[:SCANNERS], ptys[SCANNERS]
     _write_config(config, [_scanner(f"a{i:02d}", pty) for i, pty in enumerate(first)])
-    service = build_service(load_config(config))
-    import_items(service, DEMO_DATA / "items.csv")
-    import_bom(service, DEMO_DATA / "bom.csv")
-    service.engine.dispose()
+    load_demo_catalog(config)
 
     daemon = Daemon(config, relay_factory=None)
     status: list[int] = []

@@ -26,9 +26,6 @@ from pathlib import Path
 import pytest
 
 from edge.config import load_config
-from edge.demo import DEMO_DATA
-from edge.masterdata.bom import import_bom
-from edge.masterdata.items import import_items
 from edge.runtime.bootstrap import build_service
 from edge.runtime.logs import (
     JournalFormatter,
@@ -41,6 +38,7 @@ from edge.runtime.logs import (
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from hardware.reads import RawRead
 from tests.broker import Mosquitto, poll
+from tests.integration.conftest import load_demo_catalog
 from tests.scanner_pty import CEILING_S, Pty, free_port
 from tests.unit.test_evdev_reader import FakeSource
 from tests.unit.test_evdev_reader import Harness as EvdevHarness
@@ -101,10 +99,7 @@ def make_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
             'feedback_good = "\\u0006"\nfeedback_bad = "\\u0015"\n' + extra
         )
         if not fresh:
-            service = build_service(load_config(config))
-            import_items(service, DEMO_DATA / "items.csv")
-            import_bom(service, DEMO_DATA / "bom.csv")
-            service.engine.dispose()
+            load_demo_catalog(config)
         return Node(tmp_path, config, tmp_path / "edge.db", pty)
 
     yield make

@@ -18,11 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config, ScannerConfig, load_config
-from edge.demo import DEMO_DATA
+from edge.config import Config, ScannerConfig
 from edge.domain.scanning import ScanOutcome
-from edge.masterdata.bom import import_bom
-from edge.masterdata.items import import_items
 from edge.publish.relay import OutboxRelay
 from edge.runtime.bootstrap import build_relay, build_service
 from edge.runtime.daemon import EXIT_THREAD_DIED, Daemon, Relay
@@ -33,6 +30,7 @@ from hardware.reads import RawRead, ReadCallback, StateCallback
 from hardware.serial.framing import Framer
 from hardware.serial.reader import SerialScanner
 from tests.broker import Mosquitto, Subscriber, poll
+from tests.integration.conftest import load_demo_catalog
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 SHIP = "(01)09506000134352(21)"  # FG-PUMP-100 in the demo catalog
@@ -61,10 +59,7 @@ def _line(directory: Path, pty: Pty, broker: Mosquitto | None = None) -> Path:
         f'[[scanner]]\nid = "pack"\nstation = "PACK-1"\nkind = "serial"\nurl = "{pty.path}"\n'
         'terminator = "cr"\nfeedback_good = "\\u0006"\nfeedback_bad = "\\u0015"\n'
     )
-    service = build_service(load_config(path))
-    import_items(service, DEMO_DATA / "items.csv")
-    import_bom(service, DEMO_DATA / "bom.csv")
-    service.engine.dispose()
+    load_demo_catalog(path)
     return path
 
 
