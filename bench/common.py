@@ -58,6 +58,17 @@ def arguments(description: str, extra: Sequence[tuple[str, dict]] = ()) -> argpa
     return parser.parse_args()
 
 
+def wait_for(
+    check: Callable[[], bool], what: str, ceiling: float, *, interval: float = 0.05
+) -> None:
+    """Poll ``check`` every ``interval`` s; give up (exit) after ``ceiling`` s."""
+    deadline = time.monotonic() + ceiling
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up after {ceiling:g} s waiting for {what}")
+        time.sleep(interval)
+
+
 def free_port() -> int:
     """A free loopback port, never 1883 (where the machine's own broker listens)."""
     while True:

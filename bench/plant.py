@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import common
 from common import (
     arguments,
     import_catalog,
@@ -147,14 +148,6 @@ def start_consumer(folder: Path, number: int, broker_port: int, nodes: list[str]
     return consumer
 
 
-def wait_for(condition: Any, what: str, ceiling_s: float = CEILING_S) -> None:
-    deadline = time.monotonic() + ceiling_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def warm_up(name: str) -> Any:
     """The warm-up codes of a node's scanners, each one new."""
     numbers = iter(range(10**6))
@@ -184,7 +177,9 @@ def run(directory: Path, *, nodes_n: int, consumers_n: int, seconds: float, rate
         nodes = [prepare(directory / f"node-{i + 1:02d}", i, broker.port) for i in range(nodes_n)]
         parts = [[n.name for n in nodes[k::consumers_n]] for k in range(consumers_n)]
         consumers = [start_consumer(directory, k, broker.port, p) for k, p in enumerate(parts)]
-        wait_for(lambda: all(c.subscribed() for c in consumers), "the tails to subscribe")
+        common.wait_for(
+            lambda: all(c.subscribed() for c in consumers), "the tails to subscribe", CEILING_S
+        )
         try:
             for node in nodes:
                 node.process = start_daemon(node.folder / "edge.toml", node.folder / "daemon.log")
@@ -203,7 +198,9 @@ def run(directory: Path, *, nodes_n: int, consumers_n: int, seconds: float, rate
             for typist in typists:
                 typist.join()
             typing_s = time.perf_counter() - began
-            wait_for(lambda: not any(n.unpublished() for n in nodes), "the outboxes to drain")
+            common.wait_for(
+                lambda: not any(n.unpublished() for n in nodes), "the outboxes to drain", CEILING_S
+            )
         finally:
             exits = [stop_daemon(n.process) for n in nodes if n.process is not None]
         published = {n.name: n.published() for n in nodes}
@@ -212,8 +209,8 @@ def run(directory: Path, *, nodes_n: int, consumers_n: int, seconds: float, rate
         def consumed(name: str) -> set[tuple[str, int]]:
             return {(e["stream"], e["seq"]) for _, e in owner[name].events if e["node"] == name}
 
-        wait_for(lambda: all(set(published[n]) <= consumed(n) for n in published),
-                 "the consumers to get every event", 30)  # fmt: skip
+        common.wait_for(lambda: all(set(published[n]) <= consumed(n) for n in published),
+                        "the consumers to get every event", 30)  # fmt: skip
         for consumer in consumers:
             consumer.process.send_signal(signal.SIGINT)
         statuses = [c.process.wait(CEILING_S) for c in consumers]
