@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from edge.domain.quantity import ZERO, sub
 
@@ -54,6 +55,13 @@ class ReorderPolicy:
         )
 
 
+class Replenishment(StrEnum):
+    """How a part is replenished: reorder events (SPEC §5), or kanban cards (§13)."""
+
+    REORDER = "reorder"
+    KANBAN = "kanban"  # an emptied container's card asks for a refill; no reorder events
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     part: str
@@ -62,6 +70,14 @@ class Item:
     stocked: bool = False
     policy: ReorderPolicy = field(default_factory=ReorderPolicy)
     aliases: tuple[str, ...] = ()
+    replenishment: Replenishment = Replenishment.REORDER
+    # A count's variance beyond this % of the consumption since the previous count
+    # is reported (a ``variance`` event); None takes [inventory] count_tolerance_pct.
+    count_tolerance_pct: Decimal | None = None
+
+    @property
+    def kanban(self) -> bool:
+        return self.replenishment is Replenishment.KANBAN
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +88,26 @@ class BomLine:
     scrap_pct: Decimal = Decimal(0)
 
 
+KanbanReconcile = Literal["report", "adjust"]
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryPolicy:
+    """The [inventory] settings the rules apply; these defaults are the only ones."""
+
+    # "report": an empty card's reconciliation is told (kanban-empty); "adjust": also posted.
+    kanban_reconcile: KanbanReconcile = "report"
+    # A count's variance beyond this % of the consumption since the previous count is
+    # reported (a variance event), unless the item sets its own count_tolerance_pct.
+    count_tolerance_pct: Decimal = Decimal(5)
+
+
 class StationMode(StrEnum):
     SHIP = "ship"
     SCRAP = "scrap"
     BUILD = "build"
     ISSUE = "issue"  # stock used without a shipment: engineering, test, internal work
+    RECEIVE = "receive"  # a kanban card scanned here is refilled: its container received
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +128,26 @@ class Station:
     # The allow-list for RSN: at an issue station; None accepts any. Unlike scrap, an
     # issue has no default reason: the reason is the only record of what the stock went to.
     issue_reasons: tuple[str, ...] | None = None
+
+
+class CardState(StrEnum):
+    FULL = "full"
+    EMPTY = "empty"
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A kanban card: one container of a part, and whether it is full or waiting for a refill.
+
+    Its id is a code of its own, scanned like a part; no part or alias has it.
+    """
+
+    card: str
+    part: str
+    container_qty: Decimal
+    location: str = ""
+    state: CardState = CardState.FULL
+    emptied_at: str | None = None  # RFC 3339 UTC, while empty
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from typing import Any, Final, Protocol
 
 from edge.domain import stock
 from edge.domain.bom import BomGraph, Lines
-from edge.domain.model import BomLine, Item, Reorder
+from edge.domain.model import BomLine, Card, Item, Reorder
+from edge.domain.usage import NO_USAGE, CountRecord, DailyUse, LastCount, Usage
 
 # The transactions a station's VOID reverses: those a part scan posts there.
 VOIDABLE_KINDS: Final = ("backflush", "scrap", "build", "issue")
@@ -32,8 +33,21 @@ class Clock(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Balance:
+    """A part's stock and what explains it: its use so far, its recent daily use, its last count."""
+
     on_hand: Decimal
     armed: bool = True
+    used: Usage = NO_USAGE  # cumulative, since the part's first record
+    daily: DailyUse = ()
+    counted: LastCount | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KanbanMark:
+    """Where a kanban part's next reconciliation starts: its total used then, and when."""
+
+    used: Decimal
+    at: str  # RFC 3339 UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +68,7 @@ class Moment:
 @dataclass(frozen=True, slots=True)
 class TransactionRecord:
     id: int
-    kind: str  # backflush | scrap | build | issue | void | receipt | count | opening
+    kind: str  # backflush | scrap | build | issue | void | receipt | count | opening | kanban-empty
     part: str | None
     quantity: Decimal | None
     station: str | None
@@ -125,6 +139,14 @@ class InventoryStore(ABC):
     @abstractmethod
     def moved_since(self, part: str, since: datetime) -> Decimal:
         """What the ledger posted for ``part`` in transactions after ``since`` (UTC)."""
+
+    @abstractmethod
+    def usage_since(self, part: str, since: datetime) -> Usage:
+        """What ``part`` was used for in transactions after ``since`` (UTC), by kind."""
+
+    @abstractmethod
+    def add_count(self, txn_id: int, record: CountRecord) -> None:
+        """Keep a count with its book and the use since the previous one (variance reports)."""
 
     @abstractmethod
     def add_transaction(
@@ -200,6 +222,25 @@ class InventoryStore(ABC):
     def set_reorder_reference(self, reorder_id: int, reference: str, at: Moment) -> None:
         """Keep a central system's reference (a purchase order number) on the reorder."""
 
+    # --- kanban cards ------------------------------------------------------
+    @abstractmethod
+    def card(self, code: str) -> Card | None:
+        """The kanban card with this id, or None when the code is none."""
+
+    @abstractmethod
+    def cards_of(self, part: str) -> list[Card]:
+        """The part's kanban cards, by id."""
+
+    @abstractmethod
+    def save_card(self, card: Card, at: Moment) -> None:
+        """Keep a card's new state (full or empty, and since when)."""
+
+    @abstractmethod
+    def kanban_mark(self, part: str) -> KanbanMark | None: ...
+
+    @abstractmethod
+    def save_kanban_mark(self, part: str, mark: KanbanMark) -> None: ...
+
     # --- stations ----------------------------------------------------------
     @abstractmethod
     def station_state(self, station: str) -> StationState: ...
@@ -241,6 +282,7 @@ __all__ = [
     "BomLine",
     "Clock",
     "InventoryStore",
+    "KanbanMark",
     "Moment",
     "PendingControl",
     "ScanRecord",

@@ -54,6 +54,7 @@ _ITEMS, _ALIASES, _BOMS = schema.items.name, schema.aliases.name, schema.bom_lin
 _ITEMS_IN: Final = f"SELECT {_COLUMNS} FROM {_ITEMS} WHERE part IN ({{}})"  # noqa: S608
 _ALIASES_OF: Final = f"SELECT code, part FROM {_ALIASES} WHERE part IN ({{}})"  # noqa: S608
 _ALIAS: Final = f"SELECT part FROM {_ALIASES} WHERE code = ?"  # noqa: S608
+_CARD: Final = f"SELECT 1 FROM {schema.cards.name} WHERE card = ?"  # noqa: S608
 _BOM: Final = f"SELECT parent, component, qty_per, scrap_pct FROM {_BOMS} WHERE parent = ?"  # noqa: S608
 
 
@@ -69,6 +70,7 @@ class CatalogState:
         self.items: Lru[str, Item | _Absent] = Lru(ITEMS_KEPT)
         self.aliases: Lru[str, str | _Absent] = Lru(ALIASES_KEPT)
         self.boms: Lru[str, tuple[BomLine, ...]] = Lru(BOMS_KEPT)
+        self.cards: Lru[str, bool] = Lru(ALIASES_KEPT)
         self.memo = ExplosionMemo()
 
 
@@ -97,6 +99,14 @@ class Catalog:
             row = self._connection.exec_driver_sql(_ALIAS, (code,)).first()
             found = self._state.aliases.put(code, _ABSENT if row is None else row.part)
         return found if isinstance(found, str) else None
+
+    def is_card(self, code: str) -> bool:
+        """Whether a kanban card has this id (cards are catalog: an import changes them)."""
+        found = self._state.cards.get(code)
+        if found is None:
+            row = self._connection.exec_driver_sql(_CARD, (code,)).first()
+            found = self._state.cards.put(code, row is not None)
+        return found
 
     # --- BomSource, for the graph ----------------------------------------------------
     def bom(self, part: str) -> Sequence[BomLine]:

@@ -12,10 +12,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from edge.domain.model import Item, Reorder, ReorderPolicy
-from edge.domain.ports import Moment, PendingControl, ScanRecord, StationState, TransactionRecord
+from edge.domain.model import Card, CardState, Item, Reorder, ReorderPolicy, Replenishment
+from edge.domain.ports import (
+    Balance,
+    Moment,
+    PendingControl,
+    ScanRecord,
+    StationState,
+    TransactionRecord,
+)
 from edge.domain.quantity import from_storage, to_storage
 from edge.domain.timestamps import parse_rfc3339, rfc3339
+from edge.domain.usage import CountRecord, LastCount, Usage, format_daily, parse_daily
 
 
 def optional_quantity(text: str | None) -> Decimal | None:
@@ -40,7 +48,83 @@ def item_from_row(row: Any, aliases: tuple[str, ...]) -> Item:
             lead_time_days=row.lead_time_days,
         ),
         aliases=aliases,
+        replenishment=Replenishment(row.replenishment),
+        count_tolerance_pct=optional_quantity(row.count_tolerance_pct),
     )
+
+
+# A balance row: the stock, what it was used for (cumulative), its daily use, its last count.
+BALANCE_COLUMNS = (
+    *("part", "on_hand", "armed"),
+    *("used_backflush", "used_scrap", "used_issue", "used_bom", "daily_use"),
+    *("counted_at", "counted", "counted_used"),
+)
+
+
+def usage_values(usage: Usage) -> tuple[str, str, str, str]:
+    return (to_storage(usage.backflush), to_storage(usage.scrap), to_storage(usage.issue),
+            to_storage(usage.bom))  # fmt: skip
+
+
+def usage_from_values(values: tuple[Any, ...]) -> Usage:
+    backflush, scrap, issue, bom = values
+    return Usage(from_storage(backflush), from_storage(scrap), from_storage(issue),
+                 from_storage(bom))  # fmt: skip
+
+
+def balance_from_row(row: tuple[Any, ...]) -> Balance:
+    """A balance from a row of ``BALANCE_COLUMNS`` without the part."""
+    on_hand, armed, *used, daily, counted_at, counted, counted_used = row
+    last = None
+    if counted_at is not None:
+        last = LastCount(counted_at, from_storage(counted), _usage_mark(counted_used))
+    return Balance(from_storage(on_hand), bool(armed), usage_from_values(tuple(used)),
+                   parse_daily(daily), last)  # fmt: skip
+
+
+def _usage_mark(text: str) -> Usage:
+    """A count's usage mark as stored: ``backflush scrap issue bom``."""
+    return usage_from_values(tuple(text.split(" ")))
+
+
+def balance_values(part: str, balance: Balance) -> tuple[Any, ...]:
+    """A part's balance as values of ``BALANCE_COLUMNS``."""
+    last = balance.counted
+    counted = (None, None, None) if last is None else (
+        last.at, to_storage(last.counted), " ".join(usage_values(last.used)),
+    )  # fmt: skip
+    return (part, to_storage(balance.on_hand), balance.armed, *usage_values(balance.used),
+            format_daily(balance.daily), *counted)  # fmt: skip
+
+
+CARD_COLUMNS = ("card", "part", "container_qty", "location", "state", "emptied_at")
+
+
+def card_from_row(row: tuple[Any, ...]) -> Card:
+    """A card from a row of ``CARD_COLUMNS``."""
+    card, part, container_qty, location, state, emptied_at = row
+    return Card(card, part, from_storage(container_qty), location, CardState(state), emptied_at)
+
+
+COUNT_COLUMNS = (
+    *("txn_id", "part", "counted_at", "previous_at", "book", "counted", "variance"),
+    *("used_backflush", "used_scrap", "used_issue", "used_bom", "tolerance_pct"),
+)
+
+
+def count_values(txn_id: int, record: CountRecord) -> tuple[Any, ...]:
+    """A count as values of ``COUNT_COLUMNS``."""
+    return (txn_id, record.part, record.counted_at, record.previous_at,
+            to_storage(record.book), to_storage(record.counted), to_storage(record.variance),
+            *usage_values(record.used), to_storage(record.tolerance_pct))  # fmt: skip
+
+
+def count_from_row(row: tuple[Any, ...]) -> CountRecord:
+    """A count from a row of ``COUNT_COLUMNS`` without the transaction id."""
+    part, counted_at, previous_at, book, counted, variance, *used, tolerance = row
+    return CountRecord(part, counted_at, previous_at, from_storage(book), from_storage(counted),
+                       from_storage(variance), usage_from_values(tuple(used)),
+                       from_storage(tolerance))  # fmt: skip
 
 
 REORDER_COLUMNS = ("id", "part", "ordered", "received", "open", "created_at", "close_reason")

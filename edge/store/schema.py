@@ -39,6 +39,9 @@ items = Table(
     Column("order_multiple", Text),
     Column("lead_time_days", Integer),
     Column("updated_at", Text, nullable=False),
+    # reorder | kanban (migration 0008)
+    Column("replenishment", Text, nullable=False, server_default=text("'reorder'")),
+    Column("count_tolerance_pct", Text),  # None: [inventory] count_tolerance_pct
 )
 
 aliases = Table(
@@ -72,6 +75,21 @@ balances = Table(
     Column("part", Text, ForeignKey("items.part"), primary_key=True),
     Column("on_hand", Text, nullable=False),
     Column("armed", Boolean, nullable=False),  # low-stock may fire (see reorder rules)
+    # What the part's stock was used for since its first record (migration 0008):
+    # cumulative quantities, so "consumption since" is a difference of two marks
+    # and no report or retained message sums the ledger. ``used_bom`` is the part
+    # of the three consumed as a component of a parent (through a BOM).
+    Column("used_backflush", Text, nullable=False, server_default=text("'0'")),
+    Column("used_scrap", Text, nullable=False, server_default=text("'0'")),
+    Column("used_issue", Text, nullable=False, server_default=text("'0'")),
+    Column("used_bom", Text, nullable=False, server_default=text("'0'")),
+    # The consumption of each of the last 14 UTC days with any: "day=qty;day=qty".
+    Column("daily_use", Text, nullable=False, server_default=text("''")),
+    # The last count: when, what was counted, and the part's use by kind at that
+    # moment ("backflush scrap issue bom", cumulative), where the next count's starts.
+    Column("counted_at", Text),
+    Column("counted", Text),
+    Column("counted_used", Text),
 )
 
 scans = Table(
@@ -232,6 +250,50 @@ stock_state = Table(
     Column("payload", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("published_version", Integer, nullable=False, default=0),
+)
+
+# Kanban cards (migration 0008): one container of a part each, full or empty.
+cards = Table(
+    "cards",
+    metadata,
+    Column("card", Text, primary_key=True),
+    Column("part", Text, ForeignKey("items.part"), nullable=False, index=True),
+    Column("container_qty", Text, nullable=False),
+    Column("location", Text, nullable=False, server_default=text("''")),
+    Column("state", Text, nullable=False, server_default=text("'full'")),  # full | empty
+    Column("emptied_at", Text),  # while empty: when its card was scanned
+    Column("updated_at", Text, nullable=False),
+)
+
+# Per kanban part: its total used (backflush + scrap + issue) at its previous
+# empty-card scan, or when its first card was loaded; the next empty scan
+# reconciles one container against what was used since.
+kanban_marks = Table(
+    "kanban_marks",
+    metadata,
+    Column("part", Text, ForeignKey("items.part"), primary_key=True),
+    Column("used", Text, nullable=False),
+    Column("at", Text, nullable=False),
+)
+
+# Every count (migration 0008): the book it was compared with, and what the part
+# was used for since its previous count, by kind; variance reports read these.
+counts = Table(
+    "counts",
+    metadata,
+    Column("txn_id", Integer, ForeignKey("transactions.id"), primary_key=True),
+    Column("part", Text, ForeignKey("items.part"), nullable=False),
+    Column("counted_at", Text, nullable=False),  # when counted (earlier than posted, maybe)
+    Column("previous_at", Text),  # the previous count's counted_at; None for the first
+    Column("book", Text, nullable=False),
+    Column("counted", Text, nullable=False),
+    Column("variance", Text, nullable=False),
+    Column("used_backflush", Text, nullable=False),
+    Column("used_scrap", Text, nullable=False),
+    Column("used_issue", Text, nullable=False),
+    Column("used_bom", Text, nullable=False),
+    Column("tolerance_pct", Text, nullable=False),
+    Index("ix_counts_part", "part", "txn_id"),
 )
 
 # Every command from a central system whose command_id could be read, with the

@@ -20,6 +20,9 @@ from sqlalchemy import Table
 from edge.domain.ports import VOIDABLE_KINDS
 from edge.store import schema
 from edge.store.rows import (
+    BALANCE_COLUMNS,
+    CARD_COLUMNS,
+    COUNT_COLUMNS,
     REORDER_COLUMNS,
     SCAN_COLUMNS,
     STATION_STATE_COLUMNS,
@@ -152,9 +155,9 @@ def _delete(table: Table, keys: Sequence[str]) -> str:
 
 
 # --- stock and ledger ---------------------------------------------------------
-BALANCE = _select(schema.balances, ("on_hand", "armed"), ("part",))
+BALANCE = _select(schema.balances, BALANCE_COLUMNS[1:], ("part",))
 HAS_BALANCE = _exists(schema.balances, ("part",))
-SAVE_BALANCE = _upsert(schema.balances, ("part", "on_hand", "armed"))
+SAVE_BALANCE = _upsert(schema.balances, BALANCE_COLUMNS)
 APPEND_LEDGER = _insert(
     schema.ledger, ("txn_id", "part", "quantity", "kind", "scan_id", "bom_hash")
 )
@@ -163,6 +166,15 @@ MOVED_SINCE = (
     "SELECT ledger.quantity FROM ledger JOIN transactions ON transactions.id = ledger.txn_id"
     " WHERE ledger.part = ? AND transactions.at > ?"
 )
+# What a part was used for after a moment: each row with its transaction's kind and
+# part, and for a void the kind and part of what it reversed (usage.usage_of_rows).
+USAGE_SINCE = (
+    "SELECT ledger.quantity, t.kind, t.part, o.kind, o.part FROM ledger"
+    " JOIN transactions AS t ON t.id = ledger.txn_id"
+    " LEFT JOIN transactions AS o ON o.voided_by = t.id"
+    " WHERE ledger.part = ? AND t.at > ?"
+)
+ADD_COUNT = _insert(schema.counts, COUNT_COLUMNS)
 LEDGER_ROWS = _select(schema.ledger, ("part", "quantity"), ("txn_id",), " ORDER BY id")
 HAS_STRUCTURE = _exists(schema.bom_structures, ("bom_hash",))
 ADD_STRUCTURE = _insert(schema.bom_structures, ("bom_hash", "lines", "created_at"))
@@ -178,6 +190,13 @@ SAVE_ON_ORDER = _upsert(schema.on_order, ("part", "quantity"))
 RECEIVE_REORDER = _update(schema.reorders, ("received",), ("id",))
 CLOSE_REORDER = _update(schema.reorders, ("received", "open", "close_reason", "closed_at"), ("id",))
 REFERENCE_REORDER = _update(schema.reorders, ("reference", "acknowledged_at"), ("id",))
+
+# --- kanban cards --------------------------------------------------------------
+CARD = _select(schema.cards, CARD_COLUMNS, ("card",))
+CARDS_OF = _select(schema.cards, CARD_COLUMNS, ("part",), " ORDER BY card")
+SAVE_CARD_STATE = _update(schema.cards, ("state", "emptied_at", "updated_at"), ("card",))
+KANBAN_MARK = _select(schema.kanban_marks, ("used", "at"), ("part",))
+SAVE_KANBAN_MARK = _upsert(schema.kanban_marks, ("part", "used", "at"))
 
 # --- journal, transactions, serials, stations (pending.py writes them at commit) --
 # Rows carry the ids the unit of work gave them (kept.py), so a batch of scans

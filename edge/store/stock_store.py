@@ -11,22 +11,29 @@ through: they change rarely, and a reorder's id is SQLite's.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from edge.domain import stock
-from edge.domain.model import Reorder
-from edge.domain.ports import Balance, Moment
+from edge.domain.model import Card, Reorder
+from edge.domain.ports import Balance, KanbanMark, Moment
 from edge.domain.quantity import ZERO, add, from_storage, to_storage, total
 from edge.domain.timestamps import rfc3339
+from edge.domain.usage import CountRecord, Usage, usage_of_rows
+from edge.store.catalog import Catalog
 from edge.store.repositories import OpenTransaction
-from edge.store.rows import reorder_from_row
+from edge.store.rows import balance_from_row, card_from_row, count_values, reorder_from_row
 from edge.store.statements import (
+    ADD_COUNT,
     ADD_REORDER,
     BALANCE,
+    CARD,
+    CARDS_OF,
     CLOSE_REORDER,
     HAS_BALANCE,
+    KANBAN_MARK,
     LEDGER_ROWS,
     MOVED_SINCE,
     ON_ORDER,
@@ -34,12 +41,20 @@ from edge.store.statements import (
     RECEIVE_REORDER,
     REFERENCE_REORDER,
     REORDER,
+    SAVE_CARD_STATE,
+    SAVE_KANBAN_MARK,
     SAVE_ON_ORDER,
+    USAGE_SINCE,
 )
 
 
 class StockStore(OpenTransaction):
     """What a transaction reads and writes of stock."""
+
+    @property
+    @abstractmethod
+    def catalog(self) -> Catalog:
+        """The catalog of this transaction's version (the unit of work's)."""
 
     # Open reorders as read in this transaction (a receipt allocates over them).
     _reorder_lists: dict[str, list[Reorder]]
@@ -49,7 +64,7 @@ class StockStore(OpenTransaction):
         if balance is None:
             # Not changed in this transaction: what the database holds is committed.
             row = self._sql(BALANCE, (part,)).fetchone()
-            balance = Balance(ZERO) if row is None else Balance(from_storage(row[0]), bool(row[1]))
+            balance = Balance(ZERO) if row is None else balance_from_row(tuple(row))
             self._kept.balances.put(part, balance)
         return balance
 
@@ -69,6 +84,15 @@ class StockStore(OpenTransaction):
         self._flush()
         rows = self._sql(MOVED_SINCE, (part, rfc3339(since))).fetchall()
         return total(from_storage(quantity) for (quantity,) in rows)
+
+    def usage_since(self, part: str, since: datetime) -> Usage:
+        self._flush()
+        rows = self._sql(USAGE_SINCE, (part, rfc3339(since))).fetchall()
+        return usage_of_rows(part, ((from_storage(q), *rest) for q, *rest in rows))
+
+    def add_count(self, txn_id: int, record: CountRecord) -> None:
+        self._flush()  # its transaction row first (the foreign key)
+        self._sql(ADD_COUNT, count_values(txn_id, record))
 
     def append_ledger(
         self,
@@ -144,6 +168,26 @@ class StockStore(OpenTransaction):
 
     def set_reorder_reference(self, reorder_id: int, reference: str, at: Moment) -> None:
         self._sql(REFERENCE_REORDER, (reference, rfc3339(at.wall), reorder_id))
+
+    # --- kanban cards: read and written straight through (a card scan is rare) ----
+    def card(self, code: str) -> Card | None:
+        if not self.catalog.is_card(code):
+            return None
+        row = self._sql(CARD, (code,)).fetchone()
+        return None if row is None else card_from_row(tuple(row))
+
+    def cards_of(self, part: str) -> list[Card]:
+        return [card_from_row(tuple(row)) for row in self._sql(CARDS_OF, (part,)).fetchall()]
+
+    def save_card(self, card: Card, at: Moment) -> None:
+        self._sql(SAVE_CARD_STATE, (card.state.value, card.emptied_at, rfc3339(at.wall), card.card))
+
+    def kanban_mark(self, part: str) -> KanbanMark | None:
+        row = self._sql(KANBAN_MARK, (part,)).fetchone()
+        return None if row is None else KanbanMark(from_storage(row[0]), row[1])
+
+    def save_kanban_mark(self, part: str, mark: KanbanMark) -> None:
+        self._sql(SAVE_KANBAN_MARK, (part, to_storage(mark.used), mark.at))
 
     # --- the retained stock state --------------------------------------------
     def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:

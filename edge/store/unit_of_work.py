@@ -38,7 +38,6 @@ from edge.domain import exactjson
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import Item, Reorder
 from edge.domain.ports import InventoryStore
-from edge.domain.quantity import to_storage
 from edge.domain.timestamps import rfc3339
 from edge.publish.topics import event_topic, stock_topic
 from edge.store.catalog import Catalog, CatalogCache, load_catalog
@@ -47,7 +46,7 @@ from edge.store.database import driver_error
 from edge.store.kept import KeptState, Markers, NextIds, Overlay
 from edge.store.pending import PendingRows
 from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
-from edge.store.rows import station_state_values
+from edge.store.rows import balance_values, station_state_values
 from edge.store.statements import (
     BUMP_COUNTER,
     HAS_STRUCTURE,
@@ -200,8 +199,7 @@ class SqlUnitOfWork(
         if overlay.unsaved_balances:
             balances = overlay.balances
             self._sql_many(SAVE_BALANCE, [
-                (part, to_storage(balances[part].on_hand), balances[part].armed)
-                for part in sorted(overlay.unsaved_balances)
+                balance_values(part, balances[part]) for part in sorted(overlay.unsaved_balances)
             ])  # fmt: skip
             overlay.unsaved_balances = set()
         if overlay.unsaved_stations:

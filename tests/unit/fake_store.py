@@ -30,11 +30,12 @@ from typing import Any
 from edge.domain import exactjson
 from edge.domain.bom import BomCycleError, BomGraph, Lines, find_cycle
 from edge.domain.inventory import Identity, Inventory
-from edge.domain.model import BomLine, Item, Reorder
+from edge.domain.model import BomLine, Card, Item, Reorder
 from edge.domain.ports import (
     VOIDABLE_KINDS,
     Balance,
     InventoryStore,
+    KanbanMark,
     Moment,
     PendingControl,
     ScanRecord,
@@ -43,6 +44,7 @@ from edge.domain.ports import (
 )
 from edge.domain.quantity import ZERO, from_storage, to_storage, total
 from edge.domain.timestamps import parse_rfc3339, rfc3339
+from edge.domain.usage import CountRecord, LastCount, Usage, usage_of_rows
 from tests.unit.fake_tables import (
     JournalRow,
     LedgerRow,
@@ -122,6 +124,27 @@ class InMemoryStore(InventoryStore):
         self.bump_catalog()
         self._graph = None
 
+    def load_cards(self, cards: Iterable[Card], at: Moment) -> None:
+        """Add or update kanban cards, as ``edge import cards`` leaves them.
+
+        A part's first card starts its reconciliation at the part's use so far.
+        """
+        tables = self._tables
+        for card in cards:
+            if card.card in tables.items or card.card in tables.aliases:
+                raise ConstraintError(f"card {card.card!r} is also a part or an alias")
+            if card.part not in tables.kanban_marks:
+                used = self.balance(card.part).used.total
+                tables.kanban_marks[card.part] = KanbanMark(used, rfc3339(at.wall))
+            known = tables.cards.get(card.card)
+            tables.cards[card.card] = replace(
+                card,
+                container_qty=stored(card.container_qty),
+                state=known.state if known is not None else card.state,
+                emptied_at=known.emptied_at if known is not None else card.emptied_at,
+            )
+        self.bump_catalog()
+
     def post_opening(
         self, stock: Mapping[str, Decimal], at: Moment, identity: Identity = TEST_IDENTITY
     ) -> None:
@@ -179,7 +202,16 @@ class InMemoryStore(InventoryStore):
         return self._tables.balances.get(part, Balance(ZERO, armed=True))
 
     def save_balance(self, part: str, balance: Balance) -> None:
-        self._tables.balances[part] = Balance(stored(balance.on_hand), balance.armed)
+        counted = balance.counted
+        if counted is not None:
+            counted = LastCount(counted.at, stored(counted.counted), _stored_usage(counted.used))
+        self._tables.balances[part] = Balance(
+            stored(balance.on_hand),
+            balance.armed,
+            _stored_usage(balance.used),
+            tuple((day, stored(quantity)) for day, quantity in balance.daily),
+            counted,
+        )
 
     def has_ledger_rows(self, part: str) -> bool:
         return any(row.part == part for row in self._tables.ledger)
@@ -192,6 +224,33 @@ class InMemoryStore(InventoryStore):
             row.quantity for row in self._tables.ledger
             if row.part == part and transactions[row.txn_id].at.wall > after
         )  # fmt: skip
+
+    def usage_since(self, part: str, since: datetime) -> Usage:
+        after = stored_moment(Moment(since, 0.0, "")).wall
+        transactions = self._tables.transactions
+        voided = {row.voided_by: row for row in transactions.values() if row.voided_by is not None}
+        rows = []
+        for row in self._tables.ledger:
+            txn = transactions[row.txn_id]
+            if row.part != part or txn.at.wall <= after:
+                continue
+            original = voided.get(txn.id)
+            reversed_kind, reversed_part = (None, None) if original is None else (
+                original.kind, original.part)  # fmt: skip
+            rows.append((row.quantity, txn.kind, txn.part, reversed_kind, reversed_part))
+        return usage_of_rows(part, rows)
+
+    def add_count(self, txn_id: int, record: CountRecord) -> None:
+        if txn_id not in self._tables.transactions or txn_id in self._tables.counts:
+            raise ConstraintError(f"count of unknown or counted transaction {txn_id}")
+        self._tables.counts[txn_id] = replace(
+            record,
+            book=stored(record.book),
+            counted=stored(record.counted),
+            variance=stored(record.variance),
+            used=_stored_usage(record.used),
+            tolerance_pct=stored(record.tolerance_pct),
+        )
 
     def add_transaction(
         self,
@@ -313,6 +372,26 @@ class InMemoryStore(InventoryStore):
                 row, reference=reference, acknowledged_at=rfc3339(at.wall)
             )
 
+    # --- kanban cards ------------------------------------------------------------
+    def card(self, code: str) -> Card | None:
+        return self._tables.cards.get(code)
+
+    def cards_of(self, part: str) -> list[Card]:
+        return sorted(
+            (card for card in self._tables.cards.values() if card.part == part),
+            key=lambda card: card.card,
+        )
+
+    def save_card(self, card: Card, at: Moment) -> None:
+        if card.card in self._tables.cards:  # an UPDATE of a missing row changes nothing
+            self._tables.cards[card.card] = card
+
+    def kanban_mark(self, part: str) -> KanbanMark | None:
+        return self._tables.kanban_marks.get(part)
+
+    def save_kanban_mark(self, part: str, mark: KanbanMark) -> None:
+        self._tables.kanban_marks[part] = KanbanMark(stored(mark.used), mark.at)
+
     # --- stations ----------------------------------------------------------------
     def station_state(self, station: str) -> StationState:
         return self._tables.stations.get(station, StationState())
@@ -361,6 +440,12 @@ class InMemoryStore(InventoryStore):
         self._tables.snapshots[part] = as_published(payload)
 
     # --- reading back (for assertions) ------------------------------------------
+    def counts(self) -> list[CountRecord]:
+        return [self._tables.counts[i] for i in sorted(self._tables.counts)]
+
+    def balance_rows(self) -> dict[str, Balance]:
+        return dict(self._tables.balances)
+
     def balances(self) -> dict[str, Decimal]:
         return {part: balance.on_hand for part, balance in self._tables.balances.items()}
 
@@ -410,6 +495,11 @@ def _as_stored_item(item: Item) -> Item:
         ),
         aliases=tuple(sorted(item.aliases)),
     )
+
+
+def _stored_usage(usage: Usage) -> Usage:
+    return Usage(stored(usage.backflush), stored(usage.scrap), stored(usage.issue),
+                 stored(usage.bom))  # fmt: skip
 
 
 def _stored_or_none(quantity: Decimal | None) -> Decimal | None:

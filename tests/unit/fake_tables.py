@@ -15,8 +15,16 @@ from decimal import Decimal
 from typing import Any
 
 from edge.domain.bom import Lines
-from edge.domain.model import BomLine, Item, Reorder
-from edge.domain.ports import Balance, Moment, ScanRecord, StationState, TransactionRecord
+from edge.domain.model import BomLine, Card, Item, Reorder
+from edge.domain.ports import (
+    Balance,
+    KanbanMark,
+    Moment,
+    ScanRecord,
+    StationState,
+    TransactionRecord,
+)
+from edge.domain.usage import CountRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +132,9 @@ class Tables:
     counters: dict[str, int] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cards: dict[str, Card] = field(default_factory=dict)
+    kanban_marks: dict[str, KanbanMark] = field(default_factory=dict)
+    counts: dict[int, CountRecord] = field(default_factory=dict)
     # The event stream, made with the "database" as migration 0005 makes it.
     stream: str = field(default_factory=lambda: str(uuid.uuid4()))
 

@@ -231,7 +231,7 @@ BAD = [
     # stations
     (
         "[[station]]\nid = 'X'\nmode = 'shp'\n",
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue "
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue, receive "
         "(did you mean 'ship'?)",
     ),
     ("[[station]]\nid = 'X'\n", "edge.toml: station[3].mode: required"),
@@ -385,7 +385,7 @@ def test_did_you_mean_example_messages(tmp_path: Path) -> None:
 
     text = SITE + STATIONS + "[[station]]\nid = 'X'\nmode = 'shp'\n"
     assert error_of(tmp_path, text).endswith(
-        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue "
+        "edge.toml: station[3].mode: 'shp' is not one of ship, scrap, build, issue, receive "
         "(did you mean 'ship'?)"
     )
 

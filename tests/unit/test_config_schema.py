@@ -125,7 +125,7 @@ def test_a_choice_of_enum_members_gives_the_member_and_words_messages_by_value()
         mode.parse("buld")
     assert (
         str(caught.value)
-        == "'buld' is not one of ship, scrap, build, issue (did you mean 'build'?)"
+        == "'buld' is not one of ship, scrap, build, issue, receive (did you mean 'build'?)"
     )
     assert declared(StationConfig, "mode").value_type.parse("ship") is StationMode.SHIP
 
