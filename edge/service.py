@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.domain.inventory import Identity, Inventory
-from edge.domain.model import Station
+from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Station
 from edge.domain.scanning import BarcodeLike, ScanInput, ScanOutcome, ScanProcessor
 from edge.store.catalog import CatalogCache
 from edge.store.database import BUSY_TIMEOUT_MS
@@ -52,8 +52,10 @@ class InventoryService:
         identity: Identity,
         topic_prefix: str,
         stations: Sequence[Station],
+        policy: InventoryPolicy = DEFAULT_POLICY,
     ) -> None:
         self.engine = engine
+        self.policy = policy
         self.identity = identity
         self.topic_prefix = topic_prefix
         self.stations = {station.id: station for station in stations}
@@ -88,7 +90,7 @@ class InventoryService:
         """Run one operation in its own transaction and commit it."""
         try:
             with self.unit_of_work() as uow:
-                result = operation(Inventory(uow, self.identity), uow)
+                result = operation(Inventory(uow, self.identity, self.policy), uow)
                 uow.commit()
         except SQLAlchemyError as error:
             if is_lock_wait(error):

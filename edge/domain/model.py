@@ -102,6 +102,9 @@ class InventoryPolicy:
     count_tolerance_pct: Decimal = Decimal(5)
 
 
+DEFAULT_POLICY = InventoryPolicy()
+
+
 class StationMode(StrEnum):
     SHIP = "ship"
     SCRAP = "scrap"

@@ -41,6 +41,13 @@ class Balance:
     daily: DailyUse = ()
     counted: LastCount | None = None
 
+    @property
+    def consumed_since_count(self) -> Decimal:
+        """Backflush, scrap and issue since the last count (since the first record if none)."""
+        if self.counted is None:
+            return self.used.total
+        return self.used.since(self.counted.used).total
+
 
 @dataclass(frozen=True, slots=True)
 class KanbanMark:

@@ -15,7 +15,7 @@ from typing import Any
 from edge.domain import events, ids
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
-from edge.domain.model import Item, ReorderPolicy
+from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import add
 from edge.domain.reorder import low_stock, reorder_quantity
@@ -88,9 +88,12 @@ class _Transaction:
 class Posting:
     """The store and the identity an operation posts with, and the posting machinery."""
 
-    def __init__(self, store: InventoryStore, identity: Identity) -> None:
+    def __init__(
+        self, store: InventoryStore, identity: Identity, policy: InventoryPolicy = DEFAULT_POLICY
+    ) -> None:
         self.store = store
         self.identity = identity
+        self.policy = policy
 
     # --- lookups -------------------------------------------------------------
     def stock_item(self, part: str) -> Item:
