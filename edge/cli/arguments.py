@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,6 +124,21 @@ def build_quantity_arg(text: str) -> Decimal:
     if quantity <= 0:
         raise UsageError(f"the quantity {text!r} of a build must be greater than zero")
     return quantity
+
+
+def time_arg(text: str) -> datetime:
+    """An RFC 3339 time with its offset from UTC (``--counted-at``), as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{text[:40]!r} is not an RFC 3339 time, e.g. 2026-12-02T06:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise UsageError(
+            f"the time {text!r} must say its offset from UTC, e.g. 2026-12-02T06:00:00Z"
+        )
+    return moment.astimezone(UTC)
 
 
 def count_arg(text: str) -> int:

@@ -199,15 +199,30 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "receive",
         "edge.cli.transactions:cmd_receive",
-        "receive goods into stock",
+        "receive goods into stock, or refill a kanban card's container",
         (
-            arg("part", metavar="PART", help="the part number or an alias, e.g. RM-HOUSING-CAST"),
-            arg("qty", metavar="QTY", help="how many arrived, an exact decimal, e.g. 12 or 2.5"),
+            arg(
+                "part",
+                nargs="?",
+                metavar="PART",
+                help="the part number or an alias, e.g. RM-HOUSING-CAST",
+            ),
+            arg(
+                "qty",
+                nargs="?",
+                metavar="QTY",
+                help="how many arrived, an exact decimal, e.g. 12 or 2.5",
+            ),
             arg(
                 "--reorder",
                 type=int,
                 metavar="ID",
                 help="count against reorder ID, e.g. --reorder 3",
+            ),
+            arg(
+                "--card",
+                metavar="ID",
+                help="refill kanban card ID: receive its container, no PART QTY, e.g. --card KB-7",
             ),
         ),
     ),
@@ -218,6 +233,12 @@ COMMANDS: tuple[Command, ...] = (
         (
             arg("part", metavar="PART", help="the part counted, e.g. RM-HOUSING-CAST"),
             arg("qty", metavar="QTY", help="how many are there, an exact decimal, e.g. 14 or 0.5"),
+            arg(
+                "--counted-at",
+                metavar="TIME",
+                help="when the count was taken (RFC 3339); scans since then are not variance, "
+                "e.g. --counted-at 2026-12-02T06:30:00Z",
+            ),
         ),
     ),
     Command(

@@ -14,6 +14,7 @@ from edge.cli.arguments import (
     part_arg,
     quantity_arg,
     read_config,
+    time_arg,
 )
 from edge.cli.terminal import counted
 from edge.config import Config, StationConfig
@@ -21,6 +22,7 @@ from edge.domain.inventory import Inventory, Origin, Rejection
 from edge.domain.model import StationMode
 from edge.domain.quantity import format_quantity
 from edge.domain.scanning import ScanInput
+from edge.domain.usage import CountRecord, over_tolerance, variance_pct
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.service import InventoryService, PendingScan
@@ -66,6 +68,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_receive(args: argparse.Namespace) -> int:
+    if args.card is not None:
+        if args.part is not None or args.reorder is not None:
+            raise UsageError("--card receives the card's container: give no PART QTY or --reorder")
+        return _receive_card(args)
+    if args.part is None or args.qty is None:
+        raise UsageError("give PART QTY, e.g. edge receive RM-HOUSING 12, or --card ID")
     part, quantity = part_arg(args.part), quantity_arg(args.qty)
     at = SystemClock().moment()
 
@@ -80,19 +88,45 @@ def cmd_receive(args: argparse.Namespace) -> int:
     return transact(open_service(args), operation)
 
 
-def cmd_count(args: argparse.Namespace) -> int:
-    part, counted = part_arg(args.part), quantity_arg(args.qty)
+def _receive_card(args: argparse.Namespace) -> int:
     at = SystemClock().moment()
 
     def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
-        previous = inventory.store.balance(part).on_hand
-        inventory.count(part, counted, at)
+        card = inventory.card(args.card)
+        inventory.receive_card(card.card, at, Origin(scanner="cli"))
         return (
-            f"counted {format_quantity(counted)} x {part} (was {format_quantity(previous)}, "
-            f"variance {format_quantity(counted - previous)})"
+            f"card {card.card} refilled: received {format_quantity(card.container_qty)} x "
+            f"{card.part}; on hand {format_quantity(inventory.store.balance(card.part).on_hand)}"
         )
 
     return transact(open_service(args), operation)
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    part, counted = part_arg(args.part), quantity_arg(args.qty)
+    counted_at = time_arg(args.counted_at) if args.counted_at is not None else None
+    at = SystemClock().moment()
+
+    def operation(inventory: Inventory, _uow: SqlUnitOfWork) -> str:
+        record = inventory.count(part, counted, at, counted_at=counted_at).count
+        assert record is not None  # a count's Posted carries it
+        return _count_line(record)
+
+    return transact(open_service(args), operation)
+
+
+def _count_line(record: CountRecord) -> str:
+    """What ``edge count`` says: the book met, the variance and its share of the use since."""
+    used = record.used.total
+    pct = variance_pct(record.variance, used)
+    share = "" if pct is None else f", {format_quantity(pct)} % of {format_quantity(used)} used"
+    beyond = over_tolerance(record.variance, used, record.tolerance_pct)
+    return (
+        f"counted {format_quantity(record.counted)} x {record.part} at {record.counted_at} "
+        f"(book {format_quantity(record.book)}, variance {format_quantity(record.variance)}"
+        f"{share}; {'beyond' if beyond else 'within'} the "
+        f"{format_quantity(record.tolerance_pct)} % tolerance)"
+    )
 
 
 def cmd_build(args: argparse.Namespace) -> int:

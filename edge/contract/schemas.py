@@ -25,6 +25,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from edge.domain.event_layout import ONLY_WHEN_TRUE, CommandErrors, PartBalances, UomLines
 from edge.domain.events import EVENT_SCHEMA, EVENT_TYPES, REPLAYED, Envelope, Event
+from edge.domain.model import Replenishment
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_BASE = "urn:backflush-edge:schema:"
@@ -164,20 +165,57 @@ _PART_KEYS: dict[str, Any] = {
 def stock_schema() -> dict[str, Any]:
     """The retained ``stock/{part}`` message (see :func:`edge.domain.events.stock_payload`)."""
     nullable_quantity = {"anyOf": [dict(QUANTITY), {"type": "null"}]}
+    card_ids = {"type": "array", "items": {"type": "string"}}
+    properties: dict[str, Any] = {
+        "schema": {"const": EVENT_SCHEMA, "description": "the payload's version"},
+        "part": {"type": "string"},
+        "on_hand": dict(QUANTITY),
+        "on_order": dict(QUANTITY),
+        "position": {**QUANTITY, "description": "on hand plus on order"},
+        "reorder_point": nullable_quantity,
+        "uom": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "replenishment": {
+            "anyOf": [{"enum": [kind.value for kind in Replenishment]}, {"type": "null"}],
+            "description": "reorder: reorder events; kanban: refilled by its cards",
+        },
+        "last_counted_at": {
+            "anyOf": [TIMESTAMP, {"type": "null"}],
+            "description": "when the part was last counted; null if never",
+        },
+        "last_counted": {**nullable_quantity, "description": "what that count found"},
+        "consumed_since_count": {
+            **QUANTITY,
+            "description": "backflush, scrap and issue since the last count (or ever)",
+        },
+        "average_daily_use": {
+            **QUANTITY,
+            "description": "backflush, scrap and issue over today and the 13 days before, / 14",
+        },
+        "days_of_cover": {
+            **nullable_quantity,
+            "description": "on hand / average daily use; null when nothing was used",
+        },
+        "cards": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {"full": card_ids, "empty": card_ids},
+                    "required": ["full", "empty"],
+                    "additionalProperties": False,
+                },
+                {"type": "null"},
+            ],
+            "description": "a kanban part's card ids by state; null for a reorder part",
+        },
+        "updated_at": TIMESTAMP,
+    }
     return {
         "$schema": DIALECT,
         "$id": f"{ID_BASE}stock:{EVENT_SCHEMA}",
         "title": "stock state of a part (retained)",
         "type": "object",
-        "properties": {
-            "part": {"type": "string"},
-            "on_hand": dict(QUANTITY),
-            "on_order": dict(QUANTITY),
-            "reorder_point": nullable_quantity,
-            "uom": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "updated_at": TIMESTAMP,
-        },
-        "required": ["part", "on_hand", "on_order", "reorder_point", "uom", "updated_at"],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
 

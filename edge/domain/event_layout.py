@@ -22,9 +22,10 @@ _SPARSE = "written-only-when-true"  # the metadata key of ONLY_WHEN_TRUE
 ONLY_WHEN_TRUE: Mapping[str, bool] = MappingProxyType({_SPARSE: True})
 """Field metadata: the key appears in the payload only when the value is true."""
 
-_ADDED = "added-in-schema-2"  # the metadata key of ADDED_IN_2
+_ADDED = "added-after-schema-1"  # the metadata key of ADDED_IN_2 and ADDED_IN_3
 ADDED_IN_2: Mapping[str, bool] = MappingProxyType({_ADDED: True})
-"""Field metadata: absent from payloads of schema "1", read back from them as None.
+ADDED_IN_3: Mapping[str, bool] = MappingProxyType({_ADDED: True})
+"""Field metadata: absent from payloads of an older schema, read back from them as None.
 
 The outbox keeps events for days and ``edge events`` reads them back, so a
 database upgraded in place still holds payloads written before the field was.

@@ -24,8 +24,9 @@ payload is read from the classes alone:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ from typing import Any, ClassVar
 from edge.domain import exactjson
 from edge.domain.event_layout import (
     ADDED_IN_2,
+    ADDED_IN_3,
     ONLY_WHEN_TRUE,
     CommandErrors,
     PartBalances,
@@ -40,10 +42,15 @@ from edge.domain.event_layout import (
     UomLines,
     layout_of,
 )
-from edge.domain.model import Item
-from edge.domain.quantity import format_quantity
+from edge.domain.model import Card, CardState, Item
+from edge.domain.ports import Balance
+from edge.domain.quantity import add, format_quantity
+from edge.domain.timestamps import rfc3339
+from edge.domain.usage import average_daily, days_of_cover
 
-EVENT_SCHEMA = "2"  # "2": ``uom`` beside part quantities; station and scanner of a rejected scan
+# "2": ``uom`` beside part quantities; station and scanner of a rejected scan.
+# "3": kanban-empty and variance events, a receipt's card; the stock message explains itself.
+EVENT_SCHEMA = "3"
 
 REPLAYED = "replayed"
 """The key that marks a payload sent again after an outage or a lost connection."""
@@ -160,9 +167,11 @@ class ReceiptEvent(Event):
     reorder_ids: tuple[int, ...]
     on_hand: Decimal
     on_order: Decimal
+    card: str | None = field(default=None, metadata=ADDED_IN_3)  # a kanban card refilled
 
     def summary(self) -> str:
-        return f"{self.part} received {self.quantity}"
+        card = f" (card {self.card})" if self.card is not None else ""
+        return f"{self.part} received {self.quantity}{card}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +190,71 @@ class CountEvent(Event):
 
     def summary(self) -> str:
         return f"{self.part} counted {self.counted}, variance {self.variance}"
+
+
+@dataclass(frozen=True, slots=True)
+class VarianceEvent(Event):
+    """A count whose variance is beyond the part's tolerance of its consumption since the last.
+
+    ``consumed`` is the backflush, scrap and issue since the previous count
+    (``previous_counted_at``; None for the part's first count: since its first
+    record). ``variance_pct`` is the variance as % of it; None when nothing
+    was consumed (then any variance is beyond tolerance).
+    """
+
+    TYPE: ClassVar[str] = "variance"
+
+    part: str
+    counted: Decimal
+    book: Decimal
+    variance: Decimal
+    uom: str | None
+    consumed: Decimal
+    consumed_backflush: Decimal
+    consumed_scrap: Decimal
+    consumed_issue: Decimal
+    consumed_through_bom: Decimal
+    variance_pct: Decimal | None
+    tolerance_pct: Decimal
+    counted_at: str
+    previous_counted_at: str | None
+
+    def summary(self) -> str:
+        pct = "" if self.variance_pct is None else f" ({self.variance_pct} % of use)"
+        return f"{self.part} variance {self.variance}{pct}, tolerance {self.tolerance_pct} %"
+
+
+@dataclass(frozen=True, slots=True)
+class KanbanEmptyEvent(Event):
+    """A kanban card scanned empty: refill its container. Its part's use is reconciled.
+
+    One container was used since ``since`` (the part's previous empty card, or
+    when its cards were loaded); ``consumed`` is the backflush, scrap and issue
+    recorded in that time and ``reconciliation`` = ``consumed`` -
+    ``container_qty`` (-8: 8 used without a transaction). ``adjusted`` when
+    the reconciliation was also posted to stock (``kanban_reconcile =
+    "adjust"``, ledger kind ``kanban-adjust``).
+    """
+
+    TYPE: ClassVar[str] = "kanban-empty"
+
+    card: str
+    part: str
+    container_qty: Decimal
+    uom: str | None
+    location: str
+    consumed: Decimal
+    since: str
+    reconciliation: Decimal
+    adjusted: bool
+    on_hand: Decimal
+    station: str | None
+    scanner: str | None
+    scan_id: int | None
+
+    def summary(self) -> str:
+        verb = "adjusted" if self.adjusted else "reconciliation"
+        return f"card {self.card} of {self.part} empty, {verb} {self.reconciliation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +388,8 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     cls.TYPE: cls
     for cls in (BackflushEvent, ScrapEvent, BuildEvent, IssueEvent, VoidEvent, ReceiptEvent,
                 CountEvent, LowStockEvent, ReorderEvent, ReorderClosedEvent, ScanRejectedEvent,
-                RestoredEvent, OpeningBalancesEvent, CommandResultEvent)
+                RestoredEvent, OpeningBalancesEvent, CommandResultEvent, KanbanEmptyEvent,
+                VarianceEvent)
 })  # fmt: skip
 """Every event type by its ``TYPE``."""
 
@@ -341,21 +416,51 @@ def render(envelope: Envelope, event: Event) -> dict[str, Any]:
 
 
 def stock_payload(
-    part: str, on_hand: Decimal, on_order: Decimal, item: Item | None, updated_at: str
+    part: str,
+    balance: Balance,
+    on_order: Decimal,
+    item: Item | None,
+    at: datetime,
+    *,
+    cards: Sequence[Card] | None,
 ) -> dict[str, Any]:
-    """The retained ``stock/{part}`` message: the part's balance and its item's reorder point.
+    """The retained ``stock/{part}`` message: the part's stock, and what explains it.
+
+    Position is on hand plus on order. The last count, the consumption since
+    it, the average daily use over 14 days and the days of cover at that rate
+    come from the balance's marks (:mod:`edge.domain.usage`); ``cards`` are a
+    kanban part's (None for a part replenished by reorders).
 
     Not an event, and not a dataclass: it is written for every part a
     transaction touches (fifty for a typical backflush), and building a frozen
     instance first would cost a tenth of a scan's CPU.
     """
+    on_hand = balance.on_hand
+    average = average_daily(balance.daily, at.date())
+    counted = balance.counted
     return {
+        "schema": EVENT_SCHEMA,
         "part": part,
         "on_hand": on_hand,
         "on_order": on_order,
+        "position": add(on_hand, on_order),
         "reorder_point": item.policy.reorder_point if item is not None else None,
         "uom": item.uom if item is not None else None,
-        "updated_at": updated_at,  # RFC 3339 UTC
+        "replenishment": item.replenishment.value if item is not None else None,
+        "last_counted_at": counted.at if counted is not None else None,
+        "last_counted": counted.counted if counted is not None else None,
+        "consumed_since_count": balance.consumed_since_count,
+        "average_daily_use": average,
+        "days_of_cover": days_of_cover(on_hand, average),
+        "cards": None if cards is None else card_states(cards),
+        "updated_at": rfc3339(at),  # RFC 3339 UTC
+    }
+
+
+def card_states(cards: Sequence[Card]) -> dict[str, list[str]]:
+    """A kanban part's cards by state: ``{"full": [ids], "empty": [ids]}``."""
+    return {
+        state.value: [card.card for card in cards if card.state is state] for state in CardState
     }
 
 

@@ -10,26 +10,27 @@ unit of work commits all of it together or none of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
 from decimal import Decimal
 from typing import Literal
 
 from edge.domain import events
 from edge.domain.bom import Explosion
+from edge.domain.counting import Counting
+from edge.domain.kanban import KanbanCards
+from edge.domain.model import Card, CardState
 from edge.domain.opening import PlannedOpening, opening_batches
 from edge.domain.ports import Moment
 from edge.domain.posting import (
     Identity,
     Origin,
     Posted,
-    Posting,
     Rejection,
     has_history,
     not_a_stock_item,
 )
 from edge.domain.quantity import ZERO, add, sub
 from edge.domain.reasons import check_reason
-from edge.domain.timestamps import rfc3339
 
 __all__ = ["Identity", "Inventory", "Origin", "Posted", "Rejection", "has_history",
            "not_a_stock_item"]  # fmt: skip
@@ -37,8 +38,12 @@ __all__ = ["Identity", "Inventory", "Origin", "Posted", "Rejection", "has_histor
 MAX_REFERENCE_LENGTH = 64  # a reorder's reference from the central system (a PO number)
 
 
-class Inventory(Posting):
-    """The inventory rules, applied through an :class:`InventoryStore`."""
+class Inventory(Counting, KanbanCards):
+    """The inventory rules, applied through an :class:`InventoryStore`.
+
+    Counts and their variance are in :mod:`edge.domain.counting`, kanban card
+    scans in :mod:`edge.domain.kanban`.
+    """
 
     # --- transactions --------------------------------------------------------
     def consume(
@@ -169,7 +174,8 @@ class Inventory(Posting):
                 f"{window_s:g} s void window",
             )
         rows = self.store.ledger_rows(original.id)
-        txn = self._begin("void", at, origin, part=original.part, quantity=original.quantity)
+        txn = self._begin("void", at, origin, part=original.part, quantity=original.quantity,
+                          reverses=(original.kind, original.part))  # fmt: skip
         reversal = tuple((part, -quantity) for part, quantity in rows)
         for part, quantity in reversal:
             self._post(txn, part, quantity, None)
@@ -190,9 +196,19 @@ class Inventory(Posting):
         return Posted(txn.txn_id, event_id, reversal)
 
     def receive(
-        self, part: str, quantity: Decimal, at: Moment, *, reorder_id: int | None = None
+        self,
+        part: str,
+        quantity: Decimal,
+        at: Moment,
+        *,
+        reorder_id: int | None = None,
+        card: Card | None = None,
+        origin: Origin = Origin(),
     ) -> Posted:
-        """Add received goods to stock, counting them against open reorders."""
+        """Add received goods to stock, counting them against open reorders.
+
+        ``card``: the kanban card whose container this is (see :meth:`receive_card`).
+        """
         item = self.stock_item(part)
         if quantity <= ZERO:
             raise Rejection("bad-quantity", "a receipt quantity must be greater than zero")
@@ -212,8 +228,10 @@ class Inventory(Posting):
                 share = min(remaining, reorder.outstanding)
                 allocations.append((reorder, share))
                 remaining = sub(remaining, share)
-        txn = self._begin("receipt", at, Origin(), part=part, quantity=quantity)
+        txn = self._begin("receipt", at, origin, part=part, quantity=quantity)
         self._post(txn, part, quantity, None)
+        if card is not None:
+            self.store.save_card(replace(card, state=CardState.FULL, emptied_at=None), at)
         closed: list[events.Event] = []
         for reorder, share in allocations:
             received = add(reorder.received, share)
@@ -223,7 +241,7 @@ class Inventory(Posting):
             )
             if done:
                 closed.append(events.ReorderClosedEvent(reorder.id, part, "received"))
-        txn.on_order_changed.add(part)
+        txn.restate.add(part)
         receipt = events.ReceiptEvent(
             part=part,
             quantity=quantity,
@@ -234,36 +252,21 @@ class Inventory(Posting):
             reorder_ids=tuple(reorder.id for reorder, _ in allocations),
             on_hand=txn.on_hand[part],
             on_order=self.on_order(part),
+            card=card.card if card is not None else None,
         )
         event_id = self._finish(txn, receipt, closed)
         return Posted(txn.txn_id, event_id)
 
-    def count(
-        self, part: str, counted: Decimal, at: Moment, *, counted_at: datetime | None = None
-    ) -> Posted:
-        """Correct on-hand by a count; the ledger records the variance.
-
-        A count taken earlier (``counted_at``, e.g. a count sheet entered
-        later) is compared with the book as it stood then: what was posted
-        since stays posted on top of the counted quantity.
-        """
-        item = self.stock_item(part)
-        if counted < ZERO:
-            raise Rejection("bad-quantity", "a counted quantity cannot be negative")
-        book = self.store.balance(part).on_hand
-        if counted_at is not None:
-            if counted_at > at.wall:
-                raise Rejection("bad-time", "counted_at is later than now")
-            book = sub(book, self.store.moved_since(part, counted_at))
-        variance = sub(counted, book)
-        txn = self._begin("count", at, Origin(), part=part, quantity=counted)
-        self._post(txn, part, variance, None)
-        event = events.CountEvent(
-            part, counted=counted, previous_on_hand=book, variance=variance,
-            uom=item.uom, counted_at=None if counted_at is None else rfc3339(counted_at),
-        )  # fmt: skip
-        event_id = self._finish(txn, event)
-        return Posted(txn.txn_id, event_id)
+    def receive_card(self, code: str, at: Moment, origin: Origin = Origin()) -> Posted:
+        """Refill a kanban card's container: receive its quantity and turn the card full."""
+        card = self.card(code)
+        if card.state is CardState.FULL:
+            raise Rejection(
+                "card-already-full",
+                f"card {card.card} is full; scan it at a production station when its "
+                "container is empty",
+            )
+        return self.receive(card.part, card.container_qty, at, card=card, origin=origin)
 
     def opening(self, part: str, quantity: Decimal, at: Moment) -> Posted | None:
         """Post an opening balance; only for a part with no ledger rows yet."""
@@ -327,15 +330,7 @@ class Inventory(Posting):
             reorder_id, received=reorder.received, close_reason="cancelled", at=at
         )
         event_id = self._emit(events.ReorderClosedEvent(reorder_id, reorder.part, "cancelled"), at)
-        part = reorder.part
-        snapshot = events.stock_payload(
-            part,
-            self.store.balance(part).on_hand,
-            self.on_order(part),
-            self.store.item(part),
-            rfc3339(at.wall),
-        )
-        self.store.put_stock_snapshot(part, snapshot)
+        self.store.put_stock_snapshot(reorder.part, self.stock_state(reorder.part, at))
         return event_id
 
     def acknowledge_reorder(self, reorder_id: int, reference: str, at: Moment) -> None:

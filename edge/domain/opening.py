@@ -25,7 +25,6 @@ from edge.domain.model import Item
 from edge.domain.ports import Balance, Moment
 from edge.domain.quantity import ZERO, add
 from edge.domain.reorder import low_stock, reorder_quantity
-from edge.domain.timestamps import rfc3339
 
 T = TypeVar("T")
 
@@ -69,7 +68,6 @@ class PlannedOpening:
 
 def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpening]:
     """The stock rules (SPEC §5) on each opening, as on any stock change from zero."""
-    stamp = rfc3339(at.wall)
     planned: list[PlannedOpening] = []
     for opening in openings:
         part, on_hand, policy = opening.part, opening.on_hand, opening.item.policy
@@ -80,12 +78,14 @@ def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpenin
             if verdict.fire
             else None
         )
-        suggested = reorder_quantity(policy, add(on_hand, opening.on_order))
+        kanban = opening.item.kanban  # refilled by its cards: no reorder
+        suggested = None if kanban else reorder_quantity(policy, add(on_hand, opening.on_order))
         on_order = opening.on_order if suggested is None else add(opening.on_order, suggested)
-        snapshot = events.stock_payload(part, on_hand, on_order, opening.item, stamp)
-        planned.append(
-            PlannedOpening(opening, Balance(on_hand, verdict.armed), low, suggested, snapshot)
-        )
+        balance = Balance(on_hand, verdict.armed)
+        # A kanban part's cards are told by its next change (an import does not read them).
+        cards = () if kanban else None
+        snapshot = events.stock_payload(part, balance, on_order, opening.item, at.wall, cards=cards)
+        planned.append(PlannedOpening(opening, balance, low, suggested, snapshot))
     return planned
 
 

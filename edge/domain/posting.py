@@ -9,6 +9,7 @@ in their fixed order; an event without a stock change is emitted alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +18,18 @@ from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
 from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment
-from edge.domain.quantity import add
+from edge.domain.quantity import ZERO, add
 from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
+from edge.domain.usage import (
+    CONSUMING_KINDS,
+    NO_USAGE,
+    CountRecord,
+    LastCount,
+    Usage,
+    add_daily,
+    consumed,
+)
 
 _NO_POLICY = ReorderPolicy()  # an item that is not in the catalog (any more)
 
@@ -72,6 +82,7 @@ class Posted:
     txn_id: int
     event_id: str
     lines: Lines = ()
+    count: CountRecord | None = None  # a count's, as kept for variance
 
 
 @dataclass
@@ -80,9 +91,17 @@ class _Transaction:
     kind: str
     at: Moment
     scan_id: int | None
+    # Whose consumption the rows change: the kind and part of this transaction, or of
+    # the one a void reverses (``reversal``); None when the kind consumes nothing.
+    uses: str | None = None
+    parent: str | None = None
+    reversal: bool = False
     before: dict[str, Balance] = field(default_factory=dict)
     on_hand: dict[str, Decimal] = field(default_factory=dict)
-    on_order_changed: set[str] = field(default_factory=set)
+    used: dict[str, Usage] = field(default_factory=dict)  # the change, per part
+    counted: dict[str, LastCount] = field(default_factory=dict)  # a count's new mark
+    # Parts whose retained state changes without a posting (on order, a card's state).
+    restate: set[str] = field(default_factory=set)
 
 
 class Posting:
@@ -117,7 +136,16 @@ class Posting:
         return tuple((part, quantity, uom(part)) for part, quantity in lines)
 
     # --- machinery -----------------------------------------------------------
-    def _begin(self, kind: str, at: Moment, origin: Origin, **details: Any) -> _Transaction:
+    def _begin(
+        self,
+        kind: str,
+        at: Moment,
+        origin: Origin,
+        *,
+        reverses: tuple[str, str | None] | None = None,
+        **details: Any,
+    ) -> _Transaction:
+        """A new transaction; ``reverses`` is the (kind, part) a void takes back."""
         txn_id = self.store.add_transaction(
             kind,
             at,
@@ -126,17 +154,35 @@ class Posting:
             scan_id=origin.scan_id,
             **details,
         )
-        return _Transaction(txn_id=txn_id, kind=kind, at=at, scan_id=origin.scan_id)
+        txn = _Transaction(txn_id=txn_id, kind=kind, at=at, scan_id=origin.scan_id)
+        uses, parent = reverses if reverses is not None else (kind, details.get("part"))
+        if uses in CONSUMING_KINDS:
+            txn.uses, txn.parent, txn.reversal = uses, parent, reverses is not None
+        return txn
 
-    def _post(self, txn: _Transaction, part: str, quantity: Decimal, bom_hash: str | None) -> None:
+    def _post(
+        self,
+        txn: _Transaction,
+        part: str,
+        quantity: Decimal,
+        bom_hash: str | None,
+        *,
+        kind: str | None = None,
+    ) -> None:
+        """One ledger row; ``kind`` when the row's differs from its transaction's."""
         self.store.append_ledger(
-            txn.txn_id, part, quantity, txn.kind, bom_hash=bom_hash, scan_id=txn.scan_id
+            txn.txn_id, part, quantity, kind or txn.kind, bom_hash=bom_hash, scan_id=txn.scan_id
         )
         if part not in txn.before:
             balance = self.store.balance(part)
             txn.before[part] = balance
             txn.on_hand[part] = balance.on_hand
         txn.on_hand[part] = add(txn.on_hand[part], quantity)
+        if txn.uses is not None and kind is None:
+            amount = consumed(quantity, reversal=txn.reversal)
+            if amount != ZERO:
+                change = txn.used.get(part, NO_USAGE)
+                txn.used[part] = change.plus(txn.uses, amount, through_bom=part != txn.parent)
 
     def _finish(
         self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
@@ -145,8 +191,8 @@ class Posting:
         low: list[events.Event] = []
         reorders: list[events.Event] = []
         snapshots: list[tuple[str, dict[str, Any]]] = []
-        stamp = rfc3339(txn.at.wall)
         store = self.store
+        today = txn.at.wall.date()
         for part in sorted(txn.before):
             before = txn.before[part]
             after = txn.on_hand[part]
@@ -156,13 +202,18 @@ class Posting:
             verdict = low_stock(
                 before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
             )
-            store.save_balance(part, Balance(after, verdict.armed))
+            balance = self._balance_after(
+                txn, part, before, after, armed=verdict.armed, today=today
+            )
+            store.save_balance(part, balance)
             if verdict.fire:
                 low.append(events.LowStockEvent(
                     part, after, policy.reorder_point, verdict.negative, uom=uom
                 ))  # fmt: skip
             on_order = store.on_order(part)  # before this transaction's new reorder
-            suggested = reorder_quantity(policy, add(after, on_order))
+            # A kanban part is refilled by its cards, never by a reorder; low-stock still fires.
+            kanban = item is not None and item.kanban
+            suggested = None if kanban else reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
                 reorder_id = store.add_reorder(part, suggested, txn.at)
                 reorders.append(
@@ -177,12 +228,10 @@ class Posting:
                     )
                 )
                 on_order = store.on_order(part)
-            snapshots.append((part, events.stock_payload(part, after, on_order, item, stamp)))
-        for part in sorted(txn.on_order_changed - txn.before.keys()):
-            on_hand = store.balance(part).on_hand
-            payload = events.stock_payload(part, on_hand, store.on_order(part), store.item(part),
-                                           stamp)  # fmt: skip
-            snapshots.append((part, payload))
+            snapshots.append((part, self._stock_state(part, balance, on_order, item, txn.at)))
+        for part in sorted(txn.restate - txn.before.keys()):
+            snapshot = self.stock_state(part, txn.at)
+            snapshots.append((part, snapshot))
         event_id = self._emit(event, txn.at)
         store.set_transaction_event(txn.txn_id, event_id)
         for follow_up in [*(follow_ups or []), *low, *reorders]:
@@ -190,6 +239,37 @@ class Posting:
         for part, payload in snapshots:
             store.put_stock_snapshot(part, payload)
         return event_id
+
+    def _balance_after(
+        self,
+        txn: _Transaction,
+        part: str,
+        before: Balance,
+        on_hand: Decimal,
+        *,
+        armed: bool,
+        today: date,
+    ) -> Balance:
+        """The part's balance after the transaction: stock, use so far, daily use, last count."""
+        used, daily = before.used, before.daily
+        change = txn.used.get(part)
+        if change is not None:
+            used = used.added(change)
+            daily = add_daily(daily, today, change.total)
+        counted = txn.counted.get(part, before.counted)
+        return Balance(on_hand, armed, used, daily, counted)
+
+    def stock_state(self, part: str, at: Moment) -> dict[str, Any]:
+        """The part's retained stock message as it stands (nothing of it posted now)."""
+        store = self.store
+        return self._stock_state(part, store.balance(part), store.on_order(part),
+                                 store.item(part), at)  # fmt: skip
+
+    def _stock_state(
+        self, part: str, balance: Balance, on_order: Decimal, item: Item | None, at: Moment
+    ) -> dict[str, Any]:
+        cards = self.store.cards_of(part) if item is not None and item.kanban else None
+        return events.stock_payload(part, balance, on_order, item, at.wall, cards=cards)
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()

@@ -156,7 +156,23 @@ class ScanProcessor:
                 return self._void(station, scan_id, scan)
         if barcode.error is not None:
             raise Rejection(barcode.error, f"unreadable code ({barcode.error})")
-        return self._part_scan(station, state, scan_id, scan, barcode)
+        # A kanban card is a code of its own, no part's: asked only when the code is no
+        # part, so a part scan costs nothing more. A receive station takes cards only.
+        card = self._card(barcode) if station.mode is StationMode.RECEIVE else None
+        if card is None and station.mode is not StationMode.RECEIVE:
+            try:
+                return self._part_scan(station, state, scan_id, scan, barcode)
+            except Rejection as rejection:
+                card = self._card(barcode) if rejection.reason == "unknown-part" else None
+                if card is None:
+                    raise
+        if card is None:
+            raise Rejection(
+                "not-a-card",
+                f"{station.id} is a receive station: it takes kanban cards, and "
+                f"{_shown(barcode.text)} is none",
+            )
+        return self._card_scan(station, scan_id, scan, card)
 
     def _live_state(self, station: Station, at: Moment) -> StationState:
         """The station's pending QTY/RSN, without expired ones or a changed mode's."""
@@ -276,6 +292,31 @@ class ScanProcessor:
             )
         return self.inventory.consume("backflush", part, quantity, scan.at, origin)
 
+    def _card(self, barcode: BarcodeLike) -> str | None:
+        """The kanban card the code is, if any (a GS1 code never is one)."""
+        if barcode.gs1 is not None:
+            return None
+        found = self.inventory.store.card(barcode.text)
+        return found.card if found is not None else None
+
+    def _card_scan(
+        self, station: Station, scan_id: int, scan: ScanInput, card: str
+    ) -> tuple[str, str]:
+        """Refill the card's container at a receive station; anywhere else, it is empty.
+
+        A pending QTY or RSN is not the card's (a container holds what its card
+        says) and is cleared, as after a part scan.
+        """
+        origin = Origin(station.id, scan.scanner, scan_id)
+        if station.mode is StationMode.RECEIVE:
+            posted = self.inventory.receive_card(card, scan.at, origin)
+            message = f"card {card} refilled"
+        else:
+            posted = self.inventory.empty_card(card, scan.at, origin)
+            message = f"card {card} empty: refill requested"
+        self.inventory.store.save_station_state(station.id, StationState(mode=station.mode.value))
+        return message, posted.event_id
+
     def _resolve(self, barcode: BarcodeLike) -> str:
         """Part number for the code: GS1 GTIN, else part, alias, then plain GTIN."""
         store = self.inventory.store
@@ -296,8 +337,12 @@ class ScanProcessor:
             part = store.part_for_alias(gtin)
             if part is not None:
                 return part
-        shown = text if len(text) <= 64 else text[:64] + "..."
-        raise Rejection("unknown-part", f"unknown part {shown!r}")
+        raise Rejection("unknown-part", f"unknown part {_shown(text)}")
+
+
+def _shown(text: str) -> str:
+    """A code as a message quotes it: its first 64 characters."""
+    return repr(text if len(text) <= 64 else text[:64] + "...")
 
 
 def _unexpired(pending: PendingControl | None, at: Moment) -> PendingControl | None:

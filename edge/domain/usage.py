@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
-from edge.domain.quantity import ZERO, add, sub, total
+from edge.domain.quantity import ZERO, add, from_storage, sub, to_storage, total
 
 WINDOW_DAYS: Final = 14
 """Average daily consumption is over today and the 13 UTC days before it, divided by 14."""
@@ -148,7 +148,7 @@ def days_of_cover(on_hand: Decimal, average: Decimal) -> Decimal | None:
 
 def format_daily(days: DailyUse) -> str:
     """The daily use as its column holds it: ``day=qty;day=qty``."""
-    return ";".join(f"{day}={quantity}" for day, quantity in days)
+    return ";".join(f"{day}={to_storage(quantity)}" for day, quantity in days)
 
 
 def parse_daily(text: str) -> DailyUse:
@@ -157,7 +157,7 @@ def parse_daily(text: str) -> DailyUse:
     out: list[tuple[str, Decimal]] = []
     for entry in text.split(";"):
         day, _, quantity = entry.partition("=")
-        out.append((day, Decimal(quantity)))
+        out.append((day, from_storage(quantity)))
     return tuple(out)
 
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from edge.domain import exactjson
+from edge.domain.events import EVENT_SCHEMA
 from edge.domain.inventory import Rejection
 from edge.domain.model import Station, StationMode
 from edge.domain.quantity import ZERO
@@ -960,7 +961,7 @@ def test_every_event_type_carries_its_fields_and_seq_has_no_gaps(plant: ShopFloo
     for event in events:
         missing = (COMMON_FIELDS | REQUIRED_FIELDS[event["type"]]) - set(event)
         assert not missing, (event["type"], missing)
-        assert (event["site"], event["node"], event["schema"]) == (SITE, NODE, "2")
+        assert (event["site"], event["node"], event["schema"]) == (SITE, NODE, EVENT_SCHEMA)
         assert RFC3339_UTC.fullmatch(event["occurred_at"]), event["occurred_at"]
         assert isinstance(event["boot"], int)
         for line in event.get("lines", []):

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.domain.events import EVENT_SCHEMA
 from tests.broker import Mosquitto, mosquitto_binary, poll
 from tests.readme import blocks
 
@@ -25,7 +26,7 @@ STREAM = "5d0f3c1e-8a2b-4f7d-9c6e-1b2a3c4d5e6f"
 
 
 def event(seq: int, event_id: str, **fields: Any) -> dict[str, Any]:
-    return {"event_id": event_id, "type": "backflush", "schema": "2",
+    return {"event_id": event_id, "type": "backflush", "schema": EVENT_SCHEMA,
             "occurred_at": "2026-12-02T07:14:03.118Z", "stream": STREAM, "seq": seq, "boot": 3,
             "site": "plant-1", "node": "pack-edge-01", **fields}  # fmt: skip
 

@@ -440,8 +440,9 @@ class InMemoryStore(InventoryStore):
         self._tables.snapshots[part] = as_published(payload)
 
     # --- reading back (for assertions) ------------------------------------------
-    def counts(self) -> list[CountRecord]:
-        return [self._tables.counts[i] for i in sorted(self._tables.counts)]
+    def counts(self) -> list[tuple[int, CountRecord]]:
+        """Every count with its transaction id, oldest first."""
+        return [(i, self._tables.counts[i]) for i in sorted(self._tables.counts)]
 
     def balance_rows(self) -> dict[str, Balance]:
         return dict(self._tables.balances)

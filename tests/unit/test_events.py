@@ -4,6 +4,7 @@ one-line summary and the replayed flag."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, get_type_hints
 
@@ -12,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.domain import event_layout, events, exactjson
-from edge.domain.model import Item, ReorderPolicy
+from edge.domain.model import Card, CardState, Item, ReorderPolicy, Replenishment
+from edge.domain.ports import Balance
+from edge.domain.usage import LastCount, Usage
 
 D = Decimal
 ENVELOPE = events.Envelope(
@@ -30,6 +33,27 @@ LINES: event_layout.UomLines = (
 SCAN = ("PACK-1", "pack-1-hid", 12)
 BOM_HASH = "9f" * 32
 ORIGIN = ("station", "scanner", "scan_id")
+
+KANBAN_EMPTY = events.KanbanEmptyEvent(
+    "KB-SCREW-A", "R-SCREW", D(100), "EA", "rack 3", consumed=D(92),
+    since="2026-03-02T06:00:00.000Z", reconciliation=D(-8), adjusted=True, on_hand=D(100),
+    station="PACK-1", scanner="pack-1-hid", scan_id=14,
+)  # fmt: skip
+KANBAN_EMPTY_KEYS = (
+    "card", "part", "container_qty", "uom", "location", "consumed", "since", "reconciliation",
+    "adjusted", "on_hand", *ORIGIN,
+)  # fmt: skip
+VARIANCE = events.VarianceEvent(
+    "R-GASKET", D(180), book=D(200), variance=D(-20), uom="EA", consumed=D(200),
+    consumed_backflush=D(200), consumed_scrap=D(0), consumed_issue=D(0),
+    consumed_through_bom=D(200), variance_pct=D("-10.00"), tolerance_pct=D(5),
+    counted_at="2026-03-02T14:00:00.000Z", previous_counted_at=None,
+)  # fmt: skip
+VARIANCE_KEYS = (
+    "part", "counted", "book", "variance", "uom", "consumed", "consumed_backflush",
+    "consumed_scrap", "consumed_issue", "consumed_through_bom", "variance_pct", "tolerance_pct",
+    "counted_at", "previous_counted_at",
+)  # fmt: skip
 
 # One of each type, with the payload keys each carries, in order, after the envelope.
 SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
@@ -61,7 +85,7 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
     ),
     (
         events.ReceiptEvent("R-HOUSING", D(25), "EA", 1, (1,), on_hand=D(34), on_order=D(0)),
-        ("part", "quantity", "uom", "reorder_id", "reorder_ids", "on_hand", "on_order"),
+        ("part", "quantity", "uom", "reorder_id", "reorder_ids", "on_hand", "on_order", "card"),
     ),
     (
         events.CountEvent(
@@ -115,6 +139,8 @@ SAMPLES: list[tuple[events.Event, tuple[str, ...]]] = [
         events.IssueEvent("KIT-1", D(2), "EA", LINES[:2], BOM_HASH, *SCAN, reason="TEST"),
         ("part", "quantity", "uom", "lines", "bom_hash", *ORIGIN, "reason"),
     ),
+    (KANBAN_EMPTY, KANBAN_EMPTY_KEYS),
+    (VARIANCE, VARIANCE_KEYS),
 ]
 OPENING = events.CountEvent(
     "R-WIRE", D(0), previous_on_hand=D(0), variance=D(0), uom="EA", opening=True
@@ -137,7 +163,7 @@ def test_the_registry_holds_every_type_of_the_contract_once() -> None:
         "backflush", "scrap", "build", "issue", "void", "receipt", "count",
         "low-stock", "reorder", "reorder-closed", "scan-rejected", "restored",
         "opening-balances",
-        "command-result",
+        "command-result", "kanban-empty", "variance",
     ]  # fmt: skip
     assert {type(event) for event, _ in SAMPLES} == set(events.EVENT_TYPES.values())
     for event_type, cls in events.EVENT_TYPES.items():
@@ -199,7 +225,7 @@ def test_opening_is_written_only_for_an_opening_balance() -> None:
 def test_a_backflush_payload_text_byte_for_byte() -> None:
     text = exactjson.dumps(events.render(ENVELOPE, SAMPLES[0][0]))
     assert text == (
-        '{"event_id":"0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10","type":"backflush","schema":"2",'
+        '{"event_id":"0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10","type":"backflush","schema":"3",'
         '"occurred_at":"2026-03-02T06:00:02.500Z","stream":"7c4d3a52-9e0f-4b8e-a1d2-5f6e7a8b9c0d",'
         '"seq":17,"boot":3,"site":"plant-1",'
         '"node":"pack-edge-01","part":"FG-100","quantity":41,"uom":"EA","lines":[{"part":"R-GASKET",'
@@ -209,15 +235,35 @@ def test_a_backflush_payload_text_byte_for_byte() -> None:
     )
 
 
-def test_a_stock_payload_carries_the_balance_and_the_items_reorder_point() -> None:
+def test_a_stock_payload_carries_the_balance_and_what_explains_it() -> None:
     gasket = Item("R-GASKET", uom="m", policy=ReorderPolicy(reorder_point=D("2.5")))
-    payload = events.stock_payload("R-GASKET", D("-4949.9999999"), D(0), gasket, "t")
-    assert exactjson.dumps(payload) == (
-        '{"part":"R-GASKET","on_hand":-4949.9999999,"on_order":0,"reorder_point":2.5,'
-        '"uom":"m","updated_at":"t"}'
+    at = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+    # 28 used in the window (3 of them today), 14 before it; counted at 50 after 4 were used.
+    balance = Balance(
+        D("-4949.9999999"),
+        used=Usage(backflush=D(40), scrap=D(2), bom=D(40)),
+        daily=(("2026-02-28", D(14)), ("2026-03-01", D(25)), ("2026-03-14", D(3))),
+        counted=LastCount("2026-03-01T07:00:00.000Z", D(50), Usage(backflush=D(4))),
     )
-    unknown = events.stock_payload("R-?", D(1), D(0), None, "t")
-    assert (unknown["reorder_point"], unknown["uom"]) == (None, None)
+    payload = events.stock_payload("R-GASKET", balance, D(10), gasket, at, cards=None)
+    assert exactjson.dumps(payload) == (
+        '{"schema":"3","part":"R-GASKET","on_hand":-4949.9999999,"on_order":10,'
+        '"position":-4939.9999999,"reorder_point":2.5,"uom":"m","replenishment":"reorder",'
+        '"last_counted_at":"2026-03-01T07:00:00.000Z","last_counted":50,'
+        '"consumed_since_count":38,"average_daily_use":2,"days_of_cover":0,"cards":null,'
+        '"updated_at":"2026-03-14T09:30:00.000Z"}'
+    )
+    screw = Item("R-SCREW", stocked=True, replenishment=Replenishment.KANBAN)
+    cards = [
+        Card("KB-1", "R-SCREW", D(100)),
+        Card("KB-2", "R-SCREW", D(100), state=CardState.EMPTY),
+    ]
+    kanban = events.stock_payload("R-SCREW", Balance(D(150), daily=(("2026-03-14", D(42)),)),
+                                  D(0), screw, at, cards=cards)  # fmt: skip
+    assert kanban["cards"] == {"full": ["KB-1"], "empty": ["KB-2"]}
+    assert (kanban["average_daily_use"], kanban["days_of_cover"]) == (D(3), D(50))
+    unknown = events.stock_payload("R-?", Balance(D(1)), D(0), None, at, cards=None)
+    assert (unknown["reorder_point"], unknown["uom"], unknown["days_of_cover"]) == (None,) * 3
 
 
 # --- reading back -------------------------------------------------------------------
@@ -264,6 +310,8 @@ SUMMARIES = [
     "stock.receive 0f1e2d3c-4b5a-4968-8776-655443322110 rejected: $.quantity "
     "'1e3' is not a quantity",
     "2 x KIT-1, 2 lines, reason TEST",
+    "card KB-SCREW-A of R-SCREW empty, adjusted -8",
+    "R-GASKET variance -20 (-10 % of use), tolerance 5 %",
 ]
 
 

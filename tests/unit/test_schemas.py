@@ -12,7 +12,9 @@ from jsonschema import Draft202012Validator
 from edge.contract.schemas import published_schemas
 from edge.domain import events, exactjson
 from edge.domain.events import EVENT_TYPES
-from edge.domain.model import Item, ReorderPolicy
+from edge.domain.model import Card, Item, ReorderPolicy
+from edge.domain.ports import Balance
+from edge.domain.usage import LastCount, Usage
 from edge.publish.status import status_payload
 from tests.contract import check_published
 from tests.unit.test_events import ENVELOPE, OPENING, SAMPLES
@@ -77,9 +79,15 @@ def test_a_payload_that_differs_from_the_contract_is_refused(
 
 def test_stock_and_status_payloads_follow_their_schemas() -> None:
     item = Item("R-GASKET", uom="EA", policy=ReorderPolicy(reorder_point=Decimal(5)))
-    stock = events.stock_payload("R-GASKET", Decimal("4.5"), Decimal(0), item, ENVELOPE.occurred_at)
+    at = datetime(2026, 3, 2, 6, tzinfo=UTC)
+    counted = LastCount("2026-03-01T07:00:00.000Z", Decimal(5), Usage())
+    balance = Balance(Decimal("4.5"), daily=(("2026-03-02", Decimal(7)),), counted=counted)
+    stock = events.stock_payload("R-GASKET", balance, Decimal(0), item, at, cards=None)
     check_published(f"{PREFIX}/stock/R-GASKET", wire(stock))
-    unknown = events.stock_payload("R-?", Decimal(1), Decimal(0), None, ENVELOPE.occurred_at)
+    kanban = events.stock_payload("R-GASKET", balance, Decimal(0), item, at,
+                                  cards=[Card("KB-1", "R-GASKET", Decimal(9))])  # fmt: skip
+    check_published(f"{PREFIX}/stock/R-GASKET", wire(kanban))
+    unknown = events.stock_payload("R-?", Balance(Decimal(1)), Decimal(0), None, at, cards=None)
     check_published(f"{PREFIX}/stock/R-%3F", wire(unknown))
     status = status_payload("offline", boot=3, version="1.0", site="plant-1", node="pack",
                             at=datetime.now(UTC), synced=None, backlog=None, outbox_full=False,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from edge.domain.events import EVENT_SCHEMA
 from edge.domain.inventory import Inventory, Rejection
 from edge.domain.ports import Moment
 from edge.domain.timestamps import rfc3339
@@ -164,12 +165,14 @@ def test_cancel_closes_one_reorder(
 
 
 @pytest.mark.parametrize(
-    ("take", "counted", "variance"),
+    ("take", "counted", "variance", "pct"),
     [
-        pytest.param("2.5", "95.25", "-2.25", id="shrinkage"),
-        pytest.param("2.5", "100", "2.5", id="more-than-the-books"),
-        pytest.param("0", "100", "0", id="as-booked"),
-        pytest.param("100.55", "0", "0.55", id="from-negative-books"),
+        # A variance beyond 5 % of the consumption since the last count is a variance event.
+        pytest.param("2.5", "95.25", "-2.25", "-90", id="shrinkage"),
+        pytest.param("2.5", "100", "2.5", "100", id="more-than-the-books"),
+        pytest.param("0", "100", "0", None, id="as-booked"),
+        pytest.param("100.55", "0", "0.55", "0.55", id="from-negative-books"),
+        pytest.param("100", "0.5", "0.5", "0.5", id="within-tolerance"),
     ],
 )
 def test_a_count_sets_on_hand_and_records_the_variance(
@@ -180,6 +183,7 @@ def test_a_count_sets_on_hand_and_records_the_variance(
     take: str,
     counted: str,
     variance: str,
+    pct: str | None,
 ) -> None:
     inventory.consume("backflush", "R-GASKET", D(take), clock.moment())  # from 100
     mark = store.last_seq()
@@ -189,10 +193,19 @@ def test_a_count_sets_on_hand_and_records_the_variance(
         ("R-GASKET", D(variance), "count")
     ]
     assert sum(row.quantity for row in store.ledger() if row.part == "R-GASKET") == D(counted)
-    [event] = store.events(mark)
+    event, *told = store.events(mark)
     assert fields(event, "type", "part", "counted", "previous_on_hand", "variance") == (
         "count", "R-GASKET", D(counted), 100 - D(take), D(variance),
     )  # fmt: skip
+    [(_txn, record)] = store.counts()
+    assert (record.book, record.counted, record.used.backflush) == (
+        100 - D(take), D(counted), D(take),
+    )  # fmt: skip
+    over = [fields(e, "type", "variance_pct", "consumed") for e in told if e["type"] == "variance"]
+    if pct is None or abs(D(pct)) <= 5:
+        assert over == []
+    else:
+        assert over == [("variance", D(pct), D(take))]
 
 
 @pytest.mark.parametrize(
@@ -242,8 +255,12 @@ def _ship_41_pumps(inventory: Inventory, at: Moment) -> None:
             _ship_41_pumps,
             # R-HOUSING 50 -> 9 (point 10: low-stock, reorder); SUB-200 20 -> -21
             # (negative); R-SCREW 1000 -> 836 and R-GASKET stay quiet.
-            [("backflush", "FG-100"), ("low-stock", "R-HOUSING"), ("low-stock", "SUB-200"),
-             ("reorder", "R-HOUSING")],
+            [
+                ("backflush", "FG-100"),
+                ("low-stock", "R-HOUSING"),
+                ("low-stock", "SUB-200"),
+                ("reorder", "R-HOUSING"),
+            ],
             id="backflush-then-low-stock-by-part-then-reorder",
         ),
         pytest.param(
@@ -252,8 +269,14 @@ def _ship_41_pumps(inventory: Inventory, at: Moment) -> None:
             id="scrap",
         ),
         pytest.param(
+            # Counted 24 short with nothing used since: beyond any tolerance, so a variance.
             lambda inventory, at: inventory.count("R-HOUSING", D(10), at),
-            [("count", "R-HOUSING"), ("low-stock", "R-HOUSING"), ("reorder", "R-HOUSING")],
+            [
+                ("count", "R-HOUSING"),
+                ("variance", "R-HOUSING"),
+                ("low-stock", "R-HOUSING"),
+                ("reorder", "R-HOUSING"),
+            ],
             id="count",
         ),
         pytest.param(
@@ -262,7 +285,7 @@ def _ship_41_pumps(inventory: Inventory, at: Moment) -> None:
             id="build",
         ),
     ],
-)  # fmt: skip
+)
 def test_a_transaction_writes_its_own_event_then_low_stock_then_reorders(
     inventory: Inventory,
     store: InMemoryStore,
@@ -299,7 +322,7 @@ def test_every_event_is_numbered_without_gaps_and_carries_the_common_fields(
     assert len({event["event_id"] for event in events}) == len(events)
     assert [event["boot"] for event in events] == [0] * 8 + [1] * 3
     for event in events:
-        assert fields(event, "schema", "site", "node") == ("2", "plant-1", "pack-edge-01")
+        assert fields(event, "schema", "site", "node") == (EVENT_SCHEMA, "plant-1", "pack-edge-01")
     assert events[-1]["occurred_at"] == rfc3339(clock.now()) == "2026-03-02T06:00:02.500Z"
     assert fields(events[-1], "type", "scan_id", "code", "reason") == (
         "scan-rejected", 99, "NOPE", "unknown-part",

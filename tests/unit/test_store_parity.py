@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +30,7 @@ from edge.domain.quantity import to_storage
 from edge.domain.scanning import ScanInput, ScanOutcome
 from edge.domain.timestamps import rfc3339
 from edge.store import schema
+from edge.store.rows import BALANCE_COLUMNS, balance_values, count_values
 from hardware.barcode import decode
 from tests.shop_floor import BUILD, SCRAP, SHIP, ShopFloor, SteppingClock
 from tests.unit.fake_store import TEST_IDENTITY, ConstraintError, InMemoryStore
@@ -105,6 +107,12 @@ def script(floor: Floor) -> list[Any]:
         floor.scan(SCRAP, f"(01){HOUSING_GTIN}(30)12"),
         floor.run(lambda inv, at: inv.receive("R-HOUSING", D(30), at).txn_id),
         floor.run(lambda inv, at: inv.count("R-SCREW", D("800.125"), at).txn_id),
+        # A count taken a second earlier: what was used since is not this count's.
+        floor.run(
+            lambda inv, at: (
+                inv.count("R-GASKET", D(5), at, counted_at=at.wall - timedelta(seconds=1)).txn_id
+            )
+        ),
         *floor.scan_batch([(SHIP, "QTY:25"), (SHIP, "R-HOUSING"), (SHIP, "CUST-77")]),
         floor.run(_cancel_oldest_housing_reorder),
         floor.run(lambda inv, at: inv.build("SUB-200", D("0.5"), at).lines),
@@ -159,8 +167,9 @@ def in_memory_state(store: InMemoryStore, results: list[Any]) -> dict[str, Any]:
         "results": [_relabel(result, labels) for result in results],
         "catalog": {item.part: store.item(item.part) for item in ITEMS},
         "consumption": {item.part: store.bom_graph().consumption(item.part) for item in ITEMS},
-        "balances": {part: (q(on_hand), store.balance(part).armed)
-                     for part, on_hand in store.balances().items()},
+        "balances": {part: balance_values(part, balance)[1:]
+                     for part, balance in store.balance_rows().items()},
+        "counts": [count_values(txn_id, record) for txn_id, record in store.counts()],
         "ledger": [(r.id, r.txn_id, r.part, q(r.quantity), r.kind, r.scan_id, r.bom_hash)
                    for r in store.ledger()],
         "transactions": [
@@ -206,7 +215,10 @@ def sqlite_state(floor: ShopFloor, results: list[Any]) -> dict[str, Any]:
         "results": [_relabel(result, labels) for result in results],
         "catalog": items,
         "consumption": consumption,
-        "balances": {r.part: (r.on_hand, bool(r.armed)) for r in rows(schema.balances)},
+        "balances": {r.part: tuple(bool(v) if c == "armed" else v
+                                   for c, v in zip(BALANCE_COLUMNS[1:], r[1:], strict=True))
+                     for r in rows(schema.balances)},
+        "counts": [tuple(r) for r in rows(schema.counts, schema.counts.c.txn_id)],
         "ledger": [(r.id, r.txn_id, r.part, r.quantity, r.kind, r.scan_id, r.bom_hash)
                    for r in rows(schema.ledger, schema.ledger.c.id)],
         "transactions": [
@@ -281,7 +293,7 @@ def test_the_in_memory_store_behaves_as_the_sqlite_store(floor: ShopFloor) -> No
     # The script reached every kind of event and outcome it was written for.
     assert {event[1] for event in real["events"]} == {
         "count", "backflush", "low-stock", "reorder", "scrap", "build", "void", "scan-rejected",
-        "receipt", "reorder-closed",
+        "receipt", "reorder-closed", "variance",
     }  # fmt: skip
     outcomes = [result[1:3] for result in real["results"] if isinstance(result, tuple)]
     assert ("rejected", "serial-already-shipped") in outcomes
@@ -293,7 +305,7 @@ def test_the_in_memory_store_behaves_as_the_sqlite_store(floor: ShopFloor) -> No
     for row in real["ledger"]:
         sums[row[2]] = sums.get(row[2], D(0)) + D(row[3])
     assert {part: to_storage(total) for part, total in sums.items()} == {
-        part: on_hand for part, (on_hand, _armed) in real["balances"].items()
+        part: balance[0] for part, balance in real["balances"].items()
     }
     assert real["stations"][SHIP][1] == "3"
 
