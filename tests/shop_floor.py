@@ -141,8 +141,14 @@ class ShopFloor:
             lambda inv, at: inv.receive(part, Decimal(quantity), at, reorder_id=reorder_id)
         )
 
-    def count(self, part: str, counted: str) -> Posted:
-        return self.run(lambda inv, at: inv.count(part, Decimal(counted), at))
+    def count(self, part: str, counted: str, *, seconds_ago: float | None = None) -> Posted:
+        """A count, taken ``seconds_ago`` when given (``edge count --counted-at``)."""
+
+        def count(inventory: Inventory, at: Moment) -> Posted:
+            taken = None if seconds_ago is None else at.wall - timedelta(seconds=seconds_ago)
+            return inventory.count(part, Decimal(counted), at, counted_at=taken)
+
+        return self.run(count)
 
     def build(self, part: str, quantity: str) -> Posted:
         return self.run(lambda inv, at: inv.build(part, Decimal(quantity), at))

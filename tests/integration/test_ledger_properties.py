@@ -24,8 +24,10 @@ from sqlalchemy import select
 from edge.domain.inventory import Rejection
 from edge.domain.model import Station, StationMode
 from edge.domain.quantity import CONTEXT, format_quantity, from_storage
+from edge.domain.usage import LedgerUse, usage_of_rows
 from edge.store import schema
 from edge.store.database import open_database
+from edge.store.rows import balance_from_row, count_from_row
 from tests.shop_floor import (
     BUILD,
     SCRAP,
@@ -136,10 +138,14 @@ class LedgerMachine(RuleBasedStateMachine):
         with contextlib.suppress(Rejection):
             self.floor.receive(part, str(quantity), reorder_id)
 
-    @rule(part=STOCK_PARTS, counted=st.just(Decimal(0)) | QUANTITIES)
-    def count(self, part: str, counted: Decimal) -> None:
+    @rule(
+        part=STOCK_PARTS,
+        counted=st.just(Decimal(0)) | QUANTITIES,
+        seconds_ago=st.none() | st.sampled_from([0.0, 0.5, 30.0]),
+    )
+    def count(self, part: str, counted: Decimal, seconds_ago: float | None) -> None:
         with contextlib.suppress(Rejection):
-            self.floor.count(part, str(counted))
+            self.floor.count(part, str(counted), seconds_ago=seconds_ago)
 
     @rule(reorder_id=REORDER_IDS)
     def cancel_reorder(self, reorder_id: int) -> None:
@@ -164,6 +170,36 @@ class LedgerMachine(RuleBasedStateMachine):
         assert set(on_hand) == set(sums)
         for part, total in sums.items():
             assert on_hand[part] == total, (part, on_hand[part], total)
+
+    @invariant()
+    def use_marks_equal_the_ledgers_consumption(self) -> None:
+        """Each balance's cumulative use by kind is what its ledger rows consumed, and all of
+        it is in today's daily use (the machine's clock never leaves its first day)."""
+        transactions = {txn.id: txn for txn in self.floor.transactions()}
+        reversed_by = {txn.voided_by: txn for txn in transactions.values() if txn.voided_by}
+        rows: dict[str, list[LedgerUse]] = defaultdict(list)
+        for row in self.floor.rows(schema.ledger, schema.ledger.c.id):
+            txn = transactions[row.txn_id]
+            original = reversed_by.get(txn.id)
+            rows[row.part].append((from_storage(row.quantity), txn.kind, txn.part,
+                                   original.kind if original else None,
+                                   original.part if original else None))  # fmt: skip
+        for row in self.floor.rows(schema.balances):
+            balance = balance_from_row(tuple(row)[1:])
+            assert balance.used == usage_of_rows(row.part, rows[row.part]), row.part
+            assert sum((q for _day, q in balance.daily), Decimal(0)) == balance.used.total
+
+    @invariant()
+    def each_count_is_kept_with_the_use_since_the_previous(self) -> None:
+        by_part: dict[str, Decimal] = defaultdict(Decimal)
+        for row in self.floor.rows(schema.counts, schema.counts.c.txn_id):
+            record = count_from_row(tuple(row)[1:])
+            assert record.variance == record.counted - record.book
+            by_part[record.part] += record.used.total
+        for row in self.floor.rows(schema.balances):
+            balance = balance_from_row(tuple(row)[1:])
+            if balance.counted is not None:  # the counts' use adds up to the mark at the last
+                assert by_part[row.part] == balance.counted.used.total, row.part
 
     @invariant()
     def outbox_seq_is_gapless(self) -> None:

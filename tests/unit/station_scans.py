@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from edge.domain.inventory import Inventory
-from edge.domain.model import Station
+from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Station
 from edge.domain.scanning import BarcodeLike, ScanInput, ScanOutcome, ScanProcessor
 from tests.shop_floor import STATIONS, SteppingClock
 from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore
@@ -54,14 +54,19 @@ class StationScans:
     """The stations of :data:`tests.shop_floor.STATIONS` (or others) scanning into a store."""
 
     def __init__(
-        self, store: InMemoryStore, clock: SteppingClock, stations: Sequence[Station] = STATIONS
+        self,
+        store: InMemoryStore,
+        clock: SteppingClock,
+        stations: Sequence[Station] = STATIONS,
+        policy: InventoryPolicy = DEFAULT_POLICY,
     ) -> None:
         self.store = store
         self.clock = clock
         self.stations = {station.id: station for station in stations}
+        self.policy = policy
 
     def _processor(self) -> ScanProcessor:
-        return ScanProcessor(Inventory(self.store, TEST_IDENTITY), self.stations)
+        return ScanProcessor(Inventory(self.store, TEST_IDENTITY, self.policy), self.stations)
 
     def _input(self, station: str, code: str | Code, scanner: str) -> tuple[ScanInput, Code]:
         barcode = code if isinstance(code, Code) else Code(code)
