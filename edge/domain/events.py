@@ -23,6 +23,7 @@ payload is read from the classes alone:
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -455,6 +456,61 @@ def stock_payload(
         "cards": None if cards is None else card_states(cards),
         "updated_at": rfc3339(at),  # RFC 3339 UTC
     }
+
+
+@dataclass(frozen=True, slots=True)
+class StockSnapshot:
+    """A part's retained stock message, rendered only when it is written.
+
+    A transaction states every part it touched, and a batch of scans states
+    the same parts again and again; the store keeps the newest per part and
+    renders that one (its payload is :func:`stock_payload`).
+    """
+
+    part: str
+    balance: Balance
+    on_order: Decimal
+    item: Item | None
+    at: datetime
+    cards: tuple[Card, ...] | None  # a kanban part's, read with the rest
+
+    def payload(self) -> dict[str, Any]:
+        return stock_payload(self.part, self.balance, self.on_order, self.item, self.at,
+                             cards=self.cards)  # fmt: skip
+
+    def text(self) -> str:
+        """The payload as JSON text, byte for byte ``exactjson.dumps(self.payload())``.
+
+        Written straight to text: a 50-component backflush states 50 parts,
+        and the general encoder walking each payload's fifteen keys was a
+        fifth of the commit's CPU.
+        """
+        balance, item, counted = self.balance, self.item, self.balance.counted
+        on_hand = balance.on_hand
+        average = average_daily(balance.daily, self.at.date())
+        cover = days_of_cover(on_hand, average)
+        point = item.policy.reorder_point if item is not None else None
+        cards = "null" if self.cards is None else exactjson.dumps(card_states(self.cards))
+        return (
+            f'{{"schema":"{EVENT_SCHEMA}","part":{_json_string(self.part)},'
+            f'"on_hand":{format_quantity(on_hand)},"on_order":{format_quantity(self.on_order)},'
+            f'"position":{format_quantity(add(on_hand, self.on_order))},'
+            f'"reorder_point":{_number(point)},'
+            f'"uom":{"null" if item is None else _json_string(item.uom)},'
+            f'"replenishment":{"null" if item is None else _json_string(item.replenishment.value)},'
+            f'"last_counted_at":{"null" if counted is None else _json_string(counted.at)},'
+            f'"last_counted":{"null" if counted is None else format_quantity(counted.counted)},'
+            f'"consumed_since_count":{format_quantity(balance.consumed_since_count)},'
+            f'"average_daily_use":{format_quantity(average)},"days_of_cover":{_number(cover)},'
+            f'"cards":{cards},"updated_at":"{rfc3339(self.at)}"}}'
+        )
+
+
+_json_string = json.encoder.encode_basestring  # what exactjson writes for a str
+
+
+def _number(value: Decimal | None) -> str:
+    return "null" if value is None else format_quantity(value)
 
 
 def card_states(cards: Sequence[Card]) -> dict[str, list[str]]:

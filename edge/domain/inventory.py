@@ -330,7 +330,7 @@ class Inventory(Counting, KanbanCards):
             reorder_id, received=reorder.received, close_reason="cancelled", at=at
         )
         event_id = self._emit(events.ReorderClosedEvent(reorder_id, reorder.part, "cancelled"), at)
-        self.store.put_stock_snapshot(reorder.part, self.stock_state(reorder.part, at))
+        self.store.put_stock_snapshot(self.stock_snapshot(reorder.part, at))
         return event_id
 
     def acknowledge_reorder(self, reorder_id: int, reference: str, at: Moment) -> None:

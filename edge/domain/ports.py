@@ -10,12 +10,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from edge.domain import stock
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import BomLine, Card, Item, Reorder
 from edge.domain.usage import NO_USAGE, CountRecord, DailyUse, LastCount, Usage
+
+if TYPE_CHECKING:  # events imports this module for Balance
+    from edge.domain.events import StockSnapshot
 
 # The transactions a station's VOID reverses: those a part scan posts there.
 VOIDABLE_KINDS: Final = ("backflush", "scrap", "build", "issue")
@@ -280,7 +283,7 @@ class InventoryStore(ABC):
     ) -> None: ...
 
     @abstractmethod
-    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
+    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
         """Replace the part's latest stock state to publish (retained)."""
 
 

@@ -190,7 +190,7 @@ class Posting:
         """Run the stock rules on every touched part and write the events in order."""
         low: list[events.Event] = []
         reorders: list[events.Event] = []
-        snapshots: list[tuple[str, dict[str, Any]]] = []
+        snapshots: list[events.StockSnapshot] = []
         store = self.store
         today = txn.at.wall.date()
         for part in sorted(txn.before):
@@ -228,16 +228,16 @@ class Posting:
                     )
                 )
                 on_order = store.on_order(part)
-            snapshots.append((part, self._stock_state(part, balance, on_order, item, txn.at)))
-        for part in sorted(txn.restate - txn.before.keys()):
-            snapshot = self.stock_state(part, txn.at)
-            snapshots.append((part, snapshot))
+            snapshots.append(self._snapshot(part, balance, on_order, item, txn.at))
+        snapshots += [
+            self.stock_snapshot(part, txn.at) for part in sorted(txn.restate - txn.before.keys())
+        ]
         event_id = self._emit(event, txn.at)
         store.set_transaction_event(txn.txn_id, event_id)
         for follow_up in [*(follow_ups or []), *low, *reorders]:
             self._emit(follow_up, txn.at)
-        for part, payload in snapshots:
-            store.put_stock_snapshot(part, payload)
+        for snapshot in snapshots:
+            store.put_stock_snapshot(snapshot)
         return event_id
 
     def _balance_after(
@@ -259,17 +259,17 @@ class Posting:
         counted = txn.counted.get(part, before.counted)
         return Balance(on_hand, armed, used, daily, counted)
 
-    def stock_state(self, part: str, at: Moment) -> dict[str, Any]:
+    def stock_snapshot(self, part: str, at: Moment) -> events.StockSnapshot:
         """The part's retained stock message as it stands (nothing of it posted now)."""
         store = self.store
-        return self._stock_state(part, store.balance(part), store.on_order(part),
-                                 store.item(part), at)  # fmt: skip
+        return self._snapshot(part, store.balance(part), store.on_order(part), store.item(part),
+                              at)  # fmt: skip
 
-    def _stock_state(
+    def _snapshot(
         self, part: str, balance: Balance, on_order: Decimal, item: Item | None, at: Moment
-    ) -> dict[str, Any]:
-        cards = self.store.cards_of(part) if item is not None and item.kanban else None
-        return events.stock_payload(part, balance, on_order, item, at.wall, cards=cards)
+    ) -> events.StockSnapshot:
+        cards = tuple(self.store.cards_of(part)) if item is not None and item.kanban else None
+        return events.StockSnapshot(part, balance, on_order, item, at.wall, cards)
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()

@@ -121,6 +121,9 @@ def window_start(today: date) -> str:
 def add_daily(days: DailyUse, today: date, quantity: Decimal) -> DailyUse:
     """The daily use with ``quantity`` consumed today; days out of the window dropped."""
     day = today.isoformat()
+    if days and days[-1][0] == day:  # the common case: a part used again today
+        updated = add(days[-1][1], quantity)
+        return (*days[:-1], (day, updated)) if updated != ZERO else days[:-1]
     start = window_start(today)
     kept = [(d, q) for d, q in days if start <= d < day]
     current = next((q for d, q in days if d == day), ZERO)

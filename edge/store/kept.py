@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy.engine import Connection
 
+from edge.domain.events import StockSnapshot
 from edge.domain.lru import Lru
 from edge.domain.ports import Balance, StationState
 
@@ -110,7 +111,8 @@ class Overlay:
     ids: NextIds | None = None
     ids_written: int = 0  # the next outbox position as the seq counter has it
     boot: int | None = None
-    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # stock states to write
+    # Stock states to write, the newest per part: rendered at commit (StockSnapshot).
+    snapshots: dict[str, StockSnapshot] = field(default_factory=dict)
 
     def copy(self) -> Overlay:
         """A copy to go back to (a savepoint's rollback)."""

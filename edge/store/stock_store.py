@@ -14,9 +14,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from edge.domain import stock
+from edge.domain.events import StockSnapshot
 from edge.domain.model import Card, Reorder
 from edge.domain.ports import Balance, KanbanMark, Moment
 from edge.domain.quantity import ZERO, add, from_storage, to_storage, total
@@ -190,5 +190,5 @@ class StockStore(OpenTransaction):
         self._sql(SAVE_KANBAN_MARK, (part, to_storage(mark.used), mark.at))
 
     # --- the retained stock state --------------------------------------------
-    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
-        self._overlay.snapshots[part] = payload
+    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
+        self._overlay.snapshots[snapshot.part] = snapshot

@@ -211,8 +211,8 @@ class SqlUnitOfWork(
         if overlay.snapshots:
             prefix = self._topic_prefix
             self._sql_many(PUT_STOCK_SNAPSHOT, [
-                (part, stock_topic(prefix, part), exactjson.dumps(payload))
-                for part, payload in overlay.snapshots.items()
+                (part, stock_topic(prefix, part), snapshot.text())
+                for part, snapshot in overlay.snapshots.items()
             ])  # fmt: skip
             overlay.snapshots = {}
         counters = list(counters or [])

@@ -29,6 +29,7 @@ from typing import Any
 
 from edge.domain import exactjson
 from edge.domain.bom import BomCycleError, BomGraph, Lines, find_cycle
+from edge.domain.events import StockSnapshot
 from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import BomLine, Card, Item, Reorder
 from edge.domain.ports import (
@@ -436,8 +437,8 @@ class InMemoryStore(InventoryStore):
             seq, event_id, event_type, as_published(payload), payload["occurred_at"]
         )
 
-    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
-        self._tables.snapshots[part] = as_published(payload)
+    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
+        self._tables.snapshots[snapshot.part] = as_published(snapshot.payload())
 
     # --- reading back (for assertions) ------------------------------------------
     def counts(self) -> list[tuple[int, CountRecord]]:

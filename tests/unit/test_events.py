@@ -367,3 +367,29 @@ def test_a_payload_of_schema_1_reads_back_with_none_for_the_fields_added_in_2() 
     assert events.parse_event(old) == events.ScanRejectedEvent(
         13, rejected["code"], "invalid-utf8", None, None
     )
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        events.StockSnapshot("R-?", Balance(D(1)), D(0), None, datetime(2026, 3, 2, tzinfo=UTC),
+                             None),
+        events.StockSnapshot(
+            'R-"ODD"/é', Balance(D("-0.5"), used=Usage(scrap=D(3)), daily=(("2026-03-02", D(3)),),
+                                 counted=LastCount("2026-03-01T07:00:00.000Z", D(4), Usage())),
+            D("12.25"), Item("R-X", uom="M", policy=ReorderPolicy(reorder_point=D(2))),
+            datetime(2026, 3, 2, 6, 30, 0, 123000, tzinfo=UTC), None,
+        ),
+        events.StockSnapshot(
+            "R-SCREW", Balance(D(150), daily=(("2026-03-14", D(42)),)), D(0),
+            Item("R-SCREW", stocked=True, replenishment=Replenishment.KANBAN),
+            datetime(2026, 3, 14, 9, tzinfo=UTC),
+            (Card("KB-2", "R-SCREW", D(100), state=CardState.EMPTY), Card("KB-1", "R-SCREW", D(1))),
+        ),
+    ],
+    ids=["unknown-part", "counted-negative-odd-name", "kanban"],
+)  # fmt: skip
+def test_a_stock_snapshots_text_is_its_payload_written_as_exact_json(
+    snapshot: events.StockSnapshot,
+) -> None:
+    assert snapshot.text() == exactjson.dumps(snapshot.payload())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from edge.domain.events import EVENT_SCHEMA
+from edge.domain.events import EVENT_SCHEMA, StockSnapshot
 from edge.domain.inventory import Inventory, Rejection
 from edge.domain.ports import Moment
 from edge.domain.timestamps import rfc3339
@@ -339,10 +339,10 @@ class FailingSnapshots(InMemoryStore):
 
     failing = False
 
-    def put_stock_snapshot(self, part: str, payload: dict[str, Any]) -> None:
+    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
         if self.failing:
             raise RuntimeError("the snapshot write failed")
-        super().put_stock_snapshot(part, payload)
+        super().put_stock_snapshot(snapshot)
 
 
 def test_a_failed_transaction_takes_everything_back_its_seq_included(
