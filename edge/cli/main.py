@@ -190,7 +190,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "cards",
         "edge.cli.reports:cmd_cards",
-        "show kanban cards: full or empty, for how long, and which are late",
+        "show kanban cards: full or empty, how long, which are late",
         (
             JSON,
             arg("--part", metavar="P", help="the cards of one part only, e.g. --part R-SCREW"),

@@ -97,8 +97,9 @@ def validate_items(rows: Rows, snapshot: Connection) -> ItemChange:
     existing = catalog_writes.item_parts(snapshot)
     parents = catalog_writes.bom_parents(snapshot)
     alias_owner = catalog_writes.alias_owners(snapshot)
-    cards = catalog_writes.cards_per_part(snapshot)
-    card_ids = catalog_writes.card_ids(snapshot)
+    known_cards = catalog_writes.all_cards(snapshot)
+    cards = catalog_writes.cards_per_part(known_cards.values())
+    card_ids = set(known_cards)
     kept = _kept_fields(rows, snapshot)
     items: list[tuple[Any, ...]] = []
     aliases: list[tuple[str, list[str]]] = []

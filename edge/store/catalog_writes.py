@@ -140,13 +140,10 @@ def all_cards(connection: Connection) -> dict[str, Card]:
     return {row[0]: card_from_row(tuple(row)) for row in connection.exec_driver_sql(_ALL_CARDS)}
 
 
-def card_ids(connection: Connection) -> set[str]:
-    return set(all_cards(connection))
-
-
-def cards_per_part(connection: Connection) -> dict[str, int]:
+def cards_per_part(cards: Iterable[Card]) -> dict[str, int]:
+    """How many cards each part has (parts without any: absent)."""
     counts: dict[str, int] = {}
-    for card in all_cards(connection).values():
+    for card in cards:
         counts[card.part] = counts.get(card.part, 0) + 1
     return counts
 
