@@ -95,10 +95,10 @@ def write_files(directory: Path, rows: int, prefix: str = "P") -> Files:
         for i in range(rows):
             policy = ["5", "10", "", ""] if i % 2 else ["", "", "", ""]
             writer.writerow([f"{prefix}-{i:06d}", f"Part {i}", "EA", "false", *policy, "3",
-                             f"C{prefix}-{i:06d}"])  # fmt: skip
+                             f"C{prefix}-{i:06d}", "reorder", ""])  # fmt: skip
         for j in range(parents):
             writer.writerow([f"A{prefix}-{j:05d}", f"Assembly {j}", "EA", "true", "", "", "",
-                             "", "", ""])  # fmt: skip
+                             "", "", "", "reorder", ""])  # fmt: skip
     with (directory / "bom.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(BOM_COLUMNS)

@@ -1,4 +1,4 @@
-"""The import command: items, BOMs or opening stock from a CSV file, with progress on stderr."""
+"""The import command: items, BOMs, opening stock or cards from CSV, with progress on stderr."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from edge.cli.arguments import EXIT_OK, open_service
 from edge.masterdata.bom import import_bom
+from edge.masterdata.cards import import_cards
 from edge.masterdata.items import import_items
 from edge.masterdata.stock import import_stock
 from edge.runtime.clock import SystemClock
@@ -29,6 +30,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         summary = import_items(service, path, progress)
     elif args.kind == "bom":
         summary = import_bom(service, path, progress)
+    elif args.kind == "cards":
+        summary = import_cards(service, path, progress)
     else:
         summary = import_stock(service, path, SystemClock().moment(), progress)
     print(f"imported {path.name}: {summary.describe(args.kind)}")

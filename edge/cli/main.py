@@ -99,12 +99,12 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "import",
         "edge.cli.importing:cmd_import",
-        "import items, BOMs or opening stock from CSV",
+        "import items, BOMs, opening stock or kanban cards from CSV",
         (
             arg(
                 "kind",
-                choices=["items", "bom", "stock"],
-                help="what FILE holds: items, bom or stock, e.g. items",
+                choices=["items", "bom", "stock", "cards"],
+                help="what FILE holds: items, bom, stock or cards, e.g. items",
             ),
             arg("file", metavar="FILE", help="the CSV file, e.g. /srv/plant/items.csv"),
         ),
@@ -185,6 +185,15 @@ COMMANDS: tuple[Command, ...] = (
                 metavar="ID",
                 help="a stable MQTT client id, so the broker keeps the session, e.g. erp-tail-1",
             ),
+        ),
+    ),
+    Command(
+        "cards",
+        "edge.cli.reports:cmd_cards",
+        "show kanban cards: full or empty, how long, which are late",
+        (
+            JSON,
+            arg("--part", metavar="P", help="the cards of one part only, e.g. --part R-SCREW"),
         ),
     ),
     Command(

@@ -1,4 +1,4 @@
-"""The commands that only read: stock, scans, events and reorders, as tables or JSON."""
+"""The commands that only read: stock, scans, events, reorders and cards, as tables or JSON."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import argparse
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from edge.cli.arguments import EXIT_OK, open_reader
 from edge.cli.render import print_json
-from edge.cli.terminal import render_table
+from edge.cli.terminal import duration, render_table
 from edge.store import queries
 
 
@@ -140,6 +141,35 @@ def cmd_reorders(args: argparse.Namespace) -> int:
                     r["status"] if r["close_reason"] is None else r["close_reason"],
                     r["reference"],
                     r["created_at"],
+                )
+                for r in rows
+            ],
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_cards(args: argparse.Namespace) -> int:
+    from edge.store import card_queries  # noqa: PLC0415 - only this command reads cards
+
+    with reading(args) as connection:
+        rows = card_queries.cards(connection, datetime.now(UTC), part=args.part)
+    if args.json:
+        print_json([row.as_json() for row in rows])
+        return EXIT_OK
+    print(
+        render_table(
+            ["card", "part", "location", "container_qty", "uom", "state", "empty for", "late"],
+            [
+                (
+                    r.card.card,
+                    r.card.part,
+                    r.card.location or None,
+                    r.card.container_qty,
+                    r.uom,
+                    r.card.state.value,
+                    None if r.empty_for is None else duration(r.empty_for),
+                    "LATE" if r.late else "",
                 )
                 for r in rows
             ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from edge.domain.quantity import format_quantity
@@ -11,6 +12,20 @@ from edge.domain.quantity import format_quantity
 def counted(number: int, noun: str) -> str:
     """``1 component``, ``3 components``: a count with its noun (regular plurals only)."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def duration(span: timedelta) -> str:
+    """``3 h 20 min``, ``2 d 4 h``, ``5 min``: a span to the minute, in its two largest units."""
+    minutes = int(span.total_seconds()) // 60
+    if minutes < 1:
+        return "< 1 min"
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
 
 
 def cell(value: object) -> str:

@@ -3,8 +3,8 @@
 :class:`CommandHandler` is the whole inbound path but the network: it parses
 the payload (:mod:`edge.commands.parse`), refuses a retained or repeated one,
 applies a valid one through the same domain operations as the command line
-(``edge receive``, ``edge count``, ``edge reorder cancel``; items and BOMs
-through the apply path of ``edge import``) and writes, in the transaction of
+(``edge receive``, ``edge count``, ``edge reorder cancel``; items, BOMs and
+cards through the apply path of ``edge import``) and writes, in the transaction of
 the effect, the command's row (by ``command_id``) and its ``command-result``
 event. A command the rules refuse changes nothing: its domain operation runs
 inside a savepoint, rolled back before the refusal is recorded.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from edge.commands.catalog_changes import CATALOG_CHANGES, apply_catalog_change
-from edge.commands.parse import NOT_YET_KANBAN, Command, CommandError, Refused, parse_command
+from edge.commands.parse import Command, CommandError, Refused, parse_command
 from edge.commands.results import (
     Outcome,
     duplicate_of,
@@ -260,8 +260,6 @@ class CommandHandler:
             inventory.cancel_reorder(fields["reorder_id"], at)
         elif kind == "republish":
             mark_all_stock_unpublished(uow.connection)
-        elif kind == "cards.upsert":
-            raise _NotSupported(CommandError("$.cards", NOT_YET_KANBAN))
         else:  # a type parse accepts has a branch here
             raise RuntimeError(f"no apply step for {kind}")
         return None

@@ -1,4 +1,4 @@
-"""``items.upsert`` and ``bom.replace`` through the one master-data apply path of ``edge import``.
+"""``items.upsert``, ``bom.replace``, ``cards.upsert``: the one apply path of ``edge import``.
 
 The rows are read by the apply path's own JSON reader
 (:func:`edge.masterdata.apply.json_rows`, :func:`~edge.masterdata.apply.json_bom_rows`),
@@ -16,17 +16,19 @@ from typing import Final
 
 from edge.commands.parse import Command, CommandError
 from edge.masterdata.apply import (
+    CARD_COLUMNS,
     ITEM_COLUMNS,
     ImportRefused,
     InTransaction,
     json_bom_rows,
     json_rows,
     replace_boms,
+    upsert_cards,
     upsert_items,
 )
 from edge.service import InventoryService
 
-CATALOG_CHANGES: Final = frozenset({"items.upsert", "bom.replace"})
+CATALOG_CHANGES: Final = frozenset({"items.upsert", "bom.replace", "cards.upsert"})
 """The command types applied through the master-data apply path."""
 
 
@@ -39,6 +41,9 @@ def apply_catalog_change(
         if command.type == "items.upsert":
             rows = json_rows(command.fields["items"], "$.items", ITEM_COLUMNS)
             upsert_items(service, rows, if_catalog_version=wanted, in_transaction=answer)
+        elif command.type == "cards.upsert":
+            rows = json_rows(command.fields["cards"], "$.cards", CARD_COLUMNS)
+            upsert_cards(service, rows, if_catalog_version=wanted, in_transaction=answer)
         else:
             rows = json_bom_rows(command.fields["parents"], "$.parents")
             replace_boms(service, rows, if_catalog_version=wanted, in_transaction=answer)

@@ -19,6 +19,7 @@ from edge.config.schema import declared
 from edge.config.settings import (
     COMMANDS_TABLE,
     DATABASE_TABLE,
+    INVENTORY_TABLE,
     MQTT_TABLE,
     SCANNER_TABLES,
     SITE_TABLE,
@@ -37,7 +38,9 @@ __all__ = ["load_config"]
 
 _D = TypeVar("_D", bound="DataclassInstance")
 
-_TOP_LEVEL = ("log_level", "site", "database", "mqtt", "commands", "station", "scanner")
+_TOP_LEVEL = (
+    *("log_level", "site", "database", "mqtt", "commands", "inventory", "station", "scanner"),
+)
 _LOG_LEVEL = declared(Config, "log_level").value_type
 _SCANNER_KIND = declared(ScannerConfig, "kind").value_type
 
@@ -203,6 +206,7 @@ def load_config(path: Path) -> Config:
     database = DATABASE_TABLE.parse(document.get("database", {}), "database", report, base)
     mqtt = MQTT_TABLE.parse(document.get("mqtt", {}), "mqtt", report, base)
     commands = COMMANDS_TABLE.parse(document.get("commands", {}), "commands", report, base)
+    inventory = INVENTORY_TABLE.parse(document.get("inventory", {}), "inventory", report, base)
 
     stations, stations_ok = _parse_array(
         document,
@@ -220,7 +224,14 @@ def load_config(path: Path) -> Config:
     )
     _check_scanners(scanners, stations if stations_ok else None, report)
 
-    if report.lines or site is None or database is None or mqtt is None or commands is None:
+    if (
+        report.lines
+        or site is None
+        or database is None
+        or mqtt is None
+        or commands is None
+        or inventory is None
+    ):
         raise ConfigError("\n".join(report.lines))
     return Config(
         source=path.absolute(),
@@ -230,5 +241,6 @@ def load_config(path: Path) -> Config:
         stations=tuple(station for _, station in stations),
         scanners=tuple(scanner for _, scanner in scanners),
         commands=commands,
+        inventory=inventory,
         **settings,
     )

@@ -12,6 +12,7 @@ from edge.config.schema import Table
 from edge.config.settings import (
     COMMANDS_TABLE,
     DATABASE_TABLE,
+    INVENTORY_TABLE,
     MQTT_TABLE,
     SCANNER_TABLES,
     SITE_TABLE,
@@ -173,6 +174,7 @@ def format_config(config: Config) -> str:
         *_table_lines("[database]", DATABASE_TABLE, config.database),
         *_table_lines("[mqtt]", MQTT_TABLE, mqtt, unset=unset, after=after),
         *_table_lines("[commands]", COMMANDS_TABLE, config.commands),
+        *_table_lines("[inventory]", INVENTORY_TABLE, config.inventory),
     ]
     for station in config.stations:
         lines += _table_lines("[[station]]", STATION_TABLE, station)

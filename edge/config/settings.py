@@ -50,7 +50,7 @@ from edge.config.values import (
     Text,
     TextList,
 )
-from edge.domain.model import Station, StationMode
+from edge.domain.model import DEFAULT_POLICY, KanbanReconcile, Station, StationMode
 from edge.publish.topics import default_prefix
 from hardware.options import BYTESIZES, PARITIES, SUFFIXES, ByteSize, Parity, Suffix
 from hardware.serial.framing import TERMINATORS, Terminator
@@ -59,6 +59,7 @@ __all__ = [
     "COMMANDS_TABLE",
     "DATABASE_TABLE",
     "DEFAULT_DATABASE_PATH",
+    "INVENTORY_TABLE",
     "MQTT_TABLE",
     "SCANNER_TABLES",
     "SITE_TABLE",
@@ -66,6 +67,7 @@ __all__ = [
     "CommandsConfig",
     "Config",
     "DatabaseConfig",
+    "InventoryConfig",
     "MqttConfig",
     "MqttProtocol",
     "ScannerConfig",
@@ -196,6 +198,24 @@ class CommandsConfig:
 
 
 @settings_table
+class InventoryConfig:
+    """[inventory]: the domain's :class:`~edge.domain.model.InventoryPolicy`, field for field.
+
+    The defaults are the domain's (DEFAULT_POLICY); ``policy_from_config`` copies every field.
+    """
+
+    # "report": an emptied kanban card's reconciliation is told; "adjust": also posted.
+    kanban_reconcile: KanbanReconcile = setting(
+        Choice(get_args(KanbanReconcile)), default=DEFAULT_POLICY.kanban_reconcile
+    )
+    # A count's variance beyond this % of the consumption since the previous count is
+    # reported, unless the item sets its own count_tolerance_pct.
+    count_tolerance_pct: Decimal = setting(
+        Quantity(Decimal(0), Decimal(1000)), default=DEFAULT_POLICY.count_tolerance_pct
+    )
+
+
+@settings_table
 class StationConfig:
     """A [[station]] table: the domain's :class:`~edge.domain.model.Station`, field for field.
 
@@ -269,6 +289,7 @@ class Config:
     scanners: tuple[ScannerConfig, ...]
     log_level: str = setting(LogLevel(), default="INFO")
     commands: CommandsConfig = field(default_factory=CommandsConfig)
+    inventory: InventoryConfig = field(default_factory=InventoryConfig)
 
     @property
     def topic_prefix(self) -> str:
@@ -305,6 +326,7 @@ DATABASE_TABLE = Table(DatabaseConfig)
 MQTT_TABLE = Table(MqttConfig, check=check_mqtt)
 STATION_TABLE = Table(StationConfig)
 COMMANDS_TABLE = Table(CommandsConfig)
+INVENTORY_TABLE = Table(InventoryConfig)
 SCANNER_TABLES: Mapping[str, Table[ScannerConfig]] = {
     "evdev": Table(ScannerConfig, kind="evdev", check=check_evdev),
     "serial": Table(ScannerConfig, kind="serial", check=check_serial),

@@ -216,12 +216,16 @@ class Float(Value[float]):
 
 
 class Quantity(Value[Decimal]):
-    """An exact quantity greater than 0.
+    """An exact quantity greater than 0, or in ``minimum``..``maximum`` when given.
 
     Given as an integer, a string or a float literal whose text matches the
     product's quantity syntax (no exponent, at most 6 decimals); it is never
     rounded.
     """
+
+    def __init__(self, minimum: Decimal | None = None, maximum: Decimal | None = None) -> None:
+        self.minimum = minimum  # None: greater than 0
+        self.maximum = maximum
 
     def parse(self, raw: object) -> Decimal:
         if isinstance(raw, bool):
@@ -238,8 +242,11 @@ class Quantity(Value[Decimal]):
         else:
             raise expected("a quantity", raw)
         value = Decimal(text)
-        if value <= 0:
+        if self.minimum is None and value <= 0:
             raise Invalid(f"must be greater than 0, got {text}")
+        low = self.minimum is None or value >= self.minimum
+        if not low or (self.maximum is not None and value > self.maximum):
+            raise Invalid(f"must be between {self.minimum} and {self.maximum}, got {text}")
         return value
 
 

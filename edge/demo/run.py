@@ -60,7 +60,12 @@ SHIFT: tuple[tuple[str, str, str], ...] = (
 
 
 def _config_text(ports: dict[str, str]) -> str:
-    lines = ['[site]\nid = "demo-plant"\nnode = "demo-edge"\n', '[database]\npath = "edge.db"\n']
+    lines = [
+        '[site]\nid = "demo-plant"\nnode = "demo-edge"\n',
+        '[database]\npath = "edge.db"\n',
+        # The defaults, spelled out: see edge/deploy/edge.toml.
+        '[inventory]\nkanban_reconcile = "report"\ncount_tolerance_pct = 5\n',
+    ]
     for station, mode in STATIONS.items():
         lines.append(f'[[station]]\nid = "{station}"\nmode = "{mode}"\n')
     for station, port in ports.items():

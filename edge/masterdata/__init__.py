@@ -1,1 +1,1 @@
-"""Master data (items, BOMs, opening stock) into the catalog, all-or-nothing."""
+"""Master data (items, BOMs, kanban cards, opening stock) into the catalog, all-or-nothing."""

@@ -12,11 +12,14 @@ applied in one short transaction with bulk statements (transaction.py)::
                  in_transaction=None) -> Applied
     post_opening_stock(service, rows: Rows, at: Moment, *, if_catalog_version=None,
                        progress=None, in_transaction=None) -> Applied
+    upsert_cards(service, rows: Rows, *, if_catalog_version=None, progress=None,
+                 in_transaction=None) -> Applied
 
     json_rows(value: object, path: str, fields: Sequence[str]) -> Rows
         # json_rows(payload["items"], "$.items", ITEM_COLUMNS)
     json_bom_rows(value: object, path: str) -> Rows
         # json_bom_rows(payload["parents"], "$.parents"): [{"parent": "P", "lines": [...]}]
+        # json_rows(payload["cards"], "$.cards", CARD_COLUMNS)
 
     class Applied: catalog_version: int; summary: ImportSummary; lock_seconds: float;
                    validations: int
@@ -46,6 +49,7 @@ A command handler, for example::
 from __future__ import annotations
 
 from edge.masterdata.bom import BOM_COLUMNS, import_bom, replace_boms
+from edge.masterdata.cards import CARD_COLUMNS, import_cards, upsert_cards
 from edge.masterdata.fields import Fields, ImportRefused, Problem, Rows, SourceError
 from edge.masterdata.items import ITEM_COLUMNS, import_items, upsert_items
 from edge.masterdata.json_rows import json_bom_rows, json_rows
@@ -55,6 +59,7 @@ from edge.masterdata.transaction import Applied, InTransaction, Progress
 
 __all__ = [
     "BOM_COLUMNS",
+    "CARD_COLUMNS",
     "ITEM_COLUMNS",
     "STOCK_COLUMNS",
     "Applied",
@@ -67,11 +72,13 @@ __all__ = [
     "Rows",
     "SourceError",
     "import_bom",
+    "import_cards",
     "import_items",
     "import_stock",
     "json_bom_rows",
     "json_rows",
     "post_opening_stock",
     "replace_boms",
+    "upsert_cards",
     "upsert_items",
 ]

@@ -132,4 +132,5 @@ def _check_bom_graph(
             rows[0][1].error(None, str(BomCycleError(cycle)))
     for parent, lines in new_lines.items():
         item = items[parent]
-        lines[0][1].report(bom_parent_problems(parent, stocked=item.stocked, policy=item.policy))
+        lines[0][1].report(bom_parent_problems(parent, stocked=item.stocked, policy=item.policy,
+                                                kanban=item.kanban))  # fmt: skip

@@ -1,5 +1,10 @@
 """items.csv and ``items.upsert``: items, reorder fields and aliases, added or updated by part.
 
+``aliases``, ``replenishment`` and ``count_tolerance_pct`` are optional columns
+(JSON: optional keys): a row without one keeps what its item had (a new item
+takes no aliases, ``reorder`` and the config's tolerance), so an older file
+without the kanban columns does not turn kanban parts back into reordered ones.
+
 :func:`validate_items` turns rows into a complete change against a snapshot
 of the catalog, outside the write lock; :func:`write_items` writes it with
 bulk statements in the apply transaction (apply.py).
@@ -9,16 +14,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from edge.domain.catalog import item_problems, reorder_fields
+from edge.domain.cards import code_is_a_card
+from edge.domain.catalog import (
+    CatalogProblem,
+    item_problems,
+    reorder_fields,
+    replenishment_of,
+    replenishment_problems,
+    tolerance_problems,
+)
 from edge.domain.gtin import normalize_gtin
 from edge.domain.inventory import Inventory
-from edge.domain.model import PartError, ReorderPolicy, validate_part
-from edge.domain.quantity import to_storage
+from edge.domain.model import PartError, ReorderPolicy, Replenishment, validate_part
+from edge.domain.quantity import from_storage, to_storage
 from edge.domain.timestamps import rfc3339
 from edge.masterdata.csv_files import Progress, read_csv
 from edge.masterdata.fields import Fields, Rows
@@ -39,6 +53,8 @@ ITEM_COLUMNS = (
     "order_multiple",
     "lead_time_days",
     "aliases",
+    "replenishment",
+    "count_tolerance_pct",
 )
 
 
@@ -81,6 +97,10 @@ def validate_items(rows: Rows, snapshot: Connection) -> ItemChange:
     existing = catalog_writes.item_parts(snapshot)
     parents = catalog_writes.bom_parents(snapshot)
     alias_owner = catalog_writes.alias_owners(snapshot)
+    known_cards = catalog_writes.all_cards(snapshot)
+    cards = catalog_writes.cards_per_part(known_cards.values())
+    card_ids = set(known_cards)
+    kept = _kept_fields(rows, snapshot)
     items: list[tuple[Any, ...]] = []
     aliases: list[tuple[str, list[str]]] = []
     seen: dict[str, str] = {}
@@ -99,6 +119,8 @@ def validate_items(rows: Rows, snapshot: Connection) -> ItemChange:
         seen[part] = row.place
         if part in owners:
             row.error("part", f"{part!r} is already an alias of {owners[part]!r}")
+        if part in card_ids:
+            row.report([code_is_a_card(part, "part")])
         stocked = row.flag("stocked")
         policy = ReorderPolicy(
             reorder_point=row.quantity("reorder_point"),
@@ -108,12 +130,26 @@ def validate_items(rows: Rows, snapshot: Connection) -> ItemChange:
             lead_time_days=row.whole_number("lead_time_days"),
         )
         row.report(item_problems(policy, has_bom=part in parents, stocked=stocked))
+        replenishment, tolerance = _replenishment(row, kept.get(part))
+        row.report(replenishment_problems(policy, replenishment, has_bom=part in parents,
+                                          stocked=stocked, cards=cards.get(part, 0)))  # fmt: skip
         if row.has("aliases"):
-            aliases.append((part, _aliases(row, part, owners, known_parts)))
+            aliases.append((part, _aliases(row, part, owners, known_parts, card_ids)))
         stored = [None if value is None else to_storage(value)
                   for value in reorder_fields(policy).values()]  # fmt: skip
         uom = row.text("uom") or "EA"
-        items.append((part, row.text("description"), uom, stocked, *stored, policy.lead_time_days))
+        items.append(
+            (
+                part,
+                row.text("description"),
+                uom,
+                stocked,
+                *stored,
+                policy.lead_time_days,
+                replenishment.value,
+                None if tolerance is None else to_storage(tolerance),
+            )
+        )
         added += part not in existing
     return ItemChange(items, aliases, added)
 
@@ -128,7 +164,37 @@ def write_items(_inventory: Inventory, uow: SqlUnitOfWork, change: ItemChange) -
 ITEMS: Plan[ItemChange] = Plan(validate_items, write_items, changes_catalog=True)
 
 
-def _aliases(row: Fields, part: str, owners: dict[str, str], parts: set[str]) -> list[str]:
+_Kept = tuple[Replenishment, Decimal | None]
+
+
+def _kept_fields(rows: Rows, snapshot: Connection) -> dict[str, _Kept]:
+    """The stored replenishment and tolerance of each item, when a row leaves either out."""
+    if all(row.has("replenishment") and row.has("count_tolerance_pct") for row in rows.rows):
+        return {}
+    return {
+        part: (Replenishment(replenishment), None if tolerance is None else from_storage(tolerance))
+        for part, replenishment, tolerance in catalog_writes.item_replenishments(snapshot)
+    }
+
+
+def _replenishment(row: Fields, kept: _Kept | None) -> tuple[Replenishment, Decimal | None]:
+    """The row's replenishment and count tolerance; a field it leaves out keeps its value."""
+    replenishment, tolerance = kept or (Replenishment.REORDER, None)
+    if row.has("replenishment"):
+        found = replenishment_of(row.text("replenishment"))
+        if isinstance(found, CatalogProblem):
+            row.report([found])
+        else:
+            replenishment = found
+    if row.has("count_tolerance_pct"):
+        tolerance = row.quantity("count_tolerance_pct")
+        row.report(tolerance_problems(tolerance))
+    return replenishment, tolerance
+
+
+def _aliases(
+    row: Fields, part: str, owners: dict[str, str], parts: set[str], cards: set[str]
+) -> list[str]:
     result: list[str] = []
     for raw in row.codes("aliases"):
         if not raw.strip():
@@ -139,7 +205,9 @@ def _aliases(row: Fields, part: str, owners: dict[str, str], parts: set[str]) ->
             row.error("aliases", f"alias {raw!r}: {error}")
             continue
         code = normalize_gtin(code) or code
-        if code in parts and code != part:
+        if code in cards:
+            row.report([code_is_a_card(code, "aliases")])
+        elif code in parts and code != part:
             row.error("aliases", f"alias {code!r} is also a part number")
         elif code in owners and owners[code] != part:
             row.error("aliases", f"alias {code!r} already belongs to {owners[code]!r}")

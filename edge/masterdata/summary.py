@@ -15,6 +15,8 @@ class ImportSummary:
     def describe(self, kind: str) -> str:
         if kind == "items":
             return f"{self.rows} items: {self.added} added, {self.updated} updated"
+        if kind == "cards":
+            return f"{self.rows} kanban cards: {self.added} added, {self.updated} updated"
         if kind == "bom":
             lines = "line" if self.rows == 1 else "lines"
             parents = "parent" if self.parents == 1 else "parents"

@@ -1,6 +1,6 @@
 """Validate outside the write lock, apply in one short transaction: the loop every change takes.
 
-A master-data change (items, BOMs, opening stock; from a CSV file or an
+A master-data change (items, BOMs, cards, opening stock; from a CSV file or an
 MQTT command) is validated against a snapshot of the database read in a
 plain read transaction, which under WAL neither takes nor waits for the
 write lock, so the daemon keeps committing scans while a 50,000-row file is
@@ -56,7 +56,7 @@ class Applied:
     """What an applied change did.
 
     ``catalog_version``: the catalog's version after the change (raised by
-    item and BOM changes; opening stock leaves it). ``lock_seconds``: how
+    item, BOM and card changes; opening stock leaves it). ``lock_seconds``: how
     long the apply transaction held the write lock. ``validations``: how
     many times the rows were validated (more than 1 when the catalog changed
     meanwhile).

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from edge import __version__
-from edge.config import Config, StationConfig
+from edge.config import Config, InventoryConfig, StationConfig
 from edge.domain.inventory import Identity
-from edge.domain.model import Station
+from edge.domain.model import InventoryPolicy, Station
 from edge.service import InventoryService
 from edge.store.database import open_database
 
@@ -27,6 +27,12 @@ def station_from_config(config: StationConfig) -> Station:
     return Station(**{field.name: getattr(config, field.name) for field in fields})
 
 
+def policy_from_config(config: InventoryConfig) -> InventoryPolicy:
+    """The domain's inventory policy from the [inventory] table, which has the same fields."""
+    fields = dataclasses.fields(InventoryPolicy)
+    return InventoryPolicy(**{field.name: getattr(config, field.name) for field in fields})
+
+
 def build_service(config: Config, *, upgrade: bool = False) -> InventoryService:
     """Open the database and build the inventory service.
 
@@ -40,6 +46,7 @@ def build_service(config: Config, *, upgrade: bool = False) -> InventoryService:
         Identity(site=config.site.id, node=config.site.node),
         config.topic_prefix,
         [station_from_config(station) for station in config.stations],
+        policy=policy_from_config(config.inventory),
     )
 
 
@@ -86,7 +93,7 @@ def build_command_subscriber(
     from edge.publish.topics import command_filters  # noqa: PLC0415
 
     own = InventoryService(service.engine, service.identity, service.topic_prefix,
-                           list(service.stations.values()))  # fmt: skip
+                           list(service.stations.values()), policy=service.policy)  # fmt: skip
     handler = CommandHandler(own, config.commands, on_committed=on_committed, republish=republish)
     return CommandSubscriber(
         handler,

@@ -337,6 +337,9 @@ class Daemon:
             log.warning("mqtt settings change only on restart; the relay keeps the running ones")
         if new.commands != old.commands:
             log.warning("[commands] settings change only on restart; the running ones are kept")
+        if new.inventory != old.inventory:
+            # The scan writer's and the command subscriber's services would disagree.
+            log.warning("[inventory] settings change only on restart; the running ones are kept")
         if self.writer is not None:
             self.writer.service.update_stations([station_from_config(s) for s in new.stations])
             self.writer.min_free_mb = new.database.min_free_mb

@@ -1,4 +1,4 @@
-"""The master-data apply path's reads and bulk writes (items, aliases, BOM lines, history).
+"""The master-data apply path's reads and bulk writes (items, aliases, BOM lines, cards, history).
 
 Reads take a whole table (or a whole file's parts) in a few statements, on
 any connection: the validators read a snapshot outside the write lock, and
@@ -13,24 +13,25 @@ Table and column names come from schema.py; every value is a bound parameter.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 
-from edge.domain.model import BomLine, Item
+from edge.domain.model import BomLine, Card, Item
 from edge.domain.quantity import from_storage
+from edge.domain.usage import Usage
 from edge.store import schema
 from edge.store.counters import CATALOG
 from edge.store.database import driver_error
-from edge.store.rows import item_from_row
+from edge.store.rows import CARD_COLUMNS, card_from_row, item_from_row
 from edge.store.statements import PUT_STOCK_SNAPSHOT, READ_COUNTER, row_groups
 
 _IN_BATCH: Final = 500  # parts per IN (...) list, well under the bound-parameter limit
 
 ITEM_WRITE_COLUMNS: Final = (
     "part", "description", "uom", "stocked", "reorder_point", "reorder_qty", "max_qty",
-    "order_multiple", "lead_time_days", "updated_at",
+    "order_multiple", "lead_time_days", "replenishment", "count_tolerance_pct", "updated_at",
 )  # fmt: skip
 """The order of the values of each row :func:`upsert_items` writes."""
 
@@ -64,6 +65,23 @@ _ALL_ALIASES: Final = f"SELECT code, part FROM {_ALIASES}"  # noqa: S608
 _ALL_BOM_LINES: Final = f"SELECT parent, component, qty_per, scrap_pct FROM {_BOMS}"  # noqa: S608
 _WITH_BALANCE: Final = f"SELECT part FROM {schema.balances.name} WHERE part IN ({{}})"  # noqa: S608
 _ON_ORDER: Final = f"SELECT part, quantity FROM {schema.on_order.name}"  # noqa: S608
+_REPLENISHMENTS: Final = f"SELECT part, replenishment, count_tolerance_pct FROM {_ITEMS}"  # noqa: S608
+_CARDS, _MARKS = schema.cards.name, schema.kanban_marks.name
+_ALL_CARDS: Final = f"SELECT {_names(schema.cards, CARD_COLUMNS)} FROM {_CARDS}"  # noqa: S608
+# A known card keeps its state (a scan may have emptied or refilled it since the
+# snapshot was read: card states are no catalog); only its quantity and place change.
+_CARD_WRITE_COLUMNS: Final = ("card", "part", "container_qty", "location", "updated_at")
+_UPSERT_CARD: Final = (
+    f"INSERT INTO {_CARDS} ({_names(schema.cards, _CARD_WRITE_COLUMNS)}) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (card) DO UPDATE SET container_qty = "
+    "excluded.container_qty, location = excluded.location, updated_at = excluded.updated_at"
+)
+_MARKED: Final = f"SELECT part FROM {_MARKS} WHERE part IN ({{}})"  # noqa: S608
+_USED: Final = (
+    "SELECT part, used_backflush, used_scrap, used_issue, used_bom "  # noqa: S608
+    f"FROM {schema.balances.name} WHERE part IN ({{}})"
+)
+_ADD_MARK: Final = f"INSERT INTO {_MARKS} (part, used, at) VALUES (?, ?, ?)"  # noqa: S608
 
 
 # --- reads (a snapshot outside the lock, or again inside it) --------------------------
@@ -100,14 +118,48 @@ def all_bom_lines(connection: Connection) -> dict[str, list[BomLine]]:
     return boms
 
 
-def parts_with_history(connection: Connection, parts: Sequence[str]) -> set[str]:
-    """Those of ``parts`` that have ledger rows (a balance row exists exactly then)."""
-    found: set[str] = set()
+def _in_batches(connection: Connection, statement: str, parts: Sequence[str]) -> Iterator[Any]:
+    """The rows of ``statement`` (one ``IN ({})`` list) over all of ``parts``."""
     for start in range(0, len(parts), _IN_BATCH):
         batch = tuple(parts[start : start + _IN_BATCH])
-        statement = _WITH_BALANCE.format(", ".join("?" * len(batch)))
-        found.update(row[0] for row in connection.exec_driver_sql(statement, batch))
-    return found
+        yield from connection.exec_driver_sql(statement.format(", ".join("?" * len(batch))), batch)
+
+
+def parts_with_history(connection: Connection, parts: Sequence[str]) -> set[str]:
+    """Those of ``parts`` that have ledger rows (a balance row exists exactly then)."""
+    return {row[0] for row in _in_batches(connection, _WITH_BALANCE, parts)}
+
+
+def item_replenishments(connection: Connection) -> list[tuple[str, str, str | None]]:
+    """(part, replenishment, count_tolerance_pct as stored) of every item."""
+    return [(row[0], row[1], row[2]) for row in connection.exec_driver_sql(_REPLENISHMENTS)]
+
+
+def all_cards(connection: Connection) -> dict[str, Card]:
+    """Every kanban card, by id."""
+    return {row[0]: card_from_row(tuple(row)) for row in connection.exec_driver_sql(_ALL_CARDS)}
+
+
+def cards_per_part(cards: Iterable[Card]) -> dict[str, int]:
+    """How many cards each part has (parts without any: absent)."""
+    counts: dict[str, int] = {}
+    for card in cards:
+        counts[card.part] = counts.get(card.part, 0) + 1
+    return counts
+
+
+def unmarked_parts(connection: Connection, parts: Sequence[str]) -> list[str]:
+    """Those of ``parts`` without a kanban mark yet (no card was ever loaded for them)."""
+    marked = {row[0] for row in _in_batches(connection, _MARKED, parts)}
+    return [part for part in parts if part not in marked]
+
+
+def usage_of(connection: Connection, parts: Sequence[str]) -> dict[str, Usage]:
+    """Each part's cumulative use from its balance row (parts without one: absent)."""
+    return {
+        row[0]: Usage(*(from_storage(value) for value in row[1:]))
+        for row in _in_batches(connection, _USED, parts)
+    }
 
 
 def quantities_on_order(connection: Connection) -> dict[str, Any]:
@@ -156,6 +208,19 @@ def upsert_items(
     # from one part of the file to another.
     _each_row(driver, _DELETE_ALIASES_OF, [(part,) for part, _ in replaced])
     _write_many(driver, _ADD_ALIAS, [(code, part) for part, codes in replaced for code in codes])
+
+
+def upsert_cards(connection: Connection, cards: Sequence[Sequence[Any]]) -> None:
+    """Add cards (full) or change known ones' quantity and location, keeping their state.
+
+    ``cards``: (card, part, container_qty as stored, location, updated_at).
+    """
+    _write_many(_driver(connection), _UPSERT_CARD, cards)
+
+
+def add_kanban_marks(connection: Connection, marks: Sequence[tuple[str, str, str]]) -> None:
+    """Start parts' reconciliations: (part, used as stored, at)."""
+    _write_many(_driver(connection), _ADD_MARK, marks)
 
 
 def replace_bom_lines(connection: Connection, boms: Iterable[tuple[str, Sequence[Any]]]) -> None:

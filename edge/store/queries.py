@@ -78,6 +78,9 @@ def _snapshot(source: Source) -> Iterator[sqlite3.Connection]:
             release.close()
 
 
+read_snapshot = _snapshot  # for the query modules beside this one (card_queries.py)
+
+
 @dataclass(frozen=True, slots=True)
 class PartStock:
     part: str

@@ -136,9 +136,9 @@ def test_a_mistyped_choice_gets_a_suggestion_too(edge: Edge):
     assert result.stderr.endswith(
         "edge import: error: argument kind: 'itmes': did you mean 'items'?\n"
     )
-    far = edge("import", "parts", "items.csv")
+    far = edge("import", "routings", "items.csv")
     assert far.returncode == 2, describe(far)
-    assert "invalid choice: 'parts' (choose from 'items', 'bom', 'stock')" in far.stderr
+    assert "invalid choice: 'routings' (choose from 'items', 'bom', 'stock', 'cards')" in far.stderr
 
 
 def test_a_command_like_nothing_known_lists_the_commands(edge: Edge):

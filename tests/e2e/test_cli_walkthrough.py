@@ -566,6 +566,7 @@ EXPECTED_COMMANDS = (
     "count",
     "build",
     "reorders",
+    "cards",
     "reorder",
     "check-config",
     "backup",

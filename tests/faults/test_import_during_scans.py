@@ -40,7 +40,7 @@ def write_items(path: Path, rows: int) -> None:
         for i in range(rows):
             policy = ["5", "10", "", ""] if i % 2 else ["", "", "", ""]
             writer.writerow([f"BULK-{i:06d}", f"Bulk part {i}", "EA", "false", *policy, "3",
-                             f"CUST-BULK-{i:06d}"])  # fmt: skip
+                             f"CUST-BULK-{i:06d}", "reorder", ""])  # fmt: skip
 
 
 def test_scans_during_a_large_items_import_keep_their_good_read(

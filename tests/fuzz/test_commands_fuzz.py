@@ -39,7 +39,7 @@ from tests.shop_floor import make_service
 MAY_CHANGE: dict[str, set[str]] = {
     "items.upsert": {"items", "aliases", "counters"},
     "bom.replace": {"bom_lines", "counters"},
-    "cards.upsert": set(),
+    "cards.upsert": {"cards", "kanban_marks", "counters"},
     "stock.receive": {"ledger", "transactions", "balances", "reorders", "on_order",
                       "stock_state", "counters"},
     "stock.count": {"ledger", "transactions", "balances", "reorders", "on_order",
@@ -88,7 +88,7 @@ def valid_commands(draw: st.DrawFn) -> dict[str, Any]:
         "items.upsert": {"items": [{"part": part, "reorder_point": quantity}]},
         "bom.replace": {"parents": [{"parent": part, "lines": [
             {"component": draw(st.sampled_from(PARTS)), "qty_per": quantity}]}]},
-        "cards.upsert": {"cards": [{"card": "K-1", "part": part, "quantity": quantity}]},
+        "cards.upsert": {"cards": [{"card": "K-1", "part": part, "container_qty": quantity}]},
         "stock.receive": {"part": part, "quantity": quantity},
         "stock.count": {"part": part, "counted": quantity},
         "reorder.ack": {"reorder_id": draw(st.integers(1, 5)), "reference": "PO-1"},

@@ -213,6 +213,8 @@ BAD_CELLS = {
         "reorder_qty": ["0", "-1", "abc", "Infinity"],
         "lead_time_days": ["-1", "1.5", "100000", "\u0663"],
         "aliases": ["FG-PUMP-200", "CUST-4711", "X" * 65],
+        "replenishment": ["Kanban", "kanbn", "pull", "1"],
+        "count_tolerance_pct": ["-1", "1e3", "x", "0.1234567"],
     },
     "bom": {
         "parent": ["NO-SUCH-PART"],
@@ -243,6 +245,8 @@ def valid_rows(draw: st.DrawFn, kind: str) -> list[dict[str, str]]:
                 "order_multiple": "",
                 "lead_time_days": draw(st.sampled_from(["", "3"])),
                 "aliases": f"ALIAS-{i}",
+                "replenishment": draw(st.sampled_from(["", "reorder"])),
+                "count_tolerance_pct": draw(st.sampled_from(["", "0", "2.5"])),
             }
             for i in range(count)
         ]

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from edge.commands.parse import NOT_YET_KANBAN
 from edge.config import CommandsConfig
 from edge.domain import exactjson
 from edge.publish.topics import event_topic, status_topic, stock_topic
@@ -193,16 +192,58 @@ def test_reorders_are_acknowledged_with_a_reference_and_cancelled(
     assert again["errors"] == [{"path": "$.reorder_id", "message": closed}]
 
 
-def test_cards_are_refused_until_kanban_lands(make_node: Callable[..., CommandNode]) -> None:
+def test_cards_arrive_through_the_import_path_and_raise_the_catalog_version(
+    make_node: Callable[..., CommandNode],
+) -> None:
+    node = make_node()
+    kanban = node.send(command("items.upsert", items=[
+        {"part": "BOLT-M6", "stocked": True, "reorder_point": 20, "replenishment": "kanban",
+         "count_tolerance_pct": "2.5"},
+    ]))  # fmt: skip
+    assert kanban["status"] == "applied", kanban
+    cards = [
+        {"card": "K-BOLT-1", "part": "BOLT-M6", "container_qty": 50, "location": "A1"},
+        {"card": "K-BOLT-2", "part": "BOLT-M6", "container_qty": "50"},
+    ]
+
+    answer = node.send(command("cards.upsert", cards=cards,
+                               if_catalog_version=kanban["catalog_version"]))  # fmt: skip
+
+    assert (answer["status"], answer["errors"]) == ("applied", [])
+    assert answer["catalog_version"] == kanban["catalog_version"] + 1
+    with node.plant.engine.connect() as connection:
+        stored = [tuple(row) for row in connection.execute(
+            select(schema.cards.c.card, schema.cards.c.part, schema.cards.c.container_qty,
+                   schema.cards.c.location, schema.cards.c.state).order_by(schema.cards.c.card)
+        )]  # fmt: skip
+        marked = [row.part for row in connection.execute(select(schema.kanban_marks))]
+    assert stored == [("K-BOLT-1", "BOLT-M6", "50", "A1", "full"),
+                      ("K-BOLT-2", "BOLT-M6", "50", "", "full")]  # fmt: skip
+    assert marked == ["BOLT-M6"]
+    [row] = [row for row in kept(node.plant) if row.command_id == answer["command_id"]]
+    assert (row.command_type, row.status) == ("cards.upsert", "applied")
+
+
+def test_cards_the_rules_refuse_are_answered_with_their_paths(
+    make_node: Callable[..., CommandNode],
+) -> None:
     node = make_node()
     before = changes(node.plant)[:-1]
+    cards = [
+        {"card": "K-1", "part": "BOLT-M6", "container_qty": 10},  # BOLT-M6 is reordered
+        {"card": "NUT-M6", "part": "BOLT-M6", "container_qty": 0, "colour": "red"},
+    ]
 
-    cards = [{"card": "K-1", "part": "BOLT-M6", "quantity": 10, "location": "A1"}]
     answer = node.send(command("cards.upsert", cards=cards))
 
     assert answer["status"] == "rejected"
-    assert answer["errors"] == [{"path": "$.cards", "message": NOT_YET_KANBAN}]
+    assert sorted(error["path"] for error in answer["errors"]) == [
+        "$.cards[0].part", "$.cards[1].card", "$.cards[1].colour",
+        "$.cards[1].container_qty", "$.cards[1].part",
+    ]  # fmt: skip
     assert changes(node.plant)[:-1] == before
+    with node.plant.engine.connect() as connection:
+        assert list(connection.execute(select(schema.cards))) == []
 
 
 def test_republish_sends_status_and_every_stock_state_again(

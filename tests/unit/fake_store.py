@@ -29,6 +29,15 @@ from typing import Any
 
 from edge.domain import exactjson
 from edge.domain.bom import BomCycleError, BomGraph, Lines, find_cycle
+from edge.domain.cards import (
+    card_code_problems,
+    card_part_problems,
+    code_is_a_card,
+    container_problems,
+    first_mark,
+    upserted_card,
+)
+from edge.domain.catalog import CatalogProblem, is_phantom
 from edge.domain.events import StockSnapshot
 from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import BomLine, Card, Item, Reorder
@@ -102,7 +111,11 @@ class InMemoryStore(InventoryStore):
                 raise ConstraintError(f"{item.part!r} is already an alias of another part")
             for code in [code for code, owner in tables.aliases.items() if owner == item.part]:
                 del tables.aliases[code]
+            if item.part in tables.cards:
+                raise ConstraintError(code_is_a_card(item.part, "part").message)
             for code in item.aliases:
+                if code in tables.cards:
+                    raise ConstraintError(code_is_a_card(code, "aliases").message)
                 owner = tables.aliases.get(code)
                 if owner is not None and owner != item.part:
                     raise ConstraintError(f"alias {code!r} already belongs to {owner!r}")
@@ -128,22 +141,34 @@ class InMemoryStore(InventoryStore):
     def load_cards(self, cards: Iterable[Card], at: Moment) -> None:
         """Add or update kanban cards, as ``edge import cards`` leaves them.
 
-        A part's first card starts its reconciliation at the part's use so far.
+        The import's rules (edge/domain/cards.py) refuse, changing nothing: a
+        card id that is a part or an alias, a part that is unknown, a phantom
+        or not kanban, a container_qty not above 0, and a known card moved to
+        another part. A known card keeps its state; a new one is full. A part's
+        first card starts its reconciliation at the part's use so far.
         """
-        tables = self._tables
+        tables = self._tables.copy()
         for card in cards:
-            if card.card in tables.items or card.card in tables.aliases:
-                raise ConstraintError(f"card {card.card!r} is also a part or an alias")
-            if card.part not in tables.kanban_marks:
-                used = self.balance(card.part).used.total
-                tables.kanban_marks[card.part] = KanbanMark(used, rfc3339(at.wall))
-            known = tables.cards.get(card.card)
-            tables.cards[card.card] = replace(
-                card,
-                container_qty=stored(card.container_qty),
-                state=known.state if known is not None else card.state,
-                emptied_at=known.emptied_at if known is not None else card.emptied_at,
+            item = tables.items.get(card.part)
+            holds_stock = item is not None and not is_phantom(
+                has_bom=card.part in tables.boms, stocked=item.stocked
             )
+            problems = [
+                *card_code_problems(card.card, part_of_alias=tables.aliases.get(card.card),
+                                    is_part=card.card in tables.items),
+                *card_part_problems(card.part, item, stocked=holds_stock),
+                *container_problems(card.container_qty),
+            ]  # fmt: skip
+            kept = upserted_card(card, tables.cards.get(card.card))
+            if isinstance(kept, CatalogProblem):
+                problems.append(kept)
+            if problems or isinstance(kept, CatalogProblem):
+                raise ConstraintError("; ".join(problem.message for problem in problems))
+            if card.part not in tables.kanban_marks:
+                mark = first_mark(self.balance(card.part).used, at.wall)
+                tables.kanban_marks[card.part] = KanbanMark(stored(mark.used), mark.at)
+            tables.cards[card.card] = replace(kept, container_qty=stored(card.container_qty))
+        self._tables = tables
         self.bump_catalog()
 
     def post_opening(
