@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
 
 from edge.cli.arguments import EXIT_OK, open_reader
 from edge.cli.render import print_json
@@ -35,22 +36,59 @@ def reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
+TABLE_WIDTH = 120  # the tables stay readable in a terminal this wide
+_STOCK_HEADERS = (
+    *("part", "on_hand", "on_order", "position", "uom", "state"),
+    *("counted", "used_since", "per_day", "cover", "cards"),
+)
+
+
 def cmd_stock(args: argparse.Namespace) -> int:
     with reading(args) as connection:
         rows = queries.stock(connection)
     if args.json:
         print_json([row.as_json() for row in rows])
         return EXIT_OK
-    print(
-        render_table(
-            ["part", "on_hand", "on_order", "reorder_point", "uom", "state", "description"],
-            [
-                (r.part, r.on_hand, r.on_order, r.reorder_point, r.uom, r.state, r.description)
-                for r in rows
-            ],
-        )
-    )
+    print(fitted_table(_STOCK_HEADERS, [_stock_cells(row) for row in rows], "description",
+                       [row.description for row in rows]))  # fmt: skip
     return EXIT_OK
+
+
+def _stock_cells(row: queries.PartStock) -> tuple[object, ...]:
+    explained = row.explained
+    counted_at, average = explained["last_counted_at"], explained["average_daily_use"]
+    cards = explained["cards"]
+    return (
+        *(row.part, row.on_hand, row.on_order, explained["position"], row.uom, row.state),
+        None if counted_at is None else counted_at[:10],  # the UTC day; --json has the time
+        explained["consumed_since_count"],
+        _per_day(average),
+        explained["days_of_cover"],
+        None if cards is None else f"{len(cards['full'])}/{len(cards['empty'])}",  # full/empty
+    )
+
+
+def _per_day(average: Decimal) -> Decimal:
+    """Average daily use to 2 places for people (exact in --json); a tiny one as it is."""
+    shown = average.quantize(Decimal("0.01"))
+    return shown if shown or not average else average
+
+
+def fitted_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], last: str, texts: Sequence[str]
+) -> str:
+    """A table whose last column of free text (``last``) is cut to fit :data:`TABLE_WIDTH`.
+
+    Left out when fewer than its header's width of characters remain.
+    """
+    width = max(len(line) for line in render_table(headers, rows).splitlines())
+    room = TABLE_WIDTH - width - 2
+    if room < len(last):
+        return render_table(headers, rows)
+    cut = [text if len(text) <= room else text[: room - 3] + "..." for text in texts]
+    return render_table(
+        [*headers, last], [(*row, text) for row, text in zip(rows, cut, strict=True)]
+    )
 
 
 def cmd_scans(args: argparse.Namespace) -> int:

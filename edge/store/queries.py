@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,19 @@ from urllib.parse import quote
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph
-from edge.domain.model import BomLine, Reorder
-from edge.domain.quantity import ZERO, from_storage
-from edge.domain.stock import StockState, on_order, still_on_order, stock_state
-from edge.store.rows import REORDER_COLUMNS, optional_quantity, reorder_from_row
+from edge.domain.model import BomLine, Card, Reorder, Replenishment
+from edge.domain.ports import Balance
+from edge.domain.quantity import ZERO
+from edge.domain.stock import StockState, explained, on_order, still_on_order, stock_state
+from edge.store.rows import (
+    BALANCE_COLUMNS,
+    CARD_COLUMNS,
+    REORDER_COLUMNS,
+    balance_from_row,
+    card_from_row,
+    optional_quantity,
+    reorder_from_row,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -86,54 +96,78 @@ class PartStock:
     on_hand: Decimal
     on_order: Decimal
     reorder_point: Decimal | None
+    replenishment: str = Replenishment.REORDER.value
+    # What explains the on-hand (position, last count, use since, daily use, cover,
+    # cards), as edge/domain/stock.explained tells it under its JSON keys.
+    explained: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> StockState:
         return stock_state(self.on_hand, self.reorder_point)
 
     def as_json(self) -> dict[str, Any]:
+        explained = self.explained
         return {
             "part": self.part,
             "description": self.description,
             "uom": self.uom,
             "on_hand": self.on_hand,
             "on_order": self.on_order,
+            "position": explained["position"],
             "reorder_point": self.reorder_point,
             "state": self.state,
+            "replenishment": self.replenishment,
+            **{key: value for key, value in explained.items() if key != "position"},
         }
 
 
-def stock(source: Source) -> list[PartStock]:
-    """Every item that holds stock (phantoms excluded), sorted by part."""
+_ITEMS = "SELECT part, description, uom, stocked, reorder_point, replenishment FROM items"
+_BALANCES = f"SELECT {', '.join(BALANCE_COLUMNS)} FROM balances"  # noqa: S608
+_CARDS = f"SELECT {', '.join(CARD_COLUMNS)} FROM cards"  # noqa: S608
+
+
+def stock(source: Source, today: date | None = None) -> list[PartStock]:
+    """Every item that holds stock (phantoms excluded), sorted by part.
+
+    Average daily use is over the 14 UTC days ending ``today`` (default: the UTC date now).
+    """
+    day = datetime.now(UTC).date() if today is None else today
     with _snapshot(source) as connection:
-        items = connection.execute(
-            "SELECT part, description, uom, stocked, reorder_point FROM items"
-        ).fetchall()
+        items = connection.execute(_ITEMS).fetchall()
         bom_parents = {
             row[0] for row in connection.execute("SELECT DISTINCT parent FROM bom_lines")
         }
+        # One reading of a balance row: rows.balance_from_row, as the unit of work reads it.
         balances = {
-            part: from_storage(on_hand)
-            for part, on_hand in connection.execute("SELECT part, on_hand FROM balances")
+            row[0]: balance_from_row(tuple(row[1:])) for row in connection.execute(_BALANCES)
         }
+        cards: dict[str, list[Card]] = {}
+        for row in connection.execute(_CARDS):
+            card = card_from_row(tuple(row))
+            cards.setdefault(card.part, []).append(card)
         open_reorders: dict[str, list[Reorder]] = {}
         for row in connection.execute(_OPEN_REORDERS):
             reorder = reorder_from_row(tuple(row))
             open_reorders.setdefault(reorder.part, []).append(reorder)
-    stocked = {part for part, _d, _u, is_stocked, _r in items if is_stocked}
+    stocked = {part for part, _d, _u, is_stocked, _r, _k in items if is_stocked}
     graph = BomGraph({parent: [_placeholder(parent)] for parent in bom_parents}, stocked)
-    rows = [
-        PartStock(
+    rows = []
+    for part, description, uom, _stocked, reorder_point, replenishment in items:
+        if not graph.is_stocked(part):
+            continue
+        balance = balances.get(part) or Balance(ZERO)
+        pending = on_order(open_reorders.get(part, ()))
+        kanban = replenishment == Replenishment.KANBAN.value
+        rows.append(PartStock(
             part=part,
             description=description,
             uom=uom,
-            on_hand=balances.get(part, ZERO),
-            on_order=on_order(open_reorders.get(part, ())),
+            on_hand=balance.on_hand,
+            on_order=pending,
             reorder_point=optional_quantity(reorder_point),
-        )
-        for part, description, uom, _stocked, reorder_point in items
-        if graph.is_stocked(part)
-    ]
+            replenishment=replenishment,
+            explained=explained(balance, pending, cards.get(part, []) if kanban else None, day),
+        ))  # fmt: skip
     return sorted(rows, key=lambda row: row.part)
 
 
