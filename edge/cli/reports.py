@@ -1,4 +1,4 @@
-"""The commands that only read: stock, scans, events and reorders, as tables or JSON."""
+"""The commands that only read: stock, scans, events, reorders and variance, as tables or JSON."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from edge.cli.arguments import EXIT_OK, open_reader
+from edge.cli.arguments import EXIT_OK, UsageError, open_reader, part_arg, time_arg
 from edge.cli.render import print_json
-from edge.cli.terminal import render_table
+from edge.cli.terminal import cell, render_table
 from edge.store import queries
+
+if TYPE_CHECKING:
+    from edge.store import variance_query
 
 
 @contextlib.contextmanager
@@ -184,3 +188,47 @@ def cmd_reorders(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+# "% of use": the latest count's variance as % of the consumption since the count before it.
+_VARIANCE_HEADERS = (
+    *("part", "counts", "last_counted", "variance", "% of use", "tolerance %", "uom", "verdict"),
+)
+
+
+def cmd_variance(args: argparse.Namespace) -> int:
+    from edge.store import variance_query  # noqa: PLC0415 - this command's own read
+
+    part = None if args.part is None else part_arg(args.part)
+    since = None if args.since is None else time_arg(args.since)
+    with reading(args) as connection:
+        try:
+            reports = variance_query.variance(connection, since=since, part=part)
+        except variance_query.UnknownPart as error:
+            raise UsageError(f"{error} (see `edge stock`)") from None
+    if args.json:
+        print_json([report.as_json() for report in reports])
+        return EXIT_OK
+    if not reports:
+        print("no counts" + ("" if args.since is None else " since then"))
+        return EXIT_OK
+    print(render_table(_VARIANCE_HEADERS, [_variance_cells(report) for report in reports]))
+    suspects = [report for report in reports if report.variance.implied]
+    if suspects:
+        print("\nBOM suspects: the quantity per parent the counts imply, beside the BOM's")
+        for report in suspects:
+            judged = report.variance.judged
+            for use in report.variance.implied:
+                print(f"  {report.part} in {use.parent}: BOM {cell(use.qty_per)}, "
+                      f"counts imply {cell(use.implied)} {report.uom} per {use.parent} "
+                      f"(the last {judged} counts)")  # fmt: skip
+    return EXIT_OK
+
+
+def _variance_cells(report: variance_query.PartReport) -> tuple[object, ...]:
+    latest = report.variance.latest
+    assert latest is not None  # a part is reported for its counts
+    record = latest.record
+    return (report.part, len(report.variance.counts), record.counted_at[:10], record.variance,
+            latest.pct, record.tolerance_pct, report.uom,
+            report.variance.verdict.value)  # fmt: skip

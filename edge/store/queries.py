@@ -65,7 +65,7 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def _snapshot(source: Source) -> Iterator[sqlite3.Connection]:
+def snapshot(source: Source) -> Iterator[sqlite3.Connection]:
     """One read transaction on the driver connection of ``source``."""
     if isinstance(source, sqlite3.Connection):
         connection, release = source, None
@@ -132,7 +132,7 @@ def stock(source: Source, today: date | None = None) -> list[PartStock]:
     Average daily use is over the 14 UTC days ending ``today`` (default: the UTC date now).
     """
     day = datetime.now(UTC).date() if today is None else today
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         items = connection.execute(_ITEMS).fetchall()
         bom_parents = {
             row[0] for row in connection.execute("SELECT DISTINCT parent FROM bom_lines")
@@ -188,7 +188,7 @@ _SCANS = (
 
 def scans(source: Source, limit: int | None) -> list[dict[str, Any]]:
     """The scan journal, newest first; the newest ``limit`` scans when it is given."""
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         if limit is None:
             rows = connection.execute(_SCANS)
         else:
@@ -211,7 +211,7 @@ def events(source: Source, *, pending: bool, limit: int | None = None) -> list[d
         newest = f"{_EVENTS}{where} ORDER BY seq DESC LIMIT ?"
         statement = f"SELECT * FROM ({newest}) ORDER BY seq"  # noqa: S608 - fixed text only
         parameters = (limit,)
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         return [
             {
                 # The event's seq in its stream (the row's position differs after a restore).
@@ -249,14 +249,14 @@ _SUMMARY = (
 
 
 def outbox_summary(source: Source) -> OutboxSummary:
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         events_pending, set_aside, stock_pending = connection.execute(_SUMMARY).fetchone()
     return OutboxSummary(int(events_pending), int(stock_pending), int(set_aside))
 
 
 def reorders(source: Source, *, include_closed: bool) -> list[dict[str, Any]]:
     where = "" if include_closed else " WHERE open = 1"
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         rows = connection.execute(f"{_ALL_REORDERS}{where} ORDER BY id").fetchall()
     result = []
     for *values, closed_at, reference in rows:
