@@ -59,15 +59,15 @@ def cmd_stock(args: argparse.Namespace) -> int:
 
 
 def _stock_cells(row: queries.PartStock) -> tuple[object, ...]:
-    explained = row.explained
-    counted_at, average = explained["last_counted_at"], explained["average_daily_use"]
-    cards = explained["cards"]
+    message = row.message
+    counted_at, average = message["last_counted_at"], message["average_daily_use"]
+    cards = message["cards"]
     return (
-        *(row.part, row.on_hand, row.on_order, explained["position"], row.uom, row.state),
+        *(row.part, row.on_hand, row.on_order, message["position"], row.uom, row.state),
         None if counted_at is None else counted_at[:10],  # the UTC day; --json has the time
-        explained["consumed_since_count"],
+        message["consumed_since_count"],
         _per_day(average),
-        explained["days_of_cover"],
+        message["days_of_cover"],
         None if cards is None else f"{len(cards['full'])}/{len(cards['empty'])}",  # full/empty
     )
 

@@ -19,7 +19,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +27,11 @@ from urllib.parse import quote
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph
-from edge.domain.model import BomLine, Card, Reorder, Replenishment
+from edge.domain.events import stock_payload
+from edge.domain.model import BomLine, Card, Item, Reorder, ReorderPolicy, Replenishment
 from edge.domain.ports import Balance
 from edge.domain.quantity import ZERO
-from edge.domain.stock import StockState, explained, on_order, still_on_order, stock_state
+from edge.domain.stock import StockState, on_order, still_on_order, stock_state
 from edge.store.rows import (
     BALANCE_COLUMNS,
     CARD_COLUMNS,
@@ -88,6 +89,15 @@ def snapshot(source: Source) -> Iterator[sqlite3.Connection]:
             release.close()
 
 
+# What edge stock --json tells of a part: the retained stock message's keys (less its
+# schema and updated_at), with the item's description and the stock state.
+_STOCK_KEYS = (
+    *("part", "description", "uom", "on_hand", "on_order", "position", "reorder_point"),
+    *("state", "replenishment", "last_counted_at", "last_counted", "consumed_since_count"),
+    *("average_daily_use", "days_of_cover", "cards"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PartStock:
     part: str
@@ -96,42 +106,30 @@ class PartStock:
     on_hand: Decimal
     on_order: Decimal
     reorder_point: Decimal | None
-    replenishment: str = Replenishment.REORDER.value
-    # What explains the on-hand (position, last count, use since, daily use, cover,
-    # cards), as edge/domain/stock.explained tells it under its JSON keys.
-    explained: Mapping[str, Any] = field(default_factory=dict)
+    # The part's retained stock message as the rules write it (events.stock_payload):
+    # position, replenishment, last count, use since, daily use, cover, cards.
+    message: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> StockState:
         return stock_state(self.on_hand, self.reorder_point)
 
     def as_json(self) -> dict[str, Any]:
-        explained = self.explained
-        return {
-            "part": self.part,
-            "description": self.description,
-            "uom": self.uom,
-            "on_hand": self.on_hand,
-            "on_order": self.on_order,
-            "position": explained["position"],
-            "reorder_point": self.reorder_point,
-            "state": self.state,
-            "replenishment": self.replenishment,
-            **{key: value for key, value in explained.items() if key != "position"},
-        }
+        shown = {**self.message, "description": self.description, "state": self.state}
+        return {key: shown[key] for key in _STOCK_KEYS}
 
 
 _ITEMS = "SELECT part, description, uom, stocked, reorder_point, replenishment FROM items"
 _BALANCES = f"SELECT {', '.join(BALANCE_COLUMNS)} FROM balances"  # noqa: S608
-_CARDS = f"SELECT {', '.join(CARD_COLUMNS)} FROM cards"  # noqa: S608
+_CARDS = f"SELECT {', '.join(CARD_COLUMNS)} FROM cards ORDER BY card"  # noqa: S608
 
 
-def stock(source: Source, today: date | None = None) -> list[PartStock]:
+def stock(source: Source, at: datetime | None = None) -> list[PartStock]:
     """Every item that holds stock (phantoms excluded), sorted by part.
 
-    Average daily use is over the 14 UTC days ending ``today`` (default: the UTC date now).
+    Average daily use is over the 14 UTC days ending on the day of ``at`` (default: now).
     """
-    day = datetime.now(UTC).date() if today is None else today
+    now = datetime.now(UTC) if at is None else at
     with snapshot(source) as connection:
         items = connection.execute(_ITEMS).fetchall()
         bom_parents = {
@@ -155,19 +153,15 @@ def stock(source: Source, today: date | None = None) -> list[PartStock]:
     for part, description, uom, _stocked, reorder_point, replenishment in items:
         if not graph.is_stocked(part):
             continue
+        item = Item(part, description, uom,
+                    policy=ReorderPolicy(reorder_point=optional_quantity(reorder_point)),
+                    replenishment=Replenishment(replenishment))  # fmt: skip
         balance = balances.get(part) or Balance(ZERO)
         pending = on_order(open_reorders.get(part, ()))
-        kanban = replenishment == Replenishment.KANBAN.value
-        rows.append(PartStock(
-            part=part,
-            description=description,
-            uom=uom,
-            on_hand=balance.on_hand,
-            on_order=pending,
-            reorder_point=optional_quantity(reorder_point),
-            replenishment=replenishment,
-            explained=explained(balance, pending, cards.get(part, []) if kanban else None, day),
-        ))  # fmt: skip
+        part_cards = cards.get(part, []) if item.kanban else None
+        message = stock_payload(part, balance, pending, item, now, cards=part_cards)
+        rows.append(PartStock(part, description, uom, balance.on_hand, pending,
+                              item.policy.reorder_point, message))  # fmt: skip
     return sorted(rows, key=lambda row: row.part)
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from tests.e2e.conftest import Edge, describe
 
 ITEMS = """\
@@ -46,7 +44,6 @@ def ship_and_count_short(floor: Edge) -> None:
         floor.ok("count", "GASKET", str(book - 20))
 
 
-@pytest.mark.xfail(strict=True, reason="counts are recorded by the count rule")
 def test_a_gasket_short_by_the_same_share_three_times_is_a_bom_suspect(edge: Edge) -> None:
     floor = gasket_floor(edge)
     ship_and_count_short(floor)
@@ -76,9 +73,6 @@ def test_a_gasket_short_by_the_same_share_three_times_is_a_bom_suspect(edge: Edg
     assert (len(latest["counts"]), latest["verdict"]) == (1, "shrinkage-or-unrecorded-usage")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="consumption and counts are kept on the balance by the posting rules"
-)
 def test_stock_says_when_the_part_was_counted_and_what_was_used_since(edge: Edge) -> None:
     floor = gasket_floor(edge)
     ship_and_count_short(floor)

@@ -8,7 +8,7 @@ reading: one reading of each row, the verdict and the explained stock.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -140,7 +140,10 @@ def test_stock_explains_each_part_from_its_balance_row_and_cards(catalog: ShopFl
         uow.save_balance("GASKET", gasket)
 
     catalog.service.transact(write)
-    rows = {row.part: row.as_json() for row in queries.stock(catalog.engine, date(2026, 3, 5))}
+    rows = {
+        row.part: row.as_json()
+        for row in queries.stock(catalog.engine, datetime(2026, 3, 5, 12, 0, tzinfo=UTC))
+    }
     assert list(rows["GASKET"]) == [
         "part", "description", "uom", "on_hand", "on_order", "position", "reorder_point",
         "state", "replenishment", "last_counted_at", "last_counted", "consumed_since_count",
