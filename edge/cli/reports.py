@@ -43,7 +43,7 @@ def reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
 TABLE_WIDTH = 120  # the tables stay readable in a terminal this wide
 _STOCK_HEADERS = (
     *("part", "on_hand", "on_order", "position", "uom", "state"),
-    *("counted", "used_since", "per_day", "cover", "cards"),
+    *("counted", "used", "daily", "cover", "cards"),
 )
 
 

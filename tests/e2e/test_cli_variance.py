@@ -103,7 +103,7 @@ def test_stock_json_explains_every_part_and_the_table_fits_120_columns(demo_edge
     table = demo_edge.ok("stock").stdout.splitlines()
     assert table[0].split()[:11] == [
         *("part", "on_hand", "on_order", "position", "uom", "state", "counted"),
-        *("used_since", "per_day", "cover", "cards"),
+        *("used", "daily", "cover", "cards"),
     ]
     assert max(len(line) for line in table) <= 120
     [boxes] = [line for line in table if line.startswith("PK-BOX-S ")]
