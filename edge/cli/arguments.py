@@ -2,7 +2,7 @@
 
 The config file an invocation means (``--config``, then ``$EDGE_CONFIG``, then
 the packaged default path), the service or read-only database it opens, and
-the argument types (PART, QTY, ``--limit``). Bad usage raises
+the argument types (PART, QTY, TIME, ``--limit``). Bad usage raises
 :class:`UsageError`; ``main`` turns it into exit code 2 with the message.
 
 This module is imported to build the parser, so ``edge --help`` pays for what
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.domain.model import PartError, validate_part
 from edge.domain.quantity import QuantityError, parse_quantity
+from edge.domain.timestamps import TimeError, given_time
 
 if TYPE_CHECKING:
     import sqlite3
@@ -127,18 +128,11 @@ def build_quantity_arg(text: str) -> Decimal:
 
 
 def time_arg(text: str) -> datetime:
-    """An RFC 3339 time with its offset from UTC (``--counted-at``), as UTC."""
+    """TIME: an RFC 3339 time with its offset from UTC (``--counted-at``, ``--since``), as UTC."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{text[:40]!r} is not an RFC 3339 time, e.g. 2026-12-02T06:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise UsageError(
-            f"the time {text!r} must say its offset from UTC, e.g. 2026-12-02T06:00:00Z"
-        )
-    return moment.astimezone(UTC)
+        return given_time(text)
+    except TimeError as error:
+        raise UsageError(str(error)) from None
 
 
 def count_arg(text: str) -> int:

@@ -8,7 +8,8 @@ The handlers live by what they do: ``reports`` (read-only views),
 ``transactions`` (posting to the ledger), ``importing`` (master data) and
 ``operations`` (running and looking after the node). :data:`COMMANDS` names
 each handler as ``"module:function"`` and the module is imported only when its
-command runs: building the parser imports nothing but the standard library and
+command runs (edge/cli/declarations.py; the read-only commands are declared in
+report_commands.py): building the parser imports nothing but the standard library and
 the argument types, so ``edge --help`` never loads SQLAlchemy, biip or paho,
 and ``edge stock`` loads only what a read needs.
 """
@@ -19,39 +20,13 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from edge import __version__
 from edge.cli.arguments import DEFAULT_CONFIG, EXIT_FAILURE, EXIT_USAGE, count_arg
+from edge.cli.declarations import Command, arg
+from edge.cli.report_commands import REPORT_COMMANDS
 from edge.runtime.logs import configure as configure_logging
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One argument of a command, as given to ``add_argument``."""
-
-    flags: tuple[str, ...]
-    options: dict[str, Any]
-
-
-def arg(*flags: str, **options: Any) -> Arg:
-    return Arg(flags, options)
-
-
-@dataclass(frozen=True)
-class Command:
-    """A subcommand: its name, its handler as ``"module:function"``, its help and arguments."""
-
-    name: str
-    handler: str
-    text: str
-    args: tuple[Arg, ...] = ()
-    actions: tuple[Command, ...] = field(default=())  # `edge reorder cancel ID`
-
-
-JSON = arg("--json", action="store_true", help="one JSON document on stdout, e.g. --json | jq .")
-LIMIT = "N: 0 or more, e.g. --limit 20"
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -128,30 +103,7 @@ COMMANDS: tuple[Command, ...] = (
             ),
         ),
     ),
-    Command("stock", "edge.cli.reports:cmd_stock", "show stock of every stocked item", (JSON,)),
-    Command(
-        "scans",
-        "edge.cli.reports:cmd_scans",
-        "show the scan journal, newest first",
-        (
-            JSON,
-            arg("--limit", type=count_arg, metavar="N", help=f"the newest N scans only; {LIMIT}"),
-        ),
-    ),
-    Command(
-        "events",
-        "edge.cli.reports:cmd_events",
-        "show the event outbox, oldest first",
-        (
-            JSON,
-            arg(
-                "--pending",
-                action="store_true",
-                help="unpublished events only, e.g. edge events --pending",
-            ),
-            arg("--limit", type=count_arg, metavar="N", help=f"the newest N events only; {LIMIT}"),
-        ),
-    ),
+    *REPORT_COMMANDS,
     Command(
         "schema",
         "edge.cli.contract:cmd_schema",
@@ -185,24 +137,6 @@ COMMANDS: tuple[Command, ...] = (
                 metavar="ID",
                 help="a stable MQTT client id, so the broker keeps the session, e.g. erp-tail-1",
             ),
-        ),
-    ),
-    Command(
-        "cards",
-        "edge.cli.reports:cmd_cards",
-        "show kanban cards: full or empty, how long, which are late",
-        (
-            JSON,
-            arg("--part", metavar="P", help="the cards of one part only, e.g. --part R-SCREW"),
-        ),
-    ),
-    Command(
-        "reorders",
-        "edge.cli.reports:cmd_reorders",
-        "show open reorders",
-        (
-            JSON,
-            arg("--all", action="store_true", help="closed reorders too, e.g. edge reorders --all"),
         ),
     ),
     Command(

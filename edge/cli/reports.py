@@ -1,17 +1,22 @@
-"""The commands that only read: stock, scans, events, reorders and cards, as tables or JSON."""
+"""The commands that only read: stock, scans, events, reorders, cards and variance."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from edge.cli.arguments import EXIT_OK, open_reader
+from edge.cli.arguments import EXIT_OK, UsageError, open_reader, part_arg, time_arg
 from edge.cli.render import print_json
-from edge.cli.terminal import duration, render_table
+from edge.cli.terminal import cell, duration, render_table
 from edge.store import queries
+
+if TYPE_CHECKING:
+    from edge.store import variance_query
 
 
 @contextlib.contextmanager
@@ -36,22 +41,59 @@ def reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
+TABLE_WIDTH = 120  # the tables stay readable in a terminal this wide
+_STOCK_HEADERS = (
+    *("part", "on_hand", "on_order", "position", "uom", "state"),
+    *("counted", "used", "daily", "cover", "cards"),
+)
+
+
 def cmd_stock(args: argparse.Namespace) -> int:
     with reading(args) as connection:
         rows = queries.stock(connection)
     if args.json:
         print_json([row.as_json() for row in rows])
         return EXIT_OK
-    print(
-        render_table(
-            ["part", "on_hand", "on_order", "reorder_point", "uom", "state", "description"],
-            [
-                (r.part, r.on_hand, r.on_order, r.reorder_point, r.uom, r.state, r.description)
-                for r in rows
-            ],
-        )
-    )
+    print(fitted_table(_STOCK_HEADERS, [_stock_cells(row) for row in rows], "description",
+                       [row.description for row in rows]))  # fmt: skip
     return EXIT_OK
+
+
+def _stock_cells(row: queries.PartStock) -> tuple[object, ...]:
+    message = row.message
+    counted_at, average = message["last_counted_at"], message["average_daily_use"]
+    cards = message["cards"]
+    return (
+        *(row.part, row.on_hand, row.on_order, message["position"], row.uom, row.state),
+        None if counted_at is None else counted_at[:10],  # the UTC day; --json has the time
+        message["consumed_since_count"],
+        _per_day(average),
+        message["days_of_cover"],
+        None if cards is None else f"{len(cards['full'])}/{len(cards['empty'])}",  # full/empty
+    )
+
+
+def _per_day(average: Decimal) -> Decimal:
+    """Average daily use to 2 places for people (exact in --json); a tiny one as it is."""
+    shown = average.quantize(Decimal("0.01"))
+    return shown if shown or not average else average
+
+
+def fitted_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], last: str, texts: Sequence[str]
+) -> str:
+    """A table whose last column of free text (``last``) is cut to fit :data:`TABLE_WIDTH`.
+
+    Left out when fewer than its header's width of characters remain.
+    """
+    width = max(len(line) for line in render_table(headers, rows).splitlines())
+    room = TABLE_WIDTH - width - 2
+    if room < len(last):
+        return render_table(headers, rows)
+    cut = [text if len(text) <= room else text[: room - 3] + "..." for text in texts]
+    return render_table(
+        [*headers, last], [(*row, text) for row, text in zip(rows, cut, strict=True)]
+    )
 
 
 def cmd_scans(args: argparse.Namespace) -> int:
@@ -176,3 +218,47 @@ def cmd_cards(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+# "% of use": the latest count's variance as % of the consumption since the count before it.
+_VARIANCE_HEADERS = (
+    *("part", "counts", "last_counted", "variance", "% of use", "tolerance %", "uom", "verdict"),
+)
+
+
+def cmd_variance(args: argparse.Namespace) -> int:
+    from edge.store import variance_query  # noqa: PLC0415 - this command's own read
+
+    part = None if args.part is None else part_arg(args.part)
+    since = None if args.since is None else time_arg(args.since)
+    with reading(args) as connection:
+        try:
+            reports = variance_query.variance(connection, since=since, part=part)
+        except variance_query.UnknownPart as error:
+            raise UsageError(f"{error} (see `edge stock`)") from None
+    if args.json:
+        print_json([report.as_json() for report in reports])
+        return EXIT_OK
+    if not reports:
+        print("no counts" + ("" if args.since is None else " since then"))
+        return EXIT_OK
+    print(render_table(_VARIANCE_HEADERS, [_variance_cells(report) for report in reports]))
+    suspects = [report for report in reports if report.variance.implied]
+    if suspects:
+        print("\nBOM suspects: the quantity per parent the counts imply, beside the BOM's")
+        for report in suspects:
+            judged = report.variance.judged
+            for use in report.variance.implied:
+                print(f"  {report.part} in {use.parent}: BOM {cell(use.qty_per)}, "
+                      f"counts imply {cell(use.implied)} {report.uom} per {use.parent} "
+                      f"(the last {judged} counts)")  # fmt: skip
+    return EXIT_OK
+
+
+def _variance_cells(report: variance_query.PartReport) -> tuple[object, ...]:
+    latest = report.variance.latest
+    assert latest is not None  # a part is reported for its counts
+    record = latest.record
+    return (report.part, len(report.variance.counts), record.counted_at[:10], record.variance,
+            latest.pct, record.tolerance_pct, report.uom,
+            report.variance.verdict.value)  # fmt: skip

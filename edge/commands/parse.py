@@ -20,13 +20,14 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
 from edge.commands.names import COMMAND_TYPES
 from edge.domain.model import PartError, validate_part
 from edge.domain.quantity import QuantityError, parse_quantity
+from edge.domain.timestamps import TimeError, given_time
 
 _HEX = "[0-9a-fA-F]"
 _UUID: Final = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
@@ -112,14 +113,9 @@ def _timestamp(value: Any) -> datetime:
     if type(value) is not str:
         raise _Invalid(f"must be an RFC 3339 time (a string), got {_json_type(value)}")
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _Invalid(
-            f"{value[:40]!r} is not an RFC 3339 time, e.g. 2026-12-02T06:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise _Invalid("must say its offset from UTC, e.g. 2026-12-02T06:00:00Z")
-    return moment.astimezone(UTC)
+        return given_time(value)
+    except TimeError as error:
+        raise _Invalid(str(error)) from None
 
 
 def _identifier(value: Any) -> int:

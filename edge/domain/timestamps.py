@@ -7,7 +7,7 @@ of two stored times is time comparison.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 
@@ -21,3 +21,25 @@ def rfc3339(moment: datetime) -> str:
 def parse_rfc3339(text: str) -> datetime:
     """The time :func:`rfc3339` wrote."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class TimeError(ValueError):
+    """A text that is not an RFC 3339 time with its offset."""
+
+
+def given_time(text: str) -> datetime:
+    """A time someone gave (``2026-12-02T06:00:00Z``, ``...+01:00``) as UTC.
+
+    The offset is required: a node's clock zone is nobody's guess.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise TimeError(
+            f"{text[:40]!r} is not an RFC 3339 time, e.g. 2026-12-02T06:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise TimeError(
+            f"the time {text[:40]!r} must say its offset from UTC, e.g. 2026-12-02T06:00:00Z"
+        )
+    return moment.astimezone(UTC)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.domain.cards import empty_for, is_late
 from edge.domain.model import Card
-from edge.store.queries import read_snapshot
+from edge.store.queries import snapshot
 from edge.store.rows import CARD_COLUMNS, card_from_row
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def cards(source: Source, now: datetime, *, part: str | None = None) -> list[Car
     """Every card (of ``part``, when given), sorted by part then card, as of ``now`` (UTC)."""
     statement = _CARDS if part is None else f"{_CARDS} WHERE c.part = ?"
     parameters = () if part is None else (part,)
-    with read_snapshot(source) as connection:
+    with snapshot(source) as connection:
         rows = connection.execute(statement, parameters).fetchall()
     lines = []
     for *values, uom, lead_time_days in rows:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,20 @@ from urllib.parse import quote
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph
-from edge.domain.model import BomLine, Reorder
-from edge.domain.quantity import ZERO, from_storage
+from edge.domain.events import stock_payload
+from edge.domain.model import BomLine, Card, Item, Reorder, ReorderPolicy, Replenishment
+from edge.domain.ports import Balance
+from edge.domain.quantity import ZERO
 from edge.domain.stock import StockState, on_order, still_on_order, stock_state
-from edge.store.rows import REORDER_COLUMNS, optional_quantity, reorder_from_row
+from edge.store.rows import (
+    BALANCE_COLUMNS,
+    CARD_COLUMNS,
+    REORDER_COLUMNS,
+    balance_from_row,
+    card_from_row,
+    optional_quantity,
+    reorder_from_row,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -55,7 +66,7 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def _snapshot(source: Source) -> Iterator[sqlite3.Connection]:
+def snapshot(source: Source) -> Iterator[sqlite3.Connection]:
     """One read transaction on the driver connection of ``source``."""
     if isinstance(source, sqlite3.Connection):
         connection, release = source, None
@@ -78,7 +89,13 @@ def _snapshot(source: Source) -> Iterator[sqlite3.Connection]:
             release.close()
 
 
-read_snapshot = _snapshot  # for the query modules beside this one (card_queries.py)
+# What edge stock --json tells of a part: the retained stock message's keys (less its
+# schema and updated_at), with the item's description and the stock state.
+_STOCK_KEYS = (
+    *("part", "description", "uom", "on_hand", "on_order", "position", "reorder_point"),
+    *("state", "replenishment", "last_counted_at", "last_counted", "consumed_since_count"),
+    *("average_daily_use", "days_of_cover", "cards"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,54 +106,62 @@ class PartStock:
     on_hand: Decimal
     on_order: Decimal
     reorder_point: Decimal | None
+    # The part's retained stock message as the rules write it (events.stock_payload):
+    # position, replenishment, last count, use since, daily use, cover, cards.
+    message: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> StockState:
         return stock_state(self.on_hand, self.reorder_point)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "part": self.part,
-            "description": self.description,
-            "uom": self.uom,
-            "on_hand": self.on_hand,
-            "on_order": self.on_order,
-            "reorder_point": self.reorder_point,
-            "state": self.state,
-        }
+        shown = {**self.message, "description": self.description, "state": self.state}
+        return {key: shown[key] for key in _STOCK_KEYS}
 
 
-def stock(source: Source) -> list[PartStock]:
-    """Every item that holds stock (phantoms excluded), sorted by part."""
-    with _snapshot(source) as connection:
-        items = connection.execute(
-            "SELECT part, description, uom, stocked, reorder_point FROM items"
-        ).fetchall()
+_ITEMS = "SELECT part, description, uom, stocked, reorder_point, replenishment FROM items"
+_BALANCES = f"SELECT {', '.join(BALANCE_COLUMNS)} FROM balances"  # noqa: S608
+_CARDS = f"SELECT {', '.join(CARD_COLUMNS)} FROM cards ORDER BY card"  # noqa: S608
+
+
+def stock(source: Source, at: datetime | None = None) -> list[PartStock]:
+    """Every item that holds stock (phantoms excluded), sorted by part.
+
+    Average daily use is over the 14 UTC days ending on the day of ``at`` (default: now).
+    """
+    now = datetime.now(UTC) if at is None else at
+    with snapshot(source) as connection:
+        items = connection.execute(_ITEMS).fetchall()
         bom_parents = {
             row[0] for row in connection.execute("SELECT DISTINCT parent FROM bom_lines")
         }
+        # One reading of a balance row: rows.balance_from_row, as the unit of work reads it.
         balances = {
-            part: from_storage(on_hand)
-            for part, on_hand in connection.execute("SELECT part, on_hand FROM balances")
+            row[0]: balance_from_row(tuple(row[1:])) for row in connection.execute(_BALANCES)
         }
+        cards: dict[str, list[Card]] = {}
+        for row in connection.execute(_CARDS):
+            card = card_from_row(tuple(row))
+            cards.setdefault(card.part, []).append(card)
         open_reorders: dict[str, list[Reorder]] = {}
         for row in connection.execute(_OPEN_REORDERS):
             reorder = reorder_from_row(tuple(row))
             open_reorders.setdefault(reorder.part, []).append(reorder)
-    stocked = {part for part, _d, _u, is_stocked, _r in items if is_stocked}
+    stocked = {part for part, _d, _u, is_stocked, _r, _k in items if is_stocked}
     graph = BomGraph({parent: [_placeholder(parent)] for parent in bom_parents}, stocked)
-    rows = [
-        PartStock(
-            part=part,
-            description=description,
-            uom=uom,
-            on_hand=balances.get(part, ZERO),
-            on_order=on_order(open_reorders.get(part, ())),
-            reorder_point=optional_quantity(reorder_point),
-        )
-        for part, description, uom, _stocked, reorder_point in items
-        if graph.is_stocked(part)
-    ]
+    rows = []
+    for part, description, uom, _stocked, reorder_point, replenishment in items:
+        if not graph.is_stocked(part):
+            continue
+        item = Item(part, description, uom,
+                    policy=ReorderPolicy(reorder_point=optional_quantity(reorder_point)),
+                    replenishment=Replenishment(replenishment))  # fmt: skip
+        balance = balances.get(part) or Balance(ZERO)
+        pending = on_order(open_reorders.get(part, ()))
+        part_cards = cards.get(part, []) if item.kanban else None
+        message = stock_payload(part, balance, pending, item, now, cards=part_cards)
+        rows.append(PartStock(part, description, uom, balance.on_hand, pending,
+                              item.policy.reorder_point, message))  # fmt: skip
     return sorted(rows, key=lambda row: row.part)
 
 
@@ -157,7 +182,7 @@ _SCANS = (
 
 def scans(source: Source, limit: int | None) -> list[dict[str, Any]]:
     """The scan journal, newest first; the newest ``limit`` scans when it is given."""
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         if limit is None:
             rows = connection.execute(_SCANS)
         else:
@@ -180,7 +205,7 @@ def events(source: Source, *, pending: bool, limit: int | None = None) -> list[d
         newest = f"{_EVENTS}{where} ORDER BY seq DESC LIMIT ?"
         statement = f"SELECT * FROM ({newest}) ORDER BY seq"  # noqa: S608 - fixed text only
         parameters = (limit,)
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         return [
             {
                 # The event's seq in its stream (the row's position differs after a restore).
@@ -218,14 +243,14 @@ _SUMMARY = (
 
 
 def outbox_summary(source: Source) -> OutboxSummary:
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         events_pending, set_aside, stock_pending = connection.execute(_SUMMARY).fetchone()
     return OutboxSummary(int(events_pending), int(stock_pending), int(set_aside))
 
 
 def reorders(source: Source, *, include_closed: bool) -> list[dict[str, Any]]:
     where = "" if include_closed else " WHERE open = 1"
-    with _snapshot(source) as connection:
+    with snapshot(source) as connection:
         rows = connection.execute(f"{_ALL_REORDERS}{where} ORDER BY id").fetchall()
     result = []
     for *values, closed_at, reference in rows:

@@ -149,7 +149,8 @@ def test_scan_applies_no_debounce_and_journals_a_rejected_code(demo_edge: Edge):
 
 def test_readme_views_print_tables_for_people(shift: Shift):
     stock, pending, scans = (result.stdout for result in shift.tables)
-    assert re.search(r"RM-GREASE\s+-0\.25\s+2\.25\s+0\.5\s+KG\s+negative", stock)
+    # on hand, on order, position (on hand + on order), uom, state
+    assert re.search(r"RM-GREASE\s+-0\.25\s+2\.25\s+2\s+KG\s+negative", stock)
     assert "FG-PUMP-100" not in stock  # a phantom holds no stock
     assert f"{len(shift.events)} events" in pending
     assert "NOPE" in scans
