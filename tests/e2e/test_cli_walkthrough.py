@@ -400,12 +400,13 @@ def test_receive_count_cancel_and_build_update_stock_reorders_and_events(demo_ed
         "receipt",
         "reorder-closed",
         "count",
+        "variance",
         "low-stock",
         "reorder",
         "reorder-closed",
         "build",
     ]
-    receipt_1, receipt_2, closed_1, count, low, reorder, closed_2, build = events
+    receipt_1, receipt_2, closed_1, count, variance, low, reorder, closed_2, build = events
     assert (receipt_1["part"], number(receipt_1["quantity"])) == ("PK-BOX-S", 15)
     assert (number(receipt_1["on_hand"]), number(receipt_1["on_order"])) == (18, 25)
     assert (receipt_2["reorder_id"], number(receipt_2["on_order"])) == (1, 0)
@@ -417,6 +418,10 @@ def test_receive_count_cancel_and_build_update_stock_reorders_and_events(demo_ed
     assert count["part"] == "RM-GASKET"
     assert (number(count["counted"]), number(count["previous_on_hand"])) == (D("19.5"), 24)
     assert number(count["variance"]) == D("-4.5")
+    # 4.5 short with nothing used since the opening: beyond any tolerance.
+    assert (variance["part"], variance["consumed"], variance["variance_pct"]) == (
+        "RM-GASKET", 0, None,
+    )  # fmt: skip
     assert (low["part"], low["negative"], number(low["on_hand"])) == ("RM-GASKET", False, 19.5)
     assert (reorder["reorder_id"], reorder["part"], number(reorder["quantity"])) == (
         2,

@@ -54,7 +54,9 @@ def test_a_card_empties_at_a_ship_station_and_is_refilled_at_a_receive_station(
     config = tmp_path / "edge.toml"
     scanner = (
         '[[scanner]]\nid = "{id}"\nstation = "{station}"\nkind = "serial"\nurl = "{url}"\n'
-        'terminator = "cr"\nfeedback_good = "\\u0006"\nfeedback_bad = "\\u0015"\n\n'
+        'terminator = "cr"\nfeedback_good = "\\u0006"\nfeedback_bad = "\\u0015"\n'
+        # A card scanned twice in a row is the test, not a double read.
+        "debounce_ms = 0\n\n"
     )
     config.write_text(
         '[site]\nid = "test"\nnode = "daemon"\n\n[database]\npath = "edge.db"\n\n'

@@ -889,7 +889,7 @@ def test_a_count_sets_on_hand_and_the_ledger_records_the_variance(plant: ShopFlo
     assert plant.ledger(posted.txn_id) == [("R-GASKET", D("-2.25"))]
     [row] = [row for row in plant.rows(schema.ledger) if row.txn_id == posted.txn_id]
     assert row.kind == "count"
-    [event] = plant.events(mark)
+    event, variance = plant.events(mark)
     assert {k: event[k] for k in ("type", "part", "counted", "previous_on_hand", "variance")} == {
         "type": "count",
         "part": "R-GASKET",
@@ -897,6 +897,12 @@ def test_a_count_sets_on_hand_and_the_ledger_records_the_variance(plant: ShopFlo
         "previous_on_hand": D("97.5"),
         "variance": D("-2.25"),
     }
+    # 2.25 short on the 2.5 used since the opening: -90 %, far beyond 5 %.
+    assert (variance["type"], variance["consumed"], variance["variance_pct"]) == (
+        "variance", D("2.5"), -90,
+    )  # fmt: skip
+    [counted] = plant.rows(schema.counts)
+    assert (counted.book, counted.counted, counted.used_backflush) == ("97.5", "95.25", "2.5")
     with pytest.raises(Rejection):
         plant.count("KIT-1", "1")
 
@@ -915,9 +921,11 @@ def test_a_count_taken_earlier_is_compared_with_the_book_as_it_stood_then(
     posted = plant.run(lambda inv, at: inv.count("R-GASKET", D(97), at, counted_at=sheet_filled))
     assert plant.ledger(posted.txn_id) == [("R-GASKET", D(-2))]
     assert plant.on_hand("R-GASKET") == D(94)  # the 3 issued since stay issued
-    [event] = plant.events(mark)
+    event, variance = plant.events(mark)
     assert (event["counted"], event["previous_on_hand"], event["variance"]) == (D(97), D(99), D(-2))
     assert event["counted_at"] == rfc3339(sheet_filled)
+    # Its use is the 1 shipped before the sheet was filled, not the 3 after.
+    assert (variance["consumed"], variance["counted_at"]) == (1, rfc3339(sheet_filled))
     later = plant.clock.moment().wall + timedelta(minutes=5)
     with pytest.raises(Rejection, match="later than now"):
         plant.run(lambda inv, at: inv.count("R-GASKET", D(1), at, counted_at=later))
@@ -937,6 +945,8 @@ REQUIRED_FIELDS = {
     "reorder": {"reorder_id", "part", "quantity", "on_hand", "on_order", "reorder_point", "uom"},
     "reorder-closed": {"reorder_id", "part", "reason"},
     "scan-rejected": {"scan_id", "code", "reason", "station", "scanner"},
+    "variance": {"part", "counted", "book", "variance", "uom", "consumed", "variance_pct",
+                 "tolerance_pct", "counted_at"},
 }  # fmt: skip
 COMMON_FIELDS = {"event_id", "type", "schema", "occurred_at", "seq", "boot", "site", "node"}
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -953,7 +963,7 @@ def test_every_event_type_carries_its_fields_and_seq_has_no_gaps(plant: ShopFloo
     accepted(plant.scan(SHIP, "VOID"))  # void
     rejected(plant.scan(SHIP, "NOPE"), "unknown-part")  # scan-rejected
     plant.receive("R-HOUSING", "25")  # receipt, reorder-closed
-    plant.count("R-SCREW", "800")  # count
+    plant.count("R-SCREW", "800")  # count, variance
     events = plant.events()
     assert {e["type"] for e in events} == set(REQUIRED_FIELDS)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

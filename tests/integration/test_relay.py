@@ -70,7 +70,7 @@ def test_events_status_and_stock_on_their_topics(make_broker, make_plant, relays
 
         plant.receive("BOLT-M6", "5")
         relay.relay.wake()
-        plant.count("NUT-M6", "2.5")
+        plant.count("NUT-M6", "0")  # as booked: no variance event
         relay.relay.wake()
         events = subscriber.wait_for_seqs(plant.last_seq())
         subscriber.wait_for(
@@ -83,7 +83,7 @@ def test_events_status_and_stock_on_their_topics(make_broker, make_plant, relays
     assert (receipt["part"], receipt["quantity"], receipt["on_hand"]) == ("BOLT-M6", 5, 5)
     assert receipt["boot"] == relay.boot
     assert count["type"] == "count"
-    assert (count["part"], str(count["counted"])) == ("NUT-M6", "2.5")
+    assert (count["part"], str(count["counted"])) == ("NUT-M6", "0")
     # Committed while connected: published live, not flagged as replayed.
     assert "replayed" not in receipt
     assert "replayed" not in count
@@ -356,7 +356,7 @@ def test_an_acl_denied_topic_is_set_aside_without_blocking_later_events(
         relay = relays(plant)
         _wait_status(erp, "online")
         plant.receive("BOLT-M6", "1")  # seq 1: allowed
-        plant.count("NUT-M6", "4")  # seq 2: event/count is denied
+        plant.count("NUT-M6", "0")  # seq 2: event/count is denied (as booked: no variance)
         plant.receive("WASHER-6", "1")  # seq 3: allowed, after the denied one
         relay.relay.wake()
         poll(lambda: erp.seqs() >= {1, 3}, "events 1 and 3")
