@@ -228,8 +228,6 @@ class CommandHandler:
         except Rejection as rejection:
             path = _path_of(rejection, parsed.type)
             return _refused(parsed, version, CommandError(path, rejection.message))
-        except _NotSupported as refusal:
-            return _refused(parsed, version, refusal.error)
         return Outcome(
             parsed.command_id,
             parsed.type,
@@ -247,8 +245,14 @@ class CommandHandler:
         fields = command.fields
         kind = command.type
         if kind == "stock.receive":
-            inventory.receive(fields["part"], fields["quantity"], at,
-                              reorder_id=fields.get("reorder_id"))  # fmt: skip
+            card = fields.get("card")
+            if card is None:
+                inventory.receive(fields["part"], fields["quantity"], at,
+                                  reorder_id=fields.get("reorder_id"))  # fmt: skip
+            elif "reorder_id" in fields:
+                raise Rejection("card-and-reorder", "a card's refill counts against no reorder")
+            else:
+                inventory.receive_card(card, at, expected=(fields["part"], fields["quantity"]))
             return fields.get("reference")
         if kind == "stock.count":
             inventory.count(fields["part"], fields["counted"], at,
@@ -278,12 +282,6 @@ class CommandHandler:
             )
 
 
-class _NotSupported(Exception):
-    def __init__(self, error: CommandError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 def _type_of(parsed: Command | Refused) -> str | None:
     return parsed.type
 
@@ -307,6 +305,10 @@ _REJECTION_PATHS: dict[str, str] = {
     "unknown-reorder": "$.reorder_id",
     "reorder-closed": "$.reorder_id",
     "bad-reference": "$.reference",
+    "unknown-card": "$.card",
+    "not-the-cards": "$.card",
+    "card-already-full": "$.card",
+    "card-and-reorder": "$.reorder_id",
 }
 
 

@@ -32,7 +32,6 @@ from edge.domain.timestamps import TimeError, given_time
 _HEX = "[0-9a-fA-F]"
 _UUID: Final = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 MAX_TEXT_LENGTH: Final = 64  # references, card ids
-NOT_YET_KANBAN: Final = "kanban cards are not supported by this version yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +131,6 @@ def _rows(value: Any) -> list[Any]:
     return value
 
 
-def _not_yet(message: str) -> Callable[[Any], Any]:
-    def refuse(_value: Any) -> Any:
-        raise _Invalid(message)
-
-    return refuse
-
-
 @dataclass(frozen=True, slots=True)
 class FieldType:
     """How one command field is read, and the JSON Schema saying the same (the contract)."""
@@ -162,11 +154,6 @@ TEXT = FieldType(_text, {"type": "string", "minLength": 1, "maxLength": MAX_TEXT
 ROWS = FieldType(_rows, {"type": "array", "minItems": 1, "items": {"type": "object"}})
 
 
-def _refused(message: str) -> FieldType:
-    """A field this version refuses whatever its value (the schema ``false``)."""
-    return FieldType(_not_yet(message), {"not": {}, "description": message})
-
-
 # Each type's fields: name -> (required, type). The envelope's keys are added to each.
 COMMAND_FIELDS: Final[Mapping[str, Mapping[str, tuple[bool, FieldType]]]] = {
     "items.upsert": {"items": (True, ROWS)},  # rows as in items.csv
@@ -176,7 +163,7 @@ COMMAND_FIELDS: Final[Mapping[str, Mapping[str, tuple[bool, FieldType]]]] = {
         "part": (True, PART),
         "quantity": (True, QUANTITY),
         "reorder_id": (False, IDENTIFIER),
-        "card": (False, _refused(NOT_YET_KANBAN)),
+        "card": (False, PART),  # a kanban card's id: its refill (part and quantity its own)
         "reference": (False, TEXT),
     },
     "stock.count": {

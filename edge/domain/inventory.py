@@ -29,7 +29,7 @@ from edge.domain.posting import (
     has_history,
     not_a_stock_item,
 )
-from edge.domain.quantity import ZERO, add, sub
+from edge.domain.quantity import ZERO, add, format_quantity, sub
 from edge.domain.reasons import check_reason
 
 __all__ = ["Identity", "Inventory", "Origin", "Posted", "Rejection", "has_history",
@@ -257,9 +257,27 @@ class Inventory(Counting, KanbanCards):
         event_id = self._finish(txn, receipt, closed)
         return Posted(txn.txn_id, event_id)
 
-    def receive_card(self, code: str, at: Moment, origin: Origin = Origin()) -> Posted:
-        """Refill a kanban card's container: receive its quantity and turn the card full."""
+    def receive_card(
+        self,
+        code: str,
+        at: Moment,
+        origin: Origin = Origin(),
+        *,
+        expected: tuple[str, Decimal] | None = None,
+    ) -> Posted:
+        """Refill a kanban card's container: receive its quantity and turn the card full.
+
+        ``expected``: the part and quantity a sender named with the card (a
+        ``stock.receive`` command), which must be the card's: a refill is one
+        container, of its own part.
+        """
         card = self.card(code)
+        if expected is not None and expected != (card.part, card.container_qty):
+            raise Rejection(
+                "not-the-cards",
+                f"card {card.card} is a container of {format_quantity(card.container_qty)} x "
+                f"{card.part}; a refill receives exactly that",
+            )
         if card.state is CardState.FULL:
             raise Rejection(
                 "card-already-full",
@@ -330,7 +348,7 @@ class Inventory(Counting, KanbanCards):
             reorder_id, received=reorder.received, close_reason="cancelled", at=at
         )
         event_id = self._emit(events.ReorderClosedEvent(reorder_id, reorder.part, "cancelled"), at)
-        self.store.put_stock_snapshot(self.stock_snapshot(reorder.part, at))
+        self.store.put_stock_snapshot(self.stock_snapshot(reorder.part, at.wall))
         return event_id
 
     def acknowledge_reorder(self, reorder_id: int, reference: str, at: Moment) -> None:

@@ -9,7 +9,7 @@ in their fixed order; an event without a stock change is emitted alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -228,9 +228,10 @@ class Posting:
                     )
                 )
                 on_order = store.on_order(part)
-            snapshots.append(self._snapshot(part, balance, on_order, item, txn.at))
+            snapshots.append(self._snapshot(part, balance, on_order, item, txn.at.wall))
         snapshots += [
-            self.stock_snapshot(part, txn.at) for part in sorted(txn.restate - txn.before.keys())
+            self.stock_snapshot(part, txn.at.wall)
+            for part in sorted(txn.restate - txn.before.keys())
         ]
         event_id = self._emit(event, txn.at)
         store.set_transaction_event(txn.txn_id, event_id)
@@ -259,17 +260,17 @@ class Posting:
         counted = txn.counted.get(part, before.counted)
         return Balance(on_hand, armed, used, daily, counted)
 
-    def stock_snapshot(self, part: str, at: Moment) -> events.StockSnapshot:
+    def stock_snapshot(self, part: str, at: datetime) -> events.StockSnapshot:
         """The part's retained stock message as it stands (nothing of it posted now)."""
         store = self.store
         return self._snapshot(part, store.balance(part), store.on_order(part), store.item(part),
                               at)  # fmt: skip
 
     def _snapshot(
-        self, part: str, balance: Balance, on_order: Decimal, item: Item | None, at: Moment
+        self, part: str, balance: Balance, on_order: Decimal, item: Item | None, at: datetime
     ) -> events.StockSnapshot:
         cards = tuple(self.store.cards_of(part)) if item is not None and item.kanban else None
-        return events.StockSnapshot(part, balance, on_order, item, at.wall, cards)
+        return events.StockSnapshot(part, balance, on_order, item, at, cards)
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()

@@ -113,7 +113,7 @@ def validate_cards(rows: Rows, snapshot: Connection) -> CardChange:
     return CardChange(cards, added)
 
 
-def write_cards(_inventory: Inventory, uow: SqlUnitOfWork, change: CardChange) -> None:
+def write_cards(inventory: Inventory, uow: SqlUnitOfWork, change: CardChange) -> None:
     now = datetime.now(UTC)
     at = rfc3339(now)
     connection = uow.connection
@@ -128,6 +128,9 @@ def write_cards(_inventory: Inventory, uow: SqlUnitOfWork, change: CardChange) -
     catalog_writes.add_kanban_marks(connection, [
         (part, to_storage(mark.used), mark.at) for part, mark in marks
     ])  # fmt: skip
+    # A kanban part's retained stock message lists its cards: told again with them.
+    for part in parts:
+        uow.put_stock_snapshot(inventory.stock_snapshot(part, now))
 
 
 CARDS: Plan[CardChange] = Plan(validate_cards, write_cards, changes_catalog=True)

@@ -224,6 +224,43 @@ def test_cards_arrive_through_the_import_path_and_raise_the_catalog_version(
     assert (row.command_type, row.status) == ("cards.upsert", "applied")
 
 
+def test_a_stock_receive_with_a_card_refills_that_card_only(
+    make_node: Callable[..., CommandNode],
+) -> None:
+    node = make_node()
+    node.send(command("items.upsert", items=[
+        {"part": "BOLT-M6", "stocked": True, "replenishment": "kanban"},
+    ]))  # fmt: skip
+    node.send(command("cards.upsert", cards=[
+        {"card": "K-BOLT-1", "part": "BOLT-M6", "container_qty": 50},
+    ]))  # fmt: skip
+    full = node.send(command("stock.receive", part="BOLT-M6", quantity=50, card="K-BOLT-1"))
+    assert [e["path"] for e in full["errors"]] == ["$.card"], full  # it is full
+    at = SystemClock().moment()
+    node.plant.service.transact(lambda inventory, _uow: inventory.empty_card("K-BOLT-1", at))
+    refusals = [
+        node.send(command("stock.receive", part="BOLT-M6", quantity=40, card="K-BOLT-1")),
+        node.send(command("stock.receive", part="BOLT-M6", quantity=50, card="K-BOLT-1",
+                          reorder_id=1)),
+    ]  # fmt: skip
+    assert [[e["path"] for e in r["errors"]] for r in refusals] == [["$.card"], ["$.reorder_id"]]
+
+    refill = node.send(command("stock.receive", part="BOLT-M6", quantity=50, card="K-BOLT-1",
+                               reference="DN-7"))  # fmt: skip
+
+    assert (refill["status"], refill["errors"]) == ("applied", [])
+    assert on_hand(node.plant, "BOLT-M6") == D(50)
+    with node.plant.engine.connect() as connection:
+        states = [tuple(r) for r in connection.execute(select(schema.cards.c.card,
+                                                              schema.cards.c.state))]  # fmt: skip
+        receipts = [exactjson.loads(r.payload) for r in connection.execute(
+            select(schema.outbox.c.payload).where(schema.outbox.c.type == "receipt"))]  # fmt: skip
+    assert states == [("K-BOLT-1", "full")]
+    assert [(r["part"], r["quantity"], r["card"]) for r in receipts] == [
+        ("BOLT-M6", 50, "K-BOLT-1")
+    ]
+
+
 def test_cards_the_rules_refuse_are_answered_with_their_paths(
     make_node: Callable[..., CommandNode],
 ) -> None:

@@ -14,7 +14,6 @@ from jsonschema import Draft202012Validator
 from edge.cli.main import main
 from edge.commands.names import COMMAND_TYPES
 from edge.commands.parse import (
-    NOT_YET_KANBAN,
     Command,
     Refused,
     parse_command,
@@ -73,14 +72,14 @@ def test_quantities_are_exact_decimals_or_refused(quantity: str, ok: bool) -> No
 
 
 def test_every_problem_is_reported_with_its_path() -> None:
-    result = parse(body(part=7, quantity="x", colour="red", card="K-1"))
+    result = parse(body(part=7, quantity="x", colour="red", card=""))
 
     assert errors(result) == [
         ("$.part", "must be a part number (a string), got the number 7"),
         ("$.quantity", "'x' is not a quantity (digits with up to 6 decimals, e.g. 12 or 0.25)"),
         ("$.colour", "unknown field for stock.receive (known: command_id, type, "
                      "if_catalog_version, part, quantity, reorder_id, card, reference)"),
-        ("$.card", NOT_YET_KANBAN),
+        ("$.card", "part number is empty"),
     ]  # fmt: skip
     assert result.command_id == ID.lower()
 
@@ -198,7 +197,8 @@ AGREEMENT = [
     (body(part="BOLT-M6", quantity=True), False),
     (body(part="BOLT-M6"), False),
     (body(part="BOLT-M6", quantity=1, colour="red"), False),
-    (body(part="BOLT-M6", quantity=1, card="K-1"), False),
+    (body(part="BOLT-M6", quantity=1, card="K-1"), True),
+    (body(part="BOLT-M6", quantity=1, card=7), False),
     (body("stock.count", part="P", counted=1, counted_at="2026-12-02T06:00:00Z"), True),
     (body("stock.count", part="P", counted=1, counted_at=5), False),
     (body("reorder.cancel", reorder_id=0), False),
