@@ -20,11 +20,12 @@ from sqlalchemy import Engine, select
 
 from edge.domain import exactjson
 from edge.domain.inventory import Identity, Inventory, Posted
-from edge.domain.model import Station, StationMode
+from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Station, StationMode
 from edge.domain.ports import Moment
 from edge.domain.quantity import ZERO, from_storage
 from edge.domain.scanning import ScanInput, ScanOutcome
 from edge.masterdata.bom import import_bom
+from edge.masterdata.cards import import_cards
 from edge.masterdata.items import import_items
 from edge.service import InventoryService, PendingScan
 from edge.store import schema
@@ -103,6 +104,12 @@ class ShopFloor:
             bom_path = self.workdir / f"bom-{number}.csv"
             bom_path.write_text(bom_csv, encoding="utf-8")
             import_bom(self.service, bom_path)
+
+    def load_cards(self, cards_csv: str) -> None:
+        """Import kanban cards from CSV text, exactly as ``edge import cards`` does."""
+        path = self.workdir / f"cards-{next(self._files)}.csv"
+        path.write_text(cards_csv, encoding="utf-8")
+        import_cards(self.service, path)
 
     def opening(self, **on_hand: str) -> None:
         """Post opening balances, e.g. ``opening(**{"R-1": "10"})``."""
@@ -200,8 +207,12 @@ class ShopFloor:
         return self.rows(schema.reorders, schema.reorders.c.id)
 
 
-def make_service(engine: Engine, stations: tuple[Station, ...] = STATIONS) -> InventoryService:
-    return InventoryService(engine, Identity(site=SITE, node=NODE), TOPIC_PREFIX, stations)
+def make_service(
+    engine: Engine,
+    stations: tuple[Station, ...] = STATIONS,
+    policy: InventoryPolicy = DEFAULT_POLICY,
+) -> InventoryService:
+    return InventoryService(engine, Identity(site=SITE, node=NODE), TOPIC_PREFIX, stations, policy)
 
 
 class LedgerFailure(RuntimeError):

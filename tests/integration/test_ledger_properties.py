@@ -18,11 +18,12 @@ from pathlib import Path
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import select
 
+from edge.domain import exactjson
 from edge.domain.inventory import Rejection
-from edge.domain.model import Station, StationMode
+from edge.domain.model import InventoryPolicy, Station, StationMode
 from edge.domain.quantity import CONTEXT, format_quantity, from_storage
 from edge.domain.usage import LedgerUse, usage_of_rows
 from edge.store import schema
@@ -39,16 +40,18 @@ from tests.shop_floor import (
 )
 from tests.shop_floor import STATIONS as SHOP_STATIONS
 
+# R-4 is a kanban part in containers of 0.5 (two cards); its reorder point only warns.
 ITEMS = """\
-part,stocked,reorder_point,reorder_qty,max_qty,order_multiple
-FG,false,,,,
-KIT,false,,,,
-SUB,true,3,2,,
-R-1,false,10,25,,
-R-2,false,5,,40,7
-R-3,false,0.5,,,
-R-4,false,,,,
+part,stocked,reorder_point,reorder_qty,max_qty,order_multiple,aliases,replenishment
+FG,false,,,,,,
+KIT,false,,,,,,
+SUB,true,3,2,,,,
+R-1,false,10,25,,,,
+R-2,false,5,,40,7,,
+R-3,false,0.5,,,,,
+R-4,false,0.2,,,,,kanban
 """
+CARDS = "card,part,container_qty\nK-1,R-4,0.5\nK-2,R-4,0.5\n"
 # Fractional quantities and scrap allowances on several levels, so that the
 # exploded quantities carry many decimals.
 BOM = """\
@@ -61,14 +64,16 @@ KIT,R-3,3,0
 SUB,R-4,0.0275,0
 SUB,R-1,1,10
 """
-OPENING = {"SUB": "4", "R-1": "30", "R-2": "12.5", "R-3": "2"}
-POLICY_POINTS = {"SUB": Decimal(3), "R-1": Decimal(10), "R-2": Decimal(5), "R-3": Decimal("0.5")}
+OPENING = {"SUB": "4", "R-1": "30", "R-2": "12.5", "R-3": "2", "R-4": "1"}
+POLICY_POINTS = {"SUB": Decimal(3), "R-1": Decimal(10), "R-2": Decimal(5), "R-3": Decimal("0.5"),
+                 "R-4": Decimal("0.2")}  # fmt: skip
 
-ISSUE = "LAB-1"
+ISSUE, DOCK = "LAB-1", "DOCK-1"
 STATIONS = st.sampled_from([SHIP, SCRAP, BUILD, ISSUE])
 # The failing service knows the shop floor's stations only.
 SHOP_FLOOR_STATIONS = st.sampled_from([SHIP, SCRAP, BUILD])
 SCAN_CODES = st.sampled_from(["FG", "KIT", "SUB", "R-1", "R-2", "R-3", "R-4", "NOPE"])
+CARD_CODES = st.sampled_from(["K-1", "K-2"])
 STOCK_PARTS = st.sampled_from(["SUB", "R-1", "R-2", "R-3", "R-4", "KIT", "NOPE"])
 # Up to six decimals, as an operator may type them.
 QUANTITIES = st.builds(
@@ -86,15 +91,25 @@ class LedgerMachine(RuleBasedStateMachine):
         workdir = Path(self._workdir.name)
         self.engine = open_database(workdir / "edge.db")
         self.clock = SteppingClock()
-        stations = (*SHOP_STATIONS, Station(ISSUE, StationMode.ISSUE))
+        stations = (*SHOP_STATIONS, Station(ISSUE, StationMode.ISSUE),
+                    Station(DOCK, StationMode.RECEIVE))  # fmt: skip
+        self.reconcile = "report"
         self.floor = ShopFloor(make_service(self.engine, stations), self.clock, workdir)
         self.floor.load(ITEMS, BOM)
+        self.floor.load_cards(CARDS)
         self.floor.opening(**OPENING)
         self.scans_sent = 0
 
     def teardown(self) -> None:
         self.engine.dispose()
         self._workdir.cleanup()
+
+    @initialize(adjust=st.booleans())
+    def choose_reconcile(self, adjust: bool) -> None:
+        """Half the runs post each empty card's reconciliation (``kanban_reconcile``)."""
+        if adjust:
+            self.reconcile = "adjust"
+            self.floor.service.policy = InventoryPolicy(kanban_reconcile="adjust")
 
     # --- scans ---------------------------------------------------------------
     def _scan(self, station: str, code: str) -> None:
@@ -112,6 +127,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(station=st.sampled_from([SCRAP, ISSUE]), reason=st.sampled_from(["DAMAGED", "TEST"]))
     def scan_reason(self, station: str, reason: str) -> None:
         self._scan(station, f"RSN:{reason}")
+
+    @rule(station=st.sampled_from([SHIP, SCRAP, BUILD, ISSUE, DOCK]), card=CARD_CODES)
+    def scan_card(self, station: str, card: str) -> None:
+        """Empty a card at a production station, refill it at the dock (or be refused)."""
+        self._scan(station, card)
 
     @rule(station=STATIONS)
     def scan_void(self, station: str) -> None:
@@ -200,6 +220,30 @@ class LedgerMachine(RuleBasedStateMachine):
             balance = balance_from_row(tuple(row)[1:])
             if balance.counted is not None:  # the counts' use adds up to the mark at the last
                 assert by_part[row.part] == balance.counted.used.total, row.part
+
+    @invariant()
+    def each_empty_card_reconciles_one_container(self) -> None:
+        """An empty card's reconciliation is the use since the previous one less a container,
+        posted as kanban-adjust exactly when adjusting; the kanban part never reorders."""
+        previous = Decimal(0)
+        adjusted = Decimal(0)
+        for row in self.floor.rows(schema.outbox, schema.outbox.c.seq):
+            if row.type != "kanban-empty":
+                continue
+            event = exactjson.loads(row.payload)
+            assert event["reconciliation"] == event["consumed"] - event["container_qty"]
+            assert event["adjusted"] is (
+                self.reconcile == "adjust" and event["reconciliation"] != 0
+            )
+            adjusted += event["reconciliation"] if event["adjusted"] else 0
+            previous = event["consumed"]
+        kinds = [(r.kind, from_storage(r.quantity)) for r in self.floor.rows(schema.ledger)]
+        assert sum((q for kind, q in kinds if kind == "kanban-adjust"), Decimal(0)) == adjusted
+        assert all(row.part != "R-4" for row in self.floor.reorders())
+        assert previous >= 0
+        states = {row.card: row.state for row in self.floor.rows(schema.cards)}
+        assert set(states) == {"K-1", "K-2"}
+        assert set(states.values()) <= {"full", "empty"}
 
     @invariant()
     def outbox_seq_is_gapless(self) -> None:
