@@ -39,10 +39,10 @@ from tests.shop_floor import make_service
 MAY_CHANGE: dict[str, set[str]] = {
     "items.upsert": {"items", "aliases", "counters"},
     "bom.replace": {"bom_lines", "counters"},
-    "cards.upsert": {"cards", "kanban_marks", "counters"},
-    "stock.receive": {"ledger", "transactions", "balances", "reorders", "on_order",
+    "cards.upsert": {"cards", "kanban_marks", "stock_state", "counters"},
+    "stock.receive": {"ledger", "transactions", "balances", "reorders", "on_order", "cards",
                       "stock_state", "counters"},
-    "stock.count": {"ledger", "transactions", "balances", "reorders", "on_order",
+    "stock.count": {"ledger", "transactions", "balances", "reorders", "on_order", "counts",
                     "stock_state", "counters"},
     "reorder.ack": {"reorders"},
     "reorder.cancel": {"reorders", "on_order", "stock_state", "counters"},
