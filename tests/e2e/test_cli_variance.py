@@ -6,8 +6,11 @@ per parent the counts imply, and an on-hand that says what explains it.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
-from tests.e2e.conftest import Edge, describe
+import pytest
+
+from tests.e2e.conftest import Edge, copy_database, describe, make_edge
 
 ITEMS = """\
 part,description,uom,stocked,reorder_point,reorder_qty,max_qty,order_multiple,lead_time_days,aliases
@@ -24,29 +27,27 @@ STOCK_KEYS = [
 ]
 
 
-def gasket_floor(edge: Edge) -> Edge:
-    """FG-A needs 2 gaskets by its BOM; 1,000 gaskets on the shelf."""
+@pytest.fixture(scope="module")
+def counted_gaskets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """FG-A needs 2 gaskets by its BOM; 1,000 on the shelf. Three rounds: 100 FG-A shipped
+    (200 gaskets backflushed), then a count 20 below the book. Made once; each test copies it.
+    """
+    floor = make_edge(tmp_path_factory.mktemp("gaskets"))
     for kind, content in (("items", ITEMS), ("bom", BOM), ("stock", STOCK)):
-        edge.ok("import", kind, str(edge.write(f"{kind}.csv", content)))
+        floor.ok("import", kind, str(floor.write(f"{kind}.csv", content)))
+    for book in (800, 580, 360):  # 1000 - 200, then 20 short and 200 more each round
+        floor.ok("scan", "--station", "PACK-1", "QTY:100", "FG-A")
+        floor.ok("count", "GASKET", str(book - 20))
+    return floor.workdir
+
+
+@pytest.fixture
+def floor(counted_gaskets: Path, edge: Edge) -> Edge:
+    copy_database(counted_gaskets, edge.workdir)
     return edge
 
 
-def gasket_on_hand(floor: Edge) -> Decimal:
-    [gasket] = [row for row in floor.json("stock") if row["part"] == "GASKET"]
-    return Decimal(gasket["on_hand"])
-
-
-def ship_and_count_short(floor: Edge) -> None:
-    """Each round: 100 FG-A shipped (200 gaskets backflushed), then a count 20 below book."""
-    for _ in range(ROUNDS):
-        floor.ok("scan", "--station", "PACK-1", "QTY:100", "FG-A")
-        book = gasket_on_hand(floor)
-        floor.ok("count", "GASKET", str(book - 20))
-
-
-def test_a_gasket_short_by_the_same_share_three_times_is_a_bom_suspect(edge: Edge) -> None:
-    floor = gasket_floor(edge)
-    ship_and_count_short(floor)
+def test_a_gasket_short_by_the_same_share_three_times_is_a_bom_suspect(floor: Edge) -> None:
     [gasket] = floor.json("variance")
     assert (gasket["part"], gasket["uom"], gasket["verdict"]) == ("GASKET", "EA", "bom-suspect")
     assert gasket["implied_per_parent"] == [
@@ -73,9 +74,7 @@ def test_a_gasket_short_by_the_same_share_three_times_is_a_bom_suspect(edge: Edg
     assert (len(latest["counts"]), latest["verdict"]) == (1, "shrinkage-or-unrecorded-usage")
 
 
-def test_stock_says_when_the_part_was_counted_and_what_was_used_since(edge: Edge) -> None:
-    floor = gasket_floor(edge)
-    ship_and_count_short(floor)
+def test_stock_says_when_the_part_was_counted_and_what_was_used_since(floor: Edge) -> None:
     floor.ok("scan", "--station", "PACK-1", "QTY:10", "FG-A")
     [gasket] = [row for row in floor.json("stock") if row["part"] == "GASKET"]
     assert list(gasket) == STOCK_KEYS
