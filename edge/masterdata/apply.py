@@ -50,12 +50,13 @@ from __future__ import annotations
 
 from edge.masterdata.bom import BOM_COLUMNS, import_bom, replace_boms
 from edge.masterdata.cards import CARD_COLUMNS, import_cards, upsert_cards
+from edge.masterdata.csv_files import Progress
 from edge.masterdata.fields import Fields, ImportRefused, Problem, Rows, SourceError
 from edge.masterdata.items import ITEM_COLUMNS, import_items, upsert_items
 from edge.masterdata.json_rows import json_bom_rows, json_rows
 from edge.masterdata.stock import STOCK_COLUMNS, import_stock, post_opening_stock
 from edge.masterdata.summary import ImportSummary
-from edge.masterdata.transaction import Applied, InTransaction, Progress
+from edge.masterdata.transaction import Applied, InTransaction
 
 __all__ = [
     "BOM_COLUMNS",

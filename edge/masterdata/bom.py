@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
@@ -20,38 +19,15 @@ from edge.domain.catalog import bom_line_problems, bom_parent_problems
 from edge.domain.inventory import Inventory
 from edge.domain.model import BomLine, Item
 from edge.domain.quantity import ZERO, to_storage
-from edge.masterdata.csv_files import Progress, read_csv
 from edge.masterdata.fields import Fields, Rows
 from edge.masterdata.summary import ImportSummary
-from edge.masterdata.transaction import Applied, InTransaction, Plan, apply_change
-from edge.service import InventoryService
+from edge.masterdata.transaction import CsvImport, Plan
 from edge.store import catalog_writes
 from edge.store.unit_of_work import SqlUnitOfWork
 
 BOM_COLUMNS = ("parent", "component", "qty_per", "scrap_pct")
 
 _Lines = dict[str, list[tuple[BomLine, Fields]]]
-
-
-def replace_boms(
-    service: InventoryService,
-    rows: Rows,
-    *,
-    if_catalog_version: int | None = None,
-    progress: Progress | None = None,
-    in_transaction: InTransaction | None = None,
-) -> Applied:
-    """Give each parent of ``rows`` (CSV lines, or json_bom_rows) exactly its lines there."""
-    return apply_change(service, rows, BOMS, if_catalog_version=if_catalog_version,
-                        progress=progress, in_transaction=in_transaction)  # fmt: skip
-
-
-def import_bom(
-    service: InventoryService, path: Path, progress: Progress | None = None
-) -> ImportSummary:
-    """``edge import bom FILE``."""
-    file = read_csv(path, BOM_COLUMNS, ("parent", "component", "qty_per"), progress)
-    return replace_boms(service, file, progress=progress).summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +61,9 @@ def write_bom(_inventory: Inventory, uow: SqlUnitOfWork, change: BomChange) -> N
 
 
 BOMS: Plan[BomChange] = Plan(validate_bom, write_bom, changes_catalog=True)
+# Each parent of the rows (CSV lines, or json_bom_rows) gets exactly its lines there.
+replace_boms = BOMS.apply
+import_bom = CsvImport(BOMS, BOM_COLUMNS, ("parent", "component", "qty_per"))
 
 
 def _parse_bom(rows: Rows, items: dict[str, Item]) -> _Lines:

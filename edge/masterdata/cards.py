@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
@@ -33,36 +32,13 @@ from edge.domain.model import Card
 from edge.domain.quantity import to_storage
 from edge.domain.timestamps import rfc3339
 from edge.domain.usage import NO_USAGE
-from edge.masterdata.csv_files import Progress, read_csv
 from edge.masterdata.fields import Rows
 from edge.masterdata.summary import ImportSummary
-from edge.masterdata.transaction import Applied, InTransaction, Plan, apply_change
-from edge.service import InventoryService
+from edge.masterdata.transaction import CsvImport, Plan
 from edge.store import catalog_writes
 from edge.store.unit_of_work import SqlUnitOfWork
 
 CARD_COLUMNS = ("card", "part", "container_qty", "location")
-
-
-def upsert_cards(
-    service: InventoryService,
-    rows: Rows,
-    *,
-    if_catalog_version: int | None = None,
-    progress: Progress | None = None,
-    in_transaction: InTransaction | None = None,
-) -> Applied:
-    """Add or update the cards of ``rows`` (CSV or JSON), all or nothing."""
-    return apply_change(service, rows, CARDS, if_catalog_version=if_catalog_version,
-                        progress=progress, in_transaction=in_transaction)  # fmt: skip
-
-
-def import_cards(
-    service: InventoryService, path: Path, progress: Progress | None = None
-) -> ImportSummary:
-    """``edge import cards FILE``."""
-    file = read_csv(path, CARD_COLUMNS, ("card", "part", "container_qty"), progress)
-    return upsert_cards(service, file, progress=progress).summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +110,5 @@ def write_cards(inventory: Inventory, uow: SqlUnitOfWork, change: CardChange) ->
 
 
 CARDS: Plan[CardChange] = Plan(validate_cards, write_cards, changes_catalog=True)
+upsert_cards = CARDS.apply  # the cards of CSV or JSON rows (cards.upsert), all or nothing
+import_cards = CsvImport(CARDS, CARD_COLUMNS, ("card", "part", "container_qty"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -34,11 +33,9 @@ from edge.domain.inventory import Inventory
 from edge.domain.model import PartError, ReorderPolicy, Replenishment, validate_part
 from edge.domain.quantity import from_storage, to_storage
 from edge.domain.timestamps import rfc3339
-from edge.masterdata.csv_files import Progress, read_csv
 from edge.masterdata.fields import Fields, Rows
 from edge.masterdata.summary import ImportSummary
-from edge.masterdata.transaction import Applied, InTransaction, Plan, apply_change
-from edge.service import InventoryService
+from edge.masterdata.transaction import CsvImport, Plan
 from edge.store import catalog_writes
 from edge.store.unit_of_work import SqlUnitOfWork
 
@@ -56,27 +53,6 @@ ITEM_COLUMNS = (
     "replenishment",
     "count_tolerance_pct",
 )
-
-
-def upsert_items(
-    service: InventoryService,
-    rows: Rows,
-    *,
-    if_catalog_version: int | None = None,
-    progress: Progress | None = None,
-    in_transaction: InTransaction | None = None,
-) -> Applied:
-    """Add or update the items of ``rows`` (CSV or JSON), all or nothing."""
-    return apply_change(service, rows, ITEMS, if_catalog_version=if_catalog_version,
-                        progress=progress, in_transaction=in_transaction)  # fmt: skip
-
-
-def import_items(
-    service: InventoryService, path: Path, progress: Progress | None = None
-) -> ImportSummary:
-    """``edge import items FILE``."""
-    return upsert_items(service, read_csv(path, ITEM_COLUMNS, ("part",), progress),
-                        progress=progress).summary  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +138,8 @@ def write_items(_inventory: Inventory, uow: SqlUnitOfWork, change: ItemChange) -
 
 
 ITEMS: Plan[ItemChange] = Plan(validate_items, write_items, changes_catalog=True)
+upsert_items = ITEMS.apply  # the items of CSV or JSON rows (items.upsert), all or nothing
+import_items = CsvImport(ITEMS, ITEM_COLUMNS, ("part",))
 
 
 _Kept = tuple[Replenishment, Decimal | None]

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from time import perf_counter
 from typing import Final, Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
 from edge.domain.inventory import Inventory
+from edge.masterdata.csv_files import Progress, read_csv
 from edge.masterdata.fields import ImportRefused, Rows
 from edge.masterdata.summary import ImportSummary
 from edge.service import InventoryService
@@ -35,9 +37,6 @@ from edge.store.unit_of_work import SqlUnitOfWork
 
 # Validations against a snapshot before the last one, which runs under the lock.
 ATTEMPTS: Final = 3
-
-Progress = Callable[[str], None]
-"""Told what the work has reached, one sentence at a time (``edge import`` prints them)."""
 
 InTransaction = Callable[[Inventory, SqlUnitOfWork, int], None]
 """Run in the apply transaction after the change, with the catalog version it leaves
@@ -75,6 +74,34 @@ class Plan(Generic[C]):
     validate: Callable[[Rows, Connection], C]
     write: Callable[[Inventory, SqlUnitOfWork, C], None]
     changes_catalog: bool
+
+    def apply(
+        self,
+        service: InventoryService,
+        rows: Rows,
+        *,
+        if_catalog_version: int | None = None,
+        progress: Progress | None = None,
+        in_transaction: InTransaction | None = None,
+    ) -> Applied:
+        """Apply ``rows`` (CSV or JSON) all or nothing: see :func:`apply_change`."""
+        return apply_change(service, rows, self, if_catalog_version=if_catalog_version,
+                            progress=progress, in_transaction=in_transaction)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CsvImport(Generic[C]):
+    """``edge import KIND FILE``: a CSV file's rows, read with its columns, through a plan."""
+
+    plan: Plan[C]
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+
+    def __call__(
+        self, service: InventoryService, path: Path, progress: Progress | None = None
+    ) -> ImportSummary:
+        rows = read_csv(path, self.columns, self.required, progress)
+        return self.plan.apply(service, rows, progress=progress).summary
 
 
 class _CatalogMoved(Exception):
