@@ -163,7 +163,7 @@ _PART_KEYS: dict[str, Any] = {
 
 
 def stock_schema() -> dict[str, Any]:
-    """The retained ``stock/{part}`` message (see :func:`edge.domain.events.stock_payload`)."""
+    """The retained ``stock/{part}`` message (see :mod:`edge.domain.stock_message`)."""
     nullable_quantity = {"anyOf": [dict(QUANTITY), {"type": "null"}]}
     card_ids = {"type": "array", "items": {"type": "string"}}
     properties: dict[str, Any] = {

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
-from edge.domain import events
+from edge.domain import events, stock_message
 from edge.domain.model import Item
 from edge.domain.ports import Balance, Moment
 from edge.domain.quantity import ZERO, add
@@ -84,7 +84,9 @@ def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpenin
         balance = Balance(on_hand, verdict.armed)
         # A kanban part's cards are told by its next change (an import does not read them).
         cards = () if kanban else None
-        snapshot = events.stock_payload(part, balance, on_order, opening.item, at.wall, cards=cards)
+        snapshot = stock_message.stock_payload(
+            part, balance, on_order, opening.item, at.wall, cards=cards
+        )
         planned.append(PlannedOpening(opening, balance, low, suggested, snapshot))
     return planned
 

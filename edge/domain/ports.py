@@ -18,7 +18,7 @@ from edge.domain.model import BomLine, Card, Item, Reorder
 from edge.domain.usage import NO_USAGE, CountRecord, DailyUse, LastCount, Usage
 
 if TYPE_CHECKING:  # events imports this module for Balance
-    from edge.domain.events import StockSnapshot
+    from edge.domain.stock_message import StockSnapshot
 
 # The transactions a station's VOID reverses: those a part scan posts there.
 VOIDABLE_KINDS: Final = ("backflush", "scrap", "build", "issue")

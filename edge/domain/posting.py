@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from edge.domain import events, ids
+from edge.domain import events, ids, stock_message
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
 from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy
@@ -190,7 +190,7 @@ class Posting:
         """Run the stock rules on every touched part and write the events in order."""
         low: list[events.Event] = []
         reorders: list[events.Event] = []
-        snapshots: list[events.StockSnapshot] = []
+        snapshots: list[stock_message.StockSnapshot] = []
         store = self.store
         today = txn.at.wall.date()
         for part in sorted(txn.before):
@@ -260,7 +260,7 @@ class Posting:
         counted = txn.counted.get(part, before.counted)
         return Balance(on_hand, armed, used, daily, counted)
 
-    def stock_snapshot(self, part: str, at: datetime) -> events.StockSnapshot:
+    def stock_snapshot(self, part: str, at: datetime) -> stock_message.StockSnapshot:
         """The part's retained stock message as it stands (nothing of it posted now)."""
         store = self.store
         return self._snapshot(part, store.balance(part), store.on_order(part), store.item(part),
@@ -268,9 +268,9 @@ class Posting:
 
     def _snapshot(
         self, part: str, balance: Balance, on_order: Decimal, item: Item | None, at: datetime
-    ) -> events.StockSnapshot:
+    ) -> stock_message.StockSnapshot:
         cards = tuple(self.store.cards_of(part)) if item is not None and item.kanban else None
-        return events.StockSnapshot(part, balance, on_order, item, at, cards)
+        return stock_message.StockSnapshot(part, balance, on_order, item, at, cards)
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()

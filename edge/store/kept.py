@@ -28,9 +28,9 @@ from typing import Final
 
 from sqlalchemy.engine import Connection
 
-from edge.domain.events import StockSnapshot
 from edge.domain.lru import Lru
 from edge.domain.ports import Balance, StationState
+from edge.domain.stock_message import StockSnapshot
 
 # A balance is about 0.2 kB kept; a plant scans a few thousand parts a day.
 BALANCES_KEPT: Final = 4096

@@ -27,11 +27,11 @@ from urllib.parse import quote
 
 from edge.domain import exactjson
 from edge.domain.bom import BomGraph
-from edge.domain.events import stock_payload
 from edge.domain.model import BomLine, Card, Item, Reorder, ReorderPolicy, Replenishment
 from edge.domain.ports import Balance
 from edge.domain.quantity import ZERO
 from edge.domain.stock import StockState, on_order, still_on_order, stock_state
+from edge.domain.stock_message import stock_payload
 from edge.store.rows import (
     BALANCE_COLUMNS,
     CARD_COLUMNS,
@@ -106,7 +106,7 @@ class PartStock:
     on_hand: Decimal
     on_order: Decimal
     reorder_point: Decimal | None
-    # The part's retained stock message as the rules write it (events.stock_payload):
+    # The part's retained stock message as the rules write it (stock_message.stock_payload):
     # position, replenishment, last count, use since, daily use, cover, cards.
     message: Mapping[str, Any] = field(default_factory=dict)
 

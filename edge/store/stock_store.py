@@ -16,10 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from edge.domain import stock
-from edge.domain.events import StockSnapshot
 from edge.domain.model import Card, Reorder
 from edge.domain.ports import Balance, KanbanMark, Moment
 from edge.domain.quantity import ZERO, add, from_storage, to_storage, total
+from edge.domain.stock_message import StockSnapshot
 from edge.domain.timestamps import rfc3339
 from edge.domain.usage import CountRecord, Usage, usage_of_rows
 from edge.store.catalog import Catalog

@@ -38,7 +38,6 @@ from edge.domain.cards import (
     upserted_card,
 )
 from edge.domain.catalog import CatalogProblem, is_phantom
-from edge.domain.events import StockSnapshot
 from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import BomLine, Card, Item, Reorder
 from edge.domain.ports import (
@@ -53,6 +52,7 @@ from edge.domain.ports import (
     TransactionRecord,
 )
 from edge.domain.quantity import ZERO, from_storage, to_storage, total
+from edge.domain.stock_message import StockSnapshot
 from edge.domain.timestamps import parse_rfc3339, rfc3339
 from edge.domain.usage import CountRecord, LastCount, Usage, usage_of_rows
 from tests.unit.fake_tables import (

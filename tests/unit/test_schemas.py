@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from edge.contract.schemas import published_schemas
-from edge.domain import events, exactjson
+from edge.domain import events, exactjson, stock_message
 from edge.domain.events import EVENT_TYPES
 from edge.domain.model import Card, Item, ReorderPolicy
 from edge.domain.ports import Balance
@@ -82,12 +82,14 @@ def test_stock_and_status_payloads_follow_their_schemas() -> None:
     at = datetime(2026, 3, 2, 6, tzinfo=UTC)
     counted = LastCount("2026-03-01T07:00:00.000Z", Decimal(5), Usage())
     balance = Balance(Decimal("4.5"), daily=(("2026-03-02", Decimal(7)),), counted=counted)
-    stock = events.stock_payload("R-GASKET", balance, Decimal(0), item, at, cards=None)
+    stock = stock_message.stock_payload("R-GASKET", balance, Decimal(0), item, at, cards=None)
     check_published(f"{PREFIX}/stock/R-GASKET", wire(stock))
-    kanban = events.stock_payload("R-GASKET", balance, Decimal(0), item, at,
+    kanban = stock_message.stock_payload("R-GASKET", balance, Decimal(0), item, at,
                                   cards=[Card("KB-1", "R-GASKET", Decimal(9))])  # fmt: skip
     check_published(f"{PREFIX}/stock/R-GASKET", wire(kanban))
-    unknown = events.stock_payload("R-?", Balance(Decimal(1)), Decimal(0), None, at, cards=None)
+    unknown = stock_message.stock_payload(
+        "R-?", Balance(Decimal(1)), Decimal(0), None, at, cards=None
+    )
     check_published(f"{PREFIX}/stock/R-%3F", wire(unknown))
     status = status_payload("offline", boot=3, version="1.0", site="plant-1", node="pack",
                             at=datetime.now(UTC), synced=None, backlog=None, outbox_full=False,

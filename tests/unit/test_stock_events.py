@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from edge.domain.events import EVENT_SCHEMA, StockSnapshot
+from edge.domain.events import EVENT_SCHEMA
 from edge.domain.inventory import Inventory, Rejection
 from edge.domain.ports import Moment
+from edge.domain.stock_message import StockSnapshot
 from edge.domain.timestamps import rfc3339
 from tests.shop_floor import SteppingClock
 from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore
