@@ -20,7 +20,7 @@ from edge.domain.counting import Counting
 from edge.domain.kanban import KanbanCards
 from edge.domain.model import Card, CardState
 from edge.domain.opening import PlannedOpening, opening_batches
-from edge.domain.ports import Moment
+from edge.domain.ports import VOIDABLE_KINDS, Moment
 from edge.domain.posting import (
     Identity,
     Origin,
@@ -160,6 +160,12 @@ class Inventory(Counting, KanbanCards):
         original = self.store.newest_voidable(station)
         if original is None:
             raise Rejection("nothing-to-void", f"nothing to void at station {station}")
+        if original.kind not in VOIDABLE_KINDS:
+            raise Rejection(
+                "card-scan-not-voided",
+                f"the last scan at station {station} was a kanban card of {original.part}; "
+                "VOID does not undo a card scan (the card stays empty until it is refilled)",
+            )
         if original.voided_by is not None:
             raise Rejection(
                 "already-voided",

@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # events imports this module for Balance
 
 # The transactions a station's VOID reverses: those a part scan posts there.
 VOIDABLE_KINDS: Final = ("backflush", "scrap", "build", "issue")
+# What a station's VOID looks back to: the transactions it reverses, and a kanban card
+# scan, which it does not reverse and never steps past to an older shipment.
+VOID_STOPS: Final = (*VOIDABLE_KINDS, "kanban-empty")
 
 
 class Clock(Protocol):
@@ -193,7 +196,7 @@ class InventoryStore(ABC):
 
     @abstractmethod
     def newest_voidable(self, station: str) -> TransactionRecord | None:
-        """The newest accepted :data:`VOIDABLE_KINDS` transaction at the station, voided or not."""
+        """The newest accepted :data:`VOID_STOPS` transaction at the station, voided or not."""
 
     @abstractmethod
     def mark_voided(self, txn_id: int, void_txn_id: int) -> None: ...

@@ -17,7 +17,7 @@ from typing import Any, Final, TypeVar
 
 from sqlalchemy import Table
 
-from edge.domain.ports import VOIDABLE_KINDS
+from edge.domain.ports import VOID_STOPS
 from edge.store import schema
 from edge.store.rows import (
     BALANCE_COLUMNS,
@@ -203,13 +203,14 @@ SAVE_KANBAN_MARK = _upsert(schema.kanban_marks, ("part", "used", "at"))
 # is written with one statement per table.
 ADD_TRANSACTION = _insert(schema.transactions, ("id", *TRANSACTION_COLUMNS, "event_id"))
 SET_TRANSACTION_EVENT = _update(schema.transactions, ("event_id",), ("id",))
-# The newest transaction a part scan posted at a station, voided or not (VOID's target).
+# The newest transaction a part or card scan posted at a station, voided or not (what
+# VOID reverses, or refuses to step past).
 # The kinds are our own constants, never input, so they are written into the text.
 NEWEST_VOIDABLE = _select(
     schema.transactions,
     TRANSACTION_ROW,
     ("station",),
-    f" AND kind IN ({', '.join(repr(kind) for kind in VOIDABLE_KINDS)}) ORDER BY id DESC LIMIT 1",
+    f" AND kind IN ({', '.join(repr(kind) for kind in VOID_STOPS)}) ORDER BY id DESC LIMIT 1",
 )
 MARK_VOIDED = _update(schema.transactions, ("voided_by",), ("id",))
 # Which of some (GTIN, serial) pairs have shipped: one group, widened by many_rows.

@@ -41,7 +41,7 @@ from edge.domain.catalog import CatalogProblem, is_phantom
 from edge.domain.inventory import Identity, Inventory
 from edge.domain.model import BomLine, Card, Item, Reorder
 from edge.domain.ports import (
-    VOIDABLE_KINDS,
+    VOID_STOPS,
     Balance,
     InventoryStore,
     KanbanMark,
@@ -332,7 +332,7 @@ class InMemoryStore(InventoryStore):
     def newest_voidable(self, station: str) -> TransactionRecord | None:
         for txn_id in sorted(self._tables.transactions, reverse=True):
             row = self._tables.transactions[txn_id]
-            if row.station == station and row.kind in VOIDABLE_KINDS:
+            if row.station == station and row.kind in VOID_STOPS:
                 return row.record()
         return None
 

@@ -176,3 +176,15 @@ def test_a_kanban_part_raises_no_reorder_but_low_stock_still_fires(clock: Steppi
     snapshot = floor.store.snapshots()["SCREW"]
     assert (snapshot["replenishment"], snapshot["on_order"]) == ("kanban", 0)
     assert floor.store.snapshots()["HOSE"]["cards"] is None
+
+
+def test_void_after_a_card_scan_is_refused_and_never_reaches_back_to_the_shipment(
+    clock: SteppingClock,
+) -> None:
+    floor = floor_with(clock, "adjust")
+    ship(floor, 23)
+    accepted(floor.scan(LINE, "KB-A"))
+    outcome = rejected(floor.scan(LINE, "VOID"), "card-scan-not-voided")
+    assert "VOID does not undo a card scan" in outcome.message
+    assert floor.store.balances()["SCREW"] == D(100)  # the 92 and the -8 both stand
+    assert not any(txn.voided_by for txn in floor.store.transactions())
