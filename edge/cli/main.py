@@ -62,7 +62,8 @@ COMMANDS: tuple[Command, ...] = (
             arg(
                 "--data",
                 metavar="DIR",
-                help="folder with items.csv, bom.csv, stock.csv, e.g. --data ./plant-data",
+                help="folder with items.csv, bom.csv, stock.csv (and cards.csv, if any), "
+                "e.g. --data ./plant-data",
             ),
             arg(
                 "--keep",

@@ -16,7 +16,7 @@ from edge.cli.terminal import cell, duration, render_table
 from edge.store import queries
 
 if TYPE_CHECKING:
-    from edge.store import variance_query
+    from edge.store import card_queries, variance_query
 
 
 @contextlib.contextmanager
@@ -54,9 +54,14 @@ def cmd_stock(args: argparse.Namespace) -> int:
     if args.json:
         print_json([row.as_json() for row in rows])
         return EXIT_OK
-    print(fitted_table(_STOCK_HEADERS, [_stock_cells(row) for row in rows], "description",
-                       [row.description for row in rows]))  # fmt: skip
+    print(stock_table(rows))
     return EXIT_OK
+
+
+def stock_table(rows: Sequence[queries.PartStock]) -> str:
+    """The table ``edge stock`` prints (and ``edge demo``)."""
+    return fitted_table(_STOCK_HEADERS, [_stock_cells(row) for row in rows], "description",
+                        [row.description for row in rows])  # fmt: skip
 
 
 def _stock_cells(row: queries.PartStock) -> tuple[object, ...]:
@@ -199,25 +204,28 @@ def cmd_cards(args: argparse.Namespace) -> int:
     if args.json:
         print_json([row.as_json() for row in rows])
         return EXIT_OK
-    print(
-        render_table(
-            ["card", "part", "location", "container_qty", "uom", "state", "empty for", "late"],
-            [
-                (
-                    r.card.card,
-                    r.card.part,
-                    r.card.location or None,
-                    r.card.container_qty,
-                    r.uom,
-                    r.card.state.value,
-                    None if r.empty_for is None else duration(r.empty_for),
-                    "LATE" if r.late else "",
-                )
-                for r in rows
-            ],
-        )
-    )
+    print(cards_table(rows))
     return EXIT_OK
+
+
+def cards_table(rows: Sequence[card_queries.CardLine]) -> str:
+    """The table ``edge cards`` prints (and ``edge demo``)."""
+    return render_table(
+        ["card", "part", "location", "container_qty", "uom", "state", "empty for", "late"],
+        [
+            (
+                r.card.card,
+                r.card.part,
+                r.card.location or None,
+                r.card.container_qty,
+                r.uom,
+                r.card.state.value,
+                None if r.empty_for is None else duration(r.empty_for),
+                "LATE" if r.late else "",
+            )
+            for r in rows
+        ],
+    )
 
 
 # "% of use": the latest count's variance as % of the consumption since the count before it.
@@ -242,17 +250,25 @@ def cmd_variance(args: argparse.Namespace) -> int:
     if not reports:
         print("no counts" + ("" if args.since is None else " since then"))
         return EXIT_OK
-    print(render_table(_VARIANCE_HEADERS, [_variance_cells(report) for report in reports]))
+    print(variance_text(reports))
+    return EXIT_OK
+
+
+def variance_text(reports: Sequence[variance_query.PartReport]) -> str:
+    """What ``edge variance`` prints of some reports (and ``edge demo``): the table, then the
+    BOM suspects with the quantity per parent their counts imply."""
+    lines = [render_table(_VARIANCE_HEADERS, [_variance_cells(report) for report in reports])]
     suspects = [report for report in reports if report.variance.implied]
     if suspects:
-        print("\nBOM suspects: the quantity per parent the counts imply, beside the BOM's")
-        for report in suspects:
-            judged = report.variance.judged
-            for use in report.variance.implied:
-                print(f"  {report.part} in {use.parent}: BOM {cell(use.qty_per)}, "
-                      f"counts imply {cell(use.implied)} {report.uom} per {use.parent} "
-                      f"(the last {judged} counts)")  # fmt: skip
-    return EXIT_OK
+        lines.append("\nBOM suspects: the quantity per parent the counts imply, beside the BOM's")
+    lines.extend(
+        f"  {report.part} in {use.parent}: BOM {cell(use.qty_per)}, counts imply "
+        f"{cell(use.implied)} {report.uom} per {use.parent} "
+        f"(the last {report.variance.judged} counts)"
+        for report in suspects
+        for use in report.variance.implied
+    )
+    return "\n".join(lines)
 
 
 def _variance_cells(report: variance_query.PartReport) -> tuple[object, ...]:

@@ -2,5 +2,5 @@
 
 from pathlib import Path
 
-# items.csv, bom.csv and stock.csv of the demo plant, shipped inside the package.
+# items.csv, bom.csv, stock.csv and cards.csv of the demo plant, shipped inside the package.
 DEMO_DATA = Path(__file__).resolve().parent / "data"

@@ -1,73 +1,55 @@
 """``edge demo``: the real daemon pipeline with virtual scanners, no hardware, no broker.
 
-It writes a config with three stations, each bound to a serial scanner whose
-port is a pseudo-terminal (the kernel's virtual serial line), imports the
-demo CSVs shipped in ``edge/demo/data/``, starts the daemon's readers and writer, types a
-scripted shift of scans into the scanners, listens for the good/bad-read
-bytes the daemon writes back after each commit, and prints what happened.
+It writes a config with five stations (ship, scrap, build, issue, receive),
+each bound to a serial scanner whose port is a pseudo-terminal (the kernel's
+virtual serial line), imports the demo CSVs shipped in ``edge/demo/data/``,
+starts the daemon's readers and writer, types the scripted shift of
+edge/demo/shift.py into the scanners (counting a part between scans),
+listens for the good/bad-read bytes the daemon writes back after each
+commit, and prints what happened with the tables the read commands print.
 Events stay in the outbox: with no broker configured nothing is sent.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import shutil
 import tempfile
 import threading
-import time
-from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 
+from edge.cli.reports import cards_table, stock_table, variance_text
 from edge.cli.terminal import render_table
 from edge.config import load_config
 from edge.demo import DEMO_DATA
+from edge.demo.shift import ISSUE_REASONS, STATIONS, VirtualScanner, type_shift, wait
 from edge.domain.events import summarize
 from edge.masterdata.bom import import_bom
+from edge.masterdata.cards import import_cards
 from edge.masterdata.items import import_items
 from edge.masterdata.stock import import_stock
 from edge.runtime.bootstrap import build_service
 from edge.runtime.clock import SystemClock
 from edge.runtime.daemon import Daemon
 from edge.service import InventoryService
-from edge.store import queries
+from edge.store import card_queries, queries, variance_query
 
-GS = "\x1d"
-ACK, NAK = b"\x06", b"\x15"
-WAIT_S = 10.0
-STATIONS = {"PACK-1": "ship", "SCRAP-1": "scrap", "BUILD-1": "build"}
-
-# (station, code, what the operator is doing)
-SHIFT: tuple[tuple[str, str, str], ...] = (
-    ("PACK-1", "09506000134352", "ship one pump by its GTIN"),
-    ("PACK-1", "QTY:2", "next scan counts twice"),
-    ("PACK-1", "FG-PUMP-100", "ship two pumps by part number"),
-    ("PACK-1", "(01)09506000134352(21)SN0001", "ship a serialized pump (GS1, human-readable)"),
-    ("PACK-1", "(01)09506000134352(21)SN0001", "the scanner reads the same label twice"),
-    ("PACK-1", f"]C1010950600013436910LOT42{GS}21SN200A", "ship a 200 W pump (GS1-128, batch)"),
-    ("PACK-1", "(01)09506000134352(21)SN0001", "the serialized pump, scanned again later"),
-    ("PACK-1", "CUST-4711", "ship by the customer's part number"),
-    ("PACK-1", "VOID", "undo that last shipment"),
-    ("SCRAP-1", "RSN:DAMAGED", "scrap reason for the next scan"),
-    ("SCRAP-1", "RM-IMPELLER", "scrap a damaged impeller"),
-    ("BUILD-1", "QTY:3", "build three motors ahead"),
-    ("BUILD-1", "SA-MOTOR-100", "motors received, their parts backflushed"),
-    ("PACK-1", "NOT-A-PART", "a label that is not ours"),
-    ("PACK-1", "(01)09506000134353", "a GTIN with a wrong check digit"),
-)
+REQUIRED = ("items.csv", "bom.csv", "stock.csv")  # and cards.csv when the folder has one
 
 
 def _config_text(ports: dict[str, str]) -> str:
+    reasons = ", ".join(f'"{reason}"' for reason in ISSUE_REASONS)
     lines = [
         '[site]\nid = "demo-plant"\nnode = "demo-edge"\n',
         '[database]\npath = "edge.db"\n',
-        # The defaults, spelled out: see edge/deploy/edge.toml.
-        '[inventory]\nkanban_reconcile = "report"\ncount_tolerance_pct = 5\n',
+        # An emptied kanban card's difference is posted, not only told (the default,
+        # "report", leaves the book alone); the tolerance is the default, spelled out.
+        '[inventory]\nkanban_reconcile = "adjust"\ncount_tolerance_pct = 5\n',
     ]
     for station, mode in STATIONS.items():
-        lines.append(f'[[station]]\nid = "{station}"\nmode = "{mode}"\n')
+        extra = f"issue_reasons = [{reasons}]\n" if mode == "issue" else ""
+        lines.append(f'[[station]]\nid = "{station}"\nmode = "{mode}"\n{extra}')
     for station, port in ports.items():
         lines.append(
             f'[[scanner]]\nid = "{station.lower()}-scanner"\nstation = "{station}"\n'
@@ -77,28 +59,9 @@ def _config_text(ports: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-class VirtualScanner:
-    """The far end of a pseudo-terminal: types codes, hears feedback bytes."""
-
-    def __init__(self) -> None:
-        self.master, self._slave = os.openpty()
-        self.port = os.ttyname(self._slave)
-
-    def type(self, code: str) -> None:
-        os.write(self.master, code.encode("utf-8") + b"\r")
-
-    def heard(self, timeout: float) -> bytes:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        return os.read(self.master, 64) if ready else b""
-
-    def close(self) -> None:
-        os.close(self._slave)
-        os.close(self.master)
-
-
 def run_demo(data: Path | None, *, keep: bool = False) -> int:
     data = data or DEMO_DATA
-    for name in ("items.csv", "bom.csv", "stock.csv"):
+    for name in REQUIRED:
         if not (data / name).is_file():
             print(f"edge demo: {data / name} is missing (pass --data DIR)")
             return 2
@@ -115,6 +78,7 @@ def run_demo(data: Path | None, *, keep: bool = False) -> int:
         if keep:
             print(f"\nThe demo database is kept in {folder}; try:")
             print(f"  edge stock --config {config_path}")
+            print(f"  edge variance --config {config_path}")
     finally:
         for scanner in scanners.values():
             scanner.close()
@@ -133,49 +97,30 @@ def _load_data(service: InventoryService, data: Path) -> None:
     print("items.csv:", import_items(service, data / "items.csv").describe("items"))
     print("bom.csv:  ", import_bom(service, data / "bom.csv").describe("bom"))
     print("stock.csv:", import_stock(service, data / "stock.csv", clock.moment()).describe("stock"))
-
-
-def _wait(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the daemon did not {what} within {WAIT_S:g} s")
-        time.sleep(0.01)
-
-
-def _journal_size(service: InventoryService) -> int:
-    return len(queries.scans(service.engine, None))
-
-
-def _journal_grew(service: InventoryService, before: int) -> bool:
-    return _journal_size(service) > before
+    # Cards last: a card's part must be an item, and the part's first reconciliation
+    # starts at the use it has when its cards are loaded. A --data folder may have none.
+    if (data / "cards.csv").is_file():
+        print("cards.csv:", import_cards(service, data / "cards.csv").describe("cards"))
 
 
 def _run_shift(
     config_path: Path, service: InventoryService, scanners: dict[str, VirtualScanner]
 ) -> None:
-    _heading("A shift on three virtual serial scanners (edge run's readers and writer)")
+    _heading(
+        f"A shift on {len(scanners)} virtual serial scanners (edge run's readers and writer), "
+        "with counts (edge count)"
+    )
     stop = threading.Event()
     daemon = Daemon(config_path, relay_factory=None, stop=stop)
     thread = threading.Thread(target=daemon.run, name="demo-daemon", daemon=True)
     thread.start()
     try:
-        _wait(daemon.ready.is_set, "start")
-        _wait(
+        wait(daemon.ready.is_set, "start")
+        wait(
             lambda: all(s.state == "connected" for s in daemon.scanners.values()),
             "open the virtual scanners",
         )
-        rows = []
-        for station, code, note in SHIFT:
-            journaled = _journal_size(service)
-            scanners[station].type(code)
-            _wait(partial(_journal_grew, service, journaled), "journal a scan")
-            scan = queries.scans(service.engine, 1)[0]
-            heard = scanners[station].heard(0.5 if scan["status"] != "duplicate" else 0)
-            beep = {ACK: "good beep", NAK: "bad beep"}.get(heard, "silence")
-            result = scan["status"] + (f": {scan['reason']}" if scan["reason"] else "")
-            rows.append((station, code.replace(GS, "<GS>"), result, beep, note))
-        print(render_table(["station", "code", "journal", "scanner", "operator"], rows))
+        print(type_shift(service, scanners))
     finally:
         stop.set()
         thread.join(30)
@@ -188,13 +133,15 @@ def _run_shift(
 
 def _show(service: InventoryService) -> None:
     _heading("Stock (`edge stock`)")
-    stock = queries.stock(service.engine)
-    print(
-        render_table(
-            ["part", "on_hand", "on_order", "reorder_point", "uom", "state"],
-            [(r.part, r.on_hand, r.on_order, r.reorder_point, r.uom, r.state) for r in stock],
-        )
-    )
+    print(stock_table(queries.stock(service.engine)))
+    cards = card_queries.cards(service.engine, datetime.now(UTC))
+    if cards:
+        _heading("Kanban cards (`edge cards`)")
+        print(cards_table(cards))
+    reports = variance_query.variance(service.engine)
+    if reports:
+        _heading("Counts against consumption (`edge variance`)")
+        print(variance_text(reports))
     _heading("Events waiting for the broker (`edge events --pending`)")
     events = queries.events(service.engine, pending=True)
     print(

@@ -41,7 +41,7 @@ RFC3339_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,}(Z|\+00:00)")
 D = Decimal
 
 # Opening stock of edge/demo/data/stock.csv and the events the opening transaction writes:
-# one opening-balances event with all 11 parts, then PK-BOX-S (3, reorder point 15) fires
+# one opening-balances event with all 13 parts, then PK-BOX-S (3, reorder point 15) fires
 # low-stock and a reorder for 40 (reorder_qty 40, order_multiple 20).
 OPENING_EVENTS = 3
 
@@ -60,14 +60,14 @@ def stock_by_part(rows: list[dict]) -> dict[str, dict]:
 # --- importing ------------------------------------------------------------------------
 def test_readme_imports_of_the_demo_data_succeed_and_report_counts(demo_catalog: DemoCatalog):
     imports = demo_catalog.imports
-    assert "14 items: 14 added, 0 updated" in imports["items"].stdout
-    assert "17 BOM lines for 4 parents" in imports["bom"].stdout
-    assert "11 opening balances" in imports["stock"].stdout
+    assert "17 items: 17 added, 0 updated" in imports["items"].stdout
+    assert "19 BOM lines for 5 parents" in imports["bom"].stdout
+    assert "13 opening balances" in imports["stock"].stdout
 
 
 def test_importing_items_again_updates_and_adds_nothing(demo_edge: Edge):
     result = demo_edge.ok("import", "items", str(DEMO_DATA / "items.csv"))
-    assert "14 items: 0 added, 14 updated" in result.stdout
+    assert "17 items: 0 added, 17 updated" in result.stdout
 
 
 # --- a shift of scans, read back through every view -----------------------------------
@@ -162,18 +162,20 @@ def test_stock_json_has_exact_decimals_and_states_after_the_shift(shift: Shift):
     result = shift.stock
     rows = parse_exact(result.stdout)
     assert [row["part"] for row in rows] == sorted(row["part"] for row in rows)
-    # Phantoms (FG-PUMP-*, PH-HOUSING) hold no stock and are not listed.
+    # Phantoms (FG-PUMP-*, FG-FAN-10, PH-HOUSING) hold no stock and are not listed.
     expected = {
         # part: (on_hand, on_order, reorder_point, state)
         "PK-BOX-S": ("0", "40", "15", "low"),
         "RM-BEARING": ("45", "0", "40", "ok"),
         "RM-CABLE": ("15", "0", "10", "ok"),
+        "RM-CLIP": ("200", "0", "20", "ok"),  # kanban: refilled by its cards, never reordered
         "RM-GASKET": ("18", "50", "20", "low"),  # 24 - 3 x 2
         "RM-GREASE": ("-0.25", "2.25", "0.5", "negative"),  # 0.75 - 1 scrapped
         "RM-HOUSING-CAST": ("11", "0", "10", "ok"),
         "RM-IMPELLER": ("7.94", "20", "10", "low"),  # 12 - 3 x 1.02 - 1 scrapped
         "RM-ROTOR": ("8", "0", "5", "ok"),
         "RM-SCREW-M4": ("211.73", "0", "200", "ok"),  # 230 - 3 x 6.09
+        "RM-SEAL-CORD": ("40", "0", "10", "ok"),
         "RM-STATOR": ("8", "0", "5", "ok"),
         "SA-MOTOR-100": ("3", "9", "4", "low"),  # stocked: issued as itself; max 12 - 3
     }
@@ -244,7 +246,7 @@ def test_events_json_carries_the_envelope_and_a_gapless_seq(shift: Shift):
     assert types[:OPENING_EVENTS] == ["opening-balances", "low-stock", "reorder"]
     opening = payloads[0]
     assert (opening["batch"], opening["batches"]) == (1, 1)
-    assert len(opening["parts"]) == 11
+    assert len(opening["parts"]) == 13
     assert {"part": "PK-BOX-S", "on_hand": 3, "uom": "EA"} in opening["parts"]
     # Then one transaction after another; within one: its own event, then low-stock,
     # then reorder events (SPEC 5). Shipping 2 more pumps takes SA-MOTOR-100,
@@ -596,7 +598,7 @@ def test_config_option_works_before_and_after_the_command(demo_edge: Edge):
     ])  # fmt: skip
     for result in (after, before):
         assert result.returncode == 0, describe(result)
-    assert len(parse_exact(after.stdout)) == 11
+    assert len(parse_exact(after.stdout)) == 13
     assert parse_exact(before.stdout) == parse_exact(after.stdout)
 
 

@@ -121,6 +121,9 @@ def test_the_wheel_runs_demo_and_init_from_any_directory(tmp_path: Path) -> None
     assert f"Importing demo data from {installed / 'demo' / 'data'}" in demo.stdout
     assert "== Stock (`edge stock`) ==" in demo.stdout
     assert "FG-PUMP-100" in demo.stdout
+    # cards.csv is package data too: the kanban part's cards are loaded and shown.
+    assert "cards.csv: 2 kanban cards: 2 added, 0 updated" in demo.stdout
+    assert "== Kanban cards (`edge cards`) ==" in demo.stdout
     assert "events are waiting to be published under backflush/demo-plant/demo-edge" in demo.stdout
 
     init = _run([edge, "init", "plant"], cwd=elsewhere, env=env)
