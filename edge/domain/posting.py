@@ -9,26 +9,23 @@ in their fixed order; an event without a stock change is emitted alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from edge.domain import events, ids, stock_message
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
-from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy
+from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy, Replenishment
 from edge.domain.ports import Balance, InventoryStore, Moment
-from edge.domain.quantity import ZERO, add
+from edge.domain.quantity import ZERO, add, sub
 from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
 from edge.domain.usage import (
     CONSUMING_KINDS,
-    NO_USAGE,
     CountRecord,
     LastCount,
-    Usage,
     add_daily,
-    consumed,
 )
 
 _NO_POLICY = ReorderPolicy()  # an item that is not in the catalog (any more)
@@ -98,7 +95,7 @@ class _Transaction:
     reversal: bool = False
     before: dict[str, Balance] = field(default_factory=dict)
     on_hand: dict[str, Decimal] = field(default_factory=dict)
-    used: dict[str, Usage] = field(default_factory=dict)  # the change, per part
+    used: dict[str, Decimal] = field(default_factory=dict)  # the change of use, per part
     counted: dict[str, LastCount] = field(default_factory=dict)  # a count's new mark
     # Parts whose retained state changes without a posting (on order, a card's state).
     restate: set[str] = field(default_factory=set)
@@ -178,11 +175,11 @@ class Posting:
             txn.before[part] = balance
             txn.on_hand[part] = balance.on_hand
         txn.on_hand[part] = add(txn.on_hand[part], quantity)
-        if txn.uses is not None and kind is None:
-            amount = consumed(quantity, reversal=txn.reversal)
-            if amount != ZERO:
-                change = txn.used.get(part, NO_USAGE)
-                txn.used[part] = change.plus(txn.uses, amount, through_bom=part != txn.parent)
+        # Consumption (usage.consumed): what goes out, or for a void what comes back in,
+        # which takes it back; either way the change of use is -quantity.
+        if txn.uses is not None and kind is None and (quantity > ZERO) is txn.reversal and quantity:
+            used = txn.used.get(part)
+            txn.used[part] = sub(ZERO if used is None else used, quantity)
 
     def _finish(
         self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
@@ -192,7 +189,9 @@ class Posting:
         reorders: list[events.Event] = []
         snapshots: list[stock_message.StockSnapshot] = []
         store = self.store
-        today = txn.at.wall.date()
+        wall = txn.at.wall
+        today = wall.date().isoformat()
+        uses = txn.uses
         for part in sorted(txn.before):
             before = txn.before[part]
             after = txn.on_hand[part]
@@ -202,8 +201,13 @@ class Posting:
             verdict = low_stock(
                 before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
             )
-            balance = self._balance_after(
-                txn, part, before, after, armed=verdict.armed, today=today
+            # The part's use so far and its daily use, with this transaction's.
+            used, daily, change = before.used, before.daily, txn.used.get(part)
+            if change is not None and uses is not None:
+                used = used.plus(uses, change, through_bom=part != txn.parent)
+                daily = add_daily(daily, today, change)
+            balance = Balance(
+                after, verdict.armed, used, daily, txn.counted.get(part, before.counted)
             )
             store.save_balance(part, balance)
             if verdict.fire:
@@ -212,7 +216,7 @@ class Posting:
                 ))  # fmt: skip
             on_order = store.on_order(part)  # before this transaction's new reorder
             # A kanban part is refilled by its cards, never by a reorder; low-stock still fires.
-            kanban = item is not None and item.kanban
+            kanban = item is not None and item.replenishment is Replenishment.KANBAN
             suggested = None if kanban else reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
                 reorder_id = store.add_reorder(part, suggested, txn.at)
@@ -228,10 +232,12 @@ class Posting:
                     )
                 )
                 on_order = store.on_order(part)
-            snapshots.append(self._snapshot(part, balance, on_order, item, txn.at.wall))
+            cards = tuple(store.cards_of(part)) if kanban else None
+            snapshots.append(
+                stock_message.StockSnapshot(part, balance, on_order, item, wall, cards)
+            )
         snapshots += [
-            self.stock_snapshot(part, txn.at.wall)
-            for part in sorted(txn.restate - txn.before.keys())
+            self.stock_snapshot(part, wall) for part in sorted(txn.restate - txn.before.keys())
         ]
         event_id = self._emit(event, txn.at)
         store.set_transaction_event(txn.txn_id, event_id)
@@ -240,25 +246,6 @@ class Posting:
         for snapshot in snapshots:
             store.put_stock_snapshot(snapshot)
         return event_id
-
-    def _balance_after(
-        self,
-        txn: _Transaction,
-        part: str,
-        before: Balance,
-        on_hand: Decimal,
-        *,
-        armed: bool,
-        today: date,
-    ) -> Balance:
-        """The part's balance after the transaction: stock, use so far, daily use, last count."""
-        used, daily = before.used, before.daily
-        change = txn.used.get(part)
-        if change is not None:
-            used = used.added(change)
-            daily = add_daily(daily, today, change.total)
-        counted = txn.counted.get(part, before.counted)
-        return Balance(on_hand, armed, used, daily, counted)
 
     def stock_snapshot(self, part: str, at: datetime) -> stock_message.StockSnapshot:
         """The part's retained stock message as it stands (nothing of it posted now)."""

@@ -44,15 +44,13 @@ class Usage:
 
     def plus(self, kind: str, quantity: Decimal, *, through_bom: bool) -> Usage:
         """This usage with ``quantity`` more consumed by a transaction of ``kind``."""
-        backflush, scrap, issue = self.backflush, self.scrap, self.issue
-        if kind == "scrap":
-            scrap = add(scrap, quantity)
-        elif kind == "issue":
-            issue = add(issue, quantity)
-        else:  # backflush, and a build's components
-            backflush = add(backflush, quantity)
         bom = add(self.bom, quantity) if through_bom else self.bom
-        return Usage(backflush, scrap, issue, bom)
+        # Positional, backflush first: this runs for every component of every scan.
+        if kind == "scrap":
+            return Usage(self.backflush, add(self.scrap, quantity), self.issue, bom)
+        if kind == "issue":
+            return Usage(self.backflush, self.scrap, add(self.issue, quantity), bom)
+        return Usage(add(self.backflush, quantity), self.scrap, self.issue, bom)  # and builds
 
     def added(self, other: Usage) -> Usage:
         return Usage(
@@ -118,13 +116,13 @@ def window_start(today: date) -> str:
     return (today - timedelta(days=WINDOW_DAYS - 1)).isoformat()
 
 
-def add_daily(days: DailyUse, today: date, quantity: Decimal) -> DailyUse:
-    """The daily use with ``quantity`` consumed today; days out of the window dropped."""
-    day = today.isoformat()
+def add_daily(days: DailyUse, day: str, quantity: Decimal) -> DailyUse:
+    """The daily use with ``quantity`` consumed on ``day`` (today, YYYY-MM-DD); days out of
+    the window dropped."""
     if days and days[-1][0] == day:  # the common case: a part used again today
         updated = add(days[-1][1], quantity)
         return (*days[:-1], (day, updated)) if updated != ZERO else days[:-1]
-    start = window_start(today)
+    start = window_start(date.fromisoformat(day))
     kept = [(d, q) for d, q in days if start <= d < day]
     current = next((q for d, q in days if d == day), ZERO)
     updated = add(current, quantity)

@@ -157,7 +157,7 @@ def test_daily_use_keeps_14_days_and_averages_over_14() -> None:
     today = date(2026, 3, 20)
     days: tuple[tuple[str, Decimal], ...] = ()
     for back in (20, 14, 13, 1, 0, 0):
-        days = add_daily(days, today - timedelta(days=back), D(7))
+        days = add_daily(days, (today - timedelta(days=back)).isoformat(), D(7))
     # Added on different "todays": the oldest fall out as the window moves.
     assert days == (("2026-03-07", D(7)), ("2026-03-19", D(7)), ("2026-03-20", D(14)))
     assert average_daily(days, today) == D("2")  # 28 / 14
