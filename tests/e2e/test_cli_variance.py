@@ -10,6 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from edge.config import load_config
+from edge.domain.scanning import ScanInput
+from edge.masterdata.bom import import_bom
+from edge.masterdata.items import import_items
+from edge.masterdata.stock import import_stock
+from edge.runtime.bootstrap import build_service
+from edge.runtime.clock import SystemClock
+from edge.service import PendingScan
+from hardware.barcode import decode
 from tests.e2e.conftest import Edge, copy_database, describe, make_edge
 
 ITEMS = """\
@@ -30,14 +39,23 @@ STOCK_KEYS = [
 @pytest.fixture(scope="module")
 def counted_gaskets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """FG-A needs 2 gaskets by its BOM; 1,000 on the shelf. Three rounds: 100 FG-A shipped
-    (200 gaskets backflushed), then a count 20 below the book. Made once; each test copies it.
+    (200 gaskets backflushed), then a count 20 below the book. Made once, through the service
+    the commands use (what `edge import`, `edge scan` and `edge count` do, in this process);
+    each test copies it and runs the commands it is about as real processes.
     """
     floor = make_edge(tmp_path_factory.mktemp("gaskets"))
-    for kind, content in (("items", ITEMS), ("bom", BOM), ("stock", STOCK)):
-        floor.ok("import", kind, str(floor.write(f"{kind}.csv", content)))
+    service = build_service(load_config(floor.config))
+    import_items(service, floor.write("items.csv", ITEMS))
+    import_bom(service, floor.write("bom.csv", BOM))
+    import_stock(service, floor.write("stock.csv", STOCK), SystemClock().moment())
     for book in (800, 580, 360):  # 1000 - 200, then 20 short and 200 more each round
-        floor.ok("scan", "--station", "PACK-1", "QTY:100", "FG-A")
-        floor.ok("count", "GASKET", str(book - 20))
+        for code in (b"QTY:100", b"FG-A"):
+            read = ScanInput("cli", "PACK-1", code, SystemClock().moment())
+            [outcome] = service.process_scans([PendingScan(read, decode(code))])
+            assert outcome.good, outcome
+        service.transact(lambda inventory, _uow, book=book: inventory.count(
+            "GASKET", Decimal(book - 20), SystemClock().moment()))  # fmt: skip
+    service.engine.dispose()
     return floor.workdir
 
 

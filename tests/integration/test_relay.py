@@ -497,7 +497,7 @@ def test_tls_with_a_test_ca_and_client_certificates(
 
 
 def test_broker_flapping_while_scans_continue(make_broker, make_plant, relays) -> None:
-    flapping_s = 30  # the broker changes state every 2 s for 30 s
+    flapping_s = 12  # the broker changes state every 2 s for 12 s (six flips)
     broker = make_broker(persistence=True)
     plant = make_plant(broker)
     with subscribed(broker, f"{PREFIX}/#", persistent=True, client_id="erp") as erp:
