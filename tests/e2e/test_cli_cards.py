@@ -129,3 +129,40 @@ def test_edge_cards_on_a_database_without_cards_is_an_empty_list(demo_edge: Edge
 def test_check_config_prints_the_inventory_table(edge: Edge) -> None:
     out = edge.ok("check-config").stdout
     assert '[inventory]\nkanban_reconcile = "report"\ncount_tolerance_pct = 5\n' in out
+
+
+def test_a_card_scanned_empty_by_edge_scan_is_refilled_by_edge_receive_card(edge: Edge) -> None:
+    loaded(edge)
+    edge.ok("import", "stock", str(edge.write("stock.csv", "part,on_hand\nR-SCREW,200\n")))
+    scanned = edge.ok("scan", "--station", "SCRAP-1", "QTY:5", "R-SCREW", "K-SCREW-1")
+    assert "card K-SCREW-1 empty: refill requested" in scanned.stdout
+    [empty] = [e["payload"] for e in edge.json("events") if e["payload"]["type"] == "kanban-empty"]
+    # 5 scrapped since the cards were loaded, against a container of 100 (reported only).
+    assert (empty["consumed"], empty["reconciliation"], empty["adjusted"]) == (5, -95, False)
+
+    refilled = edge.ok("receive", "--card", "K-SCREW-1")
+    assert refilled.stdout == "card K-SCREW-1 refilled: received 100 x R-SCREW; on hand 295\n"
+    again = edge("receive", "--card", "K-SCREW-1")
+    assert again.returncode == 2, describe(again)
+    assert "card K-SCREW-1 is full" in again.stderr
+    for args in (["R-SCREW", "5", "--card", "K-SCREW-1"], ["--card", "K-NOPE"], ["R-SCREW"]):
+        refused = edge("receive", *args)
+        assert refused.returncode == 2, describe(refused)
+    states = {row["card"]: row["state"] for row in edge.json("cards")}
+    assert states == {"K-GREASE-1": "full", "K-SCREW-1": "full", "K-SCREW-2": "full"}
+
+
+def test_a_count_taken_earlier_leaves_the_later_scans_out_of_its_variance(edge: Edge) -> None:
+    loaded(edge)
+    edge.ok("import", "stock", str(edge.write("stock.csv", "part,on_hand\nR-NUT,50\n")))
+    taken = rfc3339(datetime.now(UTC))
+    edge.ok("scan", "--station", "SCRAP-1", "QTY:4", "R-NUT")  # after the counter looked
+    counted = edge.ok("count", "R-NUT", "49", "--counted-at", taken)
+    # The book when counted was 50: 1 short, nothing used before the count; the 4 stay out.
+    assert counted.stdout.startswith(f"counted 49 x R-NUT at {taken} (book 50, variance -1;")
+    assert "beyond the 5 % tolerance" in counted.stdout
+    [stock] = [row for row in edge.json("stock") if row["part"] == "R-NUT"]
+    assert (stock["on_hand"], stock["last_counted"], stock["consumed_since_count"]) == (45, 49, 4)
+    late = edge("count", "R-NUT", "1", "--counted-at", "2999-01-01T00:00:00Z")
+    assert late.returncode == 2, describe(late)
+    assert "counted_at is later than now" in late.stderr
