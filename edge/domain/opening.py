@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from edge.domain import events, stock_message
-from edge.domain.model import Item
+from edge.domain.model import Card, Item
 from edge.domain.ports import Balance, Moment
 from edge.domain.quantity import ZERO, add
 from edge.domain.reorder import low_stock, reorder_quantity
@@ -38,12 +38,14 @@ OPENING_PARTS_PER_EVENT: Final = 200
 class Opening:
     """One part's opening balance, with what the rules need to know of the part.
 
-    ``on_order``: what its open reorders bring in (zero for a part without history).
+    ``on_order``: what its open reorders bring in (zero for a part without history);
+    ``cards``: a kanban part's cards, which its stock message lists.
     """
 
     item: Item
     on_hand: Decimal
     on_order: Decimal = ZERO
+    cards: tuple[Card, ...] = ()
 
     @property
     def part(self) -> str:
@@ -82,8 +84,7 @@ def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpenin
         suggested = None if kanban else reorder_quantity(policy, add(on_hand, opening.on_order))
         on_order = opening.on_order if suggested is None else add(opening.on_order, suggested)
         balance = Balance(on_hand, verdict.armed)
-        # A kanban part's cards are told by its next change (an import does not read them).
-        cards = () if kanban else None
+        cards = opening.cards if kanban else None
         snapshot = stock_message.stock_payload(
             part, balance, on_order, opening.item, at.wall, cards=cards
         )

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from edge.domain import exactjson
 from edge.domain.inventory import Inventory, has_history, not_a_stock_item
+from edge.domain.model import Card
 from edge.domain.opening import Opening, PlannedOpening, plan_openings
 from edge.domain.ports import Moment
 from edge.domain.quantity import ZERO
@@ -80,6 +81,9 @@ def validate_stock(rows: Rows, snapshot: Connection, at: Moment, topic_prefix: s
     items = catalog_writes.all_items(snapshot)
     parents = catalog_writes.bom_parents(snapshot)
     on_order = catalog_writes.quantities_on_order(snapshot)
+    cards: dict[str, list[Card]] = {}
+    for card in sorted(catalog_writes.all_cards(snapshot).values(), key=lambda c: c.card):
+        cards.setdefault(card.part, []).append(card)
     seen: dict[str, str] = {}
     openings: list[tuple[Fields, Opening]] = []
     for row in rows.rows:
@@ -98,7 +102,8 @@ def validate_stock(rows: Rows, snapshot: Connection, at: Moment, topic_prefix: s
         if item is None or (part in parents and not item.stocked):
             row.error("part", not_a_stock_item(part, known=item is not None).message)
             continue
-        openings.append((row, Opening(item, on_hand, on_order.get(part, ZERO))))
+        opening = Opening(item, on_hand, on_order.get(part, ZERO), tuple(cards.get(part, ())))
+        openings.append((row, opening))
     _refuse_history(openings, snapshot)
     if rows.errors:
         return StockChange(openings, [], [])

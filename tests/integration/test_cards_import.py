@@ -25,6 +25,7 @@ from edge.masterdata.apply import (
 )
 from edge.masterdata.cards import import_cards
 from edge.masterdata.items import import_items
+from edge.masterdata.stock import import_stock
 from edge.store import schema
 from edge.store.catalog_writes import catalog_version
 from edge.store.database import read_only
@@ -304,3 +305,16 @@ def test_json_cards_and_items_take_the_same_path_with_json_paths(catalog: ShopFl
         "$.items[0].reorder_qty: a kanban part is refilled by its cards, not by reorders",
         "$.items[1].replenishment: must be a string, not the number 1",
     ]
+
+
+def test_opening_stock_of_a_kanban_part_tells_its_cards_in_the_stock_message(
+    floor: ShopFloor,
+) -> None:
+    floor.load("part,stocked,replenishment\nCLIP,true,kanban\n")
+    floor.load_cards("card,part,container_qty\nKB-2,CLIP,50\nKB-1,CLIP,50\n")
+    import_stock(floor.service, write(floor, "stock.csv", "part,on_hand\nCLIP,100\n"),
+                 floor.clock.moment())  # fmt: skip
+    [state] = [row for row in floor.rows(schema.stock_state) if row.part == "CLIP"]
+    message = exactjson.loads(state.payload)
+    assert (message["on_hand"], message["replenishment"]) == (100, "kanban")
+    assert message["cards"] == {"full": ["KB-1", "KB-2"], "empty": []}
