@@ -100,6 +100,9 @@ _STATION_DEFAULTS: Final[dict[str, Any]] = {
 _EVDEV: Final[tuple[ScannerKind, ...]] = ("evdev",)
 _SERIAL: Final[tuple[ScannerKind, ...]] = ("serial",)
 
+DuplicateFeedback = Literal["none", "good"]  # a serial scanner's answer to a double read
+DUPLICATE_FEEDBACK: Final[tuple[DuplicateFeedback, ...]] = get_args(DuplicateFeedback)
+
 
 @settings_table
 class SiteConfig:
@@ -270,6 +273,11 @@ class ScannerConfig:
     terminator: Terminator = setting(Choice(TERMINATORS), default="any", kinds=_SERIAL)
     feedback_good: bytes | None = setting(_FEEDBACK, default=None, kinds=_SERIAL)
     feedback_bad: bytes | None = setting(_FEEDBACK, default=None, kinds=_SERIAL)
+    # A double read (within debounce_ms) is ignored; "good" also answers it with
+    # feedback_good, for a scanner that waits for every answer.
+    feedback_duplicate: DuplicateFeedback = setting(
+        Choice(DUPLICATE_FEEDBACK), default="none", kinds=_SERIAL
+    )
     prefix: bytes = setting(_BYTES, default=b"", kinds=_SERIAL)
     # TOML `suffix` of a serial scanner: stripped from each code.
     scan_suffix: bytes = setting(_BYTES, default=b"", toml="suffix", kinds=_SERIAL)

@@ -311,6 +311,7 @@ class Daemon:
                 suffix=scanner.scan_suffix,
                 debounce_s=scanner.debounce_ms / 1000,
                 feedback=self._feedback_for(scanner.id),
+                answer_duplicates=scanner.feedback_duplicate == "good",
             )
         return routes
 

@@ -65,6 +65,9 @@ class ScannerRoute:
     suffix: bytes
     debounce_s: float
     feedback: Callable[[bool], None]
+    # A scanner that waits for the host's answer times out on a double read, which is
+    # otherwise left unanswered: with this it hears good read (feedback_duplicate).
+    answer_duplicates: bool = False
 
 
 @dataclass
@@ -197,8 +200,11 @@ class ScanWriter:
             if route is None:
                 log.error("read from unknown scanner %s dropped from routing", item.scanner_id)
                 continue
-            pending.append(self._pending(item, route))
-            answers.append(route.feedback)
+            read = self._pending(item, route)
+            pending.append(read)
+            # A double read is answered only by a scanner that waits for every answer.
+            answers.append(route.feedback if not read.duplicate or route.answer_duplicates
+                           else None)  # fmt: skip
         self.stats.cpu.add("decode", time.thread_time_ns() - began)
         return self._store(pending, answers)
 
@@ -275,8 +281,8 @@ class ScanWriter:
         # The operators first: the relay, woken next, competes for the same core.
         for outcome, answer in zip(outcomes, answers, strict=True):
             self._count(outcome)
-            if answer is not None and outcome.status != "duplicate":
-                answer(outcome.good)
+            if answer is not None:  # a double read's only when its scanner waits for it
+                answer(outcome.good or outcome.status == "duplicate")
         answered = time.thread_time_ns()
         self.stats.cpu.add("feedback", answered - began)
         if outcomes:
@@ -324,7 +330,7 @@ class ScanWriter:
                 self._unstored.popleft()
             self._unstored.append(PendingScan(item.scan, item.barcode, item.duplicate,
                                               reject_reason="storage-unavailable"))  # fmt: skip
-            if answer is not None and not item.duplicate:
+            if answer is not None:
                 answer(False)
         self.stats.unstored = len(self._unstored)
 
