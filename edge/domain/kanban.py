@@ -53,15 +53,15 @@ class KanbanCards(Posting):
         item = self.stock_item(part)
         balance = self.store.balance(part)
         used_now = balance.used.total
+        stamp = rfc3339(at.wall)
         mark = self.store.kanban_mark(part)
-        start = mark if mark is not None else KanbanMark(ZERO, rfc3339(at.wall))
+        start = mark if mark is not None else KanbanMark(ZERO, stamp)
         consumed = sub(used_now, start.used)
         difference = reconciliation(consumed, card.container_qty)
         adjust = self.policy.kanban_reconcile == "adjust" and difference != ZERO
         txn = self._begin("kanban-empty", at, origin, part=part, quantity=card.container_qty)
         if adjust:
             self._post(txn, part, difference, None, kind=KANBAN_ADJUST)
-        stamp = rfc3339(at.wall)
         self.store.save_card(replace(card, state=CardState.EMPTY, emptied_at=stamp), at)
         self.store.save_kanban_mark(part, KanbanMark(used_now, stamp))
         txn.restate.add(part)  # its cards changed, even when its stock did not

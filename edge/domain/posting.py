@@ -16,9 +16,9 @@ from typing import Any
 from edge.domain import events, ids, stock_message
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
-from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy, Replenishment
+from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy
 from edge.domain.ports import Balance, InventoryStore, Moment
-from edge.domain.quantity import ZERO, add, sub
+from edge.domain.quantity import ZERO, add
 from edge.domain.reorder import low_stock, reorder_quantity
 from edge.domain.timestamps import rfc3339
 from edge.domain.usage import (
@@ -26,6 +26,7 @@ from edge.domain.usage import (
     CountRecord,
     LastCount,
     add_daily,
+    consumed,
 )
 
 _NO_POLICY = ReorderPolicy()  # an item that is not in the catalog (any more)
@@ -175,11 +176,10 @@ class Posting:
             txn.before[part] = balance
             txn.on_hand[part] = balance.on_hand
         txn.on_hand[part] = add(txn.on_hand[part], quantity)
-        # Consumption (usage.consumed): what goes out, or for a void what comes back in,
-        # which takes it back; either way the change of use is -quantity.
-        if txn.uses is not None and kind is None and (quantity > ZERO) is txn.reversal and quantity:
-            used = txn.used.get(part)
-            txn.used[part] = sub(ZERO if used is None else used, quantity)
+        if txn.uses is not None and kind is None:
+            amount = consumed(quantity, reversal=txn.reversal)
+            if amount != ZERO:
+                txn.used[part] = add(txn.used.get(part, ZERO), amount)
 
     def _finish(
         self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
@@ -216,7 +216,7 @@ class Posting:
                 ))  # fmt: skip
             on_order = store.on_order(part)  # before this transaction's new reorder
             # A kanban part is refilled by its cards, never by a reorder; low-stock still fires.
-            kanban = item is not None and item.replenishment is Replenishment.KANBAN
+            kanban = item is not None and item.kanban
             suggested = None if kanban else reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
                 reorder_id = store.add_reorder(part, suggested, txn.at)
@@ -232,10 +232,7 @@ class Posting:
                     )
                 )
                 on_order = store.on_order(part)
-            cards = tuple(store.cards_of(part)) if kanban else None
-            snapshots.append(
-                stock_message.StockSnapshot(part, balance, on_order, item, wall, cards)
-            )
+            snapshots.append(self._snapshot(part, balance, on_order, item, wall))
         snapshots += [
             self.stock_snapshot(part, wall) for part in sorted(txn.restate - txn.before.keys())
         ]

@@ -156,22 +156,23 @@ class ScanProcessor:
                 return self._void(station, scan_id, scan)
         if barcode.error is not None:
             raise Rejection(barcode.error, f"unreadable code ({barcode.error})")
+        if station.mode is StationMode.RECEIVE:  # takes kanban cards only
+            card = self._card(barcode)
+            if card is None:
+                raise Rejection(
+                    "not-a-card",
+                    f"{station.id} is a receive station: it takes kanban cards, and "
+                    f"{_shown(barcode.text)} is none",
+                )
+            return self._card_scan(station, scan_id, scan, card)
         # A kanban card is a code of its own, no part's: asked only when the code is no
-        # part, so a part scan costs nothing more. A receive station takes cards only.
-        card = self._card(barcode) if station.mode is StationMode.RECEIVE else None
-        if card is None and station.mode is not StationMode.RECEIVE:
-            try:
-                return self._part_scan(station, state, scan_id, scan, barcode)
-            except Rejection as rejection:
-                card = self._card(barcode) if rejection.reason == "unknown-part" else None
-                if card is None:
-                    raise
-        if card is None:
-            raise Rejection(
-                "not-a-card",
-                f"{station.id} is a receive station: it takes kanban cards, and "
-                f"{_shown(barcode.text)} is none",
-            )
+        # part, so a part scan costs nothing more.
+        try:
+            return self._part_scan(station, state, scan_id, scan, barcode)
+        except Rejection as rejection:
+            card = self._card(barcode) if rejection.reason == "unknown-part" else None
+            if card is None:
+                raise
         return self._card_scan(station, scan_id, scan, card)
 
     def _live_state(self, station: Station, at: Moment) -> StationState:

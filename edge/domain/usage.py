@@ -52,14 +52,6 @@ class Usage:
             return Usage(self.backflush, self.scrap, add(self.issue, quantity), bom)
         return Usage(add(self.backflush, quantity), self.scrap, self.issue, bom)  # and builds
 
-    def added(self, other: Usage) -> Usage:
-        return Usage(
-            add(self.backflush, other.backflush),
-            add(self.scrap, other.scrap),
-            add(self.issue, other.issue),
-            add(self.bom, other.bom),
-        )
-
     def since(self, earlier: Usage) -> Usage:
         """What was consumed between ``earlier`` and this mark."""
         return Usage(
@@ -122,12 +114,11 @@ def add_daily(days: DailyUse, day: str, quantity: Decimal) -> DailyUse:
     if days and days[-1][0] == day:  # the common case: a part used again today
         updated = add(days[-1][1], quantity)
         return (*days[:-1], (day, updated)) if updated != ZERO else days[:-1]
+    # A new day (the last entry is not today's): the days out of the window go.
     start = window_start(date.fromisoformat(day))
     kept = [(d, q) for d, q in days if start <= d < day]
-    current = next((q for d, q in days if d == day), ZERO)
-    updated = add(current, quantity)
-    if updated != ZERO:
-        kept.append((day, updated))
+    if quantity != ZERO:
+        kept.append((day, quantity))
     return tuple(kept)
 
 

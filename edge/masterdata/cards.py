@@ -31,7 +31,6 @@ from edge.domain.inventory import Inventory
 from edge.domain.model import Card
 from edge.domain.quantity import to_storage
 from edge.domain.timestamps import rfc3339
-from edge.domain.usage import NO_USAGE
 from edge.masterdata.fields import Rows
 from edge.masterdata.summary import ImportSummary
 from edge.masterdata.transaction import CsvImport, Plan
@@ -99,8 +98,7 @@ def write_cards(inventory: Inventory, uow: SqlUnitOfWork, change: CardChange) ->
     ])  # fmt: skip
     parts = list(dict.fromkeys(card.part for card in change.cards))
     new = catalog_writes.unmarked_parts(connection, parts)
-    used = catalog_writes.usage_of(connection, new)
-    marks = [(part, first_mark(used.get(part, NO_USAGE), now)) for part in new]
+    marks = [(part, first_mark(uow.balance(part).used, now)) for part in new]
     catalog_writes.add_kanban_marks(connection, [
         (part, to_storage(mark.used), mark.at) for part, mark in marks
     ])  # fmt: skip

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 
 from edge.domain.model import BomLine, Card, Item
 from edge.domain.quantity import from_storage
-from edge.domain.usage import Usage
 from edge.store import schema
 from edge.store.counters import CATALOG
 from edge.store.database import driver_error
@@ -77,10 +76,6 @@ _UPSERT_CARD: Final = (
     "excluded.container_qty, location = excluded.location, updated_at = excluded.updated_at"
 )
 _MARKED: Final = f"SELECT part FROM {_MARKS} WHERE part IN ({{}})"  # noqa: S608
-_USED: Final = (
-    "SELECT part, used_backflush, used_scrap, used_issue, used_bom "  # noqa: S608
-    f"FROM {schema.balances.name} WHERE part IN ({{}})"
-)
 _ADD_MARK: Final = f"INSERT INTO {_MARKS} (part, used, at) VALUES (?, ?, ?)"  # noqa: S608
 
 
@@ -152,14 +147,6 @@ def unmarked_parts(connection: Connection, parts: Sequence[str]) -> list[str]:
     """Those of ``parts`` without a kanban mark yet (no card was ever loaded for them)."""
     marked = {row[0] for row in _in_batches(connection, _MARKED, parts)}
     return [part for part in parts if part not in marked]
-
-
-def usage_of(connection: Connection, parts: Sequence[str]) -> dict[str, Usage]:
-    """Each part's cumulative use from its balance row (parts without one: absent)."""
-    return {
-        row[0]: Usage(*(from_storage(value) for value in row[1:]))
-        for row in _in_batches(connection, _USED, parts)
-    }
 
 
 def quantities_on_order(connection: Connection) -> dict[str, Any]:

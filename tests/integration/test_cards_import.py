@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from edge.domain import exactjson
 from edge.domain.inventory import Inventory
@@ -31,7 +30,7 @@ from edge.store.catalog_writes import catalog_version
 from edge.store.database import read_only
 from edge.store.unit_of_work import SqlUnitOfWork
 from tests.e2e.conftest import table_rows
-from tests.shop_floor import ShopFloor
+from tests.shop_floor import SCRAP, SHIP, ShopFloor
 
 D = Decimal
 HEADER = "part,description,uom,stocked,reorder_point,reorder_qty,max_qty,order_multiple,"
@@ -149,14 +148,15 @@ def test_cards_are_imported_full_and_the_first_card_marks_the_use_so_far(
     catalog: ShopFloor,
 ) -> None:
     catalog.opening(**{"R-SCREW": "100", "R-NUT": "50"})
-    # The part's use so far, as the postings leave it on its balance (used_bom is a share
-    # of the three, not a fourth use).
-    with catalog.engine.begin() as connection:
-        connection.execute(
-            update(schema.balances)
-            .where(schema.balances.c.part == "R-SCREW")
-            .values(used_backflush="2", used_scrap="1", used_issue="0.5", used_bom="2")
-        )
+    # The part's use so far, posted: 2 backflushed (through FG-1's BOM), 1 scrapped and
+    # 0.5 issued (used_bom is a share of the three, not a fourth use).
+    catalog.scan(SHIP, "FG-1")
+    catalog.scan(SCRAP, "R-SCREW")
+    catalog.run(lambda inventory, at: inventory.issue("R-SCREW", D("0.5"), at, reason="TEST"))
+    [screws] = [row for row in catalog.rows(schema.balances) if row.part == "R-SCREW"]
+    assert (screws.used_backflush, screws.used_scrap, screws.used_issue, screws.used_bom) == (
+        "2", "1", "0.5", "2",
+    )  # fmt: skip
     before = version_of(catalog)
 
     summary = import_cards(catalog.service, write(catalog, "cards.csv", CARDS))
