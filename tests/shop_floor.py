@@ -31,6 +31,7 @@ from edge.service import InventoryService, PendingScan
 from edge.store import schema
 from edge.store.catalog import CatalogCache
 from edge.store.kept import KeptState
+from edge.store.outbox import StockRow, stock_parts, stock_rows
 from edge.store.unit_of_work import SqlUnitOfWork
 from hardware.barcode import decode
 
@@ -167,6 +168,14 @@ class ShopFloor:
     def rows(self, table: Any, *order_by: Any) -> list[Any]:
         with self.engine.connect() as connection:
             return list(connection.execute(select(table).order_by(*order_by)))
+
+    def stock_messages(self) -> dict[str, StockRow]:
+        """Every part's retained stock message, rendered as the relay renders it to publish."""
+        return {row.part: row for row in stock_rows(self.engine, stock_parts(self.engine))}
+
+    def stock_message(self, part: str) -> dict[str, Any]:
+        payload: dict[str, Any] = exactjson.loads(self.stock_messages()[part].payload)
+        return payload
 
     def on_hand(self, part: str) -> Decimal:
         for row in self.rows(schema.balances):

@@ -314,9 +314,8 @@ class Inventory(Counting, KanbanCards):
         and ran the rules ahead (:func:`~edge.domain.opening.plan_openings`).
         Each batch is one transaction row and one ``opening-balances`` event,
         followed by its parts' low-stock and reorder events. The parts'
-        retained stock messages (``snapshot``) are the caller's to store: it
-        renders 50,000 of them before the transaction, not inside it. The
-        event ids, in order.
+        retained stock messages are the caller's to restate, in one statement
+        for all of them. The event ids, in order.
         """
         batches = opening_batches(planned)
         event_ids: list[str] = []
@@ -354,7 +353,7 @@ class Inventory(Counting, KanbanCards):
             reorder_id, received=reorder.received, close_reason="cancelled", at=at
         )
         event_id = self._emit(events.ReorderClosedEvent(reorder_id, reorder.part, "cancelled"), at)
-        self.store.put_stock_snapshot(self.stock_snapshot(reorder.part, at.wall))
+        self.store.restate_stock(reorder.part, at.wall)
         return event_id
 
     def acknowledge_reorder(self, reorder_id: int, reference: str, at: Moment) -> None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
-from edge.domain import events, stock_message
-from edge.domain.model import Card, Item
+from edge.domain import events
+from edge.domain.model import Item
 from edge.domain.ports import Balance, Moment
 from edge.domain.quantity import ZERO, add
 from edge.domain.reorder import low_stock, reorder_quantity
@@ -38,14 +38,12 @@ OPENING_PARTS_PER_EVENT: Final = 200
 class Opening:
     """One part's opening balance, with what the rules need to know of the part.
 
-    ``on_order``: what its open reorders bring in (zero for a part without history);
-    ``cards``: a kanban part's cards, which its stock message lists.
+    ``on_order``: what its open reorders bring in (zero for a part without history).
     """
 
     item: Item
     on_hand: Decimal
     on_order: Decimal = ZERO
-    cards: tuple[Card, ...] = ()
 
     @property
     def part(self) -> str:
@@ -65,7 +63,6 @@ class PlannedOpening:
     balance: Balance  # after the opening, with the armed flag the low-stock rule leaves
     low: events.LowStockEvent | None
     reorder: Decimal | None  # the suggested order quantity, when one is due
-    snapshot: dict[str, Any]  # the part's retained stock message afterwards
 
 
 def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpening]:
@@ -82,13 +79,8 @@ def plan_openings(openings: Sequence[Opening], at: Moment) -> list[PlannedOpenin
         )
         kanban = opening.item.kanban  # refilled by its cards: no reorder
         suggested = None if kanban else reorder_quantity(policy, add(on_hand, opening.on_order))
-        on_order = opening.on_order if suggested is None else add(opening.on_order, suggested)
         balance = Balance(on_hand, verdict.armed)
-        cards = opening.cards if kanban else None
-        snapshot = stock_message.stock_payload(
-            part, balance, on_order, opening.item, at.wall, cards=cards
-        )
-        planned.append(PlannedOpening(opening, balance, low, suggested, snapshot))
+        planned.append(PlannedOpening(opening, balance, low, suggested))
     return planned
 
 

@@ -10,15 +10,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from edge.domain import stock
 from edge.domain.bom import BomGraph, Lines
 from edge.domain.model import BomLine, Card, Item, Reorder
 from edge.domain.usage import NO_USAGE, CountRecord, DailyUse, LastCount, Usage
-
-if TYPE_CHECKING:  # events imports this module for Balance
-    from edge.domain.stock_message import StockSnapshot
 
 # The transactions a station's VOID reverses: those a part scan posts there.
 VOIDABLE_KINDS: Final = ("backflush", "scrap", "build", "issue")
@@ -286,8 +283,13 @@ class InventoryStore(ABC):
     ) -> None: ...
 
     @abstractmethod
-    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
-        """Replace the part's latest stock state to publish (retained)."""
+    def restate_stock(self, part: str, at: datetime) -> None:
+        """Make the part's retained stock message due again, as of ``at``.
+
+        The message is rendered from the part's stored state when it is
+        published (:class:`~edge.domain.stock_message.StockSnapshot`), not
+        on the scan path: a transaction only says which parts changed.
+        """
 
 
 __all__ = [

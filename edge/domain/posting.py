@@ -9,11 +9,10 @@ in their fixed order; an event without a stock change is emitted alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from edge.domain import events, ids, stock_message
+from edge.domain import events, ids
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
 from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy
@@ -187,7 +186,6 @@ class Posting:
         """Run the stock rules on every touched part and write the events in order."""
         low: list[events.Event] = []
         reorders: list[events.Event] = []
-        snapshots: list[stock_message.StockSnapshot] = []
         store = self.store
         wall = txn.at.wall
         today = wall.date().isoformat()
@@ -231,30 +229,14 @@ class Posting:
                         uom=uom,
                     )
                 )
-                on_order = store.on_order(part)
-            snapshots.append(self._snapshot(part, balance, on_order, item, wall))
-        snapshots += [
-            self.stock_snapshot(part, wall) for part in sorted(txn.restate - txn.before.keys())
-        ]
         event_id = self._emit(event, txn.at)
         store.set_transaction_event(txn.txn_id, event_id)
         for follow_up in [*(follow_ups or []), *low, *reorders]:
             self._emit(follow_up, txn.at)
-        for snapshot in snapshots:
-            store.put_stock_snapshot(snapshot)
+        # Each touched part's retained message is due again; the relay renders it.
+        for part in txn.before.keys() | txn.restate:
+            store.restate_stock(part, wall)
         return event_id
-
-    def stock_snapshot(self, part: str, at: datetime) -> stock_message.StockSnapshot:
-        """The part's retained stock message as it stands (nothing of it posted now)."""
-        store = self.store
-        return self._snapshot(part, store.balance(part), store.on_order(part), store.item(part),
-                              at)  # fmt: skip
-
-    def _snapshot(
-        self, part: str, balance: Balance, on_order: Decimal, item: Item | None, at: datetime
-    ) -> stock_message.StockSnapshot:
-        cards = tuple(self.store.cards_of(part)) if item is not None and item.kanban else None
-        return stock_message.StockSnapshot(part, balance, on_order, item, at, cards)
 
     def _emit(self, event: events.Event, at: Moment) -> str:
         seq = self.store.next_seq()

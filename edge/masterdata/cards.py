@@ -104,7 +104,7 @@ def write_cards(inventory: Inventory, uow: SqlUnitOfWork, change: CardChange) ->
     ])  # fmt: skip
     # A kanban part's retained stock message lists its cards: told again with them.
     for part in parts:
-        uow.put_stock_snapshot(inventory.stock_snapshot(part, now))
+        uow.restate_stock(part, now)
 
 
 CARDS: Plan[CardChange] = Plan(validate_cards, write_cards, changes_catalog=True)

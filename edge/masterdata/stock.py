@@ -14,12 +14,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from edge.domain import exactjson
 from edge.domain.inventory import Inventory, has_history, not_a_stock_item
-from edge.domain.model import Card
 from edge.domain.opening import Opening, PlannedOpening, plan_openings
 from edge.domain.ports import Moment
 from edge.domain.quantity import ZERO
+from edge.domain.timestamps import rfc3339
 from edge.masterdata.csv_files import Progress, read_csv
 from edge.masterdata.fields import Fields, Rows
 from edge.masterdata.summary import ImportSummary
@@ -66,7 +65,7 @@ def import_stock(
 class StockChange:
     openings: list[tuple[Fields, Opening]]
     planned: list[PlannedOpening]  # the stock rules' outcome for each
-    snapshots: list[tuple[str, str, str]]  # (part, topic, payload): rendered ahead
+    restated: list[tuple[str, str, str]]  # (part, topic, as of): due for the relay
 
     def summary(self) -> ImportSummary:
         return ImportSummary(len(self.openings))
@@ -81,9 +80,6 @@ def validate_stock(rows: Rows, snapshot: Connection, at: Moment, topic_prefix: s
     items = catalog_writes.all_items(snapshot)
     parents = catalog_writes.bom_parents(snapshot)
     on_order = catalog_writes.quantities_on_order(snapshot)
-    cards: dict[str, list[Card]] = {}
-    for card in sorted(catalog_writes.all_cards(snapshot).values(), key=lambda c: c.card):
-        cards.setdefault(card.part, []).append(card)
     seen: dict[str, str] = {}
     openings: list[tuple[Fields, Opening]] = []
     for row in rows.rows:
@@ -102,18 +98,18 @@ def validate_stock(rows: Rows, snapshot: Connection, at: Moment, topic_prefix: s
         if item is None or (part in parents and not item.stocked):
             row.error("part", not_a_stock_item(part, known=item is not None).message)
             continue
-        opening = Opening(item, on_hand, on_order.get(part, ZERO), tuple(cards.get(part, ())))
+        opening = Opening(item, on_hand, on_order.get(part, ZERO))
         openings.append((row, opening))
     _refuse_history(openings, snapshot)
     if rows.errors:
         return StockChange(openings, [], [])
     planned = plan_openings([opening for _, opening in openings], at)
-    snapshots = [
-        (entry.opening.part, stock_topic(topic_prefix, entry.opening.part),
-         exactjson.dumps(entry.snapshot))
+    as_of = rfc3339(at.wall)
+    restated = [
+        (entry.opening.part, stock_topic(topic_prefix, entry.opening.part), as_of)
         for entry in planned
-    ]  # fmt: skip
-    return StockChange(openings, planned, snapshots)
+    ]
+    return StockChange(openings, planned, restated)
 
 
 def write_stock(
@@ -123,7 +119,7 @@ def write_stock(
     if _refuse_history(change.openings, connection):
         return
     inventory.open_stock(change.planned, at)
-    catalog_writes.put_stock_snapshots(connection, change.snapshots)
+    catalog_writes.restate_stock(connection, change.restated)
 
 
 def _refuse_history(openings: list[tuple[Fields, Opening]], connection: Connection) -> bool:

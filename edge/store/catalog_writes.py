@@ -24,7 +24,7 @@ from edge.store import schema
 from edge.store.counters import CATALOG
 from edge.store.database import driver_error
 from edge.store.rows import CARD_COLUMNS, card_from_row, item_from_row
-from edge.store.statements import PUT_STOCK_SNAPSHOT, READ_COUNTER, row_groups
+from edge.store.statements import READ_COUNTER, RESTATE_STOCK, row_groups
 
 _IN_BATCH: Final = 500  # parts per IN (...) list, well under the bound-parameter limit
 
@@ -222,11 +222,10 @@ def replace_bom_lines(connection: Connection, boms: Iterable[tuple[str, Sequence
                                         for line in lines])  # fmt: skip
 
 
-def put_stock_snapshots(connection: Connection, snapshots: Sequence[tuple[str, str, str]]) -> None:
-    """Store parts' retained stock messages: (part, topic, payload text) rendered beforehand.
+def restate_stock(connection: Connection, parts: Sequence[tuple[str, str, str]]) -> None:
+    """Make parts' retained stock messages due: (part, topic, as of, RFC 3339).
 
-    The same statement as the unit of work's own (a new version for the relay
-    to publish); an opening of 50,000 parts renders its messages before its
-    transaction instead of inside it.
+    The same statement as the unit of work's own: a new version for the relay
+    to render and publish.
     """
-    _write_many(_driver(connection), PUT_STOCK_SNAPSHOT, snapshots)
+    _write_many(_driver(connection), RESTATE_STOCK, parts)

@@ -23,6 +23,7 @@ last commit left it, and the next transaction reads on from there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
@@ -30,7 +31,6 @@ from sqlalchemy.engine import Connection
 
 from edge.domain.lru import Lru
 from edge.domain.ports import Balance, StationState
-from edge.domain.stock_message import StockSnapshot
 
 # A balance is about 0.2 kB kept; a plant scans a few thousand parts a day.
 BALANCES_KEPT: Final = 4096
@@ -111,8 +111,8 @@ class Overlay:
     ids: NextIds | None = None
     ids_written: int = 0  # the next outbox position as the seq counter has it
     boot: int | None = None
-    # Stock states to write, the newest per part: rendered at commit (StockSnapshot).
-    snapshots: dict[str, StockSnapshot] = field(default_factory=dict)
+    # Parts whose retained stock message is due again, as of when (rendered by the relay).
+    restated: dict[str, datetime] = field(default_factory=dict)
 
     def copy(self) -> Overlay:
         """A copy to go back to (a savepoint's rollback)."""
@@ -120,5 +120,5 @@ class Overlay:
         return Overlay(
             dict(self.balances), set(self.unsaved_balances), dict(self.on_order),
             dict(self.stations), set(self.unsaved_stations),
-            set(self.structures), ids, self.ids_written, self.boot, dict(self.snapshots),
+            set(self.structures), ids, self.ids_written, self.boot, dict(self.restated),
         )  # fmt: skip

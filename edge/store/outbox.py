@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from edge.domain.timestamps import rfc3339
-from edge.store import schema
+from edge.store import schema, stock_messages
 from edge.store.counters import UNPUBLISHED, read_counter
 from edge.store.database import read_only
 from edge.store.turns import write_turn
@@ -231,34 +231,34 @@ def stock_parts(engine: Engine) -> list[str]:
 _STOCK_COLUMNS = (
     schema.stock_state.c.part,
     schema.stock_state.c.topic,
-    schema.stock_state.c.payload,
     schema.stock_state.c.version,
+    schema.stock_state.c.updated_at,
 )
 
 
 def stock_rows(engine: Engine, parts: Sequence[str]) -> list[StockRow]:
-    """The current stock state of these parts."""
-    rows: list[StockRow] = []
+    """The current stock state of these parts, each message rendered as it stands."""
     with read_only(engine) as connection, connection.begin():
+        found: list[Any] = []
         for chunk in _chunks(parts):
             statement = select(*_STOCK_COLUMNS).where(schema.stock_state.c.part.in_(chunk))
-            rows.extend(
-                StockRow(row.part, row.topic, row.payload, row.version)
-                for row in connection.execute(statement)
-            )
-    return rows
+            found.extend(connection.execute(statement))
+        return _rendered(connection, found)
 
 
 def stock_changed(engine: Engine) -> list[StockRow]:
-    """Stock states whose newest version the broker has not yet acknowledged."""
+    """Stock states whose newest version the broker has not yet acknowledged, rendered."""
     statement = select(*_STOCK_COLUMNS).where(
         schema.stock_state.c.published_version < schema.stock_state.c.version
     )
     with read_only(engine) as connection, connection.begin():
-        return [
-            StockRow(row.part, row.topic, row.payload, row.version)
-            for row in connection.execute(statement)
-        ]
+        return _rendered(connection, list(connection.execute(statement)))
+
+
+def _rendered(connection: Connection, found: list[Any]) -> list[StockRow]:
+    """The rows with their messages, rendered in the transaction their versions were read in."""
+    texts = stock_messages.render(connection, [(row.part, row.updated_at) for row in found])
+    return [StockRow(row.part, row.topic, texts[row.part], row.version) for row in found]
 
 
 def purge_published(engine: Engine, before: datetime, batch: int = 5000) -> int:

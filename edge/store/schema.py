@@ -247,9 +247,10 @@ stock_state = Table(
     metadata,
     Column("part", Text, primary_key=True),
     Column("topic", Text, nullable=False),
-    Column("payload", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("published_version", Integer, nullable=False, default=0),
+    # As of when the part's message is due (migration 0009): the relay renders it then.
+    Column("updated_at", Text, nullable=False, server_default=""),
 )
 
 # Kanban cards (migration 0008): one container of a part each, full or empty.

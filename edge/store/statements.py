@@ -250,11 +250,12 @@ ADD_EVENT = _insert(
     ("seq", "event_id", "type", "topic", "payload", "created_at"),
     {"attempts": "0"},
 )
-# A part's newest stock state replaces the older one; its version counts the
-# changes, and published_version (what the broker acknowledged) is left alone.
-PUT_STOCK_SNAPSHOT = _upsert(
+# A part's retained stock message is due again: its version counts the changes,
+# published_version (what the broker acknowledged) is left alone, and the relay
+# renders the message when it publishes (stock_messages.py).
+RESTATE_STOCK = _upsert(
     schema.stock_state,
-    ("part", "topic", "payload"),
+    ("part", "topic", "updated_at"),
     {"version": "1", "published_version": "0"},
     also="version = stock_state.version + 1",
 )

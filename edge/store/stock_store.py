@@ -19,7 +19,6 @@ from edge.domain import stock
 from edge.domain.model import Card, Reorder
 from edge.domain.ports import Balance, KanbanMark, Moment
 from edge.domain.quantity import ZERO, add, from_storage, to_storage, total
-from edge.domain.stock_message import StockSnapshot
 from edge.domain.timestamps import rfc3339
 from edge.domain.usage import CountRecord, Usage, usage_of_rows
 from edge.store.catalog import Catalog
@@ -190,5 +189,5 @@ class StockStore(OpenTransaction):
         self._sql(SAVE_KANBAN_MARK, (part, to_storage(mark.used), mark.at))
 
     # --- the retained stock state --------------------------------------------
-    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
-        self._overlay.snapshots[snapshot.part] = snapshot
+    def restate_stock(self, part: str, at: datetime) -> None:
+        self._overlay.restated[part] = at

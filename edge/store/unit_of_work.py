@@ -52,8 +52,8 @@ from edge.store.statements import (
     HAS_STRUCTURE,
     KEPT_MARKERS,
     NEXT_IDS,
-    PUT_STOCK_SNAPSHOT,
     READ_COUNTER,
+    RESTATE_STOCK,
     SAVE_BALANCE,
     SAVE_STATION_STATE,
     SET_COUNTER,
@@ -208,13 +208,12 @@ class SqlUnitOfWork(
                 for station in sorted(overlay.unsaved_stations)
             ])  # fmt: skip
             overlay.unsaved_stations = set()
-        if overlay.snapshots:
-            prefix = self._topic_prefix
-            self._sql_many(PUT_STOCK_SNAPSHOT, [
-                (part, stock_topic(prefix, part), snapshot.text())
-                for part, snapshot in overlay.snapshots.items()
+        if overlay.restated:
+            self._sql_many(RESTATE_STOCK, [
+                (part, stock_topic(self._topic_prefix, part), rfc3339(at))
+                for part, at in sorted(overlay.restated.items())
             ])  # fmt: skip
-            overlay.snapshots = {}
+            overlay.restated = {}
         counters = list(counters or [])
         ids = overlay.ids
         if ids is not None and ids.position != overlay.ids_written:

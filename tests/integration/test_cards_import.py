@@ -314,7 +314,6 @@ def test_opening_stock_of_a_kanban_part_tells_its_cards_in_the_stock_message(
     floor.load_cards("card,part,container_qty\nKB-2,CLIP,50\nKB-1,CLIP,50\n")
     import_stock(floor.service, write(floor, "stock.csv", "part,on_hand\nCLIP,100\n"),
                  floor.clock.moment())  # fmt: skip
-    [state] = [row for row in floor.rows(schema.stock_state) if row.part == "CLIP"]
-    message = exactjson.loads(state.payload)
+    message = floor.stock_message("CLIP")
     assert (message["on_hand"], message["replenishment"]) == (100, "kanban")
     assert message["cards"] == {"full": ["KB-1", "KB-2"], "empty": []}

@@ -876,8 +876,7 @@ def test_cancel_closes_one_reorder(plant: ShopFloor) -> None:
     with pytest.raises(Rejection):
         plant.cancel_reorder(999)
     # the stock topic shows the smaller on_order
-    [snapshot] = [r for r in plant.rows(schema.stock_state) if r.part == "R-HOUSING"]
-    assert exactjson.loads(snapshot.payload)["on_order"] == 25
+    assert plant.stock_message("R-HOUSING")["on_order"] == 25
 
 
 def test_a_count_sets_on_hand_and_the_ledger_records_the_variance(plant: ShopFloor) -> None:
@@ -1042,7 +1041,7 @@ def test_stock_snapshots_are_kept_per_touched_part(plant: ShopFloor) -> None:
     accepted(plant.scan(SHIP, "QTY:41"))
     accepted(plant.scan(SHIP, "R-HOUSING"))
     accepted(plant.scan(SHIP, "R/ODD PART"))
-    snapshots = {row.part: row for row in plant.rows(schema.stock_state)}
+    snapshots = plant.stock_messages()
     housing = exactjson.loads(snapshots["R-HOUSING"].payload)
     assert {k: housing[k] for k in ("part", "on_hand", "on_order", "reorder_point")} == {
         "part": "R-HOUSING",

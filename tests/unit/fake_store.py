@@ -462,8 +462,8 @@ class InMemoryStore(InventoryStore):
             seq, event_id, event_type, as_published(payload), payload["occurred_at"]
         )
 
-    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
-        self._tables.snapshots[snapshot.part] = as_published(snapshot.payload())
+    def restate_stock(self, part: str, at: datetime) -> None:
+        self._tables.restated[part] = parse_rfc3339(rfc3339(at))  # as stored: milliseconds
 
     # --- reading back (for assertions) ------------------------------------------
     def counts(self) -> list[tuple[int, CountRecord]]:
@@ -505,7 +505,15 @@ class InMemoryStore(InventoryStore):
         return self._tables.counters.get("seq", 0)
 
     def snapshots(self) -> dict[str, dict[str, Any]]:
-        return copy.deepcopy(self._tables.snapshots)
+        """Each restated part's retained message, rendered as the relay renders it: from the
+        part's state now, as of its last restatement."""
+        rendered: dict[str, dict[str, Any]] = {}
+        for part, at in self._tables.restated.items():
+            item = self.item(part)
+            cards = tuple(self.cards_of(part)) if item is not None and item.kanban else None
+            snapshot = StockSnapshot(part, self.balance(part), self.on_order(part), item, at, cards)
+            rendered[part] = as_published(snapshot.payload())
+        return rendered
 
 
 def _as_stored_item(item: Item) -> Item:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -131,7 +132,7 @@ class Tables:
     scans: dict[int, JournalRow] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
-    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    restated: dict[str, datetime] = field(default_factory=dict)  # stock_state: as of
     cards: dict[str, Card] = field(default_factory=dict)
     kanban_marks: dict[str, KanbanMark] = field(default_factory=dict)
     counts: dict[int, CountRecord] = field(default_factory=dict)

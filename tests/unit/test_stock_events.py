@@ -5,6 +5,7 @@ the order and numbering of the events every transaction writes (SPEC §5, §6).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,6 @@ import pytest
 from edge.domain.events import EVENT_SCHEMA
 from edge.domain.inventory import Inventory, Rejection
 from edge.domain.ports import Moment
-from edge.domain.stock_message import StockSnapshot
 from edge.domain.timestamps import rfc3339
 from tests.shop_floor import SteppingClock
 from tests.unit.fake_store import TEST_IDENTITY, InMemoryStore
@@ -340,10 +340,10 @@ class FailingSnapshots(InMemoryStore):
 
     failing = False
 
-    def put_stock_snapshot(self, snapshot: StockSnapshot) -> None:
+    def restate_stock(self, part: str, at: datetime) -> None:
         if self.failing:
             raise RuntimeError("the snapshot write failed")
-        super().put_stock_snapshot(snapshot)
+        super().restate_stock(part, at)
 
 
 def test_a_failed_transaction_takes_everything_back_its_seq_included(

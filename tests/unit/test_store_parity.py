@@ -30,6 +30,7 @@ from edge.domain.quantity import to_storage
 from edge.domain.scanning import ScanInput, ScanOutcome
 from edge.domain.timestamps import rfc3339
 from edge.store import schema
+from edge.store.outbox import stock_parts, stock_rows
 from edge.store.rows import BALANCE_COLUMNS, balance_values, count_values
 from hardware.barcode import decode
 from tests.shop_floor import BUILD, SCRAP, SHIP, ShopFloor, SteppingClock
@@ -244,7 +245,9 @@ def sqlite_state(floor: ShopFloor, results: list[Any]) -> dict[str, Any]:
         },
         "events": [(r.seq, r.type, r.created_at, _event(exactjson.loads(r.payload), labels))
                    for r in outbox],
-        "snapshots": {r.part: exactjson.loads(r.payload) for r in rows(schema.stock_state)},
+        # Rendered as the relay renders them when it publishes.
+        "snapshots": {r.part: exactjson.loads(r.payload) for r in stock_rows(
+            floor.engine, stock_parts(floor.engine))},
         "seq": outbox[-1].seq,
     }  # fmt: skip
 
