@@ -62,9 +62,20 @@ class KeptState:
 
     def __init__(self) -> None:
         self.markers: Markers | None = None
-        # Held for all of them while the scan writer runs (InventoryService.holding_a_connection).
-        self.connection: Connection | None = None
+        self._connection: Connection | None = None
+        # SQLite's data_version on the held connection when the markers were read.
+        self.data_version: int | None = None
         self._empty()
+
+    @property
+    def connection(self) -> Connection | None:
+        """Held for all while the scan writer runs (InventoryService.holding_a_connection)."""
+        return self._connection
+
+    @connection.setter
+    def connection(self, connection: Connection | None) -> None:
+        self._connection = connection
+        self.data_version = None  # a version is one connection's own count
 
     def _empty(self) -> None:
         self.balances: Lru[str, Balance] = Lru(BALANCES_KEPT)

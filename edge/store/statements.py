@@ -12,6 +12,7 @@ the first scan. The text is built once, when the module is imported.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
@@ -56,7 +57,8 @@ def many_rows(statement: str, rows: int) -> str:
     return f"{statement[:start]}{', '.join([group] * rows)}{statement[end:]}"
 
 
-def chunks(count: int) -> list[tuple[int, int]]:
+@functools.cache
+def chunks(count: int) -> tuple[tuple[int, int], ...]:
     """(start, size) of the multi-row statements that write ``count`` rows."""
     out: list[tuple[int, int]] = []
     at = 0
@@ -66,7 +68,7 @@ def chunks(count: int) -> list[tuple[int, int]]:
             at += size
     if at < count:
         out.append((at, count - at))
-    return out
+    return tuple(out)
 
 
 def row_groups(
@@ -75,7 +77,10 @@ def row_groups(
     """The multi-row statements that carry ``rows``: (text, flat parameters, the rows)."""
     for start, size in chunks(len(rows)):
         group = rows[start : start + size]
-        yield many_rows(statement, size), tuple(value for row in group for value in row), group
+        yield many_rows(statement, size), tuple(_flat(group)), group
+
+
+_flat = itertools.chain.from_iterable
 
 
 def _names(table: Table, columns: Sequence[str]) -> str:
@@ -237,6 +242,8 @@ NEXT_IDS = (
     f"SELECT ({_largest_id(schema.scans)}) + 1, ({_largest_id(schema.transactions)}) + 1, "
     f"coalesce(({READ_COUNTER}), 0) + 1"
 )
+# Changes when another connection committed since this one last asked (kept.py).
+DATA_VERSION = "PRAGMA data_version"
 # What a transaction checks first (kept.py): the catalog's version, the writes
 # counter and the stream, in one statement; a missing counter reads as 0.
 KEPT_MARKERS = (

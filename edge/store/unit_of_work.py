@@ -49,6 +49,7 @@ from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, 
 from edge.store.rows import balance_values, station_state_values
 from edge.store.statements import (
     BUMP_COUNTER,
+    DATA_VERSION,
     HAS_STRUCTURE,
     KEPT_MARKERS,
     NEXT_IDS,
@@ -139,11 +140,20 @@ class SqlUnitOfWork(
         self._turn.close()
 
     def _read_markers(self) -> Markers:
+        kept = self._kept
+        held = self._connection is not None and self._connection is kept.connection
+        if held:
+            # On the held connection, SQLite itself tells whether another connection
+            # committed since its last transaction: then nothing kept is stale.
+            [(version,)] = self._sql(DATA_VERSION).fetchall()
+            if kept.markers is not None and kept.data_version == version:
+                return kept.markers
         row = self._sql(KEPT_MARKERS, (CATALOG, WRITES)).fetchone()
         if row is None:
             raise RuntimeError("the database has no stream row (run edge migrate)")
         markers = Markers(*row)
-        self._kept.check(markers)
+        kept.check(markers)
+        kept.data_version = version if held else None
         return markers
 
     @property
@@ -159,6 +169,8 @@ class SqlUnitOfWork(
         self._write_state(counters=[(WRITES, writes)])
         self.connection.commit()
         self._kept.merge(self._overlay, writes)
+        if self._catalog_changed:
+            self._kept.data_version = None  # its markers changed here: read them again
         self._overlay = Overlay()
 
     @contextmanager

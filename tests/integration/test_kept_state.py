@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,12 +35,20 @@ from tests.shop_floor import SHIP, FailingLedgerService, ShopFloor, SteppingCloc
 D = Decimal
 
 
-@pytest.fixture
-def plant(floor: ShopFloor) -> ShopFloor:
+@pytest.fixture(params=["pooled", "held"])
+def plant(floor: ShopFloor, request: pytest.FixtureRequest) -> Iterator[ShopFloor]:
+    """The writer, on pooled connections or holding one as the daemon's does.
+
+    On a held connection SQLite's data_version tells the writer whether
+    another connection committed; on pooled ones the markers query does.
+    """
     floor.load(ITEMS, BOM)
     floor.opening(**OPENING)
-    accepted(floor.scan(SHIP, "FG-100"))  # the writer now keeps what this scan read
-    return floor
+    with ExitStack() as held:
+        if request.param == "held":
+            held.enter_context(floor.service.holding_a_connection())
+        accepted(floor.scan(SHIP, "FG-100"))  # the writer now keeps what this scan read
+        yield floor
 
 
 @pytest.fixture
@@ -148,4 +157,15 @@ def test_a_batch_knows_which_of_its_serials_shipped_before_and_within_it(
         ("accepted", None),
         ("accepted", None),
     ]
+    assert_consistent(plant)
+
+
+def test_a_catalog_change_on_the_writers_own_connection_is_in_its_next_scan(
+    plant: ShopFloor,
+) -> None:
+    """An import in the daemon's own process (a command) goes through the writer's
+    connection, which SQLite's data_version does not count: the writer still reads again."""
+    plant.load("part,description,reorder_point,reorder_qty\nR-HOUSING,Housing,200,25\n")
+    accepted(plant.scan(SHIP, "FG-100"))
+    assert any(e["type"] == "reorder" and e["part"] == "R-HOUSING" for e in plant.events())
     assert_consistent(plant)
