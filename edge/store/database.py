@@ -94,6 +94,8 @@ def create_database_engine(path: Path) -> Engine:
         driver = connection.connection.driver_connection
         if driver is None:
             raise RuntimeError("the connection has no driver connection")
+        if driver.in_transaction:
+            return  # begun on the driver by a unit of work (unit_of_work.py)
         statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         try:
             driver.execute(statement)

@@ -105,8 +105,11 @@ class SqlUnitOfWork(
         self._turn.enter_context(write_turn(self._engine).turn())
         try:
             self._connection = self._kept.connection or self._engine.connect()
-            self._connection.begin()
             self._driver = self._connection.connection.driver_connection
+            # On the driver: SQLAlchemy's transaction costs a one-scan transaction more
+            # than SQLite's BEGIN. A statement sent through SQLAlchemy in it still
+            # begins SQLAlchemy's, without a second BEGIN (database.py).
+            self._sql("BEGIN IMMEDIATE")
             self._markers = self._read_markers()
         except BaseException:
             self._close(broken=True)
@@ -121,9 +124,11 @@ class SqlUnitOfWork(
     ) -> None:
         broken = True
         try:
-            # Also after a commit that failed: SQLAlchemy keeps that transaction
-            # until it is rolled back (a no-op when there is none).
-            self.connection.rollback()
+            # Also after a commit that failed, which leaves SQLite's transaction open.
+            if self._driver is not None and self._driver.in_transaction:
+                self._sql("ROLLBACK")
+            if self.connection.in_transaction():
+                self.connection.rollback()  # SQLAlchemy's only: SQLite has none open
             broken = False
         finally:
             self._close(broken=broken)
@@ -167,7 +172,9 @@ class SqlUnitOfWork(
         # Read under the write lock when the transaction began: nobody else changed it.
         writes = self._opened().writes + 1
         self._write_state(counters=[(WRITES, writes)])
-        self.connection.commit()
+        self._sql("COMMIT")
+        if self.connection.in_transaction():
+            self.connection.commit()  # SQLAlchemy's only: SQLite's is committed
         self._kept.merge(self._overlay, writes)
         if self._catalog_changed:
             self._kept.data_version = None  # its markers changed here: read them again
