@@ -63,11 +63,6 @@ def from_storage(text: str) -> Decimal:
     return value
 
 
-def to_storage(value: Decimal) -> str:
-    """The canonical text of a quantity: plain notation, no exponent, ``-0`` as ``0``."""
-    return format_quantity(value)
-
-
 def format_quantity(value: Decimal) -> str:
     """Plain decimal notation without trailing zeros; the JSON number literal."""
     text = str(value)
@@ -83,6 +78,10 @@ def format_quantity(value: Decimal) -> str:
         return "0"
     return format(value.normalize(CONTEXT), "f")
 
+
+# The canonical text of a quantity as stored: plain notation, no exponent, "-0" as "0".
+# The JSON literal itself, bound once: the scan path stores some fifty quantities a scan.
+to_storage: Final[Callable[[Decimal], str]] = format_quantity
 
 # The exact operations: the context's own methods, bound once. A function around each
 # was a Python call more for every ledger row, balance and use mark (hundreds a scan).

@@ -106,7 +106,8 @@ class KeptState:
         if overlay.boot is not None:
             self.boot = overlay.boot
         if self.markers is not None:
-            self.markers = replace(self.markers, writes=writes)
+            kept = self.markers  # not dataclasses.replace: this runs at every commit
+            self.markers = Markers(kept.catalog, writes, kept.stream, kept.seq_base)
 
 
 @dataclass(slots=True)

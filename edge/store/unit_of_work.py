@@ -26,7 +26,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -266,7 +265,7 @@ class SqlUnitOfWork(
             if kept is None:
                 scan, txn, position = self._sql(NEXT_IDS, (SEQ,)).fetchone()
                 kept = self._kept.ids = NextIds(scan, txn, position)
-            ids = self._overlay.ids = replace(kept)
+            ids = self._overlay.ids = NextIds(kept.scan, kept.txn, kept.position)
             self._overlay.ids_written = ids.position
         return ids
 
