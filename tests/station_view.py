@@ -61,7 +61,7 @@ def view_line(
 def get(url: str) -> tuple[int, str]:
     """Status and body of a GET (an error status is an answer too)."""
     try:
-        with urllib.request.urlopen(url, timeout=CEILING_S) as answer:  # noqa: S310 - http only
+        with urllib.request.urlopen(url, timeout=CEILING_S) as answer:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -90,12 +90,18 @@ def headless_chromium() -> Iterator[Any]:
     if found is None:
         pytest.skip("no chromium and chromedriver here (scripts/test installs Debian's)")
     browser, driver_path = found
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+    from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1350", "--autoplay-policy=no-user-gesture-required"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1350",
+        "--autoplay-policy=no-user-gesture-required",
+    ):
         options.add_argument(flag)  # fmt: skip
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:

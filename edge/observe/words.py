@@ -49,6 +49,9 @@ REJECTED_WORDS: Final[Mapping[str, str]] = {
     # not from a scan, but journaled reasons all the same
     "has-history": "{code} already has stock history",
     "bad-time": "the time given is in the future",
+    "unknown-reorder": "unknown reorder",
+    "reorder-closed": "the reorder is already closed",
+    "bad-reference": "not a reorder reference",
     # the daemon
     "storage-unavailable": "NOT STORED: the database could not be written",
 }

@@ -219,9 +219,7 @@ def test_metrics_count_what_the_journal_holds(shop: Shop) -> None:
 
     def delivered() -> bool:
         now = _metrics(shop.base)
-        [unpublished] = shop.line.rows(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-        )[0]
+        [unpublished] = shop.line.rows("SELECT count(*) FROM outbox WHERE published_at IS NULL")[0]
         return (
             now["edge_relay_connected"].samples[0].value == 1
             and now["edge_outbox_backlog"].samples[0].value == 0
