@@ -35,6 +35,7 @@ RECENT: Final = 20  # scans a station page lists
 # A station's parts: those its newest transactions moved (bounded, so the read stays cheap).
 STATION_TRANSACTIONS: Final = 200
 _BATCH: Final = 5000
+CACHE_KIB: Final = 256
 
 _SCAN_KEYS = ("scan_id", "station", "scanner", "code", "status", "reason", "at", "gtin", "serial")
 _SCAN_SELECT = f"SELECT id, {', '.join(_SCAN_KEYS[1:])} FROM scans"  # noqa: S608 - fixed names
@@ -90,6 +91,9 @@ class JournalReader:
         if self._connection is None:
             self._connection = connect_read_only(self.database, any_thread=True)
             self._connection.execute("PRAGMA query_only = ON")
+            # The daemon's memory budget: its other connections keep 1 MiB each; these reads
+            # touch few pages (the journal's newest rows, one station's state and parts).
+            self._connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return self._connection
 
     def close(self) -> None:

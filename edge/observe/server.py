@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -21,14 +20,13 @@ from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from edge.observe.metrics import Metrics
+from edge.observe.pages import Key, PagePublisher
 from edge.observe.signal import CommitSignal
 from edge.observe.view import OperationsView
 
 log = logging.getLogger(__name__)
 
-# A page without news still hears from the server this often (countdowns, scanner and
-# broker states change without a commit); a comment line keeps idle proxies open.
-TICK_S: Final = 1.0
+# A page without news hears a comment line this often: it keeps idle proxies open.
 KEEPALIVE_S: Final = 15.0
 _ASSETS: Final = {
     "style.css": "text/css; charset=utf-8",
@@ -63,9 +61,12 @@ class ViewServer:
         self.signal = signal
         self.assets = _load_assets()
         self.streams = threading.BoundedSemaphore(max_clients)
-        self.stopping = threading.Event()
+        self.pages = PagePublisher(self._page, signal)
         self.httpd = _Server((host, port), _handler_for(self))
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+
+    def _page(self, key: Key) -> dict[str, Any] | None:
+        return self.view.overview() if key is None else self.view.station_page(key)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -73,20 +74,22 @@ class ViewServer:
         return str(host), int(port)
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.25},
-            name="view-http", daemon=True,
-        )  # fmt: skip
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.25},
+                             name="view-http", daemon=True),
+            threading.Thread(target=self.pages.run, name="view-pages", daemon=True),
+        ]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
         log.info("station display, /metrics and /healthz on http://%s:%d/", *self.address)
 
     def close(self) -> None:
         """Stop serving: open streams end at their next tick, the socket is closed."""
-        self.stopping.set()
-        self.signal.notify()  # wakes every stream at once
-        if self._thread is not None:
+        self.pages.close()  # wakes every stream at once
+        if self._threads:
             self.httpd.shutdown()
-            self._thread.join(2)
+            for thread in self._threads:
+                thread.join(2)
         self.httpd.server_close()
 
 
@@ -161,45 +164,39 @@ class _Handler(BaseHTTPRequestHandler):
     def _asset(self, name: str) -> None:
         self._send(HTTPStatus.OK, _ASSETS[name], self.owner.assets[name])
 
-    def _events(self, station: str | None) -> None:
+    def _events(self, station: Key) -> None:
         """A server-sent events stream: the page's whole state, again whenever it changes."""
-        view = self.owner.view
-        build: Callable[[], dict[str, Any] | None] = (
-            view.overview if station is None else lambda: view.station_page(station)
-        )
-        if build() is None:
-            self._text(HTTPStatus.NOT_FOUND, "no such station\n")
-            return
-        if not self.owner.streams.acquire(blocking=False):
+        owner = self.owner
+        if not owner.streams.acquire(blocking=False):
             self._text(HTTPStatus.SERVICE_UNAVAILABLE, "too many pages open (max_clients)\n")
             return
         try:
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            # A page reconnects this soon after the daemon restarts.
-            self.wfile.write(b"retry: 2000\n\n")
-            self._stream(build)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass  # the page went away
+            if not owner.pages.watch(station):
+                self._text(HTTPStatus.NOT_FOUND, "no such station\n")
+                return
+            try:
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                # A page reconnects this soon after the daemon restarts.
+                self.wfile.write(b"retry: 2000\n\n")
+                self._stream(station)
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                pass  # the page went away
+            finally:
+                owner.pages.unwatch(station)
         finally:
-            self.owner.streams.release()
+            owner.streams.release()
 
-    def _stream(self, build: Callable[[], dict[str, Any] | None]) -> None:
-        signal, stopping = self.owner.signal, self.owner.stopping
-        sent = ""
-        quiet = 0.0
-        seen = signal.version
-        while not stopping.is_set():
-            body = json.dumps(build())
-            if body != sent:
-                self.wfile.write(b"data: " + body.encode() + b"\n\n")
-                self.wfile.flush()
-                sent, quiet = body, 0.0
-            elif quiet >= KEEPALIVE_S:
+    def _stream(self, station: Key) -> None:
+        pages = self.owner.pages
+        seen = 0
+        while not pages.stopping.is_set():
+            found = pages.next_body(station, seen, KEEPALIVE_S)
+            if found is None:
                 self.wfile.write(b": keepalive\n\n")
-                self.wfile.flush()
-                quiet = 0.0
-            seen = signal.wait(seen, TICK_S)
-            quiet += TICK_S
+            else:
+                seen, body = found
+                self.wfile.write(b"data: " + body + b"\n\n")
+            self.wfile.flush()

@@ -23,6 +23,8 @@ from edge.store.database import free_megabytes
 STUCK_S: Final = 10.0
 # A lock held elsewhere for longer than this is reported (scans wait unanswered).
 LOCK_WAIT_S: Final = 30.0
+# A station's low parts are read again after a commit, but not more often than this.
+LOW_EVERY_S: Final = 2.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class OperationsView:
         self.min_free_mb = min_free_mb
         self.moment = moment
         self.sound = sound
-        self._low: dict[str, tuple[int, list[LowPart]]] = {}
+        self._low: dict[str, tuple[int, float, list[LowPart]]] = {}
         self._low_lock = threading.Lock()
         self._waiting_since: float | None = None
 
@@ -99,15 +101,15 @@ class OperationsView:
         }
 
     def _low_parts(self, station_id: str) -> list[LowPart]:
-        """Read again only after a commit: every open page asks once a second."""
-        version = self.timings.signal.version
+        """Read again after a commit, at most every LOW_EVERY_S (a burst moves many parts)."""
+        version, now = self.timings.signal.version, self.timings.monotonic()
         with self._low_lock:
             cached = self._low.get(station_id)
-            if cached is not None and cached[0] == version:
-                return cached[1]
+        if cached is not None and (cached[0] == version or now - cached[1] < LOW_EVERY_S):
+            return cached[2]
         parts = self.journal.low_parts(station_id)
         with self._low_lock:
-            self._low[station_id] = (version, parts)
+            self._low[station_id] = (version, now, parts)
         return parts
 
     # --- health ---------------------------------------------------------------------

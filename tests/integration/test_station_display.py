@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.broker import Mosquitto, mosquitto_binary, poll
 from tests.faults.conftest import ACK, NAK, SHIP_GTIN, EdgeRun, Line, PtyScanner
+from tests.readme import blocks
 from tests.station_view import get, headless_chromium, view_line
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,9 +151,11 @@ def test_the_station_page_shows_each_scan_its_reason_and_each_scanners_connectio
         [qty] = _read(browser, '#pending li[data-pending="qty"]')
         assert qty is not None
         assert re.fullmatch(r"QTY 3 · \d+ s", qty), qty
-        shown_low = set(_read(browser, "#low li[data-part]", "data-part"))
-        assert shown_low == _low_parts(shop.line, "PACK-1")
-        assert shown_low, "the shipped pump's components went below zero"
+        # Low parts are read again at most every 2 s: the list catches up with the ledger.
+        low = _low_parts(shop.line, "PACK-1")
+        assert low, "the shipped pump's components went below zero"
+        poll(lambda: set(_read(browser, "#low li[data-part]", "data-part")) == low,
+             f"the page to list the low parts {sorted(low)}")  # fmt: skip
         poll(lambda: _read(browser, "#broker", "data-connected") == ["true"], "the broker shown up")
         _save_screenshot(browser, tmp_path)
 
@@ -237,3 +240,25 @@ def test_healthz_and_the_status_page_answer_while_the_writer_commits(shop: Shop)
     with contextlib.closing(sqlite3.connect(shop.line.database)) as db:
         [count] = db.execute("SELECT count(*) FROM scans").fetchone()
     assert count >= 1
+
+
+def test_the_readme_scrape_config_and_alert_rules_parse_and_name_served_metrics(
+    shop: Shop,
+) -> None:
+    yaml = pytest.importorskip("yaml", reason="pyyaml is in the test extra")
+    scrape, rules = (yaml.safe_load(block) for block in
+                     blocks("yaml", "### Metrics"))  # fmt: skip
+    [job] = scrape["scrape_configs"]
+    assert job["job_name"] == "backflush-edge"
+    assert all(":" in target for target in job["static_configs"][0]["targets"])
+    [group] = rules["groups"]
+    alerts = {rule["alert"]: rule for rule in group["rules"]}
+    assert set(alerts) == {"EdgeScannerDisconnected", "EdgeBacklogGrowing",
+                           "EdgeNoScansDuringShift"}  # fmt: skip
+    served = set(_metrics(shop.base))
+    for name, rule in alerts.items():
+        named = set(re.findall(r"\bedge_[a-z_]+", rule["expr"]))
+        assert named, name
+        assert named <= served, (name, named - served)
+        assert re.fullmatch(r"\d+m", rule["for"]), name
+        assert rule["annotations"]["summary"], name
