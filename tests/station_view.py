@@ -67,6 +67,14 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def answering(base: str) -> bool:
+    """Whether the view's server answers /healthz with 200 yet (it starts after the scanners)."""
+    try:
+        return get(f"{base}/healthz")[0] == 200
+    except urllib.error.URLError:
+        return False
+
+
 def edge_status(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge", "status", "--config", str(config), *extra],

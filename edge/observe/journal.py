@@ -34,6 +34,8 @@ from edge.store.rows import STATION_STATE_COLUMNS, optional_quantity, station_st
 RECENT: Final = 20  # scans a station page lists
 # A station's parts: those its newest transactions moved (bounded, so the read stays cheap).
 STATION_TRANSACTIONS: Final = 200
+# The low parts a page lists, the furthest below first; a screen read from 2 m holds no more.
+LOW_SHOWN: Final = 10
 _BATCH: Final = 5000
 CACHE_KIB: Final = 256
 
@@ -184,22 +186,28 @@ class JournalReader:
                 result[key] = Pending(control.value, round(CONTROL_TTL_S - elapsed, 1))
         return result
 
-    def low_parts(self, station: str) -> list[LowPart]:
-        """The parts the station's newest transactions moved that are low or negative."""
+    def low_parts(self, station: str) -> tuple[list[LowPart], int]:
+        """The parts the station's newest transactions moved that are low or negative.
+
+        At most LOW_SHOWN of them, negative ones first, then the lowest against its
+        reorder point; and how many there are in all.
+        """
         with self._lock:
             rows = (
                 self._connect().execute(_STATION_PARTS, (station, STATION_TRANSACTIONS)).fetchall()
             )
-        low = []
+        found: list[tuple[tuple[int, Decimal], LowPart]] = []
         for part, description, reorder_point, on_hand in rows:
             point = optional_quantity(reorder_point)
             quantity = Decimal(on_hand)
             state = stock_state(quantity, point)
             if state in ("low", "negative"):
                 shown_point = None if point is None else format_quantity(point)
-                low.append(LowPart(part, description, format_quantity(quantity),
-                                   shown_point, state))  # fmt: skip
-        return low
+                order = (0, quantity) if state == "negative" else (1, quantity - (point or 0))
+                found.append((order, LowPart(part, description, format_quantity(quantity),
+                                             shown_point, state)))  # fmt: skip
+        found.sort(key=lambda item: item[0])
+        return [part for _, part in found[:LOW_SHOWN]], len(found)
 
     def outbox(self) -> OutboxSummary:
         with self._lock:

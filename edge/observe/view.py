@@ -52,7 +52,7 @@ class OperationsView:
         self.min_free_mb = min_free_mb
         self.moment = moment
         self.sound = sound
-        self._low: dict[str, tuple[int, float, list[LowPart]]] = {}
+        self._low: dict[str, tuple[int, float, tuple[list[LowPart], int]]] = {}
         self._low_lock = threading.Lock()
         self._waiting_since: float | None = None
 
@@ -66,6 +66,7 @@ class OperationsView:
         self.journal.refresh()
         scans = self.journal.station_scans(station_id)
         pending = self.journal.pending(station_id, station.mode, self.moment())
+        low, low_count = self._low_parts(station_id)
         return {
             "station": station.id,
             "mode": station.mode,
@@ -73,7 +74,8 @@ class OperationsView:
             "scans": scans,
             "pending": {key: _asdict(value) for key, value in pending.items()},
             "scanners": [_scanner(s) for s in live.scanners if s.station == station_id],
-            "low": [dataclasses.asdict(part) for part in self._low_parts(station_id)],
+            "low": [dataclasses.asdict(part) for part in low],
+            "low_count": low_count,
             **self._shared(live),
         }
 
@@ -100,7 +102,7 @@ class OperationsView:
             "sound": self.sound,
         }
 
-    def _low_parts(self, station_id: str) -> list[LowPart]:
+    def _low_parts(self, station_id: str) -> tuple[list[LowPart], int]:
         """Read again after a commit, at most every LOW_EVERY_S (a burst moves many parts)."""
         version, now = self.timings.signal.version, self.timings.monotonic()
         with self._low_lock:

@@ -18,14 +18,13 @@ from edge.config.addresses import split_listen
 from edge.domain.timestamps import rfc3339
 from edge.observe.journal import JournalReader
 from edge.observe.live import BrokerLive, DaemonLive, ScannerLive, StationLive, WriterLive
-from edge.observe.metrics import EdgeCollector, Metrics
-from edge.observe.server import ViewServer
 from edge.observe.signal import CommitSignal, ScanTimings
 from edge.observe.status_file import StatusFile
 from edge.observe.view import OperationsView
 from edge.runtime.clock import SystemClock
 
 if TYPE_CHECKING:
+    from edge.observe.server import ViewServer
     from edge.runtime.daemon import Daemon
 
 log = logging.getLogger(__name__)
@@ -89,6 +88,10 @@ class RunningView:
     def start(self) -> None:
         display = self.config.display
         if display.listen is not None:
+            # Imported only to serve: prometheus_client and http.server are 1 MB of the budget.
+            from edge.observe.metrics import EdgeCollector, Metrics  # noqa: PLC0415
+            from edge.observe.server import ViewServer  # noqa: PLC0415
+
             host, port = split_listen(display.listen)
             metrics = Metrics(EdgeCollector(self.view.live, self.journal, self.timings))
             try:

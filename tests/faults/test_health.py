@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.broker import Mosquitto, poll
 from tests.faults.conftest import ACK, NAK, SHIP_GTIN, EdgeRun, PtyScanner, SmallDisk
-from tests.station_view import get, view_line
+from tests.station_view import answering, get, view_line
 
 
 def _writable(base: str) -> float:
@@ -36,7 +36,7 @@ def test_healthz_is_503_with_its_reason_while_the_disk_is_below_the_floor(
     run = EdgeRun(line, tmp_path / "edge-run.log")
     try:
         run.wait_log(r"scanner pack connected:")
-        poll(lambda: get(f"{base}/healthz")[0] == 200, "the display to answer")
+        poll(lambda: answering(base), "the display to answer")
         assert _scan(pack_scanner, f"(01){SHIP_GTIN}(21)H1") == ACK
         assert get(f"{base}/healthz") == (200, "ok\n")
 

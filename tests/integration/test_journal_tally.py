@@ -41,8 +41,8 @@ def test_the_tally_equals_the_journal_from_the_first_read_and_after(floor: ShopF
         assert reader.tally()[1][SHIP] == floor.scans()[-1].at
 
         # FG-1 shipped twice took R-A below its reorder point of 5 (and below zero).
-        [low] = reader.low_parts(SHIP)
-        assert (low.part, low.on_hand, low.state) == ("R-A", "-4", "negative")
-        assert reader.low_parts(SCRAP) == []
+        [low], count = reader.low_parts(SHIP)
+        assert (low.part, low.on_hand, low.state, count) == ("R-A", "-4", "negative", 1)
+        assert reader.low_parts(SCRAP) == ([], 0)
     finally:
         reader.close()

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.broker import Mosquitto, mosquitto_binary, poll
 from tests.faults.conftest import ACK, NAK, SHIP_GTIN, EdgeRun, Line, PtyScanner
 from tests.readme import blocks
-from tests.station_view import get, headless_chromium, view_line
+from tests.station_view import answering, get, headless_chromium, view_line
 
 REPO = Path(__file__).resolve().parents[2]
 # What the page must show within this long of the scanner's answer (the commit).
@@ -74,7 +74,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         try:
             for scanner in (pack, scrap):
                 run.wait_log(rf"scanner {scanner.id} connected:")
-            poll(lambda: get(f"{base}/healthz")[0] == 200, "the display to answer")
+            poll(lambda: answering(base), "the display to answer")
             yield Shop(line, run, base, pack, scrap)
             assert run.terminate() == 0, run.log_text()
         finally:

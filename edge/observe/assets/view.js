@@ -62,7 +62,8 @@ function station(state) {
   scanners(document.getElementById("scanners"), state.scanners);
   fill(document.getElementById("low"), state.low.map((p) => el("li",
     `${p.part}: ${p.on_hand}${p.reorder_point === null ? "" : " (min " + p.reorder_point + ")"}`,
-    { class: p.state === "negative" ? "bad" : "waiting", "data-part": p.part })), "none");
+    { class: p.state === "negative" ? "bad" : "waiting", "data-part": p.part }))
+    .concat(state.low_count > state.low.length ? [el("li", `and ${state.low_count - state.low.length} more`, { class: "none" })] : []), "none");
   const rows = state.scans.map((s) => {
     const row = el("tr", undefined, { "data-scan-id": String(s.scan_id), "data-status": s.status });
     row.append(el("td", clock(s.at)), el("td", s.scanner), el("td", s.words, { class: "words" }));
