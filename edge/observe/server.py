@@ -31,16 +31,22 @@ KEEPALIVE_S: Final = 15.0
 _ASSETS: Final = {
     "style.css": "text/css; charset=utf-8",
     "view.js": "text/javascript; charset=utf-8",
-    "station.html": "text/html; charset=utf-8",
-    "overview.html": "text/html; charset=utf-8",
 }
+_HTML: Final = "text/html; charset=utf-8"
+# The two pages: each a body in the one shell (head, the lost-connection bar, the script).
+_PAGES: Final = {"station": "Station", "overview": "Stations"}
 _STATION_PATH = re.compile(r"/station/([^/]+)")
 _METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _load_assets() -> dict[str, bytes]:
     folder = resources.files("edge.observe") / "assets"
-    return {name: (folder / name).read_bytes() for name in _ASSETS}
+    assets = {name: (folder / name).read_bytes() for name in _ASSETS}
+    shell = (folder / "shell.html").read_text(encoding="utf-8")
+    for page, title in _PAGES.items():
+        body = (folder / f"{page}.html").read_text(encoding="utf-8")
+        assets[page] = shell.format(title=title, page=page, body=body).encode()
+    return assets
 
 
 class ViewServer:
@@ -122,11 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
         station = _STATION_PATH.fullmatch(path)
         view = self.owner.view
         if path in ("/", "/index.html"):
-            self._asset("overview.html")
+            self._send(HTTPStatus.OK, _HTML, self.owner.assets["overview"])
         elif station is not None:
-            self._asset("station.html")
+            self._send(HTTPStatus.OK, _HTML, self.owner.assets["station"])
         elif path.startswith("/assets/") and path[8:] in _ASSETS:
-            self._asset(path[8:])
+            self._send(HTTPStatus.OK, _ASSETS[path[8:]], self.owner.assets[path[8:]])
         elif path == "/api/overview":
             self._json(view.overview())
         elif path.startswith("/api/station/"):
@@ -160,9 +166,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, body: dict[str, Any]) -> None:
         self._send(HTTPStatus.OK, "application/json", json.dumps(body).encode())
-
-    def _asset(self, name: str) -> None:
-        self._send(HTTPStatus.OK, _ASSETS[name], self.owner.assets[name])
 
     def _events(self, station: Key) -> None:
         """A server-sent events stream: the page's whole state, again whenever it changes."""
