@@ -80,7 +80,8 @@ class ScanTimings:
         self.monotonic = monotonic
         self.latency = Histogram(LATENCY_BUCKETS)
         self.batch = Histogram(BATCH_BUCKETS)
-        self.last_commit: float | None = None  # monotonic
+        # Monotonic; the start counts as one, so a writer that never commits is noticed too.
+        self.last_commit = monotonic()
         self._lock = threading.Lock()
 
     def stored(self, pending: Sequence[PendingScan], outcomes: Sequence[object]) -> None:
@@ -93,7 +94,7 @@ class ScanTimings:
             self.last_commit = now
         self.signal.notify()
 
-    def copy(self) -> tuple[Histogram, Histogram, float | None]:
+    def copy(self) -> tuple[Histogram, Histogram, float]:
         """The two histograms and the last commit's time, as of now (for a scrape)."""
         with self._lock:
             return (

@@ -145,7 +145,7 @@ class OperationsView:
         else:
             self._waiting_since = None
         last = self.timings.last_commit
-        if live.queue and last is not None and now - last > STUCK_S:
+        if live.queue and now - last > STUCK_S:
             return Health(False, f"no commit for {now - last:.0f} s with {live.queue} reads "
                                  "waiting")  # fmt: skip
         return Health(True, "ok")

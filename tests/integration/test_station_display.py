@@ -205,10 +205,16 @@ def test_metrics_count_what_the_journal_holds_and_healthz_answers(shop: Shop) ->
     assert counted == journal
     assert journal[("PACK-1", "rejected", "reason-not-scrap-station")] >= 1
     # This daemon committed every journaled scan: each read-to-commit time is in the histogram.
+    # (The writer answers the operator first and tells its timings just after.)
     total = sum(journal.values())
-    latency = metrics["edge_commit_latency_seconds"]
-    assert _samples(latency, "edge_commit_latency_seconds_count")[()] == total
-    assert _samples(metrics["edge_commit_batch_scans"], "edge_commit_batch_scans_sum")[()] == total
+
+    def timed() -> bool:
+        now = _metrics(shop.base)
+        latency = _samples(now["edge_commit_latency_seconds"], "edge_commit_latency_seconds_count")
+        batch = _samples(now["edge_commit_batch_scans"], "edge_commit_batch_scans_sum")
+        return latency[()] == total and batch[()] == total
+
+    poll(timed, f"the histograms to hold the {total} journaled scans")
     [newest] = shop.line.rows("SELECT max(at) FROM scans WHERE station = 'PACK-1'")
     last = _samples(metrics["edge_last_scan_timestamp_seconds"],
                     "edge_last_scan_timestamp_seconds")  # fmt: skip
