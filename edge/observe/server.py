@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import select
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # A page without news hears a comment line this often: it keeps idle proxies open.
 KEEPALIVE_S: Final = 15.0
+# How often a quiet stream looks whether its page went away (its place is then free).
+CHECK_S: Final = 1.0
 _ASSETS: Final = {
     "style.css": "text/css; charset=utf-8",
     "view.js": "text/javascript; charset=utf-8",
@@ -195,11 +199,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, station: Key) -> None:
         pages = self.owner.pages
         seen = 0
-        while not pages.stopping.is_set():
-            found = pages.next_body(station, seen, KEEPALIVE_S)
-            if found is None:
-                self.wfile.write(b": keepalive\n\n")
-            else:
+        quiet = 0.0
+        while not pages.stopping.is_set() and not self._page_gone():
+            found = pages.next_body(station, seen, CHECK_S)
+            if found is not None:
                 seen, body = found
                 self.wfile.write(b"data: " + body + b"\n\n")
+                quiet = 0.0
+            elif (quiet := quiet + CHECK_S) >= KEEPALIVE_S:
+                self.wfile.write(b": keepalive\n\n")
+                quiet = 0.0
+            else:
+                continue
             self.wfile.flush()
+
+    def _page_gone(self) -> bool:
+        """Whether the page closed its end (a page sends nothing after its request)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
