@@ -20,8 +20,12 @@ The breakdown's other lines come from separate ``python -c`` processes on the
 same database: the interpreter alone, each group of the daemon's imports, the
 catalog cache loaded, and the memoised explosion of every assembly.
 
+With ``--display`` the daemon also serves the station display and /metrics
+(``[display] listen``) while it is measured: PAGES station pages stay open (each an
+event stream, read by a thread here) and /metrics is scraped every second.
+
     .venv/bin/python bench/memory.py [--scans 2000] [--rounds 2] [--reuse DB] [--dir DIR]
-        [--keep] [--daemon-env MALLOC_ARENA_MAX=2]
+        [--keep] [--daemon-env MALLOC_ARENA_MAX=2] [--display]
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from pathlib import Path
 from common import (
     FG,
     arguments,
+    free_port,
     import_catalog,
     print_machine,
     scratch,
@@ -269,11 +274,39 @@ class DaemonRun:
     open_db_files: int
 
 
+PAGES = 4
+
+
+def watch_display(base: str, stop: threading.Event) -> list[threading.Thread]:
+    """PAGES open station pages (their event streams read to the end) and a scrape a second."""
+    import urllib.request  # noqa: PLC0415 - only --display needs it
+
+    def page() -> None:
+        with urllib.request.urlopen(f"{base}/events?station=PACK-1", timeout=60) as stream:
+            while not stop.is_set() and stream.readline():
+                pass
+
+    def scrape() -> None:
+        while not stop.wait(1.0):
+            with urllib.request.urlopen(f"{base}/metrics", timeout=60) as answer:
+                answer.read()
+
+    threads = [threading.Thread(target=page, daemon=True) for _ in range(PAGES)]
+    threads.append(threading.Thread(target=scrape, daemon=True))
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def daemon_run(directory: Path, config: Path, big: BigCatalog, scanners: list[Scanner], *,
-               scans: int, rounds: int, env: dict[str, str]) -> DaemonRun:  # fmt: skip
+               scans: int, rounds: int, env: dict[str, str],
+               display: str | None = None) -> DaemonRun:  # fmt: skip
     process = start_daemon(config, directory / "daemon.log", SCANNERS, env)
     samples, acks, typed = [], 0, 0
+    watching = threading.Event()
     try:
+        if display is not None:
+            watch_display(display, watching)
         time.sleep(SETTLE_S)  # a measurement point, not a wait for a condition
         samples.append(sample("ready, idle", process.pid))
         per_scanner = max(1, scans // SCANNERS)
@@ -288,6 +321,7 @@ def daemon_run(directory: Path, config: Path, big: BigCatalog, scanners: list[Sc
             except OSError:
                 continue
     finally:
+        watching.set()
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(60)
@@ -384,6 +418,8 @@ def main() -> None:
         ("--reuse", {"type": Path, "help": "a database file: copied in if it exists (no "
                      "import), else written after the import for the next run; one of an "
                      "older schema makes the daemon upgrade it (edge migrate, as a child)"}),
+        ("--display", {"action": "store_true", "help": "serve the station display and "
+                       "/metrics while measured, with pages open and a scrape a second"}),
     ])  # fmt: skip
     with scratch(args) as directory:
         print_machine(f"memory: {SCANNERS} serial scanners, {ITEMS} items, `edge run`", directory)
@@ -391,9 +427,16 @@ def main() -> None:
         scanners = [Scanner.open(i) for i in range(SCANNERS)]
         try:
             config = write_config(directory, scanners)
+            display = None
+            if args.display:
+                port = free_port()
+                with config.open("a") as file:
+                    file.write(f'\n[display]\nlisten = "127.0.0.1:{port}"\n')
+                display = f"http://127.0.0.1:{port}"
             big = build_database(directory, config, args.reuse)
             run = daemon_run(directory, config, big, scanners, scans=args.scans, rounds=args.rounds,
-                             env=dict(item.split("=", 1) for item in args.daemon_env))  # fmt: skip
+                             env=dict(item.split("=", 1) for item in args.daemon_env),
+                             display=display)  # fmt: skip
         finally:
             for scanner in scanners:
                 scanner.close()

@@ -1,5 +1,5 @@
 """The commands that only read (edge/cli/reports.py): stock, scans, events, reorders, cards,
-variance."""
+variance; and status (edge/cli/status.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ from edge.cli.arguments import count_arg
 from edge.cli.declarations import JSON, LIMIT, Command, arg
 
 REPORT_COMMANDS: tuple[Command, ...] = (
+    Command(
+        "status",
+        "edge.cli.status:cmd_status",
+        "show the running daemon: scanners, last scan per station, queue, backlog, broker",
+        (JSON,),
+    ),
     Command("stock", "edge.cli.reports:cmd_stock", "show stock of every stocked item", (JSON,)),
     Command(
         "scans",

@@ -13,7 +13,17 @@ from typing import Final
 from edge.config.problems import Invalid, did_you_mean
 from edge.config.values import Text, Value, expected, show
 
-__all__ = ["SERIAL_URL_SCHEMES", "DevicePath", "Host", "SerialUrl", "TopicLevel", "TopicPrefix"]
+__all__ = [
+    "SERIAL_URL_SCHEMES",
+    "DevicePath",
+    "Host",
+    "ListenAddress",
+    "SerialUrl",
+    "TopicLevel",
+    "TopicPrefix",
+    "is_loopback",
+    "split_listen",
+]
 
 # Schemes of the serial URL handlers the serial reader can open (serial_for_url).
 SERIAL_URL_SCHEMES: Final = ("alt", "cp2110", "hwgrep", "loop", "rfc2217", "socket", "spy")
@@ -114,4 +124,52 @@ class SerialUrl(Text):
                 f"{show(text)} must be an absolute device path (/dev/ttyACM0) "
                 "or a URL such as socket://host:port"
             )
+        return text
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as the host and the port; ValueError if it is none."""
+    host, separator, port = text.rpartition(":")
+    if not separator or not port.isdigit():
+        raise ValueError(f"{text!r} is not host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (localhost, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ListenAddress(Text):
+    """Where a local server listens: ``host:port`` with an IP address or ``localhost``.
+
+    Kept as text (it is printed back as written); :func:`split_listen` reads it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_length=64)
+
+    def parse(self, raw: object) -> str:
+        text = super().parse(raw)
+        try:
+            host, port = split_listen(text)
+        except ValueError:
+            raise Invalid(f'{show(text)} must be host:port, e.g. "127.0.0.1:8080"') from None
+        if not 1 <= port <= 65535:
+            raise Invalid(f"{show(text)}: the port must be between 1 and 65535")
+        if host != "localhost":
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise Invalid(
+                    f"{show(text)}: give an IP address of this machine (or localhost), "
+                    "e.g. 127.0.0.1, or 0.0.0.0 for every interface"
+                ) from None
         return text

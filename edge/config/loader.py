@@ -19,6 +19,7 @@ from edge.config.schema import declared
 from edge.config.settings import (
     COMMANDS_TABLE,
     DATABASE_TABLE,
+    DISPLAY_TABLE,
     INVENTORY_TABLE,
     MQTT_TABLE,
     SCANNER_TABLES,
@@ -39,7 +40,8 @@ __all__ = ["load_config"]
 _D = TypeVar("_D", bound="DataclassInstance")
 
 _TOP_LEVEL = (
-    *("log_level", "site", "database", "mqtt", "commands", "inventory", "station", "scanner"),
+    *("log_level", "site", "database", "mqtt", "commands", "inventory", "display"),
+    *("station", "scanner"),
 )
 _LOG_LEVEL = declared(Config, "log_level").value_type
 _SCANNER_KIND = declared(ScannerConfig, "kind").value_type
@@ -207,6 +209,7 @@ def load_config(path: Path) -> Config:
     mqtt = MQTT_TABLE.parse(document.get("mqtt", {}), "mqtt", report, base)
     commands = COMMANDS_TABLE.parse(document.get("commands", {}), "commands", report, base)
     inventory = INVENTORY_TABLE.parse(document.get("inventory", {}), "inventory", report, base)
+    display = DISPLAY_TABLE.parse(document.get("display", {}), "display", report, base)
 
     stations, stations_ok = _parse_array(
         document,
@@ -231,6 +234,7 @@ def load_config(path: Path) -> Config:
         or mqtt is None
         or commands is None
         or inventory is None
+        or display is None
     ):
         raise ConfigError("\n".join(report.lines))
     return Config(
@@ -242,5 +246,6 @@ def load_config(path: Path) -> Config:
         scanners=tuple(scanner for _, scanner in scanners),
         commands=commands,
         inventory=inventory,
+        display=display,
         **settings,
     )

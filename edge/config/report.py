@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from edge.config.addresses import is_loopback, split_listen
 from edge.config.schema import Table
 from edge.config.settings import (
     COMMANDS_TABLE,
     DATABASE_TABLE,
+    DISPLAY_TABLE,
     INVENTORY_TABLE,
     MQTT_TABLE,
     SCANNER_TABLES,
@@ -23,6 +25,17 @@ from edge.config.values import toml_string
 from edge.domain.model import StationMode
 
 __all__ = ["config_warnings", "format_config"]
+
+
+def _display_warnings(config: Config) -> list[str]:
+    listen = config.display.listen
+    if listen is None or is_loopback(split_listen(listen)[0]):
+        return []
+    return [
+        f"{config.source}: display.listen: {listen} serves the station display, /metrics and "
+        "/healthz to the network without a password; keep it on the line's own network "
+        "(see the README)"
+    ]
 
 
 def config_warnings(config: Config) -> list[str]:
@@ -52,6 +65,7 @@ def config_warnings(config: Config) -> list[str]:
             "command-result event) and a retained command cannot be told from a live one "
             "(no Retain As Published); use 5",
         )
+    warnings.extend(_display_warnings(config))
     if mqtt.password_file is not None:
         warn_file = _secret_file_problem(mqtt.password_file)
         if warn_file:
@@ -175,6 +189,7 @@ def format_config(config: Config) -> str:
         *_table_lines("[mqtt]", MQTT_TABLE, mqtt, unset=unset, after=after),
         *_table_lines("[commands]", COMMANDS_TABLE, config.commands),
         *_table_lines("[inventory]", INVENTORY_TABLE, config.inventory),
+        *_table_lines("[display]", DISPLAY_TABLE, config.display),
     ]
     for station in config.stations:
         lines += _table_lines("[[station]]", STATION_TABLE, station)

@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 from edge.commands.names import COMMAND_TYPES
-from edge.config.addresses import DevicePath, Host, SerialUrl, TopicLevel, TopicPrefix
+from edge.config.addresses import (
+    DevicePath,
+    Host,
+    ListenAddress,
+    SerialUrl,
+    TopicLevel,
+    TopicPrefix,
+)
 from edge.config.checks import check_evdev, check_mqtt, check_serial
 from edge.config.problems import ConfigError
 from edge.config.schema import Table, setting, settings_table
@@ -59,6 +66,7 @@ __all__ = [
     "COMMANDS_TABLE",
     "DATABASE_TABLE",
     "DEFAULT_DATABASE_PATH",
+    "DISPLAY_TABLE",
     "INVENTORY_TABLE",
     "MQTT_TABLE",
     "SCANNER_TABLES",
@@ -67,6 +75,7 @@ __all__ = [
     "CommandsConfig",
     "Config",
     "DatabaseConfig",
+    "DisplayConfig",
     "InventoryConfig",
     "MqttConfig",
     "MqttProtocol",
@@ -219,6 +228,22 @@ class InventoryConfig:
 
 
 @settings_table
+class DisplayConfig:
+    """[display]: the station display, /metrics and /healthz on one local HTTP server (SPEC §14).
+
+    Off unless ``listen`` is set; the server has no password, so it belongs on
+    loopback or on the line's own network.
+    """
+
+    # host:port, e.g. "127.0.0.1:8080"; none: no server.
+    listen: str | None = setting(ListenAddress(), default=None)
+    # A short beep in the station page on each rejected scan.
+    sound: bool = setting(Bool(), default=False)
+    # Open pages (live connections) served at once; one more is answered 503.
+    max_clients: int = setting(Int(1, 1000), default=32)
+
+
+@settings_table
 class StationConfig:
     """A [[station]] table: the domain's :class:`~edge.domain.model.Station`, field for field.
 
@@ -298,6 +323,7 @@ class Config:
     log_level: str = setting(LogLevel(), default="INFO")
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
 
     @property
     def topic_prefix(self) -> str:
@@ -335,6 +361,7 @@ MQTT_TABLE = Table(MqttConfig, check=check_mqtt)
 STATION_TABLE = Table(StationConfig)
 COMMANDS_TABLE = Table(CommandsConfig)
 INVENTORY_TABLE = Table(InventoryConfig)
+DISPLAY_TABLE = Table(DisplayConfig)
 SCANNER_TABLES: Mapping[str, Table[ScannerConfig]] = {
     "evdev": Table(ScannerConfig, kind="evdev", check=check_evdev),
     "serial": Table(ScannerConfig, kind="serial", check=check_serial),

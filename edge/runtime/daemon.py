@@ -31,6 +31,7 @@ from typing import Final, Protocol
 
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
+from edge.publish.status import RelayState
 from edge.runtime import limits
 from edge.runtime.bootstrap import (
     build_command_subscriber,
@@ -40,6 +41,7 @@ from edge.runtime.bootstrap import (
 )
 from edge.runtime.sdnotify import Notifier, watchdog_interval
 from edge.runtime.supervision import Supervisor
+from edge.runtime.view import RunningView
 from edge.scanpath.readers import ReaderFactory, RunningScanner, ScannerReaders, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
@@ -64,6 +66,8 @@ class Relay(Protocol):
     def wake(self) -> None: ...
 
     def status_line(self) -> str: ...
+
+    def state(self) -> RelayState: ...
 
     def request_republish(self) -> None: ...
 
@@ -154,6 +158,7 @@ class Daemon:
         self.relay: Relay | None = None
         self.commands: Commands | None = None
         self.writer: ScanWriter | None = None
+        self.view: RunningView | None = None
 
     # --- lifecycle ---------------------------------------------------------------
     def run(self) -> int:
@@ -172,6 +177,7 @@ class Daemon:
         relay_stop = threading.Event()
         if self.relay_factory is not None:
             self.relay = self.relay_factory(config, service, boot)
+        self.view = RunningView(self)  # the display, /metrics, /healthz, the status file
         self.writer = ScanWriter(
             service,
             self.reads,
@@ -179,6 +185,7 @@ class Daemon:
             database_path=config.database.path,
             min_free_mb=config.database.min_free_mb,
             on_committed=self.relay.wake if self.relay is not None else lambda: None,
+            on_stored=self.view.timings.stored,
         )
         writer_stop = threading.Event()
         writer_thread = self.supervisor.start_fatal("writer", self.writer.run, writer_stop)
@@ -196,6 +203,7 @@ class Daemon:
             )
         for scanner in config.scanners:
             self.readers.start(scanner)
+        self.view.start()
         self.notifier.ready(self.status_line())
         self.ready.set()
         log.info("ready: %d scanners on %d stations", len(config.scanners), len(config.stations))
@@ -216,6 +224,7 @@ class Daemon:
             relay_stop.set()
             if relay_thread is not None:
                 relay_thread.join(15)
+            self.view.close()
             service.engine.dispose()
             hold.release()
             self.notifier.close()
@@ -336,6 +345,8 @@ class Daemon:
             log.warning("site, node and database.path change only on restart; kept")
         if new.mqtt != old.mqtt and self.relay is not None:
             log.warning("mqtt settings change only on restart; the relay keeps the running ones")
+        if new.display != old.display:
+            log.warning("[display] settings change only on restart; the running ones are kept")
         if new.commands != old.commands:
             log.warning("[commands] settings change only on restart; the running ones are kept")
         if new.inventory != old.inventory:

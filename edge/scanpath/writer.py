@@ -48,6 +48,13 @@ RETRY_S = 1.0
 
 
 Answer = Callable[[bool], None] | None
+# Told of every committed batch after its commit, on the writer's thread (the operations
+# view's timings and commit signal, edge/observe/signal.py): it must not block.
+Stored = Callable[[list[PendingScan], list[ScanOutcome]], None]
+
+
+def _nothing(_pending: list[PendingScan], _outcomes: list[ScanOutcome]) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,7 @@ class ScanWriter:
         database_path: Path,
         min_free_mb: float,
         on_committed: Callable[[], None] = lambda: None,
+        on_stored: Stored | None = None,
         clock: SystemClock | None = None,
     ) -> None:
         self.service = service
@@ -119,6 +127,7 @@ class ScanWriter:
         self.database_path = database_path
         self.min_free_mb = min_free_mb
         self.on_committed = on_committed
+        self.on_stored = on_stored or _nothing
         self.clock = clock or SystemClock()
         self.stats = WriterStats()
         self._debouncers: dict[str, Debouncer] = {}
@@ -287,6 +296,7 @@ class ScanWriter:
         self.stats.cpu.add("feedback", answered - began)
         if outcomes:
             self.on_committed()
+            self.on_stored(pending, outcomes)
         self._log_outcomes(pending, outcomes)
         self.stats.cpu.add("log", time.thread_time_ns() - answered)
 
@@ -342,9 +352,11 @@ class ScanWriter:
             # Those journaled stay journaled: only the rest are held for the next try.
             for _ in error.outcomes:
                 self._unstored.popleft()
+            self.on_stored(held, error.outcomes)
             self.stats.unstored = len(self._unstored)
             self.stats.rejected += len(error.outcomes)
             raise StorageError(str(error)) from error.__cause__
+        self.on_stored(held, outcomes)
         self._log_outcomes(held, outcomes)
         log.warning("database writable again: %d held scans journaled as rejected", len(held))
         self._unstored.clear()

@@ -59,10 +59,14 @@ class SchemaMismatch(Exception):
     """The file's tables are not the ones these queries read (an older or foreign schema)."""
 
 
-def connect_read_only(path: Path) -> sqlite3.Connection:
-    """The database at ``path`` opened read-only: nothing a query does can change the file."""
+def connect_read_only(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:
+    """The database at ``path`` opened read-only: nothing a query does can change the file.
+
+    ``any_thread``: the caller serialises the connection's use across threads itself.
+    """
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    return sqlite3.connect(uri, uri=True, timeout=READ_TIMEOUT_S, isolation_level=None)
+    return sqlite3.connect(uri, uri=True, timeout=READ_TIMEOUT_S, isolation_level=None,
+                           check_same_thread=not any_thread)  # fmt: skip
 
 
 @contextlib.contextmanager
