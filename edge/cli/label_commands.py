@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from edge.cli.arguments import quantity_arg
 from edge.cli.declarations import Arg, Command, arg
 
 _PAGE = arg(
@@ -33,7 +32,6 @@ LABEL_COMMANDS: tuple[Command, ...] = (
                         "--qty",
                         nargs="+",
                         action="extend",
-                        type=quantity_arg,
                         metavar="N",
                         help="QTY: codes beside 2 to 10, e.g. --qty 12 25 0.5",
                     ),

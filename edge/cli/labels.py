@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-from edge.cli.arguments import EXIT_FAILURE, EXIT_OK, UsageError, open_reader, read_config
+from edge.cli.arguments import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    open_reader,
+    quantity_arg,
+    read_config,
+)
 from edge.labels.content import (
     LabelError,
     Symbology,
@@ -64,10 +71,11 @@ def cmd_station(args: argparse.Namespace) -> int:
     from edge.cli.transactions import configured_station  # noqa: PLC0415 - a config read only
     from edge.runtime.bootstrap import station_from_config  # noqa: PLC0415
 
+    quantities = [quantity_arg(text) for text in args.qty or ()]
     config = read_config(args)
     station = station_from_config(configured_station(config, args.id))
     try:
-        sheet = station_sheet(station, Symbology(args.symbology), args.qty or ())
+        sheet = station_sheet(station, Symbology(args.symbology), quantities)
     except LabelError as error:
         raise UsageError(str(error)) from None
     pages = _pages()

@@ -140,6 +140,9 @@ def test_a_station_without_reasons_prints_its_default_and_its_own_limits(
     assert refused.returncode == 2, describe(refused)
     assert "QTY:12 is refused at SCRAP-2" in refused.stderr
     assert "at most its max_qty, 8" in refused.stderr
+    bad = edge("labels", "station", "SCRAP-2", "--qty", "2,5")
+    assert bad.returncode == 2, describe(bad)
+    assert "the quantity '2,5' is not an exact decimal" in bad.stderr
     unknown = edge("labels", "station", "PACK-9")
     assert unknown.returncode == 2, describe(unknown)
     assert "unknown station 'PACK-9'" in unknown.stderr
