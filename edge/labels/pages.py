@@ -57,6 +57,12 @@ def _text(canvas: Any, at: tuple[float, float], text: str, font: str, size: floa
     canvas.drawString(*at, text)
 
 
+def _fitted(text: str, font: str, size: float, width: float) -> float:
+    """``size``, or the smaller size at which ``text`` fits ``width`` (a 64-character id)."""
+    natural: float = pdfmetrics.stringWidth(text, font, size)
+    return min(size, size * width / max(1.0, natural))
+
+
 def _symbol_height(code: Code, bar: float, square: float) -> float:
     return bar if code.symbology is Symbology.CODE128 else square
 
@@ -98,8 +104,9 @@ def write_station_sheet(path: Path, sheet: StationSheet, page: PageName, site: s
             text_x, text_y = x, cell_top - symbol_height - 12
         else:  # beside a square symbol
             text_x, text_y = x + drawn_width + 3 * mm, cell_top - 14
-        _text(canvas, (text_x, text_y), label.code.data, BOLD, 11)
         room = x + cell_width - 4 * mm - text_x
+        shown = label.code.data
+        _text(canvas, (text_x, text_y), shown, BOLD, _fitted(shown, BOLD, 11, room))
         for number, line in enumerate(_wrap(label.meaning, FONT, 8, room)[:3]):
             _text(canvas, (text_x, text_y - 11 - number * 10), line, FONT, 8)
         slot += 1
@@ -164,11 +171,12 @@ def _card(canvas: Any, label: CardLabel, cell: Box) -> None:
     x, inner = cell.x + pad, cell.width - 2 * pad
     line = label.line
     card = line.card
-    _text(canvas, (x, cell.top - pad - 12), card.card, BOLD, 14)
+    _text(canvas, (x, cell.top - pad - 12), card.card, BOLD, _fitted(card.card, BOLD, 14, inner))
     symbol_height = _symbol_height(label.code, 17 * mm, 24 * mm)
     draw(canvas, label.code, Box(x, cell.top - pad - 18, inner, symbol_height))
     y = cell.top - pad - 18 - symbol_height - 13
-    _text(canvas, (x, y), f"{card.part}   {card.container_qty} {line.uom}", BOLD, 11)
+    what = f"{card.part}   {card.container_qty} {line.uom}"
+    _text(canvas, (x, y), what, BOLD, _fitted(what, BOLD, 11, inner))
     for text in _wrap(line.description, FONT, 8.5, inner)[:2]:
         y -= 11
         _text(canvas, (x, y), text, FONT, 8.5)
@@ -194,7 +202,7 @@ def _part(canvas: Any, label: PartLabel, cell: Box) -> None:
     else:
         text_x, y = x + drawn_width + 2 * mm, cell.top - pad - 10
         room = cell.x + cell.width - pad - text_x
-    _text(canvas, (text_x, y), part.part, BOLD, 10)
+    _text(canvas, (text_x, y), part.part, BOLD, _fitted(part.part, BOLD, 10, room))
     lines = _wrap(part.description, FONT, 7.5, room)[:2]
     if label.gtin is not None:
         lines.append(f"(01) {label.gtin}")
