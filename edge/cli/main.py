@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from edge import __version__
 from edge.cli.arguments import DEFAULT_CONFIG, EXIT_FAILURE, EXIT_USAGE, count_arg
 from edge.cli.declarations import Command, arg
+from edge.cli.label_commands import LABEL_COMMANDS
 from edge.cli.report_commands import REPORT_COMMANDS
 from edge.runtime.logs import configure as configure_logging
 
@@ -105,6 +106,7 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     *REPORT_COMMANDS,
+    *LABEL_COMMANDS,
     Command(
         "schema",
         "edge.cli.contract:cmd_schema",

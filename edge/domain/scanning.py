@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Protocol
 
+from edge.domain.controls import QTY_PREFIX, RSN_PREFIX, VOID
 from edge.domain.gtin import normalize_gtin
 from edge.domain.inventory import Inventory, Origin, Posted, Rejection
 from edge.domain.model import Station, StationMode
@@ -148,11 +149,13 @@ class ScanProcessor:
         state = self._live_state(station, scan.at)
         # Control codes come before GS1 (a QTY: label printed as GS1-128 still counts).
         if barcode.error != "invalid-utf8":
-            if text.startswith("QTY:"):
-                return self._set_qty(station, state, text[4:], scan_id, scan.at), None
-            if text.startswith("RSN:"):
-                return self._set_reason(station, state, text[4:], scan_id, scan.at), None
-            if text == "VOID":
+            if text.startswith(QTY_PREFIX):
+                value = text.removeprefix(QTY_PREFIX)
+                return self._set_qty(station, state, value, scan_id, scan.at), None
+            if text.startswith(RSN_PREFIX):
+                value = text.removeprefix(RSN_PREFIX)
+                return self._set_reason(station, state, value, scan_id, scan.at), None
+            if text == VOID:
                 return self._void(station, scan_id, scan)
         if barcode.error is not None:
             raise Rejection(barcode.error, f"unreadable code ({barcode.error})")

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from edge.store.queries import Source
 
 _CARDS = (
-    f"SELECT {', '.join(f'c.{name}' for name in CARD_COLUMNS)}, i.uom, i.lead_time_days "  # noqa: S608
+    f"SELECT {', '.join(f'c.{name}' for name in CARD_COLUMNS)}, i.uom, i.lead_time_days, "  # noqa: S608
+    "i.description "
     "FROM cards AS c JOIN items AS i ON i.part = c.part"
 )
 
@@ -33,6 +34,7 @@ class CardLine:
     lead_time_days: int | None
     empty_for: timedelta | None  # None while full
     late: bool  # empty for longer than the part's lead time
+    description: str = ""  # the part's, as printed on the card (edge labels cards)
 
     def as_json(self) -> dict[str, Any]:
         card = self.card
@@ -57,10 +59,10 @@ def cards(source: Source, now: datetime, *, part: str | None = None) -> list[Car
     with snapshot(source) as connection:
         rows = connection.execute(statement, parameters).fetchall()
     lines = []
-    for *values, uom, lead_time_days in rows:
+    for *values, uom, lead_time_days, description in rows:
         card = card_from_row(tuple(values))
         lines.append(
             CardLine(card, uom, lead_time_days, empty_for(card, now),
-                     is_late(card, lead_time_days, now))
+                     is_late(card, lead_time_days, now), description)
         )  # fmt: skip
     return sorted(lines, key=lambda line: (line.card.part, line.card.card))
