@@ -106,7 +106,7 @@ class _FixedBoms:
 # Explosions kept per catalog version, of each kind. A 4,000-assembly catalog
 # exploded whole held some 26 MB; a 50-component product's explosion is about
 # 10 kB, and the products a plant ships in a day are a few hundred at most.
-EXPLOSIONS_KEPT = 256
+EXPLOSIONS_KEPT = 128
 
 
 class ExplosionMemo:

@@ -238,6 +238,7 @@ class Daemon:
         if problem is not None:
             log.critical("cannot start: %s", problem)
             return False
+        limits.limit_malloc_arenas()  # before any thread starts
         return True
 
     def _exit_status(self) -> int:

@@ -33,7 +33,7 @@ from edge.domain.lru import Lru
 from edge.domain.ports import Balance, StationState
 
 # A balance is about 0.2 kB kept; a plant scans a few thousand parts a day.
-BALANCES_KEPT: Final = 4096
+BALANCES_KEPT: Final = 1024
 ON_ORDER_KEPT: Final = 4096
 STRUCTURES_KEPT: Final = 1024
 

@@ -7,6 +7,7 @@ are 20 real ptys and its broker a real Mosquitto.
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import subprocess
@@ -172,3 +173,41 @@ def test_no_scanner_still_needs_the_database_and_the_process(tmp_path: Path) -> 
     assert need.describe() == "the database"
     assert need.scanner_fds == 0
     assert 0 < need.total < LOW  # the smallest daemon starts under `ulimit -n 64`
+
+
+_ARENAS = r"""
+import ctypes, sys, threading
+from edge.runtime.limits import limit_malloc_arenas
+if sys.argv[1] == "limited":
+    assert limit_malloc_arenas()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+start = threading.Barrier(4)
+def allocate():
+    start.wait()
+    for _ in range(2000):
+        libc.malloc(4096)  # kept: the arena must stay in use
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.fclose.argtypes = (ctypes.c_void_p,)
+out = libc.fopen(sys.argv[2].encode(), b"w")
+libc.malloc_info(0, out)
+libc.fclose(out)
+"""
+
+
+@pytest.mark.parametrize(("mode", "one_arena"), [("limited", True), ("default", False)])
+def test_the_daemons_threads_share_one_malloc_arena(
+    tmp_path: Path, mode: str, one_arena: bool
+) -> None:
+    """Threads allocating at once get arenas of their own unless limited (glibc's malloc_info)."""
+    report = tmp_path / "malloc.xml"
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    subprocess.run([sys.executable, "-c", _ARENAS, mode, str(report)], check=True, env=env,
+                   timeout=60)  # fmt: skip
+    heaps = report.read_text().count("<heap nr=")
+    assert (heaps == 1) is one_arena, f"{heaps} arenas"
