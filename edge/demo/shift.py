@@ -31,6 +31,7 @@ from functools import partial
 from typing import Any, Final
 
 from edge.cli.terminal import cell, render_table
+from edge.domain.controls import VOID, qty_code, reason_code
 from edge.domain.events import summarize
 from edge.domain.inventory import Inventory
 from edge.domain.posting import Rejection
@@ -83,7 +84,7 @@ Step = Scan | Count
 
 
 def _fans(count: int, note: str) -> tuple[Step, ...]:
-    return (Scan("PACK-1", f"QTY:{count}", "next scan counts that often"),
+    return (Scan("PACK-1", qty_code(Decimal(count)), "next scan counts that often"),
             Scan("PACK-1", "FG-FAN-10", note))  # fmt: skip
 
 
@@ -93,17 +94,17 @@ def _cord_count(round_: int) -> Count:
 
 PUMPS: tuple[Step, ...] = (
     Scan("PACK-1", "09506000134352", "ship one pump by its GTIN"),
-    Scan("PACK-1", "QTY:2", "next scan counts twice"),
+    Scan("PACK-1", qty_code(Decimal(2)), "next scan counts twice"),
     Scan("PACK-1", "FG-PUMP-100", "ship two pumps by part number"),
     Scan("PACK-1", "(01)09506000134352(21)SN0001", "ship a serialized pump (GS1, human-readable)"),
     Scan("PACK-1", "(01)09506000134352(21)SN0001", "the scanner reads the same label twice"),
     Scan("PACK-1", f"]C1010950600013436910LOT42{GS}21SN200A", "ship a 200 W pump (GS1-128, batch)"),
     Scan("PACK-1", "(01)09506000134352(21)SN0001", "the serialized pump, scanned again later"),
     Scan("PACK-1", "CUST-4711", "ship by the customer's part number"),
-    Scan("PACK-1", "VOID", "undo that last shipment"),
-    Scan("SCRAP-1", "RSN:DAMAGED", "scrap reason for the next scan"),
+    Scan("PACK-1", VOID, "undo that last shipment"),
+    Scan("SCRAP-1", reason_code("DAMAGED"), "scrap reason for the next scan"),
     Scan("SCRAP-1", "RM-IMPELLER", "scrap a damaged impeller"),
-    Scan("BUILD-1", "QTY:3", "build three motors ahead"),
+    Scan("BUILD-1", qty_code(Decimal(3)), "build three motors ahead"),
     Scan("BUILD-1", "SA-MOTOR-100", "motors received, their parts backflushed"),
     Scan("PACK-1", "NOT-A-PART", "a label that is not ours"),
     Scan("PACK-1", "(01)09506000134353", "a GTIN with a wrong check digit"),
@@ -111,7 +112,7 @@ PUMPS: tuple[Step, ...] = (
 
 BLIND_SPOTS: tuple[Step, ...] = (
     Scan("LAB-1", "RM-BEARING", "a bearing for the test bench, but no RSN: scanned"),
-    Scan("LAB-1", "RSN:TEST", "the reason for the next issue"),
+    Scan("LAB-1", reason_code("TEST"), "the reason for the next issue"),
     Scan("LAB-1", "RM-BEARING", "the bearing issued to the test bench"),
     *_fans(23, "ship 23 fans: 92 clips and 11.5 m of seal cord backflushed"),
     Scan("PACK-1", "KB-CLIP-A", "clip container A is empty: one container of 100 used"),
