@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 128
 MAX_UNSTORED = 100_000
 RETRY_S = 1.0
+SPACE_CHECK_S = 1.0  # how long a check of free space far above the floor holds
+SPACE_MARGIN_MB = 256  # far above: no plant's writes fill this in a second
 
 
 Answer = Callable[[bool], None] | None
@@ -134,6 +136,7 @@ class ScanWriter:
         self._unstored: deque[PendingScan] = deque()
         self._waiting: list[tuple[PendingScan, Answer]] = []
         self._waiting_since = 0.0
+        self._space_ok_until = 0.0
         self._lock = threading.Lock()
 
     def update_routes(self, routes: Mapping[str, ScannerRoute]) -> None:
@@ -318,10 +321,24 @@ class ScanWriter:
         )
 
     def _storage_ok(self) -> bool:
+        """Whether the disk has room above the floor; asked once a second while it has plenty.
+
+        Asking is a system call, which lets the relay's threads take Python's
+        lock for up to a switch interval while the batch waits. Far above the
+        floor (SPACE_MARGIN_MB more), the answer holds for a second; near it
+        or below it, every batch asks, so the first scan past the floor is
+        refused and the first after space is freed is taken.
+        """
+        now = self.clock.monotonic()
+        if self._space_ok_until > now:
+            return True
         try:
-            return free_megabytes(self.database_path) >= self.min_free_mb
+            free = free_megabytes(self.database_path)
         except OSError:
             return False
+        if free >= self.min_free_mb + SPACE_MARGIN_MB:
+            self._space_ok_until = now + SPACE_CHECK_S
+        return free >= self.min_free_mb
 
     def _hold(
         self,
