@@ -19,8 +19,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
+from edge.runtime.clock import SystemClock
+from edge.scanpath.writer import SPACE_CHECK_S, QueuedRead, ScannerRoute, ScanWriter
 from edge.store.catalog import CatalogCache
+from edge.store.database import free_megabytes
 from edge.store.kept import KeptState
 from edge.store.unit_of_work import SqlUnitOfWork
 from hardware.reads import RawRead
@@ -138,3 +140,44 @@ def wait_for(condition: Callable[[], bool], ceiling_s: float = 10.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+class SteppedMonotonic(SystemClock):
+    """The system clock with a monotonic time the test moves on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = 1000.0
+
+    def monotonic(self) -> float:
+        return self.at
+
+
+def test_free_space_far_above_the_floor_is_asked_once_a_second(
+    floor: ShopFloor, db_path: Path
+) -> None:
+    """Plenty of room holds for a second; past it, a floor now above the free space refuses."""
+    floor.load(ITEMS, BOM)
+    floor.opening(**OPENING)
+    answers: list[bool] = []
+    clock = SteppedMonotonic()
+    route = ScannerRoute(SHIP, b"", b"", 0.0, answers.append)
+    writer = ScanWriter(floor.service, queue.Queue(), {"a": route}, database_path=db_path,
+                        min_free_mb=0, clock=clock)  # fmt: skip
+
+    def scan() -> None:
+        writer.process([QueuedRead("a", RawRead(b"R-HOUSING", clock.at))])
+
+    scan()  # free space far above a floor of 0: the answer holds for a second
+    writer.min_free_mb = free_megabytes(db_path) + 1  # as if the disk had just filled up
+    clock.at += SPACE_CHECK_S / 2
+    scan()
+    clock.at += SPACE_CHECK_S
+    scan()
+    assert answers == [True, True, False]
+    # Near or below the floor every batch asks: room again is seen at once.
+    writer.min_free_mb = 0
+    clock.at += 0.1
+    scan()
+    assert answers == [True, True, False, True]
+    assert [row.status for row in floor.scans()] == ["accepted"] * 2 + ["rejected", "accepted"]
