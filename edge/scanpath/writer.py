@@ -28,12 +28,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
 from edge.runtime.clock import SystemClock
 from edge.runtime.logs import LoggedCode
+from edge.scanpath.stats import WriterStats
 from edge.service import InventoryService, PendingScan, StoredInPart
 from edge.store.database import driver_reason, free_megabytes
 from edge.store.revisions import DatabaseBusy, StorageError
@@ -77,37 +78,6 @@ class ScannerRoute:
     # A scanner that waits for the host's answer times out on a double read, which is
     # otherwise left unanswered: with this it hears good read (feedback_duplicate).
     answer_duplicates: bool = False
-
-
-@dataclass
-class StageCpu:
-    """The writer thread's CPU time by stage, over all batches (SPEC §9's budget per scan)."""
-
-    scans: int = 0
-    batches: int = 0
-    ns: dict[str, int] = field(default_factory=dict)
-
-    def add(self, stage: str, elapsed_ns: int) -> None:
-        self.ns[stage] = self.ns.get(stage, 0) + elapsed_ns
-
-    def summary(self) -> str:
-        """``N scans in B batches; CPU us per scan: decode x, apply y, ..., total t``."""
-        per_scan = max(self.scans, 1) * 1000
-        stages = [f"{stage} {ns / per_scan:.1f}" for stage, ns in self.ns.items()]
-        stages.append(f"total {sum(self.ns.values()) / per_scan:.1f}")
-        return f"{self.scans} scans in {self.batches} batches; CPU us per scan: {', '.join(stages)}"
-
-
-@dataclass
-class WriterStats:
-    accepted: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    unstored: int = 0
-    waiting: int = 0  # scans kept out by a lock held elsewhere, not yet answered
-    storage_ok: bool = True
-    last_error: str = ""
-    cpu: StageCpu = field(default_factory=StageCpu)
 
 
 class ScanWriter:
