@@ -233,7 +233,8 @@ class Daemon:
 
     # --- limits and supervision ---------------------------------------------------------
     def _limits_hold(self, config: Config) -> bool:
-        """Raise the open-file limit; log one line and refuse when it still is too low."""
+        """Raise the open-file limit, refusing in one line when it is still too low; then let
+        the threads to come share one malloc arena."""
         problem = limits.open_file_problem(config, broker=self.relay_factory is not None)
         if problem is not None:
             log.critical("cannot start: %s", problem)

@@ -12,7 +12,10 @@ compares the counter with the value the kept state was left at and, when
 another process (``edge scan``, ``edge receive``, an import) committed in
 between, starts over from the database. That is one small query per
 transaction, under the write lock, so nothing can change between the check
-and the use. The relay's writes (what the broker acknowledged) do not go
+and the use; on the scan writer's held connection it is SQLite's own
+``PRAGMA data_version``, which changes only when another connection
+committed, and the query only then (or after the writer's own connection
+changed the catalog). The relay's writes (what the broker acknowledged) do not go
 through a unit of work and touch nothing kept here.
 
 A unit of work changes none of this until its commit has returned: what it
@@ -32,7 +35,7 @@ from sqlalchemy.engine import Connection
 from edge.domain.lru import Lru
 from edge.domain.ports import Balance, StationState
 
-# A balance is about 0.2 kB kept; a plant scans a few thousand parts a day.
+# A balance with its use marks is about 1 kB kept; a miss is one indexed query.
 BALANCES_KEPT: Final = 1024
 ON_ORDER_KEPT: Final = 4096
 STRUCTURES_KEPT: Final = 1024

@@ -257,7 +257,9 @@ def stock_changed(engine: Engine) -> list[StockRow]:
 
 def _rendered(connection: Connection, found: list[Any]) -> list[StockRow]:
     """The rows with their messages, rendered in the transaction their versions were read in."""
-    texts = stock_messages.render(connection, [(row.part, row.updated_at) for row in found])
+    texts: dict[str, str] = {}
+    for chunk in _chunks(found):
+        texts |= stock_messages.render(connection, [(row.part, row.updated_at) for row in chunk])
     return [StockRow(row.part, row.topic, texts[row.part], row.version) for row in found]
 
 

@@ -14,7 +14,7 @@ of that change.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -33,39 +33,40 @@ from edge.store.rows import (
     optional_quantity,
 )
 
-# SQLite allows 32766 bound parameters; stay far below it.
-_CHUNK: Final = 500
 # What the message shows of an item: read alone, on the driver. Through SQLAlchemy's
 # rows and the catalog's whole item, rendering a part cost 30 us on the relay's thread.
 _ITEM_COLUMNS: Final = ("part", "description", "uom", "reorder_point", "replenishment")
 
 
 def render(connection: Connection, due: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """The message text of each part of ``due`` (part, as of in RFC 3339), by part."""
+    """The message text of each part of ``due`` (part, as of in RFC 3339), by part.
+
+    One query per table for all of ``due``: the caller keeps it within
+    SQLite's bound parameters (outbox.py reads them in chunks).
+    """
     driver = connection.connection.driver_connection
     if driver is None:
         raise RuntimeError("the connection has no driver connection")
     texts: dict[str, str] = {}
     moments: dict[str, datetime] = {}  # a transaction's parts share their moment
-    for chunk in _chunks(due):
-        parts = [part for part, _ in chunk]
-        balances = {row[0]: balance_from_row(row[1:])
-                    for row in _select(driver, BALANCE_COLUMNS, "balances", parts)}  # fmt: skip
-        items = {row[0]: _item(*row) for row in _select(driver, _ITEM_COLUMNS, "items", parts)}
-        on_order = {part: from_storage(quantity) for part, quantity
-                    in _select(driver, ("part", "quantity"), "on_order", parts)}  # fmt: skip
-        cards = _cards(driver, [part for part, item in items.items() if item.kanban])
-        for part, as_of in chunk:
-            item = items.get(part)
-            kanban = item is not None and item.kanban
-            at = moments.get(as_of)
-            if at is None:
-                at = moments[as_of] = parse_rfc3339(as_of)
-            snapshot = StockSnapshot(
-                part, balances.get(part) or Balance(ZERO), on_order.get(part, ZERO), item, at,
-                tuple(cards.get(part, ())) if kanban else None,
-            )  # fmt: skip
-            texts[part] = snapshot.text()
+    parts = [part for part, _ in due]
+    balances = {row[0]: balance_from_row(row[1:])
+                for row in _select(driver, BALANCE_COLUMNS, "balances", parts)}  # fmt: skip
+    items = {row[0]: _item(*row) for row in _select(driver, _ITEM_COLUMNS, "items", parts)}
+    on_order = {part: from_storage(quantity) for part, quantity
+                in _select(driver, ("part", "quantity"), "on_order", parts)}  # fmt: skip
+    cards = _cards(driver, [part for part, item in items.items() if item.kanban])
+    for part, as_of in due:
+        item = items.get(part)
+        kanban = item is not None and item.kanban
+        at = moments.get(as_of)
+        if at is None:
+            at = moments[as_of] = parse_rfc3339(as_of)
+        snapshot = StockSnapshot(
+            part, balances.get(part) or Balance(ZERO), on_order.get(part, ZERO), item, at,
+            tuple(cards.get(part, ())) if kanban else None,
+        )  # fmt: skip
+        texts[part] = snapshot.text()
     return texts
 
 
@@ -97,8 +98,3 @@ def _select(
     statement = (f"SELECT {', '.join(columns)} FROM {table} "  # noqa: S608 - see the docstring
                  f"WHERE part IN ({', '.join('?' * len(parts))}){order}")  # fmt: skip
     return driver.execute(statement, parts).fetchall()
-
-
-def _chunks(due: Sequence[tuple[str, str]]) -> Iterator[Sequence[tuple[str, str]]]:
-    for start in range(0, len(due), _CHUNK):
-        yield due[start : start + _CHUNK]
