@@ -25,6 +25,7 @@ last commit left it, and the next transaction reads on from there.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -66,6 +67,7 @@ class KeptState:
     def __init__(self) -> None:
         self.markers: Markers | None = None
         self._connection: Connection | None = None
+        self.driver: sqlite3.Connection | None = None  # the held connection's own
         # SQLite's data_version on the held connection when the markers were read.
         self.data_version: int | None = None
         self._empty()
@@ -78,6 +80,8 @@ class KeptState:
     @connection.setter
     def connection(self, connection: Connection | None) -> None:
         self._connection = connection
+        # Looked up once: SQLAlchemy's way to it costs every transaction a few calls.
+        self.driver = None if connection is None else connection.connection.driver_connection
         self.data_version = None  # a version is one connection's own count
 
     def _empty(self) -> None:

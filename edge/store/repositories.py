@@ -33,6 +33,7 @@ from edge.store.statements import (
     SET_SCAN_OUTCOME,
     SET_TRANSACTION_EVENT,
     SHIPPED_AMONG,
+    SHIPPED_ONE,
     STATION_STATE,
     row_groups,
 )
@@ -131,6 +132,10 @@ class ShippedSerials(OpenTransaction):
         transaction; what it ships itself is in the pending rows.
         """
         wanted = [pair for pair in pairs if pair not in self._serials_known]
+        if len(wanted) == 1:
+            [pair] = wanted
+            self._serials_known[pair] = self._sql(SHIPPED_ONE, pair).fetchone() is not None
+            return
         for text, values, asked in row_groups(SHIPPED_AMONG, wanted):
             found = set(self._sql(text, values).fetchall())
             self._serials_known.update((pair, pair in found) for pair in asked)

@@ -223,6 +223,8 @@ SHIPPED_AMONG = (
     f"SELECT {_names(schema.shipped_serials, ('gtin', 'serial'))} "  # noqa: S608 - see _names
     f"FROM {schema.shipped_serials.name} WHERE (gtin, serial) IN (VALUES (?, ?))"
 )
+# One pair, the steady scan's case: without the list SQLite builds for IN.
+SHIPPED_ONE = _exists(schema.shipped_serials, ("gtin", "serial"))
 FREE_SERIALS = _delete(schema.shipped_serials, ("txn_id",))
 RECORD_SERIAL = _insert(schema.shipped_serials, ("gtin", "serial", "txn_id"))
 STATION_STATE = _select(schema.station_state, STATION_STATE_COLUMNS[1:], ("station",))

@@ -36,11 +36,11 @@ class WriteTurns:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        self._take()
+        self.take()
         try:
             yield
         finally:
-            self._give_back()
+            self.give_back()
 
     @property
     def waiting(self) -> int:
@@ -49,7 +49,8 @@ class WriteTurns:
             held = 1 if self._owner is not None else 0
             return self._next_ticket - self._serving - len(self._abandoned) - held
 
-    def _take(self) -> None:
+    def take(self) -> None:
+        """Wait for this thread's turn (see :meth:`turn`); pair with :meth:`give_back`."""
         me = threading.get_ident()
         with self._changed:
             if self._owner == me:
@@ -57,6 +58,10 @@ class WriteTurns:
                 return
             ticket = self._next_ticket
             self._next_ticket += 1
+            if self._serving == ticket and self._owner is None:
+                # Nobody ahead: the scan writer's usual case, taken without a wait.
+                self._owner, self._depth = me, 1
+                return
             try:
                 self._changed.wait_for(lambda: self._serving == ticket and self._owner is None)
             except BaseException:
@@ -66,7 +71,7 @@ class WriteTurns:
                 raise
             self._owner, self._depth = me, 1
 
-    def _give_back(self) -> None:
+    def give_back(self) -> None:
         with self._changed:
             self._depth -= 1
             if self._depth:

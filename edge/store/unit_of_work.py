@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -60,7 +60,7 @@ from edge.store.statements import (
     row_groups,
 )
 from edge.store.stock_store import StockStore
-from edge.store.turns import write_turn
+from edge.store.turns import WriteTurns, write_turn
 
 __all__ = ["CatalogCache", "KeptState", "SqlUnitOfWork"]
 
@@ -91,7 +91,7 @@ class SqlUnitOfWork(
         self._catalog: Catalog | None = None
         self._catalog_changed = False
         self._savepoints = 0
-        self._turn = ExitStack()
+        self._turn: WriteTurns | None = None
         self._overlay = Overlay()
         self._rows = PendingRows()
         self._reorder_lists: dict[str, list[Reorder]] = {}
@@ -100,11 +100,16 @@ class SqlUnitOfWork(
     # --- transaction control -------------------------------------------------
     def __enter__(self) -> Self:
         # Queue behind this process's other writers first (see turns.py).
-        self._turn = ExitStack()
-        self._turn.enter_context(write_turn(self._engine).turn())
+        turn = write_turn(self._engine)
+        turn.take()
+        self._turn = turn
         try:
-            self._connection = self._kept.connection or self._engine.connect()
-            self._driver = self._connection.connection.driver_connection
+            kept = self._kept
+            if kept.connection is not None:
+                self._connection, self._driver = kept.connection, kept.driver
+            else:
+                self._connection = self._engine.connect()
+                self._driver = self._connection.connection.driver_connection
             # On the driver: SQLAlchemy's transaction costs a one-scan transaction more
             # than SQLite's BEGIN. A statement sent through SQLAlchemy in it still
             # begins SQLAlchemy's, without a second BEGIN (database.py).
@@ -141,7 +146,9 @@ class SqlUnitOfWork(
             connection.close()
         self._connection = None
         self._driver = None
-        self._turn.close()
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.give_back()
 
     def _read_markers(self) -> Markers:
         kept = self._kept
