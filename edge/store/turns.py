@@ -58,18 +58,20 @@ class WriteTurns:
                 return
             ticket = self._next_ticket
             self._next_ticket += 1
-            if self._serving == ticket and self._owner is None:
-                # Nobody ahead: the scan writer's usual case, taken without a wait.
-                self._owner, self._depth = me, 1
-                return
-            try:
-                self._changed.wait_for(lambda: self._serving == ticket and self._owner is None)
-            except BaseException:
-                # Interrupted while waiting: the ticket must not block those behind it.
-                self._abandoned.add(ticket)
-                self._skip_abandoned()
-                raise
+            # Nobody ahead is the scan writer's usual case: taken without a wait.
+            if not self._served(ticket):
+                try:
+                    self._changed.wait_for(lambda: self._served(ticket))
+                except BaseException:
+                    # Interrupted while waiting: the ticket must not block those behind it.
+                    self._abandoned.add(ticket)
+                    self._skip_abandoned()
+                    raise
             self._owner, self._depth = me, 1
+
+    def _served(self, ticket: int) -> bool:
+        """Whether it is ``ticket``'s turn (called with the condition's lock held)."""
+        return self._serving == ticket and self._owner is None
 
     def give_back(self) -> None:
         with self._changed:
