@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Told the outcomes of a commit as soon as it is durable (see process_scans).
+Committed = Callable[[Sequence[ScanOutcome]], None]
+
 
 @dataclass(frozen=True, slots=True)
 class PendingScan:
@@ -86,12 +89,20 @@ class InventoryService:
         """Apply a reloaded config's stations (a changed mode drops pending QTY/RSN)."""
         self.stations = {station.id: station for station in stations}
 
-    def transact(self, operation: Callable[[Inventory, SqlUnitOfWork], T]) -> T:
-        """Run one operation in its own transaction and commit it."""
+    def transact(
+        self,
+        operation: Callable[[Inventory, SqlUnitOfWork], T],
+        committed: Callable[[T], None] | None = None,
+    ) -> T:
+        """Run one operation in its own transaction and commit it.
+
+        ``committed`` is given the operation's result as soon as the commit is
+        durable, before the unit of work's own bookkeeping; it must not raise.
+        """
         try:
             with self.unit_of_work() as uow:
                 result = operation(Inventory(uow, self.identity, self.policy), uow)
-                uow.commit()
+                uow.commit(None if committed is None else lambda: committed(result))
         except SQLAlchemyError as error:
             if is_lock_wait(error):
                 raise DatabaseBusy(
@@ -101,7 +112,9 @@ class InventoryService:
             raise StorageError(f"the database could not be written: {error}") from error
         return result
 
-    def process_scans(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
+    def process_scans(
+        self, pending: Sequence[PendingScan], committed: Committed | None = None
+    ) -> list[ScanOutcome]:
         """Journal and apply scans in one durable commit, each scan all-or-nothing.
 
         The rules refuse a scan before it writes anything but its journal row,
@@ -109,6 +122,10 @@ class InventoryService:
         else (a bug), the batch is rolled back and its scans are taken one at
         a time, each in a transaction of its own, so the failing scan alone is
         journaled as rejected / internal-error.
+
+        ``committed`` is told the outcomes of each commit, in order, as soon
+        as it is durable (the scan writer answers the operators there); by the
+        return, it has been told of every outcome returned.
 
         Raises :class:`StorageError` when the database cannot be written,
         :class:`DatabaseBusy` when another process held its write lock past
@@ -118,30 +135,34 @@ class InventoryService:
         if not pending:
             return []
         try:
-            return self._commit_batch(pending)
+            return self._commit_batch(pending, committed)
         except _ScanFailed as failed:
             if len(pending) == 1:
-                return [self._journal_failure(pending[0], failed)]
+                return [self._journal_failure(pending[0], failed, committed)]
         outcomes: list[ScanOutcome] = []
         for item in pending:
             try:
                 try:
-                    outcomes += self._commit_batch([item])
+                    outcomes += self._commit_batch([item], committed)
                 except _ScanFailed as failed:
-                    outcomes.append(self._journal_failure(item, failed))
+                    outcomes.append(self._journal_failure(item, failed, committed))
             except StorageError as error:
                 raise StoredInPart(str(error), outcomes) from error
         return outcomes
 
-    def _commit_batch(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
+    def _commit_batch(
+        self, pending: Sequence[PendingScan], committed: Committed | None
+    ) -> list[ScanOutcome]:
         def apply_all(inventory: Inventory, uow: SqlUnitOfWork) -> list[ScanOutcome]:
             uow.expect_serials(_serials(pending))
             processor = ScanProcessor(inventory, self.stations)
             return [_apply(processor, item) for item in pending]
 
-        return self.transact(apply_all)
+        return self.transact(apply_all, committed)
 
-    def _journal_failure(self, item: PendingScan, failed: _ScanFailed) -> ScanOutcome:
+    def _journal_failure(
+        self, item: PendingScan, failed: _ScanFailed, committed: Committed | None
+    ) -> ScanOutcome:
         log.error(
             "scan %r from %s failed; journaled as internal-error",
             item.scan.data[:80],
@@ -155,7 +176,8 @@ class InventoryService:
                 "internal-error",
                 "internal error while processing the scan (see the log)",
                 event=False,
-            )
+            ),
+            None if committed is None else lambda outcome: committed([outcome]),
         )
 
 

@@ -4,8 +4,9 @@ Readers put reads on a bounded queue and never wait for the database. The
 writer takes whatever is waiting (up to a batch), debounces, decodes, and
 commits the batch in one durable transaction, each scan all-or-nothing (see
 :meth:`InventoryService.process_scans`), so under a burst one fsync covers
-many scans. Good-read feedback is written only after that commit returns,
-and before the relay is woken to publish what it committed.
+many scans. Good-read feedback is written as soon as that commit returns
+(before the unit of work's bookkeeping and before the relay is woken to
+publish what it committed), never earlier.
 
 The writer's CPU per scan is the scan path's budget: :class:`StageCpu`
 counts it by stage, and the writer logs the totals when it stops.
@@ -27,7 +28,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,7 +172,7 @@ class ScanWriter:
         return batch
 
     def process(self, batch: list[QueuedRead]) -> list[ScanOutcome]:
-        """Journal and apply one batch; answer each scanner after the commit."""
+        """Journal and apply one batch; answer each scanner as soon as its scan is durable."""
         began = time.thread_time_ns()
         with self._lock:
             routes = self.routes
@@ -187,35 +188,52 @@ class ScanWriter:
             # A double read is answered only by a scanner that waits for every answer.
             answers.append(route.feedback if not read.duplicate or route.answer_duplicates
                            else None)  # fmt: skip
-        self.stats.cpu.add("decode", time.thread_time_ns() - began)
-        return self._store(pending, answers)
+        decoded = time.thread_time_ns()
+        self.stats.cpu.add("decode", decoded - began)
+        return self._store(pending, answers, decoded)
 
-    def _store(self, pending: list[PendingScan], answers: list[Answer]) -> list[ScanOutcome]:
-        """Commit decoded scans: answered when stored, held when storage fails, kept when busy."""
-        cpu = self.stats.cpu
-        began = time.thread_time_ns()
+    def _store(
+        self, pending: list[PendingScan], answers: list[Answer], began: int
+    ) -> list[ScanOutcome]:
+        """Commit decoded scans: answered when stored, held when storage fails, kept when busy.
+
+        ``began`` is the writer thread's CPU clock when this stage began. The
+        operators are answered from inside the commit (:class:`_Answering`);
+        what follows it is counted as the log stage.
+        """
         if not self._storage_ok():
             self._hold(pending, answers, "free disk space is below database.min_free_mb")
             return []
+        answering = _Answering(answers, self._count)
         try:
             if self._unstored:
                 self._journal_unstored()
-            outcomes = self.service.process_scans(pending)
+            outcomes = self.service.process_scans(pending, answering)
         except StorageError as error:
             stored = error.outcomes if isinstance(error, StoredInPart) else []
             done = len(stored)
-            self._finish(pending[:done], answers[:done], stored)
+            self._finish(pending[:done], stored, self._account(began, answering, pending[:done]))
             if _lock_held_elsewhere(error):
                 self._wait(pending[done:], answers[done:])
             else:
                 self._hold(pending[done:], answers[done:], driver_reason(error.__cause__ or error))
             return stored
-        cpu.add("apply", time.thread_time_ns() - began)
         self.stats.storage_ok = True
-        self._finish(pending, answers, outcomes)
-        cpu.scans += len(pending)
-        cpu.batches += 1
+        self._finish(pending, outcomes, self._account(began, answering, pending))
         return outcomes
+
+    def _account(self, began: int, answering: _Answering, stored: list[PendingScan]) -> int:
+        """Count the apply and feedback stages' CPU; return the thread's CPU clock now."""
+        now = time.thread_time_ns()
+        cpu = self.stats.cpu
+        # Feedback is timed on the wall clock inside the commit, where a CPU clock
+        # (a system call) would delay the answer; its writes hardly wait.
+        cpu.add("apply", now - began - answering.feedback_ns)
+        cpu.add("feedback", answering.feedback_ns)
+        if stored:
+            cpu.scans += len(stored)
+            cpu.batches += 1
+        return now
 
     def _wait(self, pending: list[PendingScan], answers: list[Answer]) -> None:
         """Keep scans the lock held elsewhere kept out: unanswered, committed on the next try.
@@ -238,7 +256,8 @@ class ScanWriter:
 
     def _retry_waiting(self) -> None:
         waiting, self._waiting = self._waiting, []
-        self._store([item for item, _ in waiting], [answer for _, answer in waiting])
+        self._store([item for item, _ in waiting], [answer for _, answer in waiting],
+                    time.thread_time_ns())  # fmt: skip
         if not self._waiting:
             self.stats.waiting = 0
             log.warning("the write lock was released: %d waiting scan(s) committed, the oldest "
@@ -252,26 +271,13 @@ class ScanWriter:
         self._hold([item for item, _ in waiting], [answer for _, answer in waiting],
                    "the write lock was still held elsewhere at shutdown")  # fmt: skip
 
-    def _finish(
-        self,
-        pending: list[PendingScan],
-        answers: list[Answer],
-        outcomes: list[ScanOutcome],
-    ) -> None:
-        """Answer the operators of committed scans, then wake the relay, then log."""
-        began = time.thread_time_ns()
-        # The operators first: the relay, woken next, competes for the same core.
-        for outcome, answer in zip(outcomes, answers, strict=True):
-            self._count(outcome)
-            if answer is not None:  # a double read's only when its scanner waits for it
-                answer(outcome.good or outcome.status == "duplicate")
-        answered = time.thread_time_ns()
-        self.stats.cpu.add("feedback", answered - began)
+    def _finish(self, pending: list[PendingScan], outcomes: list[ScanOutcome], began: int) -> None:
+        """After the operators were answered: wake the relay, tell the view, then log."""
         if outcomes:
             self.on_committed()
             self.on_stored(pending, outcomes)
         self._log_outcomes(pending, outcomes)
-        self.stats.cpu.add("log", time.thread_time_ns() - answered)
+        self.stats.cpu.add("log", time.thread_time_ns() - began)
 
     def _pending(self, item: QueuedRead, route: ScannerRoute) -> PendingScan:
         debouncer = self._debouncers.get(item.scanner_id)
@@ -381,3 +387,32 @@ class ScanWriter:
 def _lock_held_elsewhere(error: StorageError) -> bool:
     """A lock wait (perhaps after some scans were stored), not a failure of the storage."""
     return isinstance(error, DatabaseBusy) or (isinstance(error, StoredInPart) and error.busy)
+
+
+class _Answering:
+    """Answers a batch's operators as the service reports each commit durable.
+
+    Called on the writer's thread right after SQLite's COMMIT, before anything
+    else (the relay, woken later, competes for the same core). A feedback
+    that raises is logged, never let into the commit.
+    """
+
+    def __init__(self, answers: list[Answer], count: Callable[[ScanOutcome], None]) -> None:
+        self._answers = answers
+        self._count = count
+        self._next = 0
+        self.feedback_ns = 0
+
+    def __call__(self, outcomes: Sequence[ScanOutcome]) -> None:
+        began = time.perf_counter_ns()
+        for outcome in outcomes:
+            answer = self._answers[self._next]
+            self._next += 1
+            self._count(outcome)
+            if answer is None:  # a double read's only when its scanner waits for it
+                continue
+            try:
+                answer(outcome.good or outcome.status == "duplicate")
+            except Exception:  # a feedback bug must not undo the bookkeeping of a commit
+                log.exception("good-read feedback for scan %d failed", outcome.scan_id)
+        self.feedback_ns += time.perf_counter_ns() - began

@@ -24,7 +24,7 @@ Errors from these statements are raised as SQLAlchemy's, like all others.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -173,18 +173,28 @@ class SqlUnitOfWork(
             raise RuntimeError("the unit of work is not open")
         return self._connection
 
-    def commit(self) -> None:
+    def commit(self, then: Callable[[], None] | None = None) -> None:
+        """Commit durably; ``then`` runs as soon as SQLite's COMMIT has returned.
+
+        ``then`` is the scan writer's good-read answer: the bookkeeping that
+        follows the commit (what is kept for the next transaction) is memory
+        only, and the operator does not wait for it. It must not raise.
+        """
         self._flush()
         # Read under the write lock when the transaction began: nobody else changed it.
         writes = self._opened().writes + 1
         self._write_state(counters=[(WRITES, writes)])
         self._sql("COMMIT")
-        if self.connection.in_transaction():
-            self.connection.commit()  # SQLAlchemy's only: SQLite's is committed
-        self._kept.merge(self._overlay, writes)
-        if self._catalog_changed:
-            self._kept.data_version = None  # its markers changed here: read them again
-        self._overlay = Overlay()
+        try:
+            if then is not None:
+                then()
+        finally:
+            if self.connection.in_transaction():
+                self.connection.commit()  # SQLAlchemy's only: SQLite's is committed
+            self._kept.merge(self._overlay, writes)
+            if self._catalog_changed:
+                self._kept.data_version = None  # its markers changed here: read them again
+            self._overlay = Overlay()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

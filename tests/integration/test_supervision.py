@@ -25,7 +25,7 @@ from edge.runtime.bootstrap import build_relay, build_service
 from edge.runtime.daemon import EXIT_THREAD_DIED, Daemon, Relay
 from edge.runtime.supervision import RestartPolicy, Supervisor, restart_with_backoff
 from edge.scanpath.readers import ScannerReader, build_reader
-from edge.service import InventoryService, PendingScan
+from edge.service import Committed, InventoryService, PendingScan
 from hardware.reads import RawRead, ReadCallback, StateCallback
 from hardware.serial.framing import Framer
 from hardware.serial.reader import SerialScanner
@@ -183,10 +183,12 @@ def test_a_crashed_reader_is_restarted_and_reads_again(
 class LedgerBugService(InventoryService):
     """The real service, failing on the code BOOM with an error that is not a storage error."""
 
-    def process_scans(self, pending: Sequence[PendingScan]) -> list[ScanOutcome]:
+    def process_scans(
+        self, pending: Sequence[PendingScan], committed: Committed | None = None
+    ) -> list[ScanOutcome]:
         if any(scan.scan.data == BOOM.encode() for scan in pending):
             raise RuntimeError("ledger bug")
-        return super().process_scans(pending)
+        return super().process_scans(pending, committed)
 
 
 def _service_with_bug(config: Config) -> InventoryService:

@@ -11,12 +11,15 @@ again. Nothing is journaled twice.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from edge.runtime.clock import SystemClock
@@ -41,11 +44,11 @@ class ReadOnlyAfter(FailingLedgerUnitOfWork):
         super().__init__(*args, fail_on_call=2)
         self.service = service
 
-    def commit(self) -> None:
+    def commit(self, then: Callable[[], None] | None = None) -> None:
         if self.service.commits_left <= 0:
             self._sql("PRAGMA query_only = 1")
         self.service.commits_left -= 1
-        super().commit()
+        super().commit(then)
 
     def _close(self, *, broken: bool = False) -> None:
         if self._driver is not None:  # the connection may be held for the next one
@@ -181,3 +184,58 @@ def test_free_space_far_above_the_floor_is_asked_once_a_second(
     scan()
     assert answers == [True, True, False, True]
     assert [row.status for row in floor.scans()] == ["accepted"] * 2 + ["rejected", "accepted"]
+
+
+def test_an_operator_hears_good_read_once_the_scan_is_durable_and_before_the_relay_wakes(
+    floor: ShopFloor, db_path: Path
+) -> None:
+    floor.load(ITEMS, BOM)
+    floor.opening(**OPENING)
+    heard: list[tuple[str, object]] = []
+
+    def answered(good: bool) -> None:
+        # Another connection: what it reads is committed, not this transaction's view.
+        with closing(sqlite3.connect(db_path)) as other:
+            journal = other.execute("SELECT data, status FROM scans ORDER BY id").fetchall()
+        heard.append(("answer", (good, journal)))
+
+    route = ScannerRoute(SHIP, b"", b"", 0.0, answered)
+    writer = ScanWriter(
+        floor.service,
+        queue.Queue(),
+        {"a": route},
+        database_path=db_path,
+        min_free_mb=0,
+        on_committed=lambda: heard.append(("relay", None)),
+    )
+
+    writer.process([QueuedRead("a", RawRead(b"R-HOUSING", 1.0))])
+
+    assert heard == [("answer", (True, [(b"R-HOUSING", "accepted")])), ("relay", None)]
+
+
+def test_a_feedback_that_raises_is_logged_and_the_commit_and_the_next_scan_stand(
+    floor: ShopFloor, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    floor.load(ITEMS, BOM)
+    floor.opening(**OPENING)
+    heard: list[bool] = []
+
+    def broken_then_fine(good: bool) -> None:
+        heard.append(good)
+        if len(heard) == 1:
+            raise OSError("the port went away mid-write")
+
+    route = ScannerRoute(SHIP, b"", b"", 0.0, broken_then_fine)
+    writer = ScanWriter(floor.service, queue.Queue(), {"a": route}, database_path=db_path,
+                        min_free_mb=0)  # fmt: skip
+    with floor.service.holding_a_connection():
+        first = writer.process([QueuedRead("a", RawRead(b"R-HOUSING", 1.0))])
+        second = writer.process([QueuedRead("a", RawRead(b"R-HOUSING", 2.0))])
+
+    assert [o.status for o in first + second] == ["accepted", "accepted"]
+    assert heard == [True, True]
+    assert any("good-read feedback for scan" in r.getMessage() for r in caplog.records)
+    # What the writer keeps between transactions was updated after the failed answer too.
+    assert floor.on_hand("R-HOUSING") == 48
+    assert writer.stats.accepted == 2
