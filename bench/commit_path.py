@@ -24,7 +24,6 @@ raw runs alternate in rounds, on one disk.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import deque
@@ -58,6 +57,7 @@ from sqlalchemy import event
 
 from edge.domain.scanning import ScanInput
 from edge.runtime.clock import SystemClock
+from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService, PendingScan
 from hardware.barcode import decode
@@ -99,7 +99,7 @@ def one_per_scan(service: InventoryService, codes: list[bytes]) -> Run:
 
 def grouped(service: InventoryService, path: Path, codes: list[bytes], *, flood: bool) -> Run:
     """The product's writer thread, fed by scanner threads through the daemon's queue."""
-    reads: queue.Queue[QueuedRead] = queue.Queue(maxsize=20_000)
+    reads: ReadQueue[QueuedRead] = ReadQueue(20_000)
     scanners = FLOOD_PRODUCERS if flood else OPERATORS
     enqueued = [deque[float]() for _ in range(scanners)]
     answered = [threading.Event() for _ in range(scanners)]

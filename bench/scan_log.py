@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import time
 from typing import TextIO
 
@@ -40,6 +39,7 @@ from common import (
 )
 
 from edge.runtime.logs import configure, set_levels
+from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import PendingScan
 from hardware.reads import RawRead
@@ -91,7 +91,7 @@ def main() -> None:
         import_catalog(service, write_three_level_catalog(directory))
         writer = ScanWriter(
             service,
-            queue.Queue(),
+            ReadQueue(100),
             {"s0": ScannerRoute("PACK-1", b"", b"", 0.0, feedback=lambda _good: None)},
             database_path=database,
             min_free_mb=0,

@@ -42,6 +42,7 @@ from edge.runtime.bootstrap import (
 from edge.runtime.sdnotify import Notifier, watchdog_interval
 from edge.runtime.supervision import Supervisor
 from edge.runtime.view import RunningView
+from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.readers import ReaderFactory, RunningScanner, ScannerReaders, build_reader
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.service import InventoryService
@@ -149,7 +150,7 @@ class Daemon:
         self.stop = stop or threading.Event()
         self.supervisor = Supervisor(on_fatal=self.stop.set)
         self.reload_requested = threading.Event()
-        self.reads: queue.Queue[QueuedRead] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.reads: ReadQueue[QueuedRead] = ReadQueue(QUEUE_SIZE)
         self.readers = ScannerReaders(self.supervisor, reader_factory, self._on_read,
                                       self._on_state)  # fmt: skip
         self.notifier = Notifier()
@@ -291,15 +292,14 @@ class Daemon:
 
     # --- scanners ----------------------------------------------------------------
     def _on_read(self, scanner_id: str, read: RawRead) -> None:
-        item = QueuedRead(scanner_id, read)
-        try:
-            self.reads.put_nowait(item)
+        # Back-pressure when full: the reader waits, the scanner's own buffer holds the rest.
+        if self.reads.put(QueuedRead(scanner_id, read), self._queue_full):
             self._queue_full_logged = False
-        except queue.Full:
-            if not self._queue_full_logged:
-                log.error("scan queue full (%d): readers wait for the writer", QUEUE_SIZE)
-                self._queue_full_logged = True
-            self.reads.put(item)  # back-pressure: the scanner's own buffer holds the rest
+
+    def _queue_full(self) -> None:
+        if not self._queue_full_logged:
+            log.error("scan queue full (%d): readers wait for the writer", QUEUE_SIZE)
+            self._queue_full_logged = True
 
     def _on_state(self, scanner_id: str, state: str, detail: str) -> None:
         running = self.scanners.get(scanner_id)

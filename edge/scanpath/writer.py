@@ -35,6 +35,7 @@ from pathlib import Path
 from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
 from edge.runtime.clock import SystemClock
 from edge.runtime.logs import LoggedCode
+from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.stats import WriterStats
 from edge.service import InventoryService, PendingScan, StoredInPart
 from edge.store.database import driver_reason, free_megabytes
@@ -85,7 +86,7 @@ class ScanWriter:
     def __init__(
         self,
         service: InventoryService,
-        reads: queue.Queue[QueuedRead],
+        reads: ReadQueue[QueuedRead],
         routes: Mapping[str, ScannerRoute],
         *,
         database_path: Path,

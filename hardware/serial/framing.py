@@ -23,6 +23,7 @@ CR ends the code and the LF that follows ends an empty frame.
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal, get_args
 
 from hardware.reads import RawRead
@@ -65,6 +66,17 @@ CR: Final = 0x0D
 LF: Final = 0x0A
 STX: Final = 0x02
 ETX: Final = 0x03
+
+
+# The bytes each terminator gives a meaning to; every other byte is part of a code.
+_FRAMING_BYTES: Final[dict[Terminator, re.Pattern[bytes]]] = {
+    "any": re.compile(rb"[\r\n]"),
+    "cr": re.compile(rb"\r"),
+    "lf": re.compile(rb"\n"),
+    "crlf": re.compile(rb"[\r\n]"),
+    "etx": re.compile(rb"\x03"),
+    "stx-etx": re.compile(rb"[\x02\x03]"),
+}
 
 
 class Framer:
@@ -154,10 +166,23 @@ class Framer:
             reads.append(flushed)
         if not data:
             return reads  # no byte arrived: the idle timer keeps running
-        for byte in data:
-            read = self._take(byte, now)
+        # The bytes between two framing bytes are taken as one run: a code is
+        # one slice, not a step of the byte machine per byte (which cost a
+        # 30-byte code some 50 µs on a reader woken from idle). Each framing
+        # byte goes through the byte machine, so the result is the same.
+        framing = _FRAMING_BYTES[self._terminator]
+        at, end = 0, len(data)
+        while at < end:
+            found = framing.search(data, at)
+            stop = end if found is None else found.start()
+            if stop > at:
+                self._take_run(data, at, stop)
+            if found is None:
+                break
+            read = self._take(data[stop], now)
             if read is not None:
                 reads.append(read)
+            at = stop + 1
         self._last_byte_at = now if self._has_partial() else None
         return reads
 
@@ -230,6 +255,20 @@ class Framer:
                     return self._finish(now)
         self._append(byte)
         return None
+
+    def _take_run(self, data: bytes, start: int, stop: int) -> None:
+        """``data[start:stop]``, none of them a framing byte: what :meth:`_take` does to each."""
+        if self._pending_cr:  # "crlf": the CR was followed by a byte that is not LF
+            self._pending_cr = False
+            self._append(CR)
+        if not self._in_frame:
+            return  # "stx-etx": noise between frames
+        room = self._max_length - len(self._buf)
+        if stop - start > room:
+            self._buf += data[start : start + max(room, 0)]
+            self._truncated = True
+        else:
+            self._buf += data[start:stop]
 
     def _append(self, byte: int) -> None:
         if len(self._buf) < self._max_length:

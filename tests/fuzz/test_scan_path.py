@@ -23,7 +23,6 @@ exact sum of its ledger rows.
 from __future__ import annotations
 
 import operator
-import queue
 import shutil
 import sqlite3
 import tempfile
@@ -48,6 +47,7 @@ from edge.masterdata.bom import import_bom
 from edge.masterdata.items import import_items
 from edge.masterdata.stock import import_stock
 from edge.runtime.clock import SystemClock
+from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.store.database import open_database
 from hardware.reads import RawRead
@@ -299,7 +299,7 @@ def test_every_hostile_read_is_journaled_once_and_the_books_balance(
         try:
             writer = ScanWriter(
                 make_service(engine, STATIONS),
-                queue.Queue(),
+                ReadQueue(100),
                 {
                     scanner.id: ScannerRoute(
                         station=scanner.station,

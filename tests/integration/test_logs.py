@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import re
 import signal
 import sqlite3
@@ -35,6 +34,7 @@ from edge.runtime.logs import (
     priority,
     set_levels,
 )
+from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from hardware.reads import RawRead
 from tests.broker import Mosquitto, poll
@@ -343,7 +343,7 @@ def test_scans_held_while_storage_is_refused_are_logged_when_journaled(
     route = ScannerRoute("PACK-1", b"", b"", 0.0, feedback=refused.append)
     writer = ScanWriter(
         service,
-        queue.Queue(),
+        ReadQueue(100),
         {"pack-1-ser": route},
         database_path=node.database,
         min_free_mb=float(2**40),  # more than any disk: the floor refuses every write

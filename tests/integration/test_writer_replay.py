@@ -10,7 +10,6 @@ again. Nothing is journaled twice.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
 import time
@@ -23,6 +22,7 @@ import pytest
 from sqlalchemy import Engine
 
 from edge.runtime.clock import SystemClock
+from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import SPACE_CHECK_S, QueuedRead, ScannerRoute, ScanWriter
 from edge.store.catalog import CatalogCache
 from edge.store.database import free_megabytes
@@ -80,7 +80,7 @@ def test_scans_stored_before_the_failure_keep_their_answer_and_the_rest_are_held
         )
         for name in ("a", "b", "c", "d")
     }
-    writer = ScanWriter(service, queue.Queue(), routes, database_path=db_path, min_free_mb=0)
+    writer = ScanWriter(service, ReadQueue(100), routes, database_path=db_path, min_free_mb=0)
     codes = {"a": b"R-HOUSING", "b": b"FG-100", "c": b"R-GASKET", "d": b"R-HOUSING"}
     batch = [QueuedRead(name, RawRead(code, float(index))) for index, (name, code) in
              enumerate(codes.items())]  # fmt: skip
@@ -117,7 +117,7 @@ def test_the_running_writer_holds_one_connection_and_closes_it_when_it_stops(
     def answered(_good: bool) -> None:
         held.append(service.kept.connection)
 
-    reads: queue.Queue[QueuedRead] = queue.Queue()
+    reads: ReadQueue[QueuedRead] = ReadQueue(100)
     route = ScannerRoute(SHIP, b"", b"", 0.0, answered)
     writer = ScanWriter(service, reads, {"a": route}, database_path=db_path, min_free_mb=0)
     stop = threading.Event()
@@ -165,7 +165,7 @@ def test_free_space_far_above_the_floor_is_asked_once_a_second(
     answers: list[bool] = []
     clock = SteppedMonotonic()
     route = ScannerRoute(SHIP, b"", b"", 0.0, answers.append)
-    writer = ScanWriter(floor.service, queue.Queue(), {"a": route}, database_path=db_path,
+    writer = ScanWriter(floor.service, ReadQueue(100), {"a": route}, database_path=db_path,
                         min_free_mb=0, clock=clock)  # fmt: skip
 
     def scan() -> None:
@@ -202,7 +202,7 @@ def test_an_operator_hears_good_read_once_the_scan_is_durable_and_before_the_rel
     route = ScannerRoute(SHIP, b"", b"", 0.0, answered)
     writer = ScanWriter(
         floor.service,
-        queue.Queue(),
+        ReadQueue(100),
         {"a": route},
         database_path=db_path,
         min_free_mb=0,
@@ -227,7 +227,7 @@ def test_a_feedback_that_raises_is_logged_and_the_commit_and_the_next_scan_stand
             raise OSError("the port went away mid-write")
 
     route = ScannerRoute(SHIP, b"", b"", 0.0, broken_then_fine)
-    writer = ScanWriter(floor.service, queue.Queue(), {"a": route}, database_path=db_path,
+    writer = ScanWriter(floor.service, ReadQueue(100), {"a": route}, database_path=db_path,
                         min_free_mb=0)  # fmt: skip
     with floor.service.holding_a_connection():
         first = writer.process([QueuedRead("a", RawRead(b"R-HOUSING", 1.0))])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -310,3 +312,24 @@ def test_fuzz_never_raises_never_exceeds_the_cap_never_joins_across_a_gap(
         assert not (set(read.data) & LOW and set(read.data) & HIGH), read
     stamps = [read.monotonic for read in reads]
     assert stamps == sorted(stamps)
+
+
+@given(
+    st.sampled_from(TERMINATORS),
+    st.integers(1, 12),
+    st.lists(st.sampled_from([*b"AB", 0xFF, *CONTROLS]), max_size=60).map(bytes),
+    st.lists(st.integers(0, 60), max_size=8),
+)
+@settings(max_examples=600)
+def test_a_chunk_is_framed_as_its_bytes_one_at_a_time(
+    terminator: Terminator, max_length: int, stream: bytes, cuts: list[int]
+) -> None:
+    """Runs of code bytes are taken whole: stray CRs, noise and the cap come out the same."""
+    bounds = sorted({0, len(stream), *(cut for cut in cuts if cut < len(stream))})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
+    whole = Framer(terminator, idle_ms=IDLE_MS, max_length=max_length)
+    single = Framer(terminator, idle_ms=IDLE_MS, max_length=max_length)
+    by_chunk = [read for chunk in chunks for read in whole.feed(chunk, 1.0)]
+    by_byte = [read for byte in stream for read in single.feed(bytes([byte]), 1.0)]
+    assert by_chunk == by_byte
+    assert whole.poll(1.0 + IDLE_S) == single.poll(1.0 + IDLE_S)
