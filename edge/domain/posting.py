@@ -212,10 +212,15 @@ class Posting:
                 low.append(events.LowStockEvent(
                     part, after, policy.reorder_point, verdict.negative, uom=uom
                 ))  # fmt: skip
-            on_order = store.on_order(part)  # before this transaction's new reorder
             # A kanban part is refilled by its cards, never by a reorder; low-stock still fires.
-            kanban = item is not None and item.kanban
-            suggested = None if kanban else reorder_quantity(policy, add(after, on_order))
+            # On order is never negative (stock.still_on_order): a part above its reorder
+            # point after the transaction is above it with what is on order too, so its
+            # quantity on order is asked only when a reorder can be due.
+            point = policy.reorder_point
+            if (item is not None and item.kanban) or point is None or after > point:
+                continue
+            on_order = store.on_order(part)  # before this transaction's new reorder
+            suggested = reorder_quantity(policy, add(after, on_order))
             if suggested is not None:
                 reorder_id = store.add_reorder(part, suggested, txn.at)
                 reorders.append(
