@@ -29,6 +29,10 @@ class Explosion:
     bom_hash: str
 
     def for_quantity(self, quantity: Decimal) -> Lines:
+        if quantity is ONE:
+            # A scan of one unit passes ONE itself (most scans), and x * 1 is x,
+            # digits and exponent alike. An equal quantity spelt "1.0" is not ONE.
+            return self.lines
         return tuple((part, mul(per_unit, quantity)) for part, per_unit in self.lines)
 
 

@@ -183,6 +183,8 @@ class ScanProcessor:
         state = self.inventory.store.station_state(station.id)
         if state.mode is not None and state.mode != station.mode.value:
             return StationState(mode=station.mode.value)
+        if state.qty is None and state.reason is None and state.mode is not None:
+            return state  # nothing pending and the mode as configured: most scans
         return StationState(
             qty=_unexpired(state.qty, at),
             reason=_unexpired(state.reason, at),

@@ -9,7 +9,7 @@ import pytest
 
 from edge.domain.bom import BomCycleError, BomGraph, find_cycle, line_factor, structure_hash
 from edge.domain.model import BomLine
-from edge.domain.quantity import format_quantity
+from edge.domain.quantity import ONE, format_quantity
 
 D = Decimal
 
@@ -75,6 +75,14 @@ def test_explosion_for_a_quantity_multiplies_every_line_exactly() -> None:
         ("R-C", D("546.155379")),
         ("S3", D("353.43")),
     )
+
+
+def test_one_unit_issues_the_per_unit_lines_digit_for_digit_as_a_multiplication_would() -> None:
+    explosion = graph(FIVE_LEVELS, stocked=("S3",)).consumption("FG")
+    for one in (ONE, D(1), D("1.0")):
+        assert [(part, str(quantity)) for part, quantity in explosion.for_quantity(one)] == [
+            (part, str(per_unit * one)) for part, per_unit in explosion.lines
+        ]
 
 
 def test_making_the_stocked_level_a_phantom_explodes_through_it() -> None:
