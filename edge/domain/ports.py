@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from edge.domain import stock
 from edge.domain.bom import BomGraph, Lines
@@ -34,9 +34,14 @@ class Clock(Protocol):
         """Identifies the current boot: monotonic times compare only within one."""
 
 
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """A part's stock and what explains it: its use so far, its recent daily use, its last count."""
+class Balance(NamedTuple):
+    """A part's stock and what explains it: its use so far, its recent daily use, its last count.
+
+    A named tuple, not a frozen dataclass: every component of every scan makes
+    one, with its :class:`Usage` and :class:`~edge.domain.reorder.LowStockVerdict`,
+    and a frozen dataclass of five fields took 600 ns to make against 190 ns
+    (CPython 3.11), each field set through ``object.__setattr__``.
+    """
 
     on_hand: Decimal
     armed: bool = True

@@ -5,15 +5,14 @@ These rules run once per part per transaction, on the net change of on-hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from edge.domain.model import ReorderPolicy
 from edge.domain.quantity import CONTEXT, ZERO, add, ceil_multiple, mul, sub
 
 
-@dataclass(frozen=True, slots=True)
-class LowStockVerdict:
+class LowStockVerdict(NamedTuple):  # a named tuple, as Balance is: one per component
     fire: bool
     negative: bool
     armed: bool  # the armed flag to store after this transaction

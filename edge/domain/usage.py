@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final
+from typing import Final, NamedTuple
 
 from edge.domain.quantity import ZERO, add, from_storage, sub, to_storage, total
 
@@ -29,9 +29,13 @@ CONSUMING_KINDS: Final = ("backflush", "scrap", "build", "issue")
 _PLACES = Decimal("0.000001")  # the quantity precision (SPEC §3)
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Cumulative consumption by kind; ``bom`` is the part of it used as a BOM component."""
+class Usage(NamedTuple):
+    """Cumulative consumption by kind; ``bom`` is the part of it used as a BOM component.
+
+    A named tuple, not a frozen dataclass: every component of every scan makes
+    one, and a frozen dataclass sets each field through ``object.__setattr__``
+    (about three times the cost; see :class:`edge.domain.ports.Balance`).
+    """
 
     backflush: Decimal = ZERO
     scrap: Decimal = ZERO
