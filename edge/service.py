@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,8 +32,7 @@ T = TypeVar("T")
 Committed = Callable[[Sequence[ScanOutcome]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class PendingScan:
+class PendingScan(NamedTuple):
     """A read waiting to be journaled.
 
     ``duplicate`` was decided by the debouncer; ``reject_reason`` journals the

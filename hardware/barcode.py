@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from biip import BiipException
 from biip.checksums import gs1_standard_check_digit
@@ -88,8 +88,7 @@ class GS1Data:
     elements: tuple[tuple[str, str], ...]  # every (ai, value) in order, as read
 
 
-@dataclass(frozen=True, slots=True)
-class Barcode:
+class Barcode(NamedTuple):
     """One decoded code. ``error`` is None when the code is usable as read."""
 
     text: str  # the code after stripping prefix, suffix and AIM identifier

@@ -6,11 +6,10 @@ import logging
 import select
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class RawRead:
+class RawRead(NamedTuple):
     """One complete read from a scanner, before any interpretation."""
 
     data: bytes  # the code's bytes (wedge: the decoded text encoded as UTF-8)

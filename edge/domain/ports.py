@@ -65,8 +65,7 @@ class KanbanMark:
     at: str  # RFC 3339 UTC
 
 
-@dataclass(frozen=True, slots=True)
-class Moment:
+class Moment(NamedTuple):
     """When something happened: wall time for people, monotonic time for windows."""
 
     wall: datetime
@@ -110,8 +109,7 @@ class StationState:
     mode: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ScanRecord:
+class ScanRecord(NamedTuple):
     scanner: str
     station: str
     data: bytes

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from edge.domain import events, ids
 from edge.domain.bom import Lines
@@ -63,8 +63,7 @@ class Identity:
     node: str
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a transaction came from: a scan at a station, or the command line."""
 
     station: str | None = None

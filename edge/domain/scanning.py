@@ -9,9 +9,9 @@ the barcode decoder), control codes, GS1, then part, alias and GTIN lookup.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from edge.domain.controls import QTY_PREFIX, RSN_PREFIX, VOID
 from edge.domain.gtin import normalize_gtin
@@ -49,8 +49,7 @@ class BarcodeLike(Protocol):
     def error(self) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ScanInput:
+class ScanInput(NamedTuple):
     scanner: str
     station: str
     data: bytes
@@ -58,8 +57,7 @@ class ScanInput:
     truncated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ScanOutcome:
+class ScanOutcome(NamedTuple):
     scan_id: int
     status: str  # accepted | rejected | duplicate
     reason: str | None

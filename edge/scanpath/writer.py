@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
 from edge.runtime.clock import SystemClock
@@ -62,8 +63,7 @@ def _nothing(_pending: list[PendingScan], _outcomes: list[ScanOutcome]) -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class QueuedRead:
+class QueuedRead(NamedTuple):
     scanner_id: str
     read: RawRead
 

@@ -435,7 +435,7 @@ class InMemoryStore(InventoryStore):
     # --- scan journal ------------------------------------------------------------
     def add_scan(self, scan: ScanRecord, status: str, reason: str | None) -> int:
         scan_id = _next_id(self._tables.scans)
-        kept = replace(scan, at=stored_moment(scan.at))
+        kept = scan._replace(at=stored_moment(scan.at))
         self._tables.scans[scan_id] = JournalRow(scan_id, kept, status, reason)
         return scan_id
 
