@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
 from edge.scanpath.inbox import ReadQueue
+from tests.broker import poll
 
 CEILING_S = 10.0
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + CEILING_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def test_reads_come_out_in_the_order_they_went_in() -> None:
@@ -42,7 +34,7 @@ def test_a_reader_that_finds_the_queue_full_waits_for_the_writer_and_is_told() -
         target=lambda: returned.append(reads.put("c", lambda: full.append("full")))
     )
     reader.start()
-    wait_until(lambda: full == ["full"], "the reader to find the queue full")
+    poll(lambda: full == ["full"], "the reader to find the queue full")
     # Still waiting: nothing was taken, and the bound holds.
     reader.join(0.05)
     assert reader.is_alive()
