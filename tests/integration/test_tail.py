@@ -160,7 +160,12 @@ def test_a_broker_restart_is_a_pause_not_a_gap(
     node.send(payload(3))
     status, lines = tail.finish()
     assert status == 0, tail.stderr
-    assert [line["seq"] for line in lines] == [1, 2, 3]
+    # QoS 1 is at least once: if the broker stops before the tail's PUBACK for seq 1
+    # is on its disk, the kept session delivers seq 1 again, which the tail names a
+    # duplicate. What a restart must never make is a gap.
+    notices = [line for line in lines if "tail" in line]
+    assert all(notice["tail"] == "duplicate" for notice in notices), notices
+    assert [line["seq"] for line in lines if "tail" not in line] == [1, 2, 3]
     assert any("disconnected" in line for line in tail.stderr), tail.stderr
 
 
