@@ -95,3 +95,15 @@ def test_plant_quick_reports_zero_loss_and_zero_gaps(tmp_path: Path) -> None:
         assert scans > typed
         assert events == consumed > 0
         assert lost == 0
+
+
+def test_steady_floor_quick_takes_the_gap_apart(tmp_path: Path) -> None:
+    output = run_bench("steady_floor.py", tmp_path)
+
+    row = next(line.split() for line in output.splitlines() if re.match(r"1\s+\d+\s+\d", line))
+    assert int(row[1]) >= 10  # statements of one backflush scan, captured and replayed
+    assert row[-1] == "yes"  # the replayed copy holds the rows the product wrote
+    rows = bar_rows(output, "Steady floor")
+    for name in ("in-process gap: product - raw", "the schema's SQL: replay - raw",
+                 "the scan path's Python: gap - SQL"):  # fmt: skip
+        assert re.fullmatch(r"-?\d+\.\d\d ms", rows[name][0]), rows  # no goal: median first
