@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -36,10 +36,12 @@ from typing import NamedTuple
 from edge.domain.scanning import Debouncer, ScanInput, ScanOutcome
 from edge.runtime.clock import SystemClock
 from edge.runtime.logs import LoggedCode
+from edge.scanpath.answering import Answer, Answering
 from edge.scanpath.inbox import ReadQueue
+from edge.scanpath.space import FreeSpace
 from edge.scanpath.stats import WriterStats
 from edge.service import InventoryService, PendingScan, StoredInPart
-from edge.store.database import driver_reason, free_megabytes
+from edge.store.database import driver_reason
 from edge.store.revisions import DatabaseBusy, StorageError
 from hardware.barcode import decode
 from hardware.reads import RawRead
@@ -49,11 +51,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 128
 MAX_UNSTORED = 100_000
 RETRY_S = 1.0
-SPACE_CHECK_S = 1.0  # how long a check of free space far above the floor holds
-SPACE_MARGIN_MB = 256  # far above: no plant's writes fill this in a second
 
-
-Answer = Callable[[bool], None] | None
 # Told of every committed batch after its commit, on the writer's thread (the operations
 # view's timings and commit signal, edge/observe/signal.py): it must not block.
 Stored = Callable[[list[PendingScan], list[ScanOutcome]], None]
@@ -98,17 +96,15 @@ class ScanWriter:
         self.service = service
         self.reads = reads
         self.routes = dict(routes)
-        self.database_path = database_path
-        self.min_free_mb = min_free_mb
         self.on_committed = on_committed
         self.on_stored = on_stored or _nothing
         self.clock = clock or SystemClock()
+        self.space = FreeSpace(database_path, min_free_mb, self.clock)
         self.stats = WriterStats()
         self._debouncers: dict[str, Debouncer] = {}
         self._unstored: deque[PendingScan] = deque()
         self._waiting: list[tuple[PendingScan, Answer]] = []
         self._waiting_since = 0.0
-        self._space_ok_until = 0.0
         self._lock = threading.Lock()
 
     def update_routes(self, routes: Mapping[str, ScannerRoute]) -> None:
@@ -205,13 +201,13 @@ class ScanWriter:
 
         ``began`` is the writer thread's CPU clock when this stage began (as
         far as the decode stage's wall-clock account tells). The
-        operators are answered from inside the commit (:class:`_Answering`);
+        operators are answered from inside the commit (:class:`Answering`);
         what follows it is counted as the log stage.
         """
-        if not self._storage_ok():
+        if not self.space.ok():
             self._hold(pending, answers, "free disk space is below database.min_free_mb")
             return []
-        answering = _Answering(answers, self._count)
+        answering = Answering(answers, self._count)
         try:
             if self._unstored:
                 self._journal_unstored()
@@ -229,7 +225,7 @@ class ScanWriter:
         self._finish(pending, outcomes, self._account(began, answering, pending))
         return outcomes
 
-    def _account(self, began: int, answering: _Answering, stored: list[PendingScan]) -> int:
+    def _account(self, began: int, answering: Answering, stored: list[PendingScan]) -> int:
         """Count the apply and feedback stages' CPU; return the thread's CPU clock now."""
         now = time.thread_time_ns()
         cpu = self.stats.cpu
@@ -303,26 +299,6 @@ class ScanWriter:
             scan, decode(read.data, prefix=route.prefix, suffix=route.suffix), duplicate
         )
 
-    def _storage_ok(self) -> bool:
-        """Whether the disk has room above the floor; asked once a second while it has plenty.
-
-        Asking is a system call, which lets the relay's threads take Python's
-        lock for up to a switch interval while the batch waits. Far above the
-        floor (SPACE_MARGIN_MB more), the answer holds for a second; near it
-        or below it, every batch asks, so the first scan past the floor is
-        refused and the first after space is freed is taken.
-        """
-        now = self.clock.monotonic()
-        if self._space_ok_until > now:
-            return True
-        try:
-            free = free_megabytes(self.database_path)
-        except OSError:
-            return False
-        if free >= self.min_free_mb + SPACE_MARGIN_MB:
-            self._space_ok_until = now + SPACE_CHECK_S
-        return free >= self.min_free_mb
-
     def _hold(
         self,
         pending: list[PendingScan],
@@ -394,32 +370,3 @@ class ScanWriter:
 def _lock_held_elsewhere(error: StorageError) -> bool:
     """A lock wait (perhaps after some scans were stored), not a failure of the storage."""
     return isinstance(error, DatabaseBusy) or (isinstance(error, StoredInPart) and error.busy)
-
-
-class _Answering:
-    """Answers a batch's operators as the service reports each commit durable.
-
-    Called on the writer's thread right after SQLite's COMMIT, before anything
-    else (the relay, woken later, competes for the same core). A feedback
-    that raises is logged, never let into the commit.
-    """
-
-    def __init__(self, answers: list[Answer], count: Callable[[ScanOutcome], None]) -> None:
-        self._answers = answers
-        self._count = count
-        self._next = 0
-        self.feedback_ns = 0
-
-    def __call__(self, outcomes: Sequence[ScanOutcome]) -> None:
-        began = time.perf_counter_ns()
-        for outcome in outcomes:
-            answer = self._answers[self._next]
-            self._next += 1
-            self._count(outcome)
-            if answer is None:  # a double read's only when its scanner waits for it
-                continue
-            try:
-                answer(outcome.good or outcome.status == "duplicate")
-            except Exception:  # a feedback bug must not undo the bookkeeping of a commit
-                log.exception("good-read feedback for scan %d failed", outcome.scan_id)
-        self.feedback_ns += time.perf_counter_ns() - began

@@ -22,7 +22,7 @@ from tests.integration.conftest import load_demo_catalog
 from tests.scanner_pty import CEILING_S, Pty, free_port
 
 SHIP = "(01)09506000134352(21)"  # FG-PUMP-100 in the demo catalog
-ACK, BEL = b"\x06", b"\x07"
+ACK, BEL, NAK = b"\x06", b"\x07", b"\x15"
 SCANNERS = 30
 
 
@@ -34,9 +34,10 @@ def _scanner(scanner_id: str, pty: Pty, feedback_good: str = "\\u0006") -> str:
     )
 
 
-def _write_config(path: Path, scanners: list[str]) -> None:
+def _write_config(path: Path, scanners: list[str], min_free_mb: float = 0) -> None:
     path.write_text(
-        '[site]\nid = "plant-1"\nnode = "readers"\n\n[database]\npath = "edge.db"\n\n'
+        '[site]\nid = "plant-1"\nnode = "readers"\n\n[database]\npath = "edge.db"\n'
+        f"min_free_mb = {min_free_mb}\n\n"
         f'[mqtt]\nhost = "127.0.0.1"\nport = {free_port()}\n\n'
         '[[station]]\nid = "PACK-1"\nmode = "ship"\n\n' + "\n".join(scanners)
     )
@@ -115,3 +116,40 @@ def test_many_scanners_read_reload_and_stop(tmp_path: Path, ptys: list[Pty]) -> 
     assert sorted(journal[:SCANNERS]) == [(f"a{i:02d}", f"{SHIP}A{i:02d}") for i in range(SCANNERS)]
     assert sorted(journal[SCANNERS:]) == [("a01", f"{SHIP}BELL"), ("b00", f"{SHIP}NEW")]
     assert all(_unlocked(pty) for pty in ptys)  # every port closed on the way out
+
+
+def test_a_reloaded_free_space_floor_applies_to_the_next_scan(
+    tmp_path: Path, ptys: list[Pty]
+) -> None:
+    config = tmp_path / "edge.toml"
+    pty = ptys[0]
+    _write_config(config, [_scanner("s1", pty)])
+    load_demo_catalog(config)
+    daemon = Daemon(config, relay_factory=None)
+    status: list[int] = []
+    thread = threading.Thread(target=lambda: status.append(daemon.run()), name="daemon")
+    thread.start()
+    try:
+        poll(lambda: _connected(daemon, "s1"), "the scanner to open")
+        pty.type(f"{SHIP}ROOM")
+        assert pty.listen(1) == ACK
+        _write_config(config, [_scanner("s1", pty)], min_free_mb=1_000_000)  # 1 TB: more than this disk has
+        daemon.reload_requested.set()
+        poll(lambda: daemon.config.database.min_free_mb == 1_000_000, "the reload")
+        pty.type(f"{SHIP}FULL")  # refused at once, kept in memory
+        assert pty.listen(2) == ACK + NAK
+        _write_config(config, [_scanner("s1", pty)])
+        daemon.reload_requested.set()
+        poll(lambda: daemon.config.database.min_free_mb == 0, "the second reload")
+        pty.type(f"{SHIP}AGAIN")
+        assert pty.listen(3) == ACK + NAK + ACK
+    finally:
+        daemon.stop.set()
+        thread.join(CEILING_S * 2)
+    assert status == [0]
+    # The refused scan was journaled as soon as writes were allowed again, never lost.
+    assert [code for _, code in _journal(tmp_path)] == [
+        f"{SHIP}ROOM",
+        f"{SHIP}FULL",
+        f"{SHIP}AGAIN",
+    ]

@@ -354,7 +354,7 @@ def test_scans_held_while_storage_is_refused_are_logged_when_journaled(
         writer.process([QueuedRead("pack-1-ser", RawRead(code, read_at)) for code in codes])
         assert refused == [False, False]
         assert not scan_lines([r.getMessage() for r in caplog.records])  # nothing journaled yet
-        writer.min_free_mb = 0
+        writer.space.min_free_mb = 0
         writer.process([])
     service.engine.dispose()
     records = [r for r in caplog.records if SCAN_LINE.search(f"{r.name}: {r.getMessage()}")]

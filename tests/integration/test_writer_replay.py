@@ -23,7 +23,8 @@ from sqlalchemy import Engine
 
 from edge.runtime.clock import SystemClock
 from edge.scanpath.inbox import ReadQueue
-from edge.scanpath.writer import SPACE_CHECK_S, QueuedRead, ScannerRoute, ScanWriter
+from edge.scanpath.space import SPACE_CHECK_S
+from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from edge.store.catalog import CatalogCache
 from edge.store.database import free_megabytes
 from edge.store.kept import KeptState
@@ -172,14 +173,14 @@ def test_free_space_far_above_the_floor_is_asked_once_a_second(
         writer.process([QueuedRead("a", RawRead(b"R-HOUSING", clock.at))])
 
     scan()  # free space far above a floor of 0: the answer holds for a second
-    writer.min_free_mb = free_megabytes(db_path) + 1  # as if the disk had just filled up
+    writer.space.min_free_mb = free_megabytes(db_path) + 1  # as if the disk had just filled up
     clock.at += SPACE_CHECK_S / 2
     scan()
     clock.at += SPACE_CHECK_S
     scan()
     assert answers == [True, True, False]
     # Near or below the floor every batch asks: room again is seen at once.
-    writer.min_free_mb = 0
+    writer.space.min_free_mb = 0
     clock.at += 0.1
     scan()
     assert answers == [True, True, False, True]
