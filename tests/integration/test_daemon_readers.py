@@ -133,7 +133,8 @@ def test_a_reloaded_free_space_floor_applies_to_the_next_scan(
         poll(lambda: _connected(daemon, "s1"), "the scanner to open")
         pty.type(f"{SHIP}ROOM")
         assert pty.listen(1) == ACK
-        _write_config(config, [_scanner("s1", pty)], min_free_mb=1_000_000)  # 1 TB: more than this disk has
+        # A floor of 1 TB: more than this disk has.
+        _write_config(config, [_scanner("s1", pty)], min_free_mb=1_000_000)
         daemon.reload_requested.set()
         poll(lambda: daemon.config.database.min_free_mb == 1_000_000, "the reload")
         pty.type(f"{SHIP}FULL")  # refused at once, kept in memory

@@ -21,7 +21,6 @@ import struct
 import tempfile
 import termios
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,19 +32,12 @@ from hardware.reads import RawRead
 from hardware.serial.loop import ScannerLoop
 from hardware.serial.ports import KEEPALIVE_COUNT, KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S
 from hardware.serial.reader import SerialScanner
+from tests.broker import poll
 from tests.scanner_pty import listen
 
 CEILING_S = 10.0
 # Long enough that no idle flush can cut in while a test holds half a code.
 NO_IDLE_FLUSH_MS = 60_000
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = CEILING_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 class Recorder:
@@ -86,13 +78,14 @@ class Recorder:
             return next(detail for s, detail in reversed(self._states) if s == state)
 
     def wait_codes(self, count: int) -> list[bytes]:
-        wait_until(lambda: len(self.codes) >= count, f"{count} codes (have {self.codes})")
+        poll(lambda: len(self.codes) >= count, f"{count} codes (have {self.codes})", CEILING_S)
         return self.codes
 
     def wait_state(self, state: str, occurrence: int = 1) -> None:
-        wait_until(
+        poll(
             lambda: self.states.count(state) >= occurrence,
             f"state {state!r} #{occurrence} (have {self.states})",
+            CEILING_S,
         )
 
 
@@ -260,7 +253,7 @@ def test_unplug_mid_code_discards_the_partial_and_reads_after_replug(
 
         before = bytes_read_by(thread)
         pty_scanner.send(b"HALF-")
-        wait_until(
+        poll(
             lambda: bytes_read_by(thread) >= before + len(b"HALF-"),
             "the reader to take the partial code",
         )
@@ -291,7 +284,7 @@ def test_missing_device_is_retried_and_reported_once(
     scanner = make_scanner(str(pty_scanner.link), recorder)
     with running(scanner):
         recorder.wait_state("disconnected")
-        wait_until(
+        poll(
             lambda: sum("retrying" in r.getMessage() for r in caplog.records) >= 3,
             "three retries",
         )
@@ -485,7 +478,7 @@ def test_server_gone_mid_code_then_back_reconnects_and_discards_the_partial(
         recorder.wait_codes(1)
 
         network_scanner.send(b"HALF-")
-        wait_until(network_scanner.delivered, "the reader to take the partial code")
+        poll(network_scanner.delivered, "the reader to take the partial code")
         network_scanner.power_off()
         recorder.wait_state("disconnected")
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hardware.reads import RawRead
+from tests.broker import poll
 
 UINPUT = "/dev/uinput"
 CEILING_S = 10.0
@@ -66,13 +66,6 @@ def type_text(keyboard, text: str) -> None:
             key(modifier, 0)
 
 
-def wait_for(what: str, condition: Callable[[], bool]) -> None:
-    end = time.monotonic() + CEILING_S
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 class Running:
     def __init__(self, name: str, **options) -> None:
         from hardware.evdev.match import DeviceMatch
@@ -112,9 +105,9 @@ def running(name: str) -> Iterator[Running]:
 def test_a_code_typed_on_a_virtual_keyboard_is_read(name, running):
     keyboard = make_keyboard(name)
     try:
-        wait_for("connected", lambda: running.count("connected") == 1)
+        poll(lambda: running.count("connected") == 1, "connected", CEILING_S)
         type_text(keyboard, f"]C10109501101530003{GS}21ABC\n")
-        wait_for("the read", lambda: len(running.reads) == 1)
+        poll(lambda: len(running.reads) == 1, "the read", CEILING_S)
         assert running.reads[0].data == b"]C10109501101530003\x1d21ABC"
     finally:
         keyboard.close()
@@ -123,16 +116,16 @@ def test_a_code_typed_on_a_virtual_keyboard_is_read(name, running):
 def test_unplug_mid_code_and_return(name, running):
     keyboard = make_keyboard(name)
     try:
-        wait_for("connected", lambda: running.count("connected") == 1)
+        poll(lambda: running.count("connected") == 1, "connected", CEILING_S)
         type_text(keyboard, "123")  # no Enter: a partial code
     finally:
         keyboard.close()  # unplugged mid-code
-    wait_for("disconnected", lambda: running.count("disconnected") >= 1)
+    poll(lambda: running.count("disconnected") >= 1, "disconnected", CEILING_S)
     keyboard = make_keyboard(name)  # plugged back in (a new eventN node)
     try:
-        wait_for("reconnected", lambda: running.count("connected") == 2)
+        poll(lambda: running.count("connected") == 2, "reconnected", CEILING_S)
         type_text(keyboard, "456\n")
-        wait_for("the read", lambda: len(running.reads) == 1)
+        poll(lambda: len(running.reads) == 1, "the read", CEILING_S)
         assert [read.data for read in running.reads] == [b"456"]
     finally:
         keyboard.close()

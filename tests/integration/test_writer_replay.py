@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -30,6 +29,7 @@ from edge.store.database import free_megabytes
 from edge.store.kept import KeptState
 from edge.store.unit_of_work import SqlUnitOfWork
 from hardware.reads import RawRead
+from tests.broker import poll
 from tests.integration.test_inventory import BOM, ITEMS, OPENING
 from tests.shop_floor import SHIP, FailingLedgerService, FailingLedgerUnitOfWork, ShopFloor
 
@@ -127,7 +127,7 @@ def test_the_running_writer_holds_one_connection_and_closes_it_when_it_stops(
     for index, code in enumerate((b"R-HOUSING", b"R-GASKET", b"R-HOUSING")):
         reads.put(QueuedRead("a", RawRead(code, float(index))))
         # One at a time: each is a transaction of its own.
-        assert wait_for(lambda n=index: len(held) > n), f"no answer to scan {index + 1}"
+        poll(lambda n=index: len(held) > n, f"an answer to scan {index + 1}", 10.0)
     stop.set()
     thread.join(10.0)
     assert not thread.is_alive()
@@ -135,15 +135,6 @@ def test_the_running_writer_holds_one_connection_and_closes_it_when_it_stops(
     assert held == [held[0]] * 3  # the same connection for every transaction
     assert service.kept.connection is None  # closed before anyone disposes of the engine
     assert [row.status for row in floor.scans()] == ["accepted"] * 3
-
-
-def wait_for(condition: Callable[[], bool], ceiling_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + ceiling_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 class SteppedMonotonic(SystemClock):
