@@ -227,7 +227,10 @@ class KanbanEmptyEvent(Event):
     recorded in that time and ``reconciliation`` = ``consumed`` -
     ``container_qty`` (-8: 8 used without a transaction). ``adjusted`` when
     the reconciliation was also posted to stock (``kanban_reconcile =
-    "adjust"``, ledger kind ``kanban-adjust``).
+    "adjust"``, ledger kind ``kanban-adjust``). ``consumed`` is net of voids:
+    a void of a transaction from before ``since`` takes its use back here
+    (the window before was reconciled with it), so it may be negative; the
+    windows together always hold the part's recorded use.
     """
 
     TYPE: ClassVar[str] = "kanban-empty"

@@ -25,7 +25,8 @@ from hardware.reads import RawRead
 from hardware.serial.framing import Framer
 from hardware.serial.loop import ScannerLoop
 from hardware.serial.reader import SerialScanner
-from tests.integration.test_serial_reader import CEILING_S, PtyScanner, wait_until
+from tests.broker import poll
+from tests.integration.test_serial_reader import CEILING_S, PtyScanner
 from tests.scanner_pty import listen
 
 SELECT_CEILING = 1024  # select() refuses descriptors from this number on
@@ -170,7 +171,7 @@ def test_many_ptys_past_descriptor_1023_are_each_read_once_and_answered_on_their
         ]
         for each in scanners:
             running.loop.add(each, recorder.on_crash)
-        wait_until(lambda: all(each.connected for each in scanners), "every scanner to connect")
+        poll(lambda: all(each.connected for each in scanners), "every scanner to connect")
         slaves = {os.path.realpath(pty.link) for pty in ptys}
         held = [fd for fd, target in open_descriptors().items() if target in slaves]
         assert len(held) == MANY  # one descriptor per port: pyserial's pipes were given back
@@ -179,7 +180,7 @@ def test_many_ptys_past_descriptor_1023_are_each_read_once_and_answered_on_their
         for index, pty in enumerate(ptys):
             pty.send(f"CODE-{index:03d}\r".encode())
         for index, _pty in enumerate(ptys):
-            wait_until(lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code")
+            poll(lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code")
         for each in scanners:
             each.feedback(True)
         for index, pty in enumerate(ptys):
@@ -204,29 +205,29 @@ def test_unplugged_scanners_are_reopened_while_the_others_read_on(
     ]
     for each in scanners:
         running.loop.add(each, recorder.on_crash)
-    wait_until(lambda: all(each.connected for each in scanners), "every scanner to connect")
+    poll(lambda: all(each.connected for each in scanners), "every scanner to connect")
     pulled = ptys[:5]
     for pty in pulled:
         pty.send(b"HALF-")  # half a code, thrown away when the port is lost
     for pty in pulled:
         pty.unplug()
-    wait_until(
+    poll(
         lambda: all(recorder.count(f"s{i:03d}", "disconnected") == 1 for i in range(5)),
         "the unplugged scanners to be reported lost",
     )
     for index, pty in enumerate(ptys[5:], 5):
         pty.send(f"STILL-{index}\r".encode())
-    wait_until(lambda: all(recorder.codes(f"s{i:03d}") for i in range(5, MANY)), "the others")
+    poll(lambda: all(recorder.codes(f"s{i:03d}") for i in range(5, MANY)), "the others")
 
     for pty in pulled:
         pty.plug()
-    wait_until(
+    poll(
         lambda: all(recorder.count(f"s{i:03d}", "connected") == 2 for i in range(5)),
         "the replugged scanners to reconnect",
     )
     for index, pty in enumerate(pulled):
         pty.send(f"BACK-{index}\r".encode())
-        wait_until(lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code")
+        poll(lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code")
         scanners[index].feedback(True)
         assert pty.received(1) == b"\x06"
     for index in range(5):
@@ -253,15 +254,15 @@ def test_loop_and_socket_scanners_share_the_loop_with_ptys(
         conn, _ = listener.accept()
         with conn:
             conn.settimeout(CEILING_S)
-            wait_until(lambda: network.connected and echo.connected and tty.connected, "all")
+            poll(lambda: network.connected and echo.connected and tty.connected, "all")
             conn.sendall(b"FROM-NET\r")
             ptys[0].send(b"FROM-TTY\r")
             echo.feedback(True)  # loop:// hands what is written back as a read
-            wait_until(lambda: all(recorder.codes(n) for n in ("net", "loop", "tty")), "reads")
+            poll(lambda: all(recorder.codes(n) for n in ("net", "loop", "tty")), "reads")
             network.feedback(True)
             assert conn.recv(16) == b"NET-OK"
             conn.close()  # the network scanner goes away
-            wait_until(lambda: recorder.count("net", "disconnected") == 1, "net lost")
+            poll(lambda: recorder.count("net", "disconnected") == 1, "net lost")
             # ... and comes back: the loop reconnects to the same listener
             again, _ = listener.accept()
             again.close()
@@ -294,10 +295,10 @@ def test_a_scanner_that_raises_is_taken_out_alone(
     others = [scanner(str(p.link), recorder, f"s{i}") for i, p in enumerate(ptys[1:4], 1)]
     for each in (buggy, *others):
         running.loop.add(each, recorder.on_crash)
-    wait_until(lambda: all(each.connected for each in (buggy, *others)), "every scanner")
+    poll(lambda: all(each.connected for each in (buggy, *others)), "every scanner")
 
     ptys[0].send(b"BOOM\r")
-    wait_until(lambda: bool(recorder.crashes), "the crash to be handed over")
+    poll(lambda: bool(recorder.crashes), "the crash to be handed over")
     assert [(name, str(error)) for name, error in recorder.crashes] == [("buggy", "framing bug")]
     assert not buggy.connected
     # its port is closed and unlocked: another program may take the device now
@@ -308,13 +309,13 @@ def test_a_scanner_that_raises_is_taken_out_alone(
         os.close(fd)
     for index, pty in enumerate(ptys[1:4], 1):
         pty.send(f"AFTER-{index}\r".encode())
-    wait_until(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads")
+    poll(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads")
     # the owner adds a fresh reader for the same device, which reads again
     fresh = scanner(str(ptys[0].link), recorder, "buggy")
     running.loop.add(fresh, recorder.on_crash)
-    wait_until(lambda: fresh.connected, "the fresh reader")
+    poll(lambda: fresh.connected, "the fresh reader")
     ptys[0].send(b"AGAIN\r")
-    wait_until(lambda: recorder.codes("buggy") == [b"AGAIN"], "the fresh reader's read")
+    poll(lambda: recorder.codes("buggy") == [b"AGAIN"], "the fresh reader's read")
 
 
 class LoopWithABug(ScannerLoop):
@@ -347,16 +348,16 @@ def test_a_crashed_loop_is_restarted_and_reopens_every_scanner(ptys: list[Pty]) 
         on_crash=loop.crashed,
     )
     try:
-        wait_until(lambda: all(each.connected for each in scanners), "every scanner")
+        poll(lambda: all(each.connected for each in scanners), "every scanner")
         loop.armed.set()
         loop.wake()
-        wait_until(
+        poll(
             lambda: all(recorder.count(f"s{i}", "connected") == 2 for i in range(3)),
             "every scanner reopened after the restart",
         )
         for index, pty in enumerate(ptys[:3]):
             pty.send(f"AFTER-{index}\r".encode())
-        wait_until(lambda: all(recorder.codes(f"s{i}") for i in range(3)), "reads again")
+        poll(lambda: all(recorder.codes(f"s{i}") for i in range(3)), "reads again")
     finally:
         stop.set()
         loop.wake()
@@ -378,7 +379,7 @@ def test_a_removed_scanner_releases_its_port_and_the_rest_read_on(
     scanners = [scanner(str(p.link), recorder, f"s{i}") for i, p in enumerate(ptys[:4])]
     for each in scanners:
         running.loop.add(each, recorder.on_crash)
-    wait_until(lambda: all(each.connected for each in scanners), "every scanner")
+    poll(lambda: all(each.connected for each in scanners), "every scanner")
 
     assert running.loop.remove(scanners[0]).wait(CEILING_S)
     assert not scanners[0].connected
@@ -390,7 +391,7 @@ def test_a_removed_scanner_releases_its_port_and_the_rest_read_on(
     ptys[0].send(b"UNHEARD\r")
     for index, pty in enumerate(ptys[1:4], 1):
         pty.send(f"HEARD-{index}\r".encode())
-    wait_until(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads")
+    poll(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads")
     assert recorder.codes("s0") == []
     assert recorder.crashes == []
 
@@ -405,7 +406,7 @@ def test_stopping_closes_every_port(tmp_path: Path) -> None:
             scanners = [scanner(str(p.link), recorder, f"s{i}") for i, p in enumerate(made)]
             for each in scanners:
                 running.loop.add(each, recorder.on_crash)
-            wait_until(lambda: all(each.connected for each in scanners), "every scanner")
+            poll(lambda: all(each.connected for each in scanners), "every scanner")
             slaves = {os.path.realpath(pty.link) for pty in made}
             running.halt()
             still_open = [t for t in open_descriptors().values() if t in slaves]
@@ -443,15 +444,15 @@ def test_feedback_from_another_thread_never_lands_on_a_reopened_port(
     writer.start()
     try:
         for cycle in range(1, 4):
-            wait_until(lambda: beeping.connected and quiet.connected, f"both open ({cycle})")
+            poll(lambda: beeping.connected and quiet.connected, f"both open ({cycle})")
             for pty in ptys[:2]:
                 pty.unplug()
             # the quiet one comes back first, so it may get the beeping one's old number
             ptys[1].plug()
-            wait_until(lambda c=cycle: recorder.count("quiet", "connected") == c + 1, "quiet")
+            poll(lambda c=cycle: recorder.count("quiet", "connected") == c + 1, "quiet")
             assert ptys[1].nothing_received()
             ptys[0].plug()
-            wait_until(lambda c=cycle: recorder.count("beeping", "connected") == c + 1, "back")
+            poll(lambda c=cycle: recorder.count("beeping", "connected") == c + 1, "back")
         # Heard while the writer still beeps: stopped at once, it may not have beeped since.
         assert ptys[0].received(1) == b"B"
     finally:
@@ -488,10 +489,10 @@ def test_a_network_scanner_past_descriptor_1023_reads_and_is_answered(
             conn, _ = listener.accept()
             with conn:
                 conn.settimeout(CEILING_S)
-                wait_until(lambda: network.connected, "the network scanner to connect")
+                poll(lambda: network.connected, "the network scanner to connect")
                 assert reader_descriptor(conn.getpeername()) >= SELECT_CEILING
                 conn.sendall(b"OVER-1023\r")
-                wait_until(lambda: recorder.codes("net") == [b"OVER-1023"], "the code")
+                poll(lambda: recorder.codes("net") == [b"OVER-1023"], "the code")
                 network.feedback(True)
                 assert conn.recv(2) == b"OK"
             running.halt()
@@ -534,12 +535,12 @@ def test_bytes_that_arrive_while_the_loop_is_held_up_continue_the_code(
     loops.append(running)
     each = scanner(str(pty.link), recorder, "s", idle_ms=100)
     running.loop.add(each, recorder.on_crash)
-    wait_until(lambda: each.connected, "the scanner to connect")
+    poll(lambda: each.connected, "the scanner to connect")
     pty.send(b"PART-1234")
-    wait_until(lambda: each.deadline() is not None, "the partial code to be read")
+    poll(lambda: each.deadline() is not None, "the partial code to be read")
     late.held_up.set()
     running.loop.call_later(0.0, lambda: None)  # a turn of the loop: its timers run late
-    wait_until(lambda: bool(recorder.codes("s")), "the code")
+    poll(lambda: bool(recorder.codes("s")), "the code")
     running.halt()
     pty.close()
     assert recorder.codes("s") == [b"PART-1234-5678"]
