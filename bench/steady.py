@@ -17,6 +17,7 @@ within 1 ms of the raw commit's p50, its p99 within 5 ms of the raw p99.
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,16 +177,25 @@ def bars(results: list[RunResult]) -> list[Bar]:
     ]  # fmt: skip
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0], [
-        ("--scans", {"type": int, "default": 1000, "help": "paced scans per run"}),
+def paced_options(description: str, default_scans: int) -> tuple[argparse.Namespace, int, int]:
+    """The options of a paced bench: (arguments, runs, scans per run); --quick is one short run."""
+    args = arguments(description, [
+        ("--scans", {"type": int, "default": default_scans, "help": "paced scans per run"}),
         *runs_arguments(),
     ])  # fmt: skip
-    runs = 1 if args.quick else args.runs
-    scans = 100 if args.quick else args.scans
+    return args, 1 if args.quick else args.runs, 100 if args.quick else args.scans
+
+
+def print_header(title: str, directory: Path) -> None:
+    """The machine, then the product's revision."""
+    print_machine(title, directory)
+    print(f"product     {revision()}\n")
+
+
+def main() -> None:
+    args, runs, scans = paced_options(__doc__.splitlines()[0], 1000)
     with scratch(args) as directory:
-        print_machine("steady: one scanner, one scan every 30 ms through `edge run`", directory)
-        print(f"product     {revision()}\n")
+        print_header("steady: one scanner, one scan every 30 ms through `edge run`", directory)
         results = []
         for number in range(1, runs + 1):
             results.append(one_run(directory / f"run-{number}", number, scans))

@@ -37,21 +37,17 @@ from baselines import raw_connection
 from common import (
     Bar,
     Spread,
-    arguments,
     import_catalog,
     load,
     percentile,
     print_bars,
-    print_machine,
-    runs_arguments,
     scratch,
     serial_code,
     service_for,
     table,
     write_seven_component_catalog,
 )
-from rig import revision
-from steady import PERIOD_S, DurableCommit, ms, until
+from steady import PERIOD_S, DurableCommit, ms, paced_options, print_header, until
 
 from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
@@ -215,15 +211,9 @@ def bars(results: list[FloorRun]) -> list[Bar]:
 
 
 def main() -> None:
-    args = arguments(__doc__.splitlines()[0], [
-        ("--scans", {"type": int, "default": 400, "help": "paced scans per run"}),
-        *runs_arguments(),
-    ])  # fmt: skip
-    runs = 1 if args.quick else args.runs
-    scans = 100 if args.quick else args.scans
+    args, runs, scans = paced_options(__doc__.splitlines()[0], 400)
     with scratch(args) as directory:
-        print_machine("steady floor: the steady gap taken apart, in one process", directory)
-        print(f"product     {revision()}\n")
+        print_header("steady floor: the steady gap taken apart, in one process", directory)
         results = [one_run(directory / f"run-{n}", n, scans) for n in range(1, runs + 1)]
         print(f"{scans} scans per run, one every {PERIOD_S * 1000:.0f} ms, p50 of each after "
               f"the first {WARM_UP}")  # fmt: skip

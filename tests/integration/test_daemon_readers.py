@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,21 @@ def ptys() -> Iterator[list[Pty]]:
         pty.close()
 
 
+@contextmanager
+def _running(config: Path) -> Iterator[tuple[Daemon, list[int]]]:
+    """The daemon on a thread of the test (no relay); stopped and joined on the way out."""
+    daemon = Daemon(config, relay_factory=None)
+    status: list[int] = []  # its exit status, once it returned
+    thread = threading.Thread(target=lambda: status.append(daemon.run()), name="daemon")
+    thread.start()
+    try:
+        yield daemon, status
+    finally:
+        daemon.stop.set()
+        thread.join(CEILING_S * 2)
+    assert not thread.is_alive(), "the daemon did not stop"
+
+
 def _connected(daemon: Daemon, scanner_id: str) -> bool:
     running = daemon.scanners.get(scanner_id)
     return running is not None and running.state == "connected"
@@ -79,11 +95,7 @@ def test_many_scanners_read_reload_and_stop(tmp_path: Path, ptys: list[Pty]) -> 
     _write_config(config, [_scanner(f"a{i:02d}", pty) for i, pty in enumerate(first)])
     load_demo_catalog(config)
 
-    daemon = Daemon(config, relay_factory=None)
-    status: list[int] = []
-    thread = threading.Thread(target=lambda: status.append(daemon.run()), name="daemon")
-    thread.start()
-    try:
+    with _running(config) as (daemon, status):
         poll(lambda: all(_connected(daemon, f"a{i:02d}") for i in range(SCANNERS)), "all open")
         for index, pty in enumerate(first):
             pty.type(f"{SHIP}A{index:02d}")
@@ -106,10 +118,6 @@ def test_many_scanners_read_reload_and_stop(tmp_path: Path, ptys: list[Pty]) -> 
         spare.type(f"{SHIP}NEW")
         assert first[1].listen(2) == ACK + BEL
         assert spare.listen(1) == ACK
-    finally:
-        daemon.stop.set()
-        thread.join(CEILING_S * 2)
-    assert not thread.is_alive(), "the daemon did not stop"
     assert status == [0]
     assert bytes(first[0].heard) == ACK  # nothing after it was removed
     journal = _journal(tmp_path)
@@ -125,11 +133,7 @@ def test_a_reloaded_free_space_floor_applies_to_the_next_scan(
     pty = ptys[0]
     _write_config(config, [_scanner("s1", pty)])
     load_demo_catalog(config)
-    daemon = Daemon(config, relay_factory=None)
-    status: list[int] = []
-    thread = threading.Thread(target=lambda: status.append(daemon.run()), name="daemon")
-    thread.start()
-    try:
+    with _running(config) as (daemon, status):
         poll(lambda: _connected(daemon, "s1"), "the scanner to open")
         pty.type(f"{SHIP}ROOM")
         assert pty.listen(1) == ACK
@@ -144,9 +148,6 @@ def test_a_reloaded_free_space_floor_applies_to_the_next_scan(
         poll(lambda: daemon.config.database.min_free_mb == 0, "the second reload")
         pty.type(f"{SHIP}AGAIN")
         assert pty.listen(3) == ACK + NAK + ACK
-    finally:
-        daemon.stop.set()
-        thread.join(CEILING_S * 2)
     assert status == [0]
     # The refused scan was journaled as soon as writes were allowed again, never lost.
     assert [code for _, code in _journal(tmp_path)] == [
