@@ -60,7 +60,12 @@ Statement = tuple[str, Any]
 
 
 class RecordingDriver:
-    """The held driver connection, keeping every statement the unit of work sends."""
+    """The held driver connection, keeping every statement the unit of work sends.
+
+    A wrapper, not a subclass: the connection already exists (SQLAlchemy's
+    pool opened it with the product's pragmas), and the unit of work uses
+    only ``execute`` and ``in_transaction`` of it, which this passes through.
+    """
 
     def __init__(self, driver: sqlite3.Connection) -> None:
         self.driver = driver
