@@ -100,6 +100,10 @@ def _encode_other(value: JsonValue, out: list[str], sort_keys: bool) -> None:
             out.append(":")
             _encode(item, out, sort_keys)
         out.append("}")
+    elif isinstance(value, tuple) and hasattr(type(value), "_fields"):
+        # A named tuple would go out as a bare array, its names lost: a payload's shape
+        # would change with a type's implementation. Its fields are written explicitly.
+        raise TypeError(f"cannot encode the named tuple {type(value).__name__} as JSON")
     elif isinstance(value, Sequence):
         out.append("[")
         for index, item in enumerate(value):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from edge.domain import exactjson
 from edge.domain.event_layout import lines_payload
+from edge.domain.ports import Balance
 from edge.domain.quantity import (
     CONTEXT,
     QuantityError,
@@ -210,3 +211,9 @@ def test_a_json_fragment_is_written_as_it_is_and_lines_render_exactly() -> None:
 
 
 PART_A, PART_B = "R-1", 'R "2"'
+
+
+def test_a_named_tuple_is_refused_rather_than_written_as_a_bare_array() -> None:
+    with pytest.raises(TypeError, match="named tuple Balance"):
+        exactjson.dumps({"balance": Balance(D("1"))})
+    assert exactjson.dumps({"pair": (D("1"), "EA")}) == '{"pair":[1,"EA"]}'  # plain tuples are
