@@ -356,7 +356,7 @@ class Daemon:
             log.warning("[inventory] settings change only on restart; the running ones are kept")
         if self.writer is not None:
             self.writer.service.update_stations([station_from_config(s) for s in new.stations])
-            self.writer.space.min_free_mb = new.database.min_free_mb
+            self.writer.space.change_floor(new.database.min_free_mb)
         old_scanners = {scanner.id: scanner for scanner in old.scanners}
         new_scanners = {scanner.id: scanner for scanner in new.scanners}
         changed = [scanner_id for scanner_id, scanner in old_scanners.items()

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
+from edge.domain.ports import Clock
 from edge.store.database import free_megabytes
 
 SPACE_CHECK_S = 1.0  # how long a check of free space far above the floor holds
 SPACE_MARGIN_MB = 256  # far above: no plant's writes fill this in a second
-
-
-class Monotonic(Protocol):
-    def monotonic(self) -> float: ...
 
 
 class FreeSpace:
@@ -25,10 +21,16 @@ class FreeSpace:
     and the first after space is freed is taken.
     """
 
-    def __init__(self, database_path: Path, min_free_mb: float, clock: Monotonic) -> None:
+    def __init__(self, database_path: Path, min_free_mb: float, clock: Clock) -> None:
         self.database_path = database_path
         self.min_free_mb = min_free_mb
         self._clock = clock
+        self._ok_until = 0.0
+
+    def change_floor(self, min_free_mb: float) -> None:
+        """A reloaded ``database.min_free_mb``: the next batch asks again, so a floor
+        raised above what the disk has refuses the very next scan."""
+        self.min_free_mb = min_free_mb
         self._ok_until = 0.0
 
     def ok(self) -> bool:

@@ -178,6 +178,24 @@ def test_free_space_far_above_the_floor_is_asked_once_a_second(
     assert [row.status for row in floor.scans()] == ["accepted"] * 2 + ["rejected", "accepted"]
 
 
+def test_a_changed_floor_applies_to_the_next_batch_whatever_the_last_answer_said(
+    floor: ShopFloor, db_path: Path
+) -> None:
+    """A reloaded min_free_mb is not hidden behind the once-a-second answer."""
+    floor.load(ITEMS, BOM)
+    floor.opening(**OPENING)
+    answers: list[bool] = []
+    clock = SteppedMonotonic()
+    route = ScannerRoute(SHIP, b"", b"", 0.0, answers.append)
+    writer = ScanWriter(floor.service, ReadQueue(100), {"a": route}, database_path=db_path,
+                        min_free_mb=0, clock=clock)  # fmt: skip
+    writer.process([QueuedRead("a", RawRead(b"R-HOUSING", clock.at))])  # room: held a second
+    writer.space.change_floor(free_megabytes(db_path) + 1)
+    clock.at += 0.1  # well inside that second
+    writer.process([QueuedRead("a", RawRead(b"R-GASKET", clock.at))])
+    assert answers == [True, False]
+
+
 def test_an_operator_hears_good_read_once_the_scan_is_durable_and_before_the_relay_wakes(
     floor: ShopFloor, db_path: Path
 ) -> None:
