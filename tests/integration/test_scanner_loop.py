@@ -171,7 +171,9 @@ def test_many_ptys_past_descriptor_1023_are_each_read_once_and_answered_on_their
         ]
         for each in scanners:
             running.loop.add(each, recorder.on_crash)
-        poll(lambda: all(each.connected for each in scanners), "every scanner to connect")
+        poll(
+            lambda: all(each.connected for each in scanners), "every scanner to connect", CEILING_S
+        )
         slaves = {os.path.realpath(pty.link) for pty in ptys}
         held = [fd for fd, target in open_descriptors().items() if target in slaves]
         assert len(held) == MANY  # one descriptor per port: pyserial's pipes were given back
@@ -180,7 +182,9 @@ def test_many_ptys_past_descriptor_1023_are_each_read_once_and_answered_on_their
         for index, pty in enumerate(ptys):
             pty.send(f"CODE-{index:03d}\r".encode())
         for index, _pty in enumerate(ptys):
-            poll(lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code")
+            poll(
+                lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code", CEILING_S
+            )
         for each in scanners:
             each.feedback(True)
         for index, pty in enumerate(ptys):
@@ -205,7 +209,7 @@ def test_unplugged_scanners_are_reopened_while_the_others_read_on(
     ]
     for each in scanners:
         running.loop.add(each, recorder.on_crash)
-    poll(lambda: all(each.connected for each in scanners), "every scanner to connect")
+    poll(lambda: all(each.connected for each in scanners), "every scanner to connect", CEILING_S)
     pulled = ptys[:5]
     for pty in pulled:
         pty.send(b"HALF-")  # half a code, thrown away when the port is lost
@@ -214,20 +218,22 @@ def test_unplugged_scanners_are_reopened_while_the_others_read_on(
     poll(
         lambda: all(recorder.count(f"s{i:03d}", "disconnected") == 1 for i in range(5)),
         "the unplugged scanners to be reported lost",
+        CEILING_S,
     )
     for index, pty in enumerate(ptys[5:], 5):
         pty.send(f"STILL-{index}\r".encode())
-    poll(lambda: all(recorder.codes(f"s{i:03d}") for i in range(5, MANY)), "the others")
+    poll(lambda: all(recorder.codes(f"s{i:03d}") for i in range(5, MANY)), "the others", CEILING_S)
 
     for pty in pulled:
         pty.plug()
     poll(
         lambda: all(recorder.count(f"s{i:03d}", "connected") == 2 for i in range(5)),
         "the replugged scanners to reconnect",
+        CEILING_S,
     )
     for index, pty in enumerate(pulled):
         pty.send(f"BACK-{index}\r".encode())
-        poll(lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code")
+        poll(lambda i=index: bool(recorder.codes(f"s{i:03d}")), f"s{index:03d}'s code", CEILING_S)
         scanners[index].feedback(True)
         assert pty.received(1) == b"\x06"
     for index in range(5):
@@ -254,15 +260,15 @@ def test_loop_and_socket_scanners_share_the_loop_with_ptys(
         conn, _ = listener.accept()
         with conn:
             conn.settimeout(CEILING_S)
-            poll(lambda: network.connected and echo.connected and tty.connected, "all")
+            poll(lambda: network.connected and echo.connected and tty.connected, "all", CEILING_S)
             conn.sendall(b"FROM-NET\r")
             ptys[0].send(b"FROM-TTY\r")
             echo.feedback(True)  # loop:// hands what is written back as a read
-            poll(lambda: all(recorder.codes(n) for n in ("net", "loop", "tty")), "reads")
+            poll(lambda: all(recorder.codes(n) for n in ("net", "loop", "tty")), "reads", CEILING_S)
             network.feedback(True)
             assert conn.recv(16) == b"NET-OK"
             conn.close()  # the network scanner goes away
-            poll(lambda: recorder.count("net", "disconnected") == 1, "net lost")
+            poll(lambda: recorder.count("net", "disconnected") == 1, "net lost", CEILING_S)
             # ... and comes back: the loop reconnects to the same listener
             again, _ = listener.accept()
             again.close()
@@ -295,10 +301,10 @@ def test_a_scanner_that_raises_is_taken_out_alone(
     others = [scanner(str(p.link), recorder, f"s{i}") for i, p in enumerate(ptys[1:4], 1)]
     for each in (buggy, *others):
         running.loop.add(each, recorder.on_crash)
-    poll(lambda: all(each.connected for each in (buggy, *others)), "every scanner")
+    poll(lambda: all(each.connected for each in (buggy, *others)), "every scanner", CEILING_S)
 
     ptys[0].send(b"BOOM\r")
-    poll(lambda: bool(recorder.crashes), "the crash to be handed over")
+    poll(lambda: bool(recorder.crashes), "the crash to be handed over", CEILING_S)
     assert [(name, str(error)) for name, error in recorder.crashes] == [("buggy", "framing bug")]
     assert not buggy.connected
     # its port is closed and unlocked: another program may take the device now
@@ -309,13 +315,13 @@ def test_a_scanner_that_raises_is_taken_out_alone(
         os.close(fd)
     for index, pty in enumerate(ptys[1:4], 1):
         pty.send(f"AFTER-{index}\r".encode())
-    poll(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads")
+    poll(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads", CEILING_S)
     # the owner adds a fresh reader for the same device, which reads again
     fresh = scanner(str(ptys[0].link), recorder, "buggy")
     running.loop.add(fresh, recorder.on_crash)
-    poll(lambda: fresh.connected, "the fresh reader")
+    poll(lambda: fresh.connected, "the fresh reader", CEILING_S)
     ptys[0].send(b"AGAIN\r")
-    poll(lambda: recorder.codes("buggy") == [b"AGAIN"], "the fresh reader's read")
+    poll(lambda: recorder.codes("buggy") == [b"AGAIN"], "the fresh reader's read", CEILING_S)
 
 
 class LoopWithABug(ScannerLoop):
@@ -348,16 +354,17 @@ def test_a_crashed_loop_is_restarted_and_reopens_every_scanner(ptys: list[Pty]) 
         on_crash=loop.crashed,
     )
     try:
-        poll(lambda: all(each.connected for each in scanners), "every scanner")
+        poll(lambda: all(each.connected for each in scanners), "every scanner", CEILING_S)
         loop.armed.set()
         loop.wake()
         poll(
             lambda: all(recorder.count(f"s{i}", "connected") == 2 for i in range(3)),
             "every scanner reopened after the restart",
+            CEILING_S,
         )
         for index, pty in enumerate(ptys[:3]):
             pty.send(f"AFTER-{index}\r".encode())
-        poll(lambda: all(recorder.codes(f"s{i}") for i in range(3)), "reads again")
+        poll(lambda: all(recorder.codes(f"s{i}") for i in range(3)), "reads again", CEILING_S)
     finally:
         stop.set()
         loop.wake()
@@ -379,7 +386,7 @@ def test_a_removed_scanner_releases_its_port_and_the_rest_read_on(
     scanners = [scanner(str(p.link), recorder, f"s{i}") for i, p in enumerate(ptys[:4])]
     for each in scanners:
         running.loop.add(each, recorder.on_crash)
-    poll(lambda: all(each.connected for each in scanners), "every scanner")
+    poll(lambda: all(each.connected for each in scanners), "every scanner", CEILING_S)
 
     assert running.loop.remove(scanners[0]).wait(CEILING_S)
     assert not scanners[0].connected
@@ -391,7 +398,7 @@ def test_a_removed_scanner_releases_its_port_and_the_rest_read_on(
     ptys[0].send(b"UNHEARD\r")
     for index, pty in enumerate(ptys[1:4], 1):
         pty.send(f"HEARD-{index}\r".encode())
-    poll(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads")
+    poll(lambda: all(recorder.codes(f"s{i}") for i in range(1, 4)), "the others' reads", CEILING_S)
     assert recorder.codes("s0") == []
     assert recorder.crashes == []
 
@@ -406,7 +413,7 @@ def test_stopping_closes_every_port(tmp_path: Path) -> None:
             scanners = [scanner(str(p.link), recorder, f"s{i}") for i, p in enumerate(made)]
             for each in scanners:
                 running.loop.add(each, recorder.on_crash)
-            poll(lambda: all(each.connected for each in scanners), "every scanner")
+            poll(lambda: all(each.connected for each in scanners), "every scanner", CEILING_S)
             slaves = {os.path.realpath(pty.link) for pty in made}
             running.halt()
             still_open = [t for t in open_descriptors().values() if t in slaves]
@@ -444,15 +451,15 @@ def test_feedback_from_another_thread_never_lands_on_a_reopened_port(
     writer.start()
     try:
         for cycle in range(1, 4):
-            poll(lambda: beeping.connected and quiet.connected, f"both open ({cycle})")
+            poll(lambda: beeping.connected and quiet.connected, f"both open ({cycle})", CEILING_S)
             for pty in ptys[:2]:
                 pty.unplug()
             # the quiet one comes back first, so it may get the beeping one's old number
             ptys[1].plug()
-            poll(lambda c=cycle: recorder.count("quiet", "connected") == c + 1, "quiet")
+            poll(lambda c=cycle: recorder.count("quiet", "connected") == c + 1, "quiet", CEILING_S)
             assert ptys[1].nothing_received()
             ptys[0].plug()
-            poll(lambda c=cycle: recorder.count("beeping", "connected") == c + 1, "back")
+            poll(lambda c=cycle: recorder.count("beeping", "connected") == c + 1, "back", CEILING_S)
         # Heard while the writer still beeps: stopped at once, it may not have beeped since.
         assert ptys[0].received(1) == b"B"
     finally:
@@ -489,10 +496,10 @@ def test_a_network_scanner_past_descriptor_1023_reads_and_is_answered(
             conn, _ = listener.accept()
             with conn:
                 conn.settimeout(CEILING_S)
-                poll(lambda: network.connected, "the network scanner to connect")
+                poll(lambda: network.connected, "the network scanner to connect", CEILING_S)
                 assert reader_descriptor(conn.getpeername()) >= SELECT_CEILING
                 conn.sendall(b"OVER-1023\r")
-                poll(lambda: recorder.codes("net") == [b"OVER-1023"], "the code")
+                poll(lambda: recorder.codes("net") == [b"OVER-1023"], "the code", CEILING_S)
                 network.feedback(True)
                 assert conn.recv(2) == b"OK"
             running.halt()
@@ -535,12 +542,12 @@ def test_bytes_that_arrive_while_the_loop_is_held_up_continue_the_code(
     loops.append(running)
     each = scanner(str(pty.link), recorder, "s", idle_ms=100)
     running.loop.add(each, recorder.on_crash)
-    poll(lambda: each.connected, "the scanner to connect")
+    poll(lambda: each.connected, "the scanner to connect", CEILING_S)
     pty.send(b"PART-1234")
-    poll(lambda: each.deadline() is not None, "the partial code to be read")
+    poll(lambda: each.deadline() is not None, "the partial code to be read", CEILING_S)
     late.held_up.set()
     running.loop.call_later(0.0, lambda: None)  # a turn of the loop: its timers run late
-    poll(lambda: bool(recorder.codes("s")), "the code")
+    poll(lambda: bool(recorder.codes("s")), "the code", CEILING_S)
     running.halt()
     pty.close()
     assert recorder.codes("s") == [b"PART-1234-5678"]

@@ -256,6 +256,7 @@ def test_unplug_mid_code_discards_the_partial_and_reads_after_replug(
         poll(
             lambda: bytes_read_by(thread) >= before + len(b"HALF-"),
             "the reader to take the partial code",
+            CEILING_S,
         )
         pty_scanner.unplug()
         recorder.wait_state("disconnected")
@@ -287,6 +288,7 @@ def test_missing_device_is_retried_and_reported_once(
         poll(
             lambda: sum("retrying" in r.getMessage() for r in caplog.records) >= 3,
             "three retries",
+            CEILING_S,
         )
         pty_scanner.plug()
         recorder.wait_state("connected")
@@ -478,7 +480,7 @@ def test_server_gone_mid_code_then_back_reconnects_and_discards_the_partial(
         recorder.wait_codes(1)
 
         network_scanner.send(b"HALF-")
-        poll(network_scanner.delivered, "the reader to take the partial code")
+        poll(network_scanner.delivered, "the reader to take the partial code", CEILING_S)
         network_scanner.power_off()
         recorder.wait_state("disconnected")
 
