@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from edge.domain.scanning import ScanOutcome
 
+# The writer's logger: a failed answer is the writer's to report, where operators look.
 log = logging.getLogger("edge.scanpath.writer")
 
 # A scanner's answer (good read or not); None when the read is not to be answered.
