@@ -24,7 +24,7 @@ from biip.checksums import gs1_standard_check_digit
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 
-from hardware.gs1_fast import ReadMessage, read_element_strings, read_hri
+from hardware.gs1_fast import ReadMessage, read_element_strings, read_hri, read_serialized_hri
 
 __all__ = [
     "ERROR_CODES",
@@ -128,12 +128,20 @@ def decode(raw: bytes, *, prefix: bytes = b"", suffix: bytes = b"") -> Barcode:
     Common GS1 messages are read by `hardware.gs1_fast`, the rest by biip;
     the result is the same as `decode_with_biip`'s.
     """
-    return _decode(raw, prefix, suffix, _read_fast_or_with_biip)
+    body = raw.removeprefix(prefix).removesuffix(suffix)
+    # The serialized unit's label first: one match instead of the general reader's
+    # steps, which on a writer woken from idle cost about 40 µs more.
+    if body.startswith(b"(01)"):
+        text = body.decode("latin-1")  # what it matches is ASCII, the same in UTF-8
+        serialized = read_serialized_hri(text)
+        if serialized is not None:
+            return _serialized(text, *serialized)
+    return _decode(body, _read_fast_or_with_biip)
 
 
 def decode_with_biip(raw: bytes, *, prefix: bytes = b"", suffix: bytes = b"") -> Barcode:
     """`decode` with every GS1 message read by biip: the reference the fast reader must match."""
-    return _decode(raw, prefix, suffix, _read_with_biip)
+    return _decode(raw.removeprefix(prefix).removesuffix(suffix), _read_with_biip)
 
 
 # Reads a GS1 message body (leading GS stripped, ASCII) in element string form
@@ -141,8 +149,8 @@ def decode_with_biip(raw: bytes, *, prefix: bytes = b"", suffix: bytes = b"") ->
 _MessageReader = Callable[[str, bool], ReadMessage | None]
 
 
-def _decode(raw: bytes, prefix: bytes, suffix: bytes, reader: _MessageReader) -> Barcode:
-    body = raw.removeprefix(prefix).removesuffix(suffix)
+def _decode(body: bytes, reader: _MessageReader) -> Barcode:
+    """``body``: the read without the configured prefix and suffix."""
     try:
         text = body.decode("utf-8")
         error: str | None = None
@@ -166,6 +174,13 @@ def _decode(raw: bytes, prefix: bytes, suffix: bytes, reader: _MessageReader) ->
     if isinstance(result, str):
         return Barcode(text=text, symbology=symbology, gs1=None, error=result)
     return Barcode(text=text, symbology=symbology, gs1=result, error=None)
+
+
+def _serialized(text: str, gtin: str, serial: str, bad_check_digit: bool) -> Barcode:
+    if bad_check_digit:
+        return Barcode(text=text, symbology=None, gs1=None, error=ERROR_GS1_CHECK_DIGIT)
+    gs1 = GS1Data(gtin, "01", serial, None, None, (("01", gtin), ("21", serial)))
+    return Barcode(text=text, symbology=None, gs1=gs1, error=None)
 
 
 def _is_gs1(text: str, symbology: str | None) -> bool:

@@ -42,7 +42,14 @@ from typing import Final
 
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 
-__all__ = ["COVERED_AIS", "ElementStrings", "ReadMessage", "read_element_strings", "read_hri"]
+__all__ = [
+    "COVERED_AIS",
+    "ElementStrings",
+    "ReadMessage",
+    "read_element_strings",
+    "read_hri",
+    "read_serialized_hri",
+]
 
 GS: Final = "\x1d"
 
@@ -111,6 +118,14 @@ def _field(ai: str, extra: _Extra) -> _Field:
 
 
 _FIELDS: Final = {ai: _field(ai, extra) for ai, extra in _EXTRAS.items()}
+
+# The label of a serialized unit, "(01)<GTIN>(21)<serial>" with nothing else: the
+# scan every ship station reads. One match of biip's two patterns in a row reads it
+# (ASCII digits only, as the caller's ASCII check would demand); a serial holding "("
+# is cut there by the (nn) form, so it is left to the general reader.
+_SERIALIZED_HRI: Final = re.compile(
+    rf"\(01\){_FIELDS['01'].value.pattern}\(21\){_FIELDS['21'].value.pattern}", re.ASCII
+)
 
 
 def read_element_strings(body: str) -> ReadMessage | None:
@@ -185,6 +200,23 @@ def read_hri(body: str) -> ReadMessage | None:
         elements.append((ai, value))
         at = stop
     return tuple(elements), bad_check_digit
+
+
+def read_serialized_hri(text: str) -> tuple[str, str, bool] | None:
+    """GTIN, serial and whether the GTIN's check digit is wrong, for exactly
+    ``(01)<GTIN>(21)<serial>``; None for any other text (read it the general way).
+
+    The whole decoded code, before any other check: such text is ASCII, carries
+    no AIM identifier or GS, has the (nn) form's shape, and reads as these two
+    elements, just as the general path and biip read it.
+    """
+    matched = _SERIALIZED_HRI.fullmatch(text)
+    if matched is None:
+        return None
+    gtin, serial = matched.groups()
+    if "(" in serial:
+        return None
+    return gtin, serial, not _check_digit_ok(gtin)
 
 
 def _check_digit_ok(digits: str) -> bool:

@@ -21,6 +21,7 @@ from hardware.barcode import (
     gtin_check_digit_ok,
     normalize_gtin,
 )
+from hardware.gs1_fast import read_serialized_hri
 
 GS = "\x1d"
 # Valid GTINs (check digits computed with the GS1 mod-10 rule).
@@ -240,6 +241,34 @@ def test_gs1_errors(raw: str, error: str, read: Callable[[bytes], Barcode]) -> N
     assert code.error == error
     assert code.gs1 is None
     assert code.text == raw.removeprefix(raw[:3] if raw.startswith("]") else "")
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        (f"(01){GTIN}(21)SN-7", (GTIN, "SN-7", False)),
+        (f"(01){GTIN_BAD}(21)SN-7", (GTIN_BAD, "SN-7", True)),
+        (f"(01){GTIN}(21)A)B", (GTIN, "A)B", False)),  # ")" is in the serial's set
+        (f"(01){GTIN}(21){'9' * 20}", (GTIN, "9" * 20, False)),
+        # Everything else is the general reader's: a "(" would start another AI there.
+        (f"(01){GTIN}(21)A(B", None),
+        (f"(01){GTIN}(21){'9' * 21}", None),
+        (f"(01){GTIN}(21)", None),
+        (f"(01){GTIN}(21)A B", None),
+        (f"(01){GTIN}(21)SN(10)L1", None),
+        (f"(01){GTIN[:13]}(21)SN", None),
+        ("(01)" + "\u0660" * 14 + "(21)SN", None),
+        (f" (01){GTIN}(21)SN", None),
+    ],
+)
+def test_the_serialized_label_reader_answers_only_its_own_form(
+    text: str, answer: tuple[str, str, bool] | None
+) -> None:
+    assert read_serialized_hri(text) == answer
+    code = decode(text.encode())
+    assert code == decode_with_biip(text.encode())
+    if answer is not None:
+        assert code.error == ("gs1-check-digit" if answer[2] else None)
 
 
 def test_ordinary_text_is_not_gs1() -> None:
