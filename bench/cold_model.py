@@ -12,7 +12,8 @@ same from run to run on the same code, so a change is measured on one run.
 
 Stages, each one run of the child under valgrind:
 
-* scan: ``ScanWriter.process``, a read to its good-read answer;
+* scan: ``ScanWriter.process`` from a read to its good-read answer (what the
+  writer does after the answer is not counted: no operator waits for it);
 * domain: ``ScanProcessor.process``, the inventory rules (their rows wait);
 * sql: every statement on the driver connection, ``BEGIN`` to ``COMMIT``;
 * raw: the steady bar's reference, a raw single-row durable commit, cold.
@@ -73,18 +74,26 @@ class Toggle:
             ctypes.CDLL(str(library)).toggle if library is not None else lambda: None
         )
         self.armed = False  # counting only the cold scans
+        self.counting = False
+
+    def start(self) -> None:
+        if self.armed and not self.counting:
+            self.counting = True
+            self._toggle()
+
+    def stop(self) -> None:
+        if self.counting:
+            self.counting = False
+            self._toggle()
 
     def around(self, function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
         def counted(*args: Any, **kwargs: Any) -> Any:
-            armed = self.armed
-            if armed:
-                self._toggle()
+            self.start()
             try:
                 return function(*args, **kwargs)
             finally:
-                if armed:
-                    self._toggle()
+                self.stop()
 
         return counted
 
@@ -119,7 +128,13 @@ def child(stage: str, folder: Path, cold: int, library: Path | None) -> None:
     service = service_for(database)
     import_catalog(service, write_seven_component_catalog(folder))
     answered: list[bool] = []
-    route = ScannerRoute("PACK-1", b"", b"", 1.0, answered.append)
+
+    def answer(good: bool) -> None:
+        if stage == "scan":
+            toggle.stop()  # what the writer does after the answer, the operator does not wait
+        answered.append(good)
+
+    route = ScannerRoute("PACK-1", b"", b"", 1.0, answer)
     writer = ScanWriter(service, ReadQueue(10), {"s1": route}, database_path=database,
                         min_free_mb=0)  # fmt: skip
     process = writer.process
