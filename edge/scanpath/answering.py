@@ -34,11 +34,10 @@ class Answering:
         for outcome in outcomes:
             answer = self._answers[self._next]
             self._next += 1
-            self._count(outcome)
-            if answer is None:  # a double read's only when its scanner waits for it
-                continue
-            try:
-                answer(outcome.good or outcome.status == "duplicate")
-            except Exception:  # a feedback bug must not undo the bookkeeping of a commit
-                log.exception("good-read feedback for scan %d failed", outcome.scan_id)
+            if answer is not None:  # a double read's only when its scanner waits for it
+                try:
+                    answer(outcome.good or outcome.status == "duplicate")
+                except Exception:  # a feedback bug must not undo the bookkeeping of a commit
+                    log.exception("good-read feedback for scan %d failed", outcome.scan_id)
+            self._count(outcome)  # after the answer: the operator does not wait for a tally
         self.feedback_ns += time.perf_counter_ns() - began
