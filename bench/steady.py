@@ -12,6 +12,11 @@ period after each scan (while the daemon should be idle), raw Python
 own durable transaction, in the same directory. Goals: the product's p50
 within 1 ms of the raw commit's p50, its p99 within 5 ms of the raw p99.
 
+Beside them, after the product's scans, the pty's own floor (``pty_echo.py``):
+the same labels, paced the same, through a pty to a bare process that only
+answers ACK. The raw commit crosses no terminal; that share of the product's
+gap is the kernel's tty path and a second process waking, not the scan's work.
+
     .venv/bin/python bench/steady.py [--runs 3] [--scans 1000] [--quick] [--dir DIR]
 """
 
@@ -37,6 +42,7 @@ from common import (
     serial_code,
     table,
 )
+from pty_echo import PtyRoundTrip
 from rig import (
     JournalCheck,
     Scanner,
@@ -76,6 +82,7 @@ class Paced:
     typed: list[bytes] = field(default_factory=list)
     product: list[float] = field(default_factory=list)  # bytes in -> ACK out, seconds
     raw: list[float] = field(default_factory=list)
+    pty: list[float] = field(default_factory=list)  # the bare pty round trip, paced alike
     unanswered: int = 0
     not_ack: int = 0  # feedback bytes other than ACK
     late: int = 0  # scans answered after their slot ended (the next one started late)
@@ -132,6 +139,12 @@ def one_run(folder: Path, index: int, scans: int) -> RunResult:
         codes = [serial_code(i, f"T{index}").encode() for i in range(scans)]
         result = paced(scanner, raw, codes)
         raw.close()
+    with PtyRoundTrip() as echo:
+        slot = time.perf_counter()
+        for code in codes[: max(100, len(codes) // 4)]:
+            until(slot)
+            result.pty.append(echo.round_trip(code + b"\r\n"))
+            slot += PERIOD_S
     return RunResult(result, journal_check(daemon.database, codes), daemon.exit_code or 0)
 
 
@@ -173,6 +186,8 @@ def bars(results: list[RunResult]) -> list[Bar]:
             ms),
         Bar("  raw single-row durable commit p99", "", spread([r.p(0.99, "raw") for r in results]),
             ms),
+        Bar("  pty round trip to a bare echo, p50", "",
+            spread([r.p(0.5, "pty") for r in results]), ms),
         journal_bar("typed codes not journaled once and ACKed", [r.problems for r in results]),
     ]  # fmt: skip
 

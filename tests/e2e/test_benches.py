@@ -79,6 +79,8 @@ def test_steady_quick_prints_its_bars(tmp_path: Path) -> None:
         assert re.fullmatch(r"-?\d+\.\d\d ms", rows[name][1])
         assert rows[name][-1] in {"yes", "no"}
     assert rows["typed codes not journaled once and ACKed"][-1] == "yes"
+    # The pty's own floor, measured beside them: a round trip through a bare echo.
+    assert re.fullmatch(r"\d+\.\d\d ms", rows["pty round trip to a bare echo, p50"][0])
 
 
 def test_plant_quick_reports_zero_loss_and_zero_gaps(tmp_path: Path) -> None:
@@ -107,3 +109,17 @@ def test_steady_floor_quick_takes_the_gap_apart(tmp_path: Path) -> None:
     for name in ("in-process gap: product - raw", "the schema's SQL: replay - raw",
                  "the scan path's Python: gap - SQL"):  # fmt: skip
         assert re.fullmatch(r"-?\d+\.\d\d ms", rows[name][0]), rows  # no goal: median first
+
+
+def test_cold_model_stages_run_natively(tmp_path: Path) -> None:
+    """``bench/cold_model.py`` counts under valgrind; natively its toggles do nothing,
+    and each stage must still commit every scan and answer it good."""
+    for stage in ("scan", "domain", "sql", "raw"):
+        done = subprocess.run(
+            [sys.executable, str(REPO / "bench" / "cold_model.py"), "--child", stage,
+             "--cold", "2", "--dir", str(tmp_path / stage)],
+            capture_output=True, text=True, timeout=CEILING_S, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        if stage != "raw":
+            assert f"{stage}: 32 scans, all answered good" in done.stdout
