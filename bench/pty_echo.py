@@ -20,7 +20,6 @@ import sys
 import time
 import tty
 from pathlib import Path
-from types import TracebackType
 
 ACK = b"\x06"
 QUIT = b"QUIT\r\n"
@@ -75,15 +74,8 @@ class PtyRoundTrip:
             got += os.read(self.master, 100)
         return time.perf_counter() - began
 
-    def __enter__(self) -> PtyRoundTrip:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Tell the answering process to stop, and wait for it."""
         os.write(self.master, QUIT)
         try:
             self._child.wait(timeout=CEILING_S)

@@ -23,6 +23,7 @@ gap is the kernel's tty path and a second process waking, not the scan's work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,7 @@ def one_run(folder: Path, index: int, scans: int) -> RunResult:
         codes = [serial_code(i, f"T{index}").encode() for i in range(scans)]
         result = paced(scanner, raw, codes)
         raw.close()
-    with PtyRoundTrip() as echo:
+    with contextlib.closing(PtyRoundTrip()) as echo:
         slot = time.perf_counter()
         for code in codes[: max(100, len(codes) // 4)]:
             until(slot)
