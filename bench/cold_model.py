@@ -24,7 +24,7 @@ weights KCachegrind's estimate uses). The scan's Python is ``scan - sql``.
 Needs valgrind (with its headers) and a C compiler; ``--child STAGE`` runs
 one stage natively, where the toggles do nothing (the smoke test uses it).
 
-    .venv/bin/python bench/cold_model.py [--stages scan,domain,sql,raw] [--cold 10] [--dir DIR]
+    .venv/bin/python bench/cold_model.py [--stages scan,domain,sql,raw] [--warm 30] [--cold 10] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
 from hardware.reads import RawRead
 
 STAGES = ("scan", "domain", "sql", "raw")
-WARM = 30  # scans first: the kept state, the statement cache and the files' pages
+WARM = 30  # scans first (--warm): the kept state, the statement cache and the files' pages
 FLUSH_BYTES = 16 << 20  # twice the simulated last level
 CACHES = ("--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64")
 TOGGLE_C = "#include <valgrind/callgrind.h>\nvoid toggle(void) { CALLGRIND_TOGGLE_COLLECT; }\n"
@@ -110,7 +110,7 @@ class CountedDriver:
         return bool(self.driver.in_transaction)
 
 
-def child(stage: str, folder: Path, cold: int, library: Path | None) -> None:
+def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None) -> None:
     """One stage's scans, the cold ones counted: what runs under valgrind."""
     toggle = Toggle(library)
     flush, zeros = bytearray(FLUSH_BYTES), bytes(FLUSH_BYTES)
@@ -118,8 +118,8 @@ def child(stage: str, folder: Path, cold: int, library: Path | None) -> None:
     if stage == "raw":
         raw = DurableCommit(folder / "raw.db")
         commit = toggle.around(raw.commit)
-        for number in range(WARM + cold):
-            toggle.armed = number >= WARM
+        for number in range(warm + cold):
+            toggle.armed = number >= warm
             flush[:] = zeros
             commit()
         raw.close()
@@ -145,15 +145,15 @@ def child(stage: str, folder: Path, cold: int, library: Path | None) -> None:
     with service.holding_a_connection():
         if stage == "sql":
             service.kept.driver = CountedDriver(service.kept.driver, toggle)  # type: ignore[assignment]
-        for number in range(WARM + cold):
-            toggle.armed = number >= WARM
+        for number in range(warm + cold):
+            toggle.armed = number >= warm
             flush[:] = zeros
             process(
                 [QueuedRead("s1", RawRead(serial_code(number, "C").encode(), time.monotonic()))]
             )
-    if answered.count(True) != WARM + cold:
-        raise SystemExit(f"{stage}: {answered.count(True)} of {WARM + cold} scans answered good")
-    print(f"{stage}: {WARM + cold} scans, all answered good")
+    if answered.count(True) != warm + cold:
+        raise SystemExit(f"{stage}: {answered.count(True)} of {warm + cold} scans answered good")
+    print(f"{stage}: {warm + cold} scans, all answered good")
 
 
 def toggle_library(directory: Path) -> Path:
@@ -163,13 +163,13 @@ def toggle_library(directory: Path) -> Path:
     return library
 
 
-def counted(stage: str, directory: Path, cold: int, library: Path) -> dict[str, int]:
+def counted(stage: str, directory: Path, warm: int, cold: int, library: Path) -> dict[str, int]:
     """Run one stage under callgrind; its events summed over the cold scans."""
     out = directory / f"callgrind-{stage}.out"
     command = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--cache-sim=yes",
                *CACHES, f"--callgrind-out-file={out}", sys.executable, __file__,
-               "--child", stage, "--cold", str(cold), "--dir", str(directory / stage),
-               "--library", str(library)]  # fmt: skip
+               "--child", stage, "--warm", str(warm), "--cold", str(cold),
+               "--dir", str(directory / stage), "--library", str(library)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{stage} under valgrind failed:\n{done.stderr[-2000:]}")
@@ -194,13 +194,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--cold", type=int, default=10, help="counted scans per stage")
+    parser.add_argument("--warm", type=int, default=WARM, help="uncounted scans before them")
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.dir, args.cold, args.library)
+        child(args.child, args.dir, args.warm, args.cold, args.library)
         return
     missing = [tool for tool in ("valgrind", "cc") if shutil.which(tool) is None]
     if missing or not Path("/usr/include/valgrind/callgrind.h").exists():
@@ -210,14 +211,14 @@ def main() -> None:
         print_machine("cold model: a scan on emptied caches, counted by callgrind", directory)
         library = toggle_library(directory)
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            runs = {stage: pool.submit(counted, stage, directory, args.cold, library)
+            runs = {stage: pool.submit(counted, stage, directory, args.warm, args.cold, library)
                     for stage in stages}  # fmt: skip
             results = {stage: per_scan(run.result(), args.cold) for stage, run in runs.items()}
         if "scan" in results and "sql" in results:
             results["scan - sql (Python)"] = [
                 a - b for a, b in zip(results["scan"], results["sql"], strict=True)
             ]
-        print(f"{args.cold} cold scans per stage (after {WARM} warm); per scan:")
+        print(f"{args.cold} cold scans per stage (after {args.warm} warm); per scan:")
         table(["stage", "instructions", "L1 misses", "LL misses", "est. cycles", "vs raw"],
               [[stage, f"{ir:,.0f}", f"{l1:,.0f}", f"{ll:,.0f}", f"{cycles:,.0f}",
                 f"{cycles / results['raw'][3]:.2f}x" if "raw" in results else "-"]

@@ -117,9 +117,9 @@ def test_cold_model_stages_run_natively(tmp_path: Path) -> None:
     for stage in ("scan", "domain", "sql", "raw"):
         done = subprocess.run(
             [sys.executable, str(REPO / "bench" / "cold_model.py"), "--child", stage,
-             "--cold", "2", "--dir", str(tmp_path / stage)],
+             "--warm", "2", "--cold", "1", "--dir", str(tmp_path / stage)],
             capture_output=True, text=True, timeout=CEILING_S, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         if stage != "raw":
-            assert f"{stage}: 32 scans, all answered good" in done.stdout
+            assert f"{stage}: 3 scans, all answered good" in done.stdout
