@@ -24,7 +24,8 @@ weights KCachegrind's estimate uses). The scan's Python is ``scan - sql``.
 Needs valgrind (with its headers) and a C compiler; ``--child STAGE`` runs
 one stage natively, where the toggles do nothing (the smoke test uses it).
 
-    .venv/bin/python bench/cold_model.py [--stages scan,domain,sql,raw] [--warm 30] [--cold 10] [--dir DIR]
+    .venv/bin/python bench/cold_model.py [--stages scan,domain,sql,raw] [--warm 30] [--cold 10]
+                                         [--dir DIR]
 """
 
 from __future__ import annotations

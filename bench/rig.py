@@ -195,6 +195,10 @@ def wait_reading(scanners: Sequence[Scanner], warm_up: Callable[[Scanner], bytes
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
+class PortTaken(Exception):
+    """Mosquitto could not bind its port: someone took it after it was found free."""
+
+
 class Broker:
     """Our own mosquitto on a free loopback port (never 1883), no persistence unless asked.
 
@@ -203,20 +207,41 @@ class Broker:
     """
 
     def __init__(self, directory: Path, *, persistent: bool = False) -> None:
-        self.port = free_port()
+        self.directory = directory
+        self.persistent = persistent
         self.config = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+        self.port = 0
+        self._write_config(free_port())
+        self.started = False
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _write_config(self, port: int) -> None:
+        self.port = port
+        lines = [f"listener {port} 127.0.0.1", "allow_anonymous true",
                  "log_dest stderr", "log_type error", "log_type warning",
                  "max_queued_messages 1000000"]  # fmt: skip
-        lines += ["persistence true", f"persistence_location {directory}/"] if persistent else [
-            "persistence false"]  # fmt: skip
+        lines += ["persistence true", f"persistence_location {self.directory}/"] if (
+            self.persistent) else ["persistence false"]  # fmt: skip
         if os.geteuid() == 0:
             lines.append("user root")
         self.config.write_text("\n".join(lines) + "\n")
-        self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Broker:
+        # A free port can be taken by another process between the probe and mosquitto's
+        # bind (parallel tests start brokers too): before the first start, another port.
+        for _ in range(5):
+            try:
+                return self._start()
+            except PortTaken as taken:
+                if self.started:
+                    raise SystemExit(
+                        f"port {self.port} was taken while the broker restarted"
+                    ) from taken
+                self._write_config(free_port())
+        raise SystemExit("mosquitto found no free port in five tries")
+
+    def _start(self) -> Broker:
         if not Path(MOSQUITTO).exists():
             raise SystemExit(f"{MOSQUITTO} is missing (apt-get install mosquitto)")
         with self.log.open("ab") as sink:
@@ -225,9 +250,13 @@ class Broker:
         deadline = time.monotonic() + 15
         while True:
             if self.process.poll() is not None:
-                raise SystemExit(f"mosquitto exited on start:\n{self.log.read_text()[-2000:]}")
+                log = self.log.read_text()[-2000:]
+                if "Address already in use" in log:
+                    raise PortTaken(self.port)
+                raise SystemExit(f"mosquitto exited on start:\n{log}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    self.started = True
                     return self
             except OSError:
                 if time.monotonic() > deadline:
