@@ -211,14 +211,13 @@ class Broker:
         self.persistent = persistent
         self.config = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
-        self.port = 0
-        self._write_config(free_port())
+        self.port = free_port()
+        self._write_config()
         self.started = False
         self.process: subprocess.Popen[bytes] | None = None
 
-    def _write_config(self, port: int) -> None:
-        self.port = port
-        lines = [f"listener {port} 127.0.0.1", "allow_anonymous true",
+    def _write_config(self) -> None:
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
                  "log_dest stderr", "log_type error", "log_type warning",
                  "max_queued_messages 1000000"]  # fmt: skip
         lines += ["persistence true", f"persistence_location {self.directory}/"] if (
@@ -238,7 +237,8 @@ class Broker:
                     raise SystemExit(
                         f"port {self.port} was taken while the broker restarted"
                     ) from taken
-                self._write_config(free_port())
+                self.port = free_port()
+                self._write_config()
         raise SystemExit("mosquitto found no free port in five tries")
 
     def _start(self) -> Broker:
