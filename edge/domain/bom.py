@@ -11,12 +11,15 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from edge.domain import exactjson
 from edge.domain.lru import Lru
 from edge.domain.model import BomLine
 from edge.domain.quantity import CONTEXT, ONE, add, div, mul
+
+if TYPE_CHECKING:
+    from edge.domain.plan import PartRules, PostingPlan
 
 Lines = tuple[tuple[str, Decimal], ...]
 
@@ -111,6 +114,7 @@ class _FixedBoms:
 # exploded whole held some 26 MB; a 50-component product's explosion is about
 # 10 kB, and the products a plant ships in a day are a few hundred at most.
 EXPLOSIONS_KEPT = 128
+PART_RULES_KEPT = 4096  # a part's rules are its item's policy and two flags: some 300 bytes
 
 
 class ExplosionMemo:
@@ -121,7 +125,9 @@ class ExplosionMemo:
         self.per_unit: Lru[str, dict[str, Decimal]] = Lru(capacity)
         self.consumption: Lru[str, Explosion] = Lru(capacity)
         self.components: Lru[str, Explosion] = Lru(capacity)
-        self.uoms: Lru[str, tuple[str | None, ...]] = Lru(capacity)  # by bom_hash
+        # Posting plans of one unit, by (part, bom_hash); the rules of parts (plan.py).
+        self.plans: Lru[tuple[str, str], PostingPlan] = Lru(capacity)
+        self.rules: Lru[str, PartRules] = Lru(PART_RULES_KEPT)
 
 
 class BomGraph:
@@ -167,17 +173,19 @@ class BomGraph:
             cached = self._memo.components.put(part, _explosion(self._children(part)))
         return cached
 
-    def line_uoms(
-        self, explosion: Explosion, uom: Callable[[str], str | None]
-    ) -> tuple[str | None, ...]:
-        """The uom of each of the explosion's lines, found once per structure.
-
-        The memo serves one catalog version, so a remembered uom is the item's.
-        """
-        cached = self._memo.uoms.get(explosion.bom_hash)
+    def plan(self, part: str, bom_hash: str, make: Callable[[], PostingPlan]) -> PostingPlan:
+        """The posting plan of one unit of ``part`` by this structure, made once per version."""
+        key = (part, bom_hash)
+        cached = self._memo.plans.get(key)
         if cached is None:
-            found = tuple(uom(part) for part, _ in explosion.lines)
-            cached = self._memo.uoms.put(explosion.bom_hash, found)
+            cached = self._memo.plans.put(key, make())
+        return cached
+
+    def rules(self, part: str, make: Callable[[str], PartRules]) -> PartRules:
+        """The stock rules' view of the part's item, found once per catalog version."""
+        cached = self._memo.rules.get(part)
+        if cached is None:
+            cached = self._memo.rules.put(part, make(part))
         return cached
 
     def _children(self, part: str) -> dict[str, Decimal]:

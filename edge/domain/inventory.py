@@ -20,6 +20,7 @@ from edge.domain.counting import Counting
 from edge.domain.kanban import KanbanCards
 from edge.domain.model import Card, CardState
 from edge.domain.opening import PlannedOpening, opening_batches
+from edge.domain.plan import PostingPlan, make_plan
 from edge.domain.ports import VOIDABLE_KINDS, Moment
 from edge.domain.posting import (
     Identity,
@@ -29,7 +30,7 @@ from edge.domain.posting import (
     has_history,
     not_a_stock_item,
 )
-from edge.domain.quantity import ZERO, add, format_quantity, sub
+from edge.domain.quantity import ONE, ZERO, add, format_quantity, sub
 from edge.domain.reasons import check_reason
 
 __all__ = ["Identity", "Inventory", "Origin", "Posted", "Rejection", "has_history",
@@ -134,15 +135,10 @@ class Inventory(Counting, KanbanCards):
         )
         if receive:
             self._post(txn, part, quantity, None)
-        lines = explosion.for_quantity(quantity)
-        for component, issued in lines:
-            self._post(txn, component, -issued, explosion.bom_hash)
+        plan = self._plan(part, quantity, explosion)
+        self._post_plan(txn, plan, explosion.bom_hash)
         where = (origin.station, origin.scanner, origin.scan_id)
-        uoms = self.store.bom_graph().line_uoms(explosion, self.uom)
-        uom_lines = tuple(
-            (component, issued, uom) for (component, issued), uom in zip(lines, uoms, strict=True)
-        )
-        shared = (part, quantity, self.uom(part), uom_lines, explosion.bom_hash, *where)
+        shared = (part, quantity, plan.uom, plan.uom_lines, explosion.bom_hash, *where)
         event: events.BomEvent
         if kind == "scrap":
             event = events.ScrapEvent(*shared, reason=reason)
@@ -153,7 +149,15 @@ class Inventory(Counting, KanbanCards):
         else:
             event = events.BackflushEvent(*shared)
         event_id = self._finish(txn, event)
-        return Posted(txn.txn_id, event_id, lines)
+        return Posted(txn.txn_id, event_id, plan.lines)
+
+    def _plan(self, part: str, quantity: Decimal, explosion: Explosion) -> PostingPlan:
+        """What issuing ``quantity`` of ``part`` by ``explosion`` posts; one unit's is kept."""
+        if quantity is ONE:  # see Explosion.for_quantity
+            return self.store.bom_graph().plan(
+                part, explosion.bom_hash, lambda: make_plan(part, explosion.lines, self.part_rules)
+            )
+        return make_plan(part, explosion.for_quantity(quantity), self.part_rules)
 
     def void(self, station: str, at: Moment, origin: Origin, *, window_s: float) -> Posted:
         """Reverse the newest backflush, scrap, build or issue at the station, exactly."""

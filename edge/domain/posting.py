@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 from edge.domain import events, ids
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
-from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item, ReorderPolicy
+from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item
+from edge.domain.plan import PartRules, PostingPlan, rules_of
 from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, add
 from edge.domain.reorder import low_stock, reorder_quantity
@@ -27,8 +28,6 @@ from edge.domain.usage import (
     add_daily,
     consumed,
 )
-
-_NO_POLICY = ReorderPolicy()  # an item that is not in the catalog (any more)
 
 
 class Rejection(Exception):
@@ -98,6 +97,7 @@ class _Transaction:
     counted: dict[str, LastCount] = field(default_factory=dict)  # a count's new mark
     # Parts whose retained state changes without a posting (on order, a card's state).
     restate: set[str] = field(default_factory=set)
+    rules: dict[str, PartRules] = field(default_factory=dict)  # of parts posted by a plan
 
 
 class Posting:
@@ -125,6 +125,10 @@ class Posting:
         """The part's unit of measure, which every quantity of it in an event carries."""
         item = self.store.item(part) if part is not None else None
         return item.uom if item is not None else None
+
+    def part_rules(self, part: str) -> PartRules:
+        """What the stock rules need of the part's item (remembered per catalog version)."""
+        return self.store.bom_graph().rules(part, lambda known: rules_of(self.store.item(known)))
 
     def with_uoms(self, lines: Lines) -> UomLines:
         """Event lines: each line's part and quantity with its part's uom."""
@@ -179,6 +183,22 @@ class Posting:
             if amount != ZERO:
                 txn.used[part] = add(txn.used.get(part, ZERO), amount)
 
+    def _post_plan(self, txn: _Transaction, plan: PostingPlan, bom_hash: str) -> None:
+        """The plan's ledger rows: :meth:`_post` of each, with what it looked up made once."""
+        store, kind, txn_id, scan_id = self.store, txn.kind, txn.txn_id, txn.scan_id
+        before, on_hand, used, rules = txn.before, txn.on_hand, txn.used, txn.rules
+        consuming = txn.uses is not None
+        for part, quantity, amount, _, part_rules in plan.ledger:
+            store.append_ledger(txn_id, part, quantity, kind, bom_hash=bom_hash, scan_id=scan_id)
+            if part not in before:
+                balance = before[part] = store.balance(part)
+                on_hand[part] = add(balance.on_hand, quantity)
+            else:
+                on_hand[part] = add(on_hand[part], quantity)
+            if consuming and amount != ZERO:
+                used[part] = add(used.get(part, ZERO), amount)
+            rules[part] = part_rules
+
     def _finish(
         self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
     ) -> str:
@@ -192,9 +212,8 @@ class Posting:
         for part in sorted(txn.before):
             before = txn.before[part]
             after = txn.on_hand[part]
-            item = store.item(part)
-            policy = item.policy if item is not None else _NO_POLICY
-            uom = item.uom if item is not None else None
+            rules = txn.rules.get(part) or self.part_rules(part)
+            policy, uom = rules.policy, rules.uom
             verdict = low_stock(
                 before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
             )
@@ -216,7 +235,7 @@ class Posting:
             # point after the transaction is above it with what is on order too, so its
             # quantity on order is asked only when a reorder can be due.
             point = policy.reorder_point
-            if (item is not None and item.kanban) or point is None or after > point:
+            if rules.kanban or point is None or after > point:
                 continue
             on_order = store.on_order(part)  # before this transaction's new reorder
             suggested = reorder_quantity(policy, add(after, on_order))
