@@ -23,6 +23,7 @@ Errors from these statements are raised as SQLAlchemy's, like all others.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,10 +58,14 @@ from edge.store.statements import (
     SAVE_BALANCE,
     SAVE_STATION_STATE,
     SET_COUNTER,
+    chunks,
+    many_rows,
     row_groups,
 )
 from edge.store.stock_store import StockStore
 from edge.store.turns import WriteTurns, write_turn
+
+_flat = itertools.chain.from_iterable
 
 __all__ = ["CatalogCache", "KeptState", "SqlUnitOfWork"]
 
@@ -258,22 +263,24 @@ class SqlUnitOfWork(
             self._sql_many(SET_COUNTER, counters)
 
     # --- running statements (OpenTransaction, used by the store's parts) ------
-    def _sql(self, statement: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _sql(self, statement: str, parameters: Any = ()) -> sqlite3.Cursor:
         """One statement on the driver's connection, in this transaction."""
-        return self._on_driver(statement, parameters)
+        driver = self._driver
+        if driver is None:
+            raise RuntimeError("the unit of work is not open")
+        try:
+            return driver.execute(statement, parameters)
+        except sqlite3.Error as error:
+            raise driver_error(statement, parameters, error) from error
 
     def _sql_many(self, statement: str, rows: list[Any]) -> None:
         """Write ``rows`` with ``statement``, many rows per statement (see statements.many_rows)."""
+        groups = chunks(len(rows))
+        if len(groups) == 1:  # a transaction of a few scans: no slices, no generator
+            self._sql(many_rows(statement, len(rows)), tuple(_flat(rows)))
+            return
         for text, values, _rows in row_groups(statement, rows):
             self._sql(text, values)
-
-    def _on_driver(self, statement: str, parameters: Any) -> sqlite3.Cursor:
-        if self._driver is None:
-            raise RuntimeError("the unit of work is not open")
-        try:
-            return self._driver.execute(statement, parameters)
-        except sqlite3.Error as error:
-            raise driver_error(statement, parameters, error) from error
 
     def _next_ids(self) -> NextIds:
         ids = self._overlay.ids
