@@ -25,7 +25,7 @@ Needs valgrind (with its headers) and a C compiler; ``--child STAGE`` runs
 one stage natively, where the toggles do nothing (the smoke test uses it).
 
     .venv/bin/python bench/cold_model.py [--stages scan,domain,sql,raw] [--warm 30] [--cold 10]
-                                         [--dir DIR]
+                                         [--days 13] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -35,10 +35,13 @@ import concurrent.futures
 import ctypes
 import functools
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,7 @@ from steady import DurableCommit
 from edge.domain.scanning import ScanProcessor
 from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
+from edge.store.counters import WRITES
 from hardware.reads import RawRead
 
 STAGES = ("scan", "domain", "sql", "raw")
@@ -111,7 +115,22 @@ class CountedDriver:
         return bool(self.driver.in_transaction)
 
 
-def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None) -> None:
+def seed_daily_use(database: Path, days: int) -> None:
+    """Give every balance ``days`` earlier days of use, as a line running that long leaves it.
+
+    A balance keeps its use per day over a 14-day window, and a commit writes
+    each touched part's; a fresh database has today's only. Written beside
+    the product, so the writes counter is raised as a unit of work would.
+    """
+    today = datetime.now(UTC).date()
+    text = ";".join(f"{today - timedelta(days=back)}=7" for back in range(days, 0, -1))
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("UPDATE balances SET daily_use = ?", (text,))
+        connection.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (WRITES,))
+
+
+def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None, *,
+          days: int = 0) -> None:  # fmt: skip
     """One stage's scans, the cold ones counted: what runs under valgrind."""
     toggle = Toggle(library)
     flush, zeros = bytearray(FLUSH_BYTES), bytes(FLUSH_BYTES)
@@ -128,6 +147,8 @@ def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None) 
     database = folder / "edge.db"
     service = service_for(database)
     import_catalog(service, write_seven_component_catalog(folder))
+    if days:
+        seed_daily_use(database, days)
     answered: list[bool] = []
 
     def answer(good: bool) -> None:
@@ -155,6 +176,10 @@ def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None) 
     if answered.count(True) != warm + cold:
         raise SystemExit(f"{stage}: {answered.count(True)} of {warm + cold} scans answered good")
     print(f"{stage}: {warm + cold} scans, all answered good")
+    if days:
+        with closing(sqlite3.connect(database)) as connection:
+            [(text,)] = connection.execute("SELECT daily_use FROM balances LIMIT 1").fetchall()
+        print(f"daily use: {text.count(';') + 1} days a part")
 
 
 def toggle_library(directory: Path) -> Path:
@@ -164,13 +189,15 @@ def toggle_library(directory: Path) -> Path:
     return library
 
 
-def counted(stage: str, directory: Path, warm: int, cold: int, library: Path) -> dict[str, int]:
+def counted(stage: str, directory: Path, warm: int, cold: int, library: Path, *,
+            days: int) -> dict[str, int]:  # fmt: skip
     """Run one stage under callgrind; its events summed over the cold scans."""
     out = directory / f"callgrind-{stage}.out"
     command = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--cache-sim=yes",
                *CACHES, f"--callgrind-out-file={out}", sys.executable, __file__,
                "--child", stage, "--warm", str(warm), "--cold", str(cold),
-               "--dir", str(directory / stage), "--library", str(library)]  # fmt: skip
+               "--dir", str(directory / stage), "--library", str(library),
+               "--days", str(days)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{stage} under valgrind failed:\n{done.stderr[-2000:]}")
@@ -198,11 +225,14 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=WARM, help="uncounted scans before them")
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--days", type=int, default=0, help="earlier days of use each balance holds (up to 13)"
+    )
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.dir, args.warm, args.cold, args.library)
+        child(args.child, args.dir, args.warm, args.cold, args.library, days=args.days)
         return
     missing = [tool for tool in ("valgrind", "cc") if shutil.which(tool) is None]
     if missing or not Path("/usr/include/valgrind/callgrind.h").exists():
@@ -212,14 +242,16 @@ def main() -> None:
         print_machine("cold model: a scan on emptied caches, counted by callgrind", directory)
         library = toggle_library(directory)
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            runs = {stage: pool.submit(counted, stage, directory, args.warm, args.cold, library)
+            runs = {stage: pool.submit(counted, stage, directory, args.warm, args.cold, library,
+                                       days=args.days)
                     for stage in stages}  # fmt: skip
             results = {stage: per_scan(run.result(), args.cold) for stage, run in runs.items()}
         if "scan" in results and "sql" in results:
             results["scan - sql (Python)"] = [
                 a - b for a, b in zip(results["scan"], results["sql"], strict=True)
             ]
-        print(f"{args.cold} cold scans per stage (after {args.warm} warm); per scan:")
+        history = f", {args.days} earlier days of use a part" if args.days else ""
+        print(f"{args.cold} cold scans per stage (after {args.warm} warm{history}); per scan:")
         table(["stage", "instructions", "L1 misses", "LL misses", "est. cycles", "vs raw"],
               [[stage, f"{ir:,.0f}", f"{l1:,.0f}", f"{ll:,.0f}", f"{cycles:,.0f}",
                 f"{cycles / results['raw'][3]:.2f}x" if "raw" in results else "-"]

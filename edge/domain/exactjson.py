@@ -40,6 +40,19 @@ def loads(text: str | bytes) -> JsonValue:
 _string = json.encoder.encode_basestring
 
 
+# Keys' texts (``"key":``), remembered for the names the program writes; a bound on how
+# many, as keys can come from input too.
+_NAMES: dict[Any, str] = {}
+_NAMES_KEPT = 1024
+
+
+def _name(key: Any) -> str:
+    text = f"{_string(str(key))}:"
+    if type(key) is str and len(_NAMES) < _NAMES_KEPT:  # not 1 for True: equal keys
+        _NAMES[key] = text
+    return text
+
+
 def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
     # Dispatch on the exact type first: an event of a 50-component backflush
     # holds some 150 values, and this runs once per event inside the commit.
@@ -55,20 +68,27 @@ def _encode(value: JsonValue, out: list[str], sort_keys: bool) -> None:
     elif value is None:
         out.append("null")
     elif kind is dict and not sort_keys:
-        out.append("{")
-        separator = ""
+        # Members of the common types are written here without a call, each key's
+        # text remembered: an event's keys are the same names every time.
+        members: list[str] = []
         for key, item in value.items():
-            # Text and quantities, most members, are written here without a call.
+            name = _NAMES.get(key) or _name(key)
             member = type(item)
             if member is str:
-                out.append(f"{separator}{_string(str(key))}:{_string(item)}")
+                members.append(name + _string(item))
             elif member is Decimal:
-                out.append(f"{separator}{_string(str(key))}:{format_quantity(item)}")
+                members.append(name + format_quantity(item))
+            elif member is int:
+                members.append(name + int.__repr__(item))
+            elif item is None:
+                members.append(name + "null")
+            elif member is Fragment:
+                members.append(name + item)
             else:
-                out.append(f"{separator}{_string(str(key))}:")
-                _encode(item, out, sort_keys)
-            separator = ","
-        out.append("}")
+                inner: list[str] = []
+                _encode(item, inner, sort_keys)
+                members.append(name + "".join(inner))
+        out.append("{" + ",".join(members) + "}")
     elif kind is list or kind is tuple:
         out.append("[")
         separator = ""

@@ -147,6 +147,26 @@ def format_daily(days: DailyUse) -> str:
     return ";".join(f"{day}={to_storage(quantity)}" for day, quantity in days)
 
 
+def format_daily_after(days: DailyUse, before: DailyUse, text: str) -> str:
+    """``format_daily(days)``, from ``text`` (``before``'s) when only the last day changed.
+
+    A part used today again changes today's entry alone; its earlier days
+    (up to 13) are the very objects ``before`` held, so their text is the
+    text written then, and comparing them is by identity.
+    """
+    if days is before:
+        return text
+    count = len(days)
+    if count == 1:  # the first day of use, or the only one in the window
+        day, quantity = days[0]
+        return f"{day}={to_storage(quantity)}"
+    if (count > 1 and len(before) == count and len(before) == count and days[-1][0] == before[-1][0]
+            and days[: count - 1] == before[: count - 1]):  # fmt: skip
+        day, quantity = days[-1]
+        return f"{text[: text.rindex(';') + 1]}{day}={to_storage(quantity)}"
+    return format_daily(days)
+
+
 def parse_daily(text: str) -> DailyUse:
     if not text:
         return ()

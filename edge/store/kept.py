@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from edge.domain.lru import Lru
 from edge.domain.ports import Balance, StationState
+from edge.store.rows import DailyTexts
 
 # A balance with its use marks is about 1 kB kept; a miss is one indexed query.
 BALANCES_KEPT: Final = 1024
@@ -70,6 +71,8 @@ class KeptState:
         self.driver: sqlite3.Connection | None = None  # the held connection's own
         # SQLite's data_version on the held connection when the markers were read.
         self.data_version: int | None = None
+        # The texts of the daily use written last: right whatever the database holds.
+        self.daily_texts = DailyTexts(BALANCES_KEPT)
         self._empty()
 
     @property

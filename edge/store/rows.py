@@ -23,7 +23,15 @@ from edge.domain.ports import (
 )
 from edge.domain.quantity import from_storage, to_storage
 from edge.domain.timestamps import parse_rfc3339, rfc3339
-from edge.domain.usage import CountRecord, LastCount, Usage, format_daily, parse_daily
+from edge.domain.usage import (
+    CountRecord,
+    DailyUse,
+    LastCount,
+    Usage,
+    format_daily,
+    format_daily_after,
+    parse_daily,
+)
 
 
 def optional_quantity(text: str | None) -> Decimal | None:
@@ -87,14 +95,41 @@ def _usage_mark(text: str) -> Usage:
     return usage_from_values(tuple(text.split(" ")))
 
 
-def balance_values(part: str, balance: Balance) -> tuple[Any, ...]:
-    """A part's balance as values of ``BALANCE_COLUMNS``."""
+def balance_values(part: str, balance: Balance, daily: str | None = None) -> tuple[Any, ...]:
+    """A part's balance as values of ``BALANCE_COLUMNS``; ``daily``: its daily use's text."""
     last = balance.counted
     counted = (None, None, None) if last is None else (
         last.at, to_storage(last.counted), " ".join(usage_values(last.used)),
     )  # fmt: skip
+    if daily is None:
+        daily = format_daily(balance.daily)
     return (part, to_storage(balance.on_hand), balance.armed, *usage_values(balance.used),
-            format_daily(balance.daily), *counted)  # fmt: skip
+            daily, *counted)  # fmt: skip
+
+
+class DailyTexts:
+    """The daily use's text of the balances written last, to write the next from.
+
+    Two weeks of use is 14 entries a part; a scan changes today's alone
+    (usage.format_daily_after). Kept per part, whatever rolled back since:
+    a text is always the text of the very tuple it is kept with.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._last: dict[str, tuple[DailyUse, str]] = {}
+
+    def balance_values(self, part: str, balance: Balance) -> tuple[Any, ...]:
+        days, kept = balance.daily, self._last
+        last = kept.get(part)
+        if last is None:
+            if len(kept) >= self._capacity:
+                kept.clear()
+            text = format_daily(days)
+        else:
+            text = format_daily_after(days, *last)
+        kept[part] = (days, text)
+        return balance_values(part, balance, text)
 
 
 CARD_COLUMNS = ("card", "part", "container_qty", "location", "state", "emptied_at")

@@ -46,7 +46,7 @@ from edge.store.database import driver_error
 from edge.store.kept import KeptState, Markers, NextIds, Overlay
 from edge.store.pending import PendingRows
 from edge.store.repositories import ScanJournal, ShippedSerials, StationStates, TransactionLog
-from edge.store.rows import balance_values, station_state_values
+from edge.store.rows import station_state_values
 from edge.store.statements import (
     BUMP_COUNTER,
     DATA_VERSION,
@@ -237,9 +237,9 @@ class SqlUnitOfWork(
         """
         overlay = self._overlay
         if overlay.unsaved_balances:
-            balances = overlay.balances
+            balances, values = overlay.balances, self._kept.daily_texts.balance_values
             self._sql_many(SAVE_BALANCE, [
-                balance_values(part, balances[part]) for part in sorted(overlay.unsaved_balances)
+                values(part, balances[part]) for part in sorted(overlay.unsaved_balances)
             ])  # fmt: skip
             overlay.unsaved_balances = set()
         if overlay.unsaved_stations:

@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge.domain.inventory import Inventory
 from edge.domain.model import BomLine, InventoryPolicy, Item, Station, StationMode
@@ -17,6 +19,8 @@ from edge.domain.usage import (
     add_daily,
     average_daily,
     days_of_cover,
+    format_daily,
+    format_daily_after,
     implied_per_parent,
     over_tolerance,
     variance_pct,
@@ -165,3 +169,25 @@ def test_daily_use_keeps_14_days_and_averages_over_14() -> None:
     assert days_of_cover(D(21), D(2)) == D("10.5")
     assert days_of_cover(D(-3), D(2)) == D(0)
     assert days_of_cover(D(21), D(0)) is None
+
+
+# A day of use: how many days after the first (the window moves on), and what was used
+# (negative: a void taking use back; zero drops nothing but adds no entry).
+_USES = st.lists(st.tuples(st.integers(0, 3), st.decimals(-5, 20, places=2)), max_size=40)
+
+
+@given(_USES)
+def test_the_daily_use_text_written_from_the_last_is_the_full_text(
+    uses: list[tuple[int, Decimal]],
+) -> None:
+    """The balance row's daily use is written from the text before it (rows.DailyTexts):
+    whatever the steps (a new day, today again, a void back to zero), it is the text
+    format_daily writes."""
+    day = date(2026, 3, 1)
+    days: tuple[tuple[str, Decimal], ...] = ()
+    text = format_daily(days)
+    for step, quantity in uses:
+        day += timedelta(days=step)
+        before, days = days, add_daily(days, day.isoformat(), quantity)
+        text = format_daily_after(days, before, text)
+        assert text == format_daily(days)
