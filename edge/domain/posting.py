@@ -8,7 +8,7 @@ in their fixed order; an event without a stock change is emitted alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -80,24 +80,27 @@ class Posted:
     count: CountRecord | None = None  # a count's, as kept for variance
 
 
-@dataclass
 class _Transaction:
-    txn_id: int
-    kind: str
-    at: Moment
-    scan_id: int | None
-    # Whose consumption the rows change: the kind and part of this transaction, or of
-    # the one a void reverses (``reversal``); None when the kind consumes nothing.
-    uses: str | None = None
-    parent: str | None = None
-    reversal: bool = False
-    before: dict[str, Balance] = field(default_factory=dict)
-    on_hand: dict[str, Decimal] = field(default_factory=dict)
-    used: dict[str, Decimal] = field(default_factory=dict)  # the change of use, per part
-    counted: dict[str, LastCount] = field(default_factory=dict)  # a count's new mark
-    # Parts whose retained state changes without a posting (on order, a card's state).
-    restate: set[str] = field(default_factory=set)
-    rules: dict[str, PartRules] = field(default_factory=dict)  # of parts posted by a plan
+    """A transaction being posted. A plain class: a dataclass's six fields with factories
+    cost every transaction's ``__init__`` a test and a call each."""
+
+    __slots__ = ("at", "before", "counted", "kind", "on_hand", "parent", "restate",
+                 "reversal", "rules", "scan_id", "txn_id", "used", "uses")  # fmt: skip
+
+    def __init__(self, txn_id: int, kind: str, at: Moment, scan_id: int | None) -> None:
+        self.txn_id, self.kind, self.at, self.scan_id = txn_id, kind, at, scan_id
+        # Whose consumption the rows change: the kind and part of this transaction, or of
+        # the one a void reverses (``reversal``); None when the kind consumes nothing.
+        self.uses: str | None = None
+        self.parent: str | None = None
+        self.reversal = False
+        self.before: dict[str, Balance] = {}
+        self.on_hand: dict[str, Decimal] = {}
+        self.used: dict[str, Decimal] = {}  # the change of use, per part
+        self.counted: dict[str, LastCount] = {}  # a count's new mark
+        # Parts whose retained state changes without a posting (on order, a card's state).
+        self.restate: set[str] = set()
+        self.rules: dict[str, PartRules] = {}  # of parts posted by a plan
 
 
 class Posting:
@@ -154,7 +157,7 @@ class Posting:
             scan_id=origin.scan_id,
             **details,
         )
-        txn = _Transaction(txn_id=txn_id, kind=kind, at=at, scan_id=origin.scan_id)
+        txn = _Transaction(txn_id, kind, at, origin.scan_id)
         uses, parent = reverses if reverses is not None else (kind, details.get("part"))
         if uses in CONSUMING_KINDS:
             txn.uses, txn.parent, txn.reversal = uses, parent, reverses is not None
@@ -208,33 +211,28 @@ class Posting:
         store = self.store
         wall = txn.at.wall
         today = wall.date().isoformat()
-        uses = txn.uses
-        for part in sorted(txn.before):
-            before = txn.before[part]
-            after = txn.on_hand[part]
-            rules = txn.rules.get(part) or self.part_rules(part)
+        uses, parent = txn.uses, txn.parent
+        befores, on_hand, rules_of_part = txn.before, txn.on_hand, txn.rules
+        used_now, counted = txn.used, txn.counted
+        for part in sorted(befores):
+            before, after = befores[part], on_hand[part]
+            rules = rules_of_part.get(part) or self.part_rules(part)
             policy, uom = rules.policy, rules.uom
-            verdict = low_stock(
-                before.on_hand, after, armed=before.armed, reorder_point=policy.reorder_point
-            )
+            point = policy.reorder_point
+            verdict = low_stock(before.on_hand, after, armed=before.armed, reorder_point=point)
             # The part's use so far and its daily use, with this transaction's.
-            used, daily, change = before.used, before.daily, txn.used.get(part)
+            used, daily, change = before.used, before.daily, used_now.get(part)
             if change is not None and uses is not None:
-                used = used.plus(uses, change, through_bom=part != txn.parent)
+                used = used.plus(uses, change, through_bom=part != parent)
                 daily = add_daily(daily, today, change)
-            balance = Balance(
-                after, verdict.armed, used, daily, txn.counted.get(part, before.counted)
-            )
+            balance = Balance(after, verdict.armed, used, daily, counted.get(part, before.counted))
             store.save_balance(part, balance)
             if verdict.fire:
-                low.append(events.LowStockEvent(
-                    part, after, policy.reorder_point, verdict.negative, uom=uom
-                ))  # fmt: skip
+                low.append(events.LowStockEvent(part, after, point, verdict.negative, uom=uom))
             # A kanban part is refilled by its cards, never by a reorder; low-stock still fires.
             # On order is never negative (stock.still_on_order): a part above its reorder
             # point after the transaction is above it with what is on order too, so its
             # quantity on order is asked only when a reorder can be due.
-            point = policy.reorder_point
             if rules.kanban or point is None or after > point:
                 continue
             on_order = store.on_order(part)  # before this transaction's new reorder
@@ -248,7 +246,7 @@ class Posting:
                         quantity=suggested,
                         on_hand=after,
                         on_order=on_order,
-                        reorder_point=policy.reorder_point,
+                        reorder_point=point,
                         uom=uom,
                     )
                 )
@@ -257,7 +255,7 @@ class Posting:
         for follow_up in [*(follow_ups or []), *low, *reorders]:
             self._emit(follow_up, txn.at)
         # Each touched part's retained message is due again; the relay renders it.
-        for part in txn.before.keys() | txn.restate:
+        for part in befores.keys() | txn.restate:
             store.restate_stock(part, wall)
         return event_id
 

@@ -26,7 +26,7 @@ last commit left it, and the next transaction reads on from there.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -120,27 +120,37 @@ class KeptState:
             self.markers = Markers(kept.catalog, writes, kept.stream, kept.seq_base)
 
 
-@dataclass(slots=True)
 class Overlay:
-    """What one transaction changed of the kept state; the kept state takes it at commit."""
+    """What one transaction changed of the kept state; the kept state takes it at commit.
 
-    balances: dict[str, Balance] = field(default_factory=dict)
-    unsaved_balances: set[str] = field(default_factory=set)
-    on_order: dict[str, Decimal] = field(default_factory=dict)
-    stations: dict[str, StationState] = field(default_factory=dict)
-    unsaved_stations: set[str] = field(default_factory=set)
-    structures: set[str] = field(default_factory=set)
-    ids: NextIds | None = None
-    ids_written: int = 0  # the next outbox position as the seq counter has it
-    boot: int | None = None
-    # Parts whose retained stock message is due again, as of when (rendered by the relay).
-    restated: dict[str, datetime] = field(default_factory=dict)
+    A plain class: every transaction makes two, and a dataclass's fields with
+    factories cost its ``__init__`` a test and a call each.
+    """
+
+    __slots__ = ("balances", "boot", "ids", "ids_written", "on_order", "restated",
+                 "stations", "structures", "unsaved_balances", "unsaved_stations")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.balances: dict[str, Balance] = {}
+        self.unsaved_balances: set[str] = set()
+        self.on_order: dict[str, Decimal] = {}
+        self.stations: dict[str, StationState] = {}
+        self.unsaved_stations: set[str] = set()
+        self.structures: set[str] = set()
+        self.ids: NextIds | None = None
+        self.ids_written = 0  # the next outbox position as the seq counter has it
+        self.boot: int | None = None
+        # Parts whose retained stock message is due again, as of when (rendered by the relay).
+        self.restated: dict[str, datetime] = {}
 
     def copy(self) -> Overlay:
         """A copy to go back to (a savepoint's rollback)."""
-        ids = None if self.ids is None else replace(self.ids)
-        return Overlay(
-            dict(self.balances), set(self.unsaved_balances), dict(self.on_order),
-            dict(self.stations), set(self.unsaved_stations),
-            set(self.structures), ids, self.ids_written, self.boot, dict(self.restated),
-        )  # fmt: skip
+        copied = Overlay()
+        copied.balances, copied.unsaved_balances = dict(self.balances), set(self.unsaved_balances)
+        copied.on_order, copied.stations = dict(self.on_order), dict(self.stations)
+        copied.unsaved_stations = set(self.unsaved_stations)
+        copied.structures = set(self.structures)
+        copied.ids = None if self.ids is None else replace(self.ids)
+        copied.ids_written, copied.boot = self.ids_written, self.boot
+        copied.restated = dict(self.restated)
+        return copied

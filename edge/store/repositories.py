@@ -27,12 +27,13 @@ from edge.store.rows import (
     transaction_values,
 )
 from edge.store.statements import (
-    FREE_SERIALS,
+    FREE_SERIAL,
     MARK_VOIDED,
     NEWEST_VOIDABLE,
     SET_SCAN_OUTCOME,
     SET_TRANSACTION_EVENT,
     SHIPPED_AMONG,
+    SHIPPED_BY,
     SHIPPED_ONE,
     STATION_STATE,
     row_groups,
@@ -154,7 +155,9 @@ class ShippedSerials(OpenTransaction):
 
     def free_serials(self, txn_id: int) -> None:
         self._flush()
-        self._sql(FREE_SERIALS, (txn_id,))
+        shipped = self._sql(SHIPPED_BY, (txn_id,)).fetchone()
+        if shipped is not None and None not in shipped:
+            self._sql(FREE_SERIAL, (*shipped, txn_id))
         self._serials_known.clear()  # a freed serial may ship again
 
 

@@ -144,12 +144,15 @@ ledger = Table(
     Column("bom_hash", Text),
 )
 
+# Clustered by its key (migration 0010): a shipment writes one B-tree page, not a table's,
+# its key index's and a transaction index's. A void finds its serial through its scan.
 shipped_serials = Table(
     "shipped_serials",
     metadata,
     Column("gtin", Text, primary_key=True),
     Column("serial", Text, primary_key=True),
-    Column("txn_id", Integer, ForeignKey("transactions.id"), nullable=False, index=True),
+    Column("txn_id", Integer, ForeignKey("transactions.id"), nullable=False),
+    sqlite_with_rowid=False,
 )
 
 reorders = Table(

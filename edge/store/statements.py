@@ -229,7 +229,14 @@ SHIPPED_AMONG = (
 )
 # One pair, the steady scan's case: without the list SQLite builds for IN.
 SHIPPED_ONE = _exists(schema.shipped_serials, ("gtin", "serial"))
-FREE_SERIALS = _delete(schema.shipped_serials, ("txn_id",))
+# A void frees the serial its transaction's scan shipped, by the table's key.
+SHIPPED_BY = (
+    f"SELECT {schema.scans.name}.gtin, {schema.scans.name}.serial "  # noqa: S608 - see _names
+    f"FROM {schema.transactions.name} JOIN {schema.scans.name} "
+    f"ON {schema.scans.name}.id = {schema.transactions.name}.scan_id "
+    f"WHERE {schema.transactions.name}.id = ?"
+)
+FREE_SERIAL = _delete(schema.shipped_serials, ("gtin", "serial", "txn_id"))
 RECORD_SERIAL = _insert(schema.shipped_serials, ("gtin", "serial", "txn_id"))
 STATION_STATE = _select(schema.station_state, STATION_STATE_COLUMNS[1:], ("station",))
 SAVE_STATION_STATE = _upsert(schema.station_state, STATION_STATE_COLUMNS)

@@ -129,18 +129,19 @@ def parse_literals(text: str) -> Any:
 
 
 def table_rows(database: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in rowid order, read with the standard sqlite3 module."""
+    """Every row of every table, in rowid order (a table without rowid: in its key's),
+    read with the standard sqlite3 module."""
     connection = sqlite3.connect(database)
     try:
-        tables = [
-            name
-            for (name,) in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
+        tables = connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
         return {
-            name: connection.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
-            for name in tables
+            name: connection.execute(
+                f'SELECT * FROM "{name}"'
+                + ("" if sql.rstrip().upper().endswith("WITHOUT ROWID") else " ORDER BY rowid")
+            ).fetchall()
+            for name, sql in tables
         }
     finally:
         connection.close()

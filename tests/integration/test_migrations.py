@@ -9,10 +9,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 
+from edge.domain.scanning import ScanOutcome
 from edge.store import schema
 from edge.store.database import _alembic_config, open_database
-from tests.shop_floor import ShopFloor
+from tests.shop_floor import SHIP, ShopFloor
+
+GTIN = "09501101530003"
 
 
 def test_migrated_database_matches_the_declared_schema(tmp_path: Path) -> None:
@@ -77,3 +81,41 @@ def test_the_upgrade_to_0009_keeps_when_each_stock_message_was_due(floor: ShopFl
     ]  # fmt: skip
     # The older program would publish the column's text: nothing is left due for it.
     assert [tuple(row) for row in downgraded] == [("R-1", "{}", 3, 3), ("R-2", "{}", 1, 1)]
+
+
+def _shipped_serials_table(connection: Connection) -> str:
+    return str(connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'shipped_serials'"
+    ).scalar_one())  # fmt: skip
+
+
+def test_shipped_serials_are_one_b_tree(tmp_path: Path) -> None:
+    """A shipment writes one page of the table: clustered by its key, no other index."""
+    engine = open_database(tmp_path / "edge.db")
+    with engine.connect() as connection:
+        assert _shipped_serials_table(connection).rstrip().endswith("WITHOUT ROWID")
+    assert inspect(engine).get_indexes("shipped_serials") == []
+
+
+def test_the_upgrade_to_0010_keeps_every_shipped_serial(floor: ShopFloor) -> None:
+    """Serials shipped before the upgrade still ship once; a void frees them after it."""
+    floor.load(f"part,description,aliases\nFG-1,Pump,{GTIN}\n")
+    code = f"(01){GTIN}(21)SN-1"
+    _status(floor.scan(SHIP, code), "accepted")
+    _status(floor.scan(SHIP, f"(01){GTIN}(21)SN-2"), "accepted")
+    with floor.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0009")
+        assert "WITHOUT ROWID" not in _shipped_serials_table(connection)
+        command.upgrade(_alembic_config(connection), "head")
+        rows = connection.exec_driver_sql(
+            "SELECT gtin, serial FROM shipped_serials ORDER BY serial"
+        ).all()
+    assert [tuple(row) for row in rows] == [(GTIN, "SN-1"), (GTIN, "SN-2")]
+    _status(floor.scan(SHIP, code), "rejected", "serial-already-shipped")
+    _status(floor.scan(SHIP, "VOID"), "accepted")  # not the rejection: SN-2's shipment
+    _status(floor.scan(SHIP, f"(01){GTIN}(21)SN-2"), "accepted")
+    _status(floor.scan(SHIP, f"(01){GTIN}(21)SN-2"), "rejected", "serial-already-shipped")
+
+
+def _status(outcome: ScanOutcome, status: str, reason: str | None = None) -> None:
+    assert (outcome.status, outcome.reason) == (status, reason), outcome
