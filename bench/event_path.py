@@ -70,7 +70,7 @@ from sqlalchemy import select
 
 from edge import __version__
 from edge.config import MqttConfig
-from edge.domain.events import mark_replayed
+from edge.domain.payloads import mark_replayed
 from edge.domain.scanning import ScanInput
 from edge.publish.recorder import RECORD_EVERY_S
 from edge.publish.relay import OutboxRelay

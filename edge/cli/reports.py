@@ -135,7 +135,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         keys = ("topic", "published", "set_aside", "last_error", "payload")
         print_json([{key: row[key] for key in keys} for row in rows])
         return EXIT_OK
-    from edge.domain.events import summarize  # noqa: PLC0415 - the event types, for tables only
+    from edge.domain.payloads import summarize  # noqa: PLC0415 - the event types, for tables only
 
     print(
         render_table(

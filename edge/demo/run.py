@@ -24,7 +24,7 @@ from edge.cli.terminal import render_table
 from edge.config import load_config
 from edge.demo import DEMO_DATA
 from edge.demo.shift import ISSUE_REASONS, STATIONS, VirtualScanner, type_shift, wait
-from edge.domain.events import summarize
+from edge.domain.payloads import summarize
 from edge.masterdata.bom import import_bom
 from edge.masterdata.cards import import_cards
 from edge.masterdata.items import import_items

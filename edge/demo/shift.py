@@ -32,8 +32,8 @@ from typing import Any, Final
 
 from edge.cli.terminal import cell, render_table
 from edge.domain.controls import VOID, qty_code, reason_code
-from edge.domain.events import summarize
 from edge.domain.inventory import Inventory
+from edge.domain.payloads import summarize
 from edge.domain.posting import Rejection
 from edge.domain.quantity import format_quantity, mul, sub
 from edge.domain.usage import CountRecord, variance_pct

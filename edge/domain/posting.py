@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from edge.domain import events, ids
+from edge.domain import events, ids, payloads
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
 from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item
@@ -271,5 +271,5 @@ class Posting:
             site=self.identity.site,
             node=self.identity.node,
         )
-        self.store.add_event(seq, event_id, event.TYPE, events.render(envelope, event))
+        self.store.add_event(seq, event_id, event.TYPE, payloads.render(envelope, event))
         return event_id

@@ -22,7 +22,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 
 from edge.domain import exactjson
-from edge.domain.events import mark_replayed
+from edge.domain.payloads import mark_replayed
 from edge.publish.backoff import Retries
 from edge.publish.connection import Connection, Gone, Puback, reason_text
 from edge.publish.parts import PayloadLimit, Unsplittable, split_event, too_large

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.domain import events, exactjson
+from edge.domain import events, exactjson, payloads
 from edge.domain.timestamps import rfc3339
 from edge.publish.topics import event_topic
 from edge.store.backups import (
@@ -154,7 +154,7 @@ def _start_stream(
                 event_id,
                 event.TYPE,
                 event_topic(topic_prefix, event.TYPE),
-                exactjson.dumps(events.render(envelope, event)),
+                exactjson.dumps(payloads.render(envelope, event)),
                 now,
             ),
         )

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from edge.domain import events, exactjson
+from edge.domain import events, exactjson, payloads
 from tests.broker import Mosquitto, poll
 from tests.integration.conftest import Plant, RelayProcess
 
@@ -40,7 +40,7 @@ def payload(seq: int, lines: int = 2, node: str = NODE) -> dict[str, Any]:
         lines=tuple((f"C-{i}", Decimal(i + 1), "EA") for i in range(lines)),
         bom_hash="h", station="PACK-1", scanner="s1", scan_id=seq,
     )  # fmt: skip
-    return exactjson.loads(exactjson.dumps(events.render(envelope, event)))  # type: ignore[no-any-return]
+    return exactjson.loads(exactjson.dumps(payloads.render(envelope, event)))  # type: ignore[no-any-return]
 
 
 class Node:

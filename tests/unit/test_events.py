@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.domain import event_layout, events, exactjson
+from edge.domain import event_layout, events, exactjson, payloads
+from edge.domain.event_layout import UnreadableEvent
 
 D = Decimal
 ENVELOPE = events.Envelope(
@@ -148,7 +149,7 @@ ENVELOPE_KEYS = (
 
 def stored(event: events.Event) -> dict[str, Any]:
     """The payload as the outbox stores it and a reader gets it back."""
-    return exactjson.loads(exactjson.dumps(events.render(ENVELOPE, event)))
+    return exactjson.loads(exactjson.dumps(payloads.render(ENVELOPE, event)))
 
 
 # --- the declarations ---------------------------------------------------------------
@@ -192,7 +193,7 @@ def test_events_are_frozen_and_slotted() -> None:
 def test_a_payload_is_the_envelope_then_the_fields_in_declared_order(
     event: events.Event, keys: tuple[str, ...]
 ) -> None:
-    payload = events.render(ENVELOPE, event)
+    payload = payloads.render(ENVELOPE, event)
     assert tuple(payload) == ENVELOPE_KEYS + keys
     assert payload["type"] == event.TYPE
     assert payload["schema"] == events.EVENT_SCHEMA
@@ -201,25 +202,25 @@ def test_a_payload_is_the_envelope_then_the_fields_in_declared_order(
 
 
 def test_lines_are_rendered_once_as_json_and_reorder_ids_as_a_list() -> None:
-    backflush = events.render(ENVELOPE, SAMPLES[0][0])
+    backflush = payloads.render(ENVELOPE, SAMPLES[0][0])
     assert type(backflush["lines"]) is exactjson.Fragment
     assert backflush["lines"] == event_layout.lines_payload(LINES)
     assert backflush["lines"] is event_layout.lines_payload(LINES)  # remembered, not rendered again
-    receipt = events.render(ENVELOPE, SAMPLES[4][0])
+    receipt = payloads.render(ENVELOPE, SAMPLES[4][0])
     assert receipt["reorder_ids"] == [1]
     assert type(receipt["reorder_ids"]) is list
 
 
 def test_opening_is_written_only_for_an_opening_balance() -> None:
-    count = events.render(ENVELOPE, SAMPLES[5][0])
+    count = payloads.render(ENVELOPE, SAMPLES[5][0])
     assert "opening" not in count
-    opening = events.render(ENVELOPE, OPENING)
+    opening = payloads.render(ENVELOPE, OPENING)
     assert list(opening)[-3:] == ["variance", "uom", "opening"]
     assert opening["opening"] is True
 
 
 def test_a_backflush_payload_text_byte_for_byte() -> None:
-    text = exactjson.dumps(events.render(ENVELOPE, SAMPLES[0][0]))
+    text = exactjson.dumps(payloads.render(ENVELOPE, SAMPLES[0][0]))
     assert text == (
         '{"event_id":"0b0e8d6e-1c57-4d0c-9a53-6f3f4f1c2a10","type":"backflush","schema":"3",'
         '"occurred_at":"2026-03-02T06:00:02.500Z","stream":"7c4d3a52-9e0f-4b8e-a1d2-5f6e7a8b9c0d",'
@@ -236,13 +237,13 @@ def test_a_backflush_payload_text_byte_for_byte() -> None:
 
 @pytest.mark.parametrize("event", [*(e for e, _ in SAMPLES), OPENING], ids=lambda e: e.TYPE)
 def test_a_stored_payload_reads_back_into_its_event(event: events.Event) -> None:
-    parsed = events.parse_event(stored(event))
+    parsed = payloads.parse_event(stored(event))
     assert parsed == event
     assert type(parsed) is type(event)
 
 
 def test_whole_numbers_read_back_as_exact_decimals() -> None:
-    parsed = events.parse_event(stored(SAMPLES[0][0]))
+    parsed = payloads.parse_event(stored(SAMPLES[0][0]))
     assert isinstance(parsed, events.BackflushEvent)
     assert type(parsed.quantity) is Decimal
     assert all(type(quantity) is Decimal for _, quantity, _ in parsed.lines)
@@ -250,11 +251,11 @@ def test_whole_numbers_read_back_as_exact_decimals() -> None:
 
 def test_reading_back_ignores_the_replayed_flag_and_refuses_what_it_cannot_read() -> None:
     payload = stored(SAMPLES[8][0])
-    assert events.parse_event({**payload, events.REPLAYED: True}) == SAMPLES[8][0]
-    with pytest.raises(events.UnreadableEvent, match="unknown event type 'rewound'"):
-        events.parse_event({**payload, "type": "rewound"})
-    with pytest.raises(events.UnreadableEvent, match="without 'reason'"):
-        events.parse_event({k: v for k, v in payload.items() if k != "reason"})
+    assert payloads.parse_event({**payload, events.REPLAYED: True}) == SAMPLES[8][0]
+    with pytest.raises(UnreadableEvent, match="unknown event type 'rewound'"):
+        payloads.parse_event({**payload, "type": "rewound"})
+    with pytest.raises(UnreadableEvent, match="without 'reason'"):
+        payloads.parse_event({k: v for k, v in payload.items() if k != "reason"})
 
 
 # --- the summary --------------------------------------------------------------------
@@ -281,9 +282,9 @@ SUMMARIES = [
 
 
 def test_each_type_summarizes_in_one_line() -> None:
-    assert [events.summarize(stored(event)) for event, _ in SAMPLES] == SUMMARIES
-    assert events.summarize(stored(OPENING)) == "R-WIRE counted 0, variance 0"
-    assert events.summarize({"type": "rewound", "stream": "x"}) == ""
+    assert [payloads.summarize(stored(event)) for event, _ in SAMPLES] == SUMMARIES
+    assert payloads.summarize(stored(OPENING)) == "R-WIRE counted 0, variance 0"
+    assert payloads.summarize({"type": "rewound", "stream": "x"}) == ""
 
 
 # --- the replayed flag --------------------------------------------------------------
@@ -304,18 +305,18 @@ json_values = st.recursive(
 @given(st.dictionaries(st.text(max_size=8).filter(lambda k: k != events.REPLAYED), json_values))
 def test_the_replayed_flag_is_appended_and_nothing_else_changes(event: dict[str, object]) -> None:
     text = exactjson.dumps(event)
-    flagged = events.mark_replayed(text)
+    flagged = payloads.mark_replayed(text)
     assert flagged.startswith(text[:-1])
     assert exactjson.loads(flagged) == {**exactjson.loads(text), events.REPLAYED: True}
 
 
 def test_the_replayed_flag_on_a_real_payload_an_empty_object_and_a_non_object() -> None:
-    text = exactjson.dumps(events.render(ENVELOPE, SAMPLES[6][0]))
-    assert events.mark_replayed(text) == text[:-1] + ',"replayed":true}'
-    assert events.mark_replayed("{}") == '{"replayed":true}'
-    assert events.mark_replayed('{"a":1} \n') == '{"a":1,"replayed":true}'
+    text = exactjson.dumps(payloads.render(ENVELOPE, SAMPLES[6][0]))
+    assert payloads.mark_replayed(text) == text[:-1] + ',"replayed":true}'
+    assert payloads.mark_replayed("{}") == '{"replayed":true}'
+    assert payloads.mark_replayed('{"a":1} \n') == '{"a":1,"replayed":true}'
     with pytest.raises(ValueError, match="JSON object"):
-        events.mark_replayed("[1]")
+        payloads.mark_replayed("[1]")
 
 
 def test_a_payload_of_schema_1_reads_back_with_none_for_the_fields_added_in_2() -> None:
@@ -323,12 +324,12 @@ def test_a_payload_of_schema_1_reads_back_with_none_for_the_fields_added_in_2() 
     del payload["uom"]
     for line in payload["lines"]:
         del line["uom"]
-    parsed = events.parse_event({**payload, "schema": "1"})
+    parsed = payloads.parse_event({**payload, "schema": "1"})
     assert isinstance(parsed, events.BackflushEvent)
     assert parsed.uom is None
     assert [line[2] for line in parsed.lines] == [None, None, None]
     rejected = stored(SAMPLES[9][0])
     old = {k: v for k, v in rejected.items() if k not in ("station", "scanner")}
-    assert events.parse_event(old) == events.ScanRejectedEvent(
+    assert payloads.parse_event(old) == events.ScanRejectedEvent(
         13, rejected["code"], "invalid-utf8", None, None
     )

@@ -11,7 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 
 from edge.domain import exactjson
-from edge.domain.events import mark_replayed
+from edge.domain.payloads import mark_replayed
 from edge.publish.connection import json_properties
 from edge.publish.parts import (
     PayloadLimit,

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from edge.contract.schemas import published_schemas
-from edge.domain import events, exactjson, stock_message
+from edge.domain import events, exactjson, payloads, stock_message
 from edge.domain.events import EVENT_TYPES
 from edge.domain.model import Card, Item, ReorderPolicy
 from edge.domain.ports import Balance
@@ -40,18 +40,18 @@ def test_there_is_a_schema_for_every_event_type() -> None:
 
 @pytest.mark.parametrize(("event", "keys"), SAMPLES, ids=[e.TYPE for e, _ in SAMPLES])
 def test_each_event_payload_follows_its_schema(event: events.Event, keys: tuple[str, ...]) -> None:
-    payload = wire(events.render(ENVELOPE, event))
+    payload = wire(payloads.render(ENVELOPE, event))
     check_published(f"{PREFIX}/event/{event.TYPE}", payload)
     required = published_schemas()[f"event/{event.TYPE}"]["required"]
     assert tuple(required[-len(keys) :]) == keys  # the event's own fields, in payload order
 
 
 def test_a_sparse_field_is_optional_and_a_replayed_send_still_follows() -> None:
-    check_published(f"{PREFIX}/event/count", wire(events.render(ENVELOPE, OPENING)))
-    plain = events.render(ENVELOPE, SAMPLES[5][0])
+    check_published(f"{PREFIX}/event/count", wire(payloads.render(ENVELOPE, OPENING)))
+    plain = payloads.render(ENVELOPE, SAMPLES[5][0])
     assert "opening" not in plain
     check_published(f"{PREFIX}/event/count", wire(plain))
-    text = events.mark_replayed(exactjson.dumps(plain))
+    text = payloads.mark_replayed(exactjson.dumps(plain))
     check_published(f"{PREFIX}/event/count", exactjson.loads(text))
 
 
@@ -68,10 +68,10 @@ def test_a_sparse_field_is_optional_and_a_replayed_send_still_follows() -> None:
 def test_a_payload_that_differs_from_the_contract_is_refused(
     change: dict[str, Any], complaint: str
 ) -> None:
-    payload = {**wire(events.render(ENVELOPE, SAMPLES[0][0])), **change}
+    payload = {**wire(payloads.render(ENVELOPE, SAMPLES[0][0])), **change}
     with pytest.raises(AssertionError, match=complaint):
         check_published(f"{PREFIX}/event/backflush", payload)
-    missing = wire(events.render(ENVELOPE, SAMPLES[0][0]))
+    missing = wire(payloads.render(ENVELOPE, SAMPLES[0][0]))
     del missing["bom_hash"]
     with pytest.raises(AssertionError, match="'bom_hash' is a required property"):
         check_published(f"{PREFIX}/event/backflush", missing)
