@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -52,3 +53,13 @@ class Lru(Generic[K, V]):
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
         return value
+
+    def update(self, items: Iterable[tuple[K, V]]) -> None:
+        """Keep every (key, value) in order, under one take of the lock."""
+        entries, move = self._entries, self._entries.move_to_end
+        with self._lock:
+            for key, value in items:
+                entries[key] = value
+                move(key)
+            while len(entries) > self.capacity:
+                entries.popitem(last=False)

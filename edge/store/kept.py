@@ -104,13 +104,12 @@ class KeptState:
 
     def merge(self, overlay: Overlay, writes: int) -> None:
         """Take what a committed transaction wrote; ``writes`` is the counter it left."""
-        for part, balance in overlay.balances.items():
-            self.balances.put(part, balance)
-        for part, quantity in overlay.on_order.items():
-            self.on_order.put(part, quantity)
+        self.balances.update(overlay.balances.items())
+        if overlay.on_order:
+            self.on_order.update(overlay.on_order.items())
         self.stations.update(overlay.stations)
-        for bom_hash in overlay.structures:
-            self.structures.put(bom_hash, True)
+        if overlay.structures:
+            self.structures.update((bom_hash, True) for bom_hash in overlay.structures)
         if overlay.ids is not None:
             self.ids = overlay.ids
         if overlay.boot is not None:

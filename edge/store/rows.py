@@ -21,7 +21,7 @@ from edge.domain.ports import (
     StationState,
     TransactionRecord,
 )
-from edge.domain.quantity import from_storage, to_storage
+from edge.domain.quantity import ZERO, from_storage, to_storage
 from edge.domain.timestamps import parse_rfc3339, rfc3339
 from edge.domain.usage import (
     CountRecord,
@@ -70,8 +70,13 @@ BALANCE_COLUMNS = (
 
 
 def usage_values(usage: Usage) -> tuple[str, str, str, str]:
-    return (to_storage(usage.backflush), to_storage(usage.scrap), to_storage(usage.issue),
-            to_storage(usage.bom))  # fmt: skip
+    # A part used by one kind only keeps ZERO itself for the others (from_storage reads
+    # "0" as it): written without a call, four marks a part of every scan.
+    backflush, scrap, issue, bom = usage
+    return ("0" if backflush is ZERO else to_storage(backflush),
+            "0" if scrap is ZERO else to_storage(scrap),
+            "0" if issue is ZERO else to_storage(issue),
+            "0" if bom is ZERO else to_storage(bom))  # fmt: skip
 
 
 def usage_from_values(values: tuple[Any, ...]) -> Usage:

@@ -31,3 +31,15 @@ def test_a_put_replaces_and_refreshes_an_entry() -> None:
 def test_a_capacity_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Lru[str, int](0)
+
+
+def test_an_update_keeps_each_entry_in_order_and_forgets_past_capacity() -> None:
+    cache: Lru[str, int] = Lru(3)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.update([("c", 3), ("a", 10), ("d", 4)])  # "a" refreshed; "b" the oldest now
+    assert len(cache) == 3
+    assert "b" not in cache
+    assert (cache.get("a"), cache.get("c"), cache.get("d")) == (10, 3, 4)
+    cache.update([])
+    assert len(cache) == 3
