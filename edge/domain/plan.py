@@ -44,7 +44,6 @@ class PlanLine(NamedTuple):
     part: str
     quantity: Decimal
     used: Decimal
-    through_bom: bool  # consumed as a component of another part (its BOM use)
     rules: PartRules
 
 
@@ -64,13 +63,7 @@ def make_plan(
 ) -> PostingPlan:
     """The plan of issuing ``lines`` (component, quantity issued) for ``part``."""
     ledger = tuple(
-        PlanLine(
-            component,
-            -issued,
-            consumed(-issued, reversal=False),
-            component != part,
-            rules(component),
-        )
+        PlanLine(component, -issued, consumed(-issued, reversal=False), rules(component))
         for component, issued in lines
     )
     uom_lines = tuple((line.part, issued, line.rules.uom)

@@ -191,7 +191,7 @@ class Posting:
         store, kind, txn_id, scan_id = self.store, txn.kind, txn.txn_id, txn.scan_id
         before, on_hand, used, rules = txn.before, txn.on_hand, txn.used, txn.rules
         consuming = txn.uses is not None
-        for part, quantity, amount, _, part_rules in plan.ledger:
+        for part, quantity, amount, part_rules in plan.ledger:
             store.append_ledger(txn_id, part, quantity, kind, bom_hash=bom_hash, scan_id=scan_id)
             if part not in before:
                 balance = before[part] = store.balance(part)

@@ -68,6 +68,22 @@ def test_a_stocked_flag_changed_by_an_import_is_seen_by_the_next_scan(pump: Shop
     assert shipped(pump, "FG-1") == [("KIT-1", D(-1)), ("R-A", D(-2))]
 
 
+def test_a_units_and_reorder_point_changed_by_an_import_are_in_the_next_scans_posting(
+    pump: ShopFloor,
+) -> None:
+    """A posting plan (a product's ledger rows, units and policies) is made per catalog
+    version: the next scan after an import carries the new unit and fires the new point."""
+    pump.opening(**{"R-A": "100", "R-B": "100"})
+    shipped(pump, "FG-1")
+    pump.load("part,description,uom,reorder_point\nR-A,Screw,PCS,97\n")
+    shipped(pump, "FG-1")
+    backflushes = [e for e in pump.events() if e["type"] == "backflush"]
+    units = [{line["part"]: line["uom"] for line in e["lines"]} for e in backflushes]
+    assert units == [{"R-A": "EA", "R-B": "EA"}, {"R-A": "PCS", "R-B": "EA"}]
+    [low] = [e for e in pump.events() if e["type"] == "low-stock"]
+    assert (low["part"], low["on_hand"], low["reorder_point"]) == ("R-A", 96, 97)
+
+
 def test_an_import_by_another_process_is_seen_by_the_daemons_next_scan(
     pump: ShopFloor, db_path: Path, tmp_path: Path
 ) -> None:
