@@ -35,20 +35,19 @@ import concurrent.futures
 import ctypes
 import functools
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import closing
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from common import (
+    daily_use_days,
     import_catalog,
     print_machine,
     scratch,
+    seed_daily_use,
     serial_code,
     service_for,
     table,
@@ -59,7 +58,6 @@ from steady import DurableCommit
 from edge.domain.scanning import ScanProcessor
 from edge.scanpath.inbox import ReadQueue
 from edge.scanpath.writer import QueuedRead, ScannerRoute, ScanWriter
-from edge.store.counters import WRITES
 from hardware.reads import RawRead
 
 STAGES = ("scan", "domain", "sql", "raw")
@@ -115,20 +113,6 @@ class CountedDriver:
         return bool(self.driver.in_transaction)
 
 
-def seed_daily_use(database: Path, days: int) -> None:
-    """Give every balance ``days`` earlier days of use, as a line running that long leaves it.
-
-    A balance keeps its use per day over a 14-day window, and a commit writes
-    each touched part's; a fresh database has today's only. Written beside
-    the product, so the writes counter is raised as a unit of work would.
-    """
-    today = datetime.now(UTC).date()
-    text = ";".join(f"{today - timedelta(days=back)}=7" for back in range(days, 0, -1))
-    with closing(sqlite3.connect(database)) as connection, connection:
-        connection.execute("UPDATE balances SET daily_use = ?", (text,))
-        connection.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (WRITES,))
-
-
 def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None, *,
           days: int = 0) -> None:  # fmt: skip
     """One stage's scans, the cold ones counted: what runs under valgrind."""
@@ -147,8 +131,7 @@ def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None, 
     database = folder / "edge.db"
     service = service_for(database)
     import_catalog(service, write_seven_component_catalog(folder))
-    if days:
-        seed_daily_use(database, days)
+    seed_daily_use(database, days)
     answered: list[bool] = []
 
     def answer(good: bool) -> None:
@@ -176,10 +159,7 @@ def child(stage: str, folder: Path, warm: int, cold: int, library: Path | None, 
     if answered.count(True) != warm + cold:
         raise SystemExit(f"{stage}: {answered.count(True)} of {warm + cold} scans answered good")
     print(f"{stage}: {warm + cold} scans, all answered good")
-    if days:
-        with closing(sqlite3.connect(database)) as connection:
-            [(text,)] = connection.execute("SELECT daily_use FROM balances LIMIT 1").fetchall()
-        print(f"daily use: {text.count(';') + 1} days a part")
+    print(f"daily use: {daily_use_days(database)} days a part")
 
 
 def toggle_library(directory: Path) -> Path:
@@ -226,7 +206,12 @@ def main() -> None:
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument(
-        "--days", type=int, default=0, help="earlier days of use each balance holds (up to 13)"
+        "--days",
+        type=int,
+        default=0,
+        choices=range(14),
+        metavar="0-13",
+        help="earlier days of use each balance holds (up to 13)",
     )
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)

@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +35,7 @@ from edge.masterdata.bom import import_bom  # noqa: E402
 from edge.masterdata.items import import_items  # noqa: E402
 from edge.masterdata.stock import import_stock  # noqa: E402
 from edge.service import InventoryService  # noqa: E402
+from edge.store.counters import WRITES  # noqa: E402
 from edge.store.database import open_database  # noqa: E402
 
 GTIN = "09506000134352"
@@ -276,6 +277,27 @@ def import_catalog(service: InventoryService, catalog: Catalog, *, stock: bool =
     import_bom(service, catalog.bom)
     if stock:
         import_stock(service, catalog.stock, now_moment())
+
+
+def seed_daily_use(database: Path, days: int) -> None:
+    """Give every balance ``days`` earlier days of use (at most 13), as a line running that
+    long leaves it: a balance keeps its use per day over a 14-day window and every commit
+    writes each touched part's, while a fresh database holds today's only. Written beside
+    the product, so the writes counter is raised as a unit of work would."""
+    if not days:
+        return
+    today = datetime.now(UTC).date()
+    text = ";".join(f"{today - timedelta(days=back)}=7" for back in range(days, 0, -1))
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("UPDATE balances SET daily_use = ?", (text,))
+        connection.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (WRITES,))
+
+
+def daily_use_days(database: Path) -> int:
+    """How many days of use the balances hold (the most any part holds)."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        texts = [text for (text,) in connection.execute("SELECT daily_use FROM balances")]
+    return max((text.count(";") + 1 for text in texts if text), default=0)
 
 
 def serial_code(index: int, prefix: str = "S") -> str:

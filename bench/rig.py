@@ -28,7 +28,13 @@ if str(REPO) not in sys.path:  # run as `python bench/x.py` from anywhere
     sys.path.insert(0, str(REPO))
 
 from baselines import snapshot  # noqa: E402
-from common import free_port, import_catalog, serial_code, write_seven_component_catalog  # noqa: E402
+from common import (  # noqa: E402
+    free_port,
+    import_catalog,
+    seed_daily_use,
+    serial_code,
+    write_seven_component_catalog,
+)
 
 from edge.config import load_config  # noqa: E402
 from edge.runtime.bootstrap import build_service  # noqa: E402
@@ -325,9 +331,10 @@ class RunningDaemon:
 
 
 @contextlib.contextmanager
-def daemon_on_ptys(folder: Path, count: int) -> Iterator[RunningDaemon]:
-    """A fresh database with the 7-component catalog, ``count`` pty scanners, our broker,
-    and the daemon, yielded once every scanner has acknowledged a warm-up code."""
+def daemon_on_ptys(folder: Path, count: int, *, days: int = 0) -> Iterator[RunningDaemon]:
+    """A fresh database with the 7-component catalog (its balances with ``days`` earlier
+    days of use), ``count`` pty scanners, our broker, and the daemon, yielded once every
+    scanner has acknowledged a warm-up code."""
     folder.mkdir()
     scanners = [Scanner.open(i) for i in range(count)]
     warm = iter(range(10**9))
@@ -342,6 +349,7 @@ def daemon_on_ptys(folder: Path, count: int) -> Iterator[RunningDaemon]:
             import_catalog(service, write_seven_component_catalog(folder))
             service.engine.dispose()
             database = folder / "edge.db"
+            seed_daily_use(database, days)
             log = folder / "daemon.log"
             daemon = RunningDaemon(start_daemon(config, log), scanners, database, log,
                                    snapshot(database))  # fmt: skip

@@ -33,6 +33,7 @@ from common import (
     Bar,
     Spread,
     arguments,
+    daily_use_days,
     journal_bar,
     load,
     percentile,
@@ -121,6 +122,7 @@ class RunResult:
     paced: Paced
     check: JournalCheck
     exit_code: int
+    days: int  # of use the balances held at the end (a fresh database: today's)
 
     def p(self, fraction: float, which: str) -> float:
         return percentile(getattr(self.paced, which), fraction)
@@ -131,8 +133,8 @@ class RunResult:
                 + self.paced.unanswered + self.paced.not_ack)  # fmt: skip
 
 
-def one_run(folder: Path, index: int, scans: int) -> RunResult:
-    with daemon_on_ptys(folder, 1) as daemon:
+def one_run(folder: Path, index: int, scans: int, days: int = 0) -> RunResult:
+    with daemon_on_ptys(folder, 1, days=days) as daemon:
         [scanner] = daemon.scanners
         raw = DurableCommit(folder / "raw.db")
         for _ in range(20):  # warm-up: the raw file's first pages
@@ -146,7 +148,8 @@ def one_run(folder: Path, index: int, scans: int) -> RunResult:
             until(slot)
             result.pty.append(echo.round_trip(code + b"\r\n"))
             slot += PERIOD_S
-    return RunResult(result, journal_check(daemon.database, codes), daemon.exit_code or 0)
+    return RunResult(result, journal_check(daemon.database, codes), daemon.exit_code or 0,
+                     daily_use_days(daemon.database))  # fmt: skip
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -165,7 +168,7 @@ def report_runs(results: list[RunResult]) -> None:
     table(["run", "scans", "product p50", "product p99", "product max", "raw p50", "raw p99",
            "unanswered", "NAK/other", "late slots", "journal", "exit"], rows)  # fmt: skip
     for number, r in enumerate(results, 1):
-        print(f"run {number} journal: {r.check.line()}")
+        print(f"run {number} journal: {r.check.line()}; daily use at the end: {r.days} days a part")
     print()
 
 
@@ -197,6 +200,9 @@ def paced_options(description: str, default_scans: int) -> tuple[argparse.Namesp
     """The options of a paced bench: (arguments, runs, scans per run); --quick is one short run."""
     args = arguments(description, [
         ("--scans", {"type": int, "default": default_scans, "help": "paced scans per run"}),
+        ("--days", {"type": int, "default": 0, "choices": range(14), "metavar": "0-13",
+                    "help": "earlier days of use each balance holds, as weeks of production "
+                            "leave it (a fresh database: 0)"}),
         *runs_arguments(),
     ])  # fmt: skip
     return args, 1 if args.quick else args.runs, 100 if args.quick else args.scans
@@ -214,14 +220,15 @@ def main() -> None:
         print_header("steady: one scanner, one scan every 30 ms through `edge run`", directory)
         results = []
         for number in range(1, runs + 1):
-            results.append(one_run(directory / f"run-{number}", number, scans))
+            results.append(one_run(directory / f"run-{number}", number, scans, args.days))
             r = results[-1]
             print(f"  run {number}: product p50 {ms(r.p(0.5, 'product'))}, p99 "
                   f"{ms(r.p(0.99, 'product'))}; raw p50 {ms(r.p(0.5, 'raw'))}, p99 "
                   f"{ms(r.p(0.99, 'raw'))}", flush=True)  # fmt: skip
         print()
         print(f"{scans} scans per run, one every {PERIOD_S * 1000:.0f} ms; a raw single-row "
-              "durable commit half a period after each, same directory")  # fmt: skip
+              "durable commit half a period after each, same directory; "
+              f"{args.days} earlier days of use a part")  # fmt: skip
         report_runs(results)
         print(f"load        {load()} at end")
         print()

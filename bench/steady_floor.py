@@ -42,6 +42,7 @@ from common import (
     percentile,
     print_bars,
     scratch,
+    seed_daily_use,
     serial_code,
     service_for,
     table,
@@ -120,12 +121,13 @@ def _checkpointed_copy(database: Path, copy: Path) -> None:
     shutil.copy(database, copy)
 
 
-def one_run(folder: Path, index: int, scans: int) -> FloorRun:
+def one_run(folder: Path, index: int, scans: int, days: int = 0) -> FloorRun:
     folder.mkdir(parents=True)
     database = folder / "edge.db"
     service = service_for(database)
     import_catalog(service, write_seven_component_catalog(folder))
     service.engine.dispose()
+    seed_daily_use(database, days)
     _checkpointed_copy(database, folder / "replay.db")
     service = service_for(database)
     answered: list[float] = []
@@ -219,7 +221,8 @@ def main() -> None:
     args, runs, scans = paced_options(__doc__.splitlines()[0], 400)
     with scratch(args) as directory:
         print_header("steady floor: the steady gap taken apart, in one process", directory)
-        results = [one_run(directory / f"run-{n}", n, scans) for n in range(1, runs + 1)]
+        results = [one_run(directory / f"run-{n}", n, scans, args.days)
+                   for n in range(1, runs + 1)]  # fmt: skip
         print(f"{scans} scans per run, one every {PERIOD_S * 1000:.0f} ms, p50 of each after "
               f"the first {WARM_UP}")  # fmt: skip
         report(results)
