@@ -160,7 +160,7 @@ def format_daily_after(days: DailyUse, before: DailyUse, text: str) -> str:
     if count == 1:  # the first day of use, or the only one in the window
         day, quantity = days[0]
         return f"{day}={to_storage(quantity)}"
-    if (count > 1 and len(before) == count and len(before) == count and days[-1][0] == before[-1][0]
+    if (count > 1 and len(before) == count and days[-1][0] == before[-1][0]
             and days[: count - 1] == before[: count - 1]):  # fmt: skip
         day, quantity = days[-1]
         return f"{text[: text.rindex(';') + 1]}{day}={to_storage(quantity)}"
