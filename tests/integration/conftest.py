@@ -245,11 +245,12 @@ def relays() -> Iterator[Callable[..., RelayThread]]:
 class RelayProcess:
     """An OutboxRelay in a child process (``relay_child.py``), for kill -9 and SIGSTOP."""
 
-    def __init__(self, plant: Plant) -> None:
+    def __init__(self, plant: Plant, record_every_s: float | None = None) -> None:
         self.log = plant.directory / "relay-child.log"
+        held = [] if record_every_s is None else [str(record_every_s)]
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, str(RELAY_CHILD), str(plant.config_path)],
+                [sys.executable, str(RELAY_CHILD), str(plant.config_path), *held],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONPATH": str(HERE.parents[1])},
@@ -272,11 +273,11 @@ class RelayProcess:
 
 
 @pytest.fixture
-def relay_processes() -> Iterator[Callable[[Plant], RelayProcess]]:
+def relay_processes() -> Iterator[Callable[..., RelayProcess]]:
     children: list[RelayProcess] = []
 
-    def start(plant: Plant) -> RelayProcess:
-        child = RelayProcess(plant)
+    def start(plant: Plant, record_every_s: float | None = None) -> RelayProcess:
+        child = RelayProcess(plant, record_every_s)
         children.append(child)
         return child
 

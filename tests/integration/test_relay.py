@@ -219,7 +219,9 @@ def test_relay_killed_mid_flight_then_restarted_loses_nothing(
     for _ in range(3):
         plant.receive_many("BOLT-M6", 200)
     with subscribed(broker, f"{PREFIX}/#") as erp:
-        child = relay_processes(plant)
+        # Its answers held past the kill: 600 events publish in well under the
+        # recorder's usual second on a fast machine, and the kill must land mid-flight.
+        child = relay_processes(plant, record_every_s=60)
         poll(lambda: len(erp.seqs()) >= 50, "the first events")
         child.kill()
         # The socket closed with the process: the broker publishes the Last Will at once.
