@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600  # how long the broker keeps the session (and commands) for us
 FIRST_RETRY_S = 1.0
-CONNACK_TIMEOUT_S = 10.0
+CONNACK_TIMEOUT_S = 10.0  # from the connect to the SUBACK: past it, connect again
 WAIT_S = 0.25  # a stop is noticed at least this fast
 STORAGE_RETRY_S = 1.0  # a command the database could not take is handled again after this
 
@@ -196,12 +196,13 @@ class CommandSubscriber:
     # --- one connection ------------------------------------------------------------------
     def _serve(self, client: mqtt.Client, inbox: _Inbox, stop: threading.Event) -> None:
         deadline = time.monotonic() + CONNACK_TIMEOUT_S
+        session = "new"
         while not stop.is_set():
             try:
                 item = inbox.get(timeout=WAIT_S)
             except queue.Empty:
                 if not self.connected.is_set() and time.monotonic() > deadline:
-                    log.debug("commands: no CONNACK from the broker")
+                    log.debug("commands: no CONNACK or SUBACK from the broker")
                     return
                 continue
             if isinstance(item, _Gone):
@@ -215,17 +216,17 @@ class CommandSubscriber:
                 self._backoff.reset()
                 self._last_failure = None
                 self._subscribe(client)
-                self.connected.set()
-                log.info(
-                    "commands: subscribed to %s (session %s)",
-                    ", ".join(self._filters),
-                    "resumed" if item.session_present else "new",
-                )
+                session = "resumed" if item.session_present else "new"
                 continue
             if isinstance(item, _Subscribed):
                 if item.refused:
                     log.warning("commands: the broker refused the subscription to %s (its ACL?)",
                                 ", ".join(item.refused))  # fmt: skip
+                # Connected once the broker has the subscription (its SUBACK), not when
+                # it was asked: a command sent in between would find no subscriber.
+                self.connected.set()
+                log.info("commands: subscribed to %s (session %s)", ", ".join(self._filters),
+                         session)  # fmt: skip
                 continue
             if not self._take(client, item, stop):
                 return
