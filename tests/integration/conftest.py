@@ -245,12 +245,11 @@ def relays() -> Iterator[Callable[..., RelayThread]]:
 class RelayProcess:
     """An OutboxRelay in a child process (``relay_child.py``), for kill -9 and SIGSTOP."""
 
-    def __init__(self, plant: Plant, record_every_s: float | None = None) -> None:
+    def __init__(self, plant: Plant) -> None:
         self.log = plant.directory / "relay-child.log"
-        held = [] if record_every_s is None else [str(record_every_s)]
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, str(RELAY_CHILD), str(plant.config_path), *held],
+                [sys.executable, str(RELAY_CHILD), str(plant.config_path)],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONPATH": str(HERE.parents[1])},
@@ -273,11 +272,11 @@ class RelayProcess:
 
 
 @pytest.fixture
-def relay_processes() -> Iterator[Callable[..., RelayProcess]]:
+def relay_processes() -> Iterator[Callable[[Plant], RelayProcess]]:
     children: list[RelayProcess] = []
 
-    def start(plant: Plant, record_every_s: float | None = None) -> RelayProcess:
-        child = RelayProcess(plant, record_every_s)
+    def start(plant: Plant) -> RelayProcess:
+        child = RelayProcess(plant)
         children.append(child)
         return child
 

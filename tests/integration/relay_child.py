@@ -1,9 +1,7 @@
-"""Runs an OutboxRelay on the config file given as the first argument until SIGTERM.
+"""Runs an OutboxRelay on the config file given as the only argument until SIGTERM.
 
 The relay tests start this as a child process so they can kill -9 or SIGSTOP
-a relay that is in the middle of publishing. A second argument holds the
-broker's answers that many seconds before they are written (the recorder's
-RECORD_EVERY_S), so a kill lands before they are, however fast the machine.
+a relay that is in the middle of publishing.
 """
 
 from __future__ import annotations
@@ -16,15 +14,12 @@ from pathlib import Path
 from types import FrameType
 
 from edge.config import load_config
-from edge.publish import recorder
 from edge.runtime.bootstrap import build_relay, build_service
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = load_config(Path(sys.argv[1]))
-    if len(sys.argv) > 2:
-        recorder.RECORD_EVERY_S = float(sys.argv[2])
     service = build_service(config)
     boot = service.transact(lambda _inventory, uow: uow.raise_boot())
     relay = build_relay(config, service.engine, boot)
