@@ -136,7 +136,8 @@ class Inventory(Counting, KanbanCards):
         if receive:
             self._post(txn, part, quantity, None)
         plan = self._plan(part, quantity, explosion)
-        self._post_plan(txn, plan, explosion.bom_hash)
+        self._post_rows(txn, plan.ledger, explosion.bom_hash, kind)
+        txn.rules = plan.rules
         where = (origin.station, origin.scanner, origin.scan_id)
         shared = (part, quantity, plan.uom, plan.uom_lines, explosion.bom_hash, *where)
         event: events.BomEvent

@@ -12,7 +12,7 @@ part the same way for transactions posted without a plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -38,20 +38,16 @@ def rules_of(item: Item | None) -> PartRules:
     return PartRules(item.policy, item.uom, item.kanban)
 
 
-class PlanLine(NamedTuple):
-    """One component's ledger row: its quantity (negative: issued) and what it consumes."""
-
-    part: str
-    quantity: Decimal
-    used: Decimal
-    rules: PartRules
+LedgerRow = tuple[str, Decimal, Decimal]
+"""A ledger row to post: its part, its quantity (negative: issued) and what it consumes."""
 
 
 class PostingPlan(NamedTuple):
     """Everything a BOM transaction of one part and quantity posts but the balances."""
 
     lines: tuple[tuple[str, Decimal], ...]  # the components issued, as Posted reports them
-    ledger: tuple[PlanLine, ...]
+    ledger: tuple[LedgerRow, ...]
+    rules: Mapping[str, PartRules]  # of each component
     uom: str | None  # the transaction's part's
     uom_lines: UomLines  # the event's lines
 
@@ -62,10 +58,8 @@ def make_plan(
     rules: Callable[[str], PartRules],
 ) -> PostingPlan:
     """The plan of issuing ``lines`` (component, quantity issued) for ``part``."""
-    ledger = tuple(
-        PlanLine(component, -issued, consumed(-issued, reversal=False), rules(component))
-        for component, issued in lines
-    )
-    uom_lines = tuple((line.part, issued, line.rules.uom)
-                      for line, (_, issued) in zip(ledger, lines, strict=True))  # fmt: skip
-    return PostingPlan(lines, ledger, rules(part).uom, uom_lines)
+    ledger = tuple((component, -issued, consumed(-issued, reversal=False))
+                   for component, issued in lines)  # fmt: skip
+    found = {component: rules(component) for component, _ in lines}
+    uom_lines = tuple((component, issued, found[component].uom) for component, issued in lines)
+    return PostingPlan(lines, ledger, found, rules(part).uom, uom_lines)

@@ -8,6 +8,7 @@ in their fixed order; an event without a stock change is emitted alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -16,7 +17,7 @@ from edge.domain import events, ids, payloads
 from edge.domain.bom import Lines
 from edge.domain.event_layout import UomLines
 from edge.domain.model import DEFAULT_POLICY, InventoryPolicy, Item
-from edge.domain.plan import PartRules, PostingPlan, rules_of
+from edge.domain.plan import LedgerRow, PartRules, rules_of
 from edge.domain.ports import Balance, InventoryStore, Moment
 from edge.domain.quantity import ZERO, add
 from edge.domain.reorder import low_stock, reorder_quantity
@@ -100,7 +101,7 @@ class _Transaction:
         self.counted: dict[str, LastCount] = {}  # a count's new mark
         # Parts whose retained state changes without a posting (on order, a card's state).
         self.restate: set[str] = set()
-        self.rules: dict[str, PartRules] = {}  # of parts posted by a plan
+        self.rules: Mapping[str, PartRules] = {}  # of the parts its plan posted
 
 
 class Posting:
@@ -126,8 +127,7 @@ class Posting:
 
     def uom(self, part: str | None) -> str | None:
         """The part's unit of measure, which every quantity of it in an event carries."""
-        item = self.store.item(part) if part is not None else None
-        return item.uom if item is not None else None
+        return self.part_rules(part).uom if part is not None else None
 
     def part_rules(self, part: str) -> PartRules:
         """What the stock rules need of the part's item (remembered per catalog version)."""
@@ -172,26 +172,20 @@ class Posting:
         *,
         kind: str | None = None,
     ) -> None:
-        """One ledger row; ``kind`` when the row's differs from its transaction's."""
-        self.store.append_ledger(
-            txn.txn_id, part, quantity, kind or txn.kind, bom_hash=bom_hash, scan_id=txn.scan_id
-        )
-        if part not in txn.before:
-            balance = self.store.balance(part)
-            txn.before[part] = balance
-            txn.on_hand[part] = balance.on_hand
-        txn.on_hand[part] = add(txn.on_hand[part], quantity)
-        if txn.uses is not None and kind is None:
-            amount = consumed(quantity, reversal=txn.reversal)
-            if amount != ZERO:
-                txn.used[part] = add(txn.used.get(part, ZERO), amount)
+        """One ledger row; ``kind`` when the row's differs from its transaction's (such a row
+        consumes nothing)."""
+        amount = consumed(quantity, reversal=txn.reversal) if kind is None else ZERO
+        self._post_rows(txn, ((part, quantity, amount),), bom_hash, kind or txn.kind)
 
-    def _post_plan(self, txn: _Transaction, plan: PostingPlan, bom_hash: str) -> None:
-        """The plan's ledger rows: :meth:`_post` of each, with what it looked up made once."""
-        store, kind, txn_id, scan_id = self.store, txn.kind, txn.txn_id, txn.scan_id
-        before, on_hand, used, rules = txn.before, txn.on_hand, txn.used, txn.rules
+    def _post_rows(
+        self, txn: _Transaction, rows: Iterable[LedgerRow], bom_hash: str | None, kind: str
+    ) -> None:
+        """Ledger rows of ``kind``, each moving its part's on-hand and, in a transaction that
+        consumes, its use (a BOM transaction posts its plan's at once)."""
+        store, txn_id, scan_id = self.store, txn.txn_id, txn.scan_id
+        before, on_hand, used = txn.before, txn.on_hand, txn.used
         consuming = txn.uses is not None
-        for part, quantity, amount, part_rules in plan.ledger:
+        for part, quantity, amount in rows:
             store.append_ledger(txn_id, part, quantity, kind, bom_hash=bom_hash, scan_id=scan_id)
             if part not in before:
                 balance = before[part] = store.balance(part)
@@ -200,7 +194,6 @@ class Posting:
                 on_hand[part] = add(on_hand[part], quantity)
             if consuming and amount != ZERO:
                 used[part] = add(used.get(part, ZERO), amount)
-            rules[part] = part_rules
 
     def _finish(
         self, txn: _Transaction, event: events.Event, follow_ups: list[events.Event] | None = None
