@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +32,7 @@ if str(REPO) not in sys.path:  # run as `python bench/x.py` from anywhere
 from edge.domain.inventory import Identity  # noqa: E402
 from edge.domain.model import Station, StationMode  # noqa: E402
 from edge.domain.ports import Moment  # noqa: E402
+from edge.domain.usage import format_daily, parse_daily  # noqa: E402
 from edge.masterdata.bom import import_bom  # noqa: E402
 from edge.masterdata.items import import_items  # noqa: E402
 from edge.masterdata.stock import import_stock  # noqa: E402
@@ -287,7 +289,8 @@ def seed_daily_use(database: Path, days: int) -> None:
     if not days:
         return
     today = datetime.now(UTC).date()
-    text = ";".join(f"{today - timedelta(days=back)}=7" for back in range(days, 0, -1))
+    text = format_daily(tuple((str(today - timedelta(days=back)), Decimal(7))
+                              for back in range(days, 0, -1)))  # fmt: skip
     with contextlib.closing(sqlite3.connect(database)) as connection, connection:
         connection.execute("UPDATE balances SET daily_use = ?", (text,))
         connection.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (WRITES,))
@@ -297,7 +300,7 @@ def daily_use_days(database: Path) -> int:
     """How many days of use the balances hold (the most any part holds)."""
     with contextlib.closing(sqlite3.connect(database)) as connection:
         texts = [text for (text,) in connection.execute("SELECT daily_use FROM balances")]
-    return max((text.count(";") + 1 for text in texts if text), default=0)
+    return max((len(parse_daily(text)) for text in texts), default=0)
 
 
 def serial_code(index: int, prefix: str = "S") -> str:

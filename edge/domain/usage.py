@@ -144,7 +144,11 @@ def days_of_cover(on_hand: Decimal, average: Decimal) -> Decimal | None:
 
 def format_daily(days: DailyUse) -> str:
     """The daily use as its column holds it: ``day=qty;day=qty``."""
-    return ";".join(f"{day}={to_storage(quantity)}" for day, quantity in days)
+    return ";".join([_day_text(day, quantity) for day, quantity in days])
+
+
+def _day_text(day: str, quantity: Decimal) -> str:
+    return f"{day}={to_storage(quantity)}"
 
 
 def format_daily_after(days: DailyUse, before: DailyUse, text: str) -> str:
@@ -158,12 +162,10 @@ def format_daily_after(days: DailyUse, before: DailyUse, text: str) -> str:
         return text
     count = len(days)
     if count == 1:  # the first day of use, or the only one in the window
-        day, quantity = days[0]
-        return f"{day}={to_storage(quantity)}"
+        return _day_text(*days[0])
     if (count > 1 and len(before) == count and days[-1][0] == before[-1][0]
             and days[: count - 1] == before[: count - 1]):  # fmt: skip
-        day, quantity = days[-1]
-        return f"{text[: text.rindex(';') + 1]}{day}={to_storage(quantity)}"
+        return text[: text.rindex(";") + 1] + _day_text(*days[-1])
     return format_daily(days)
 
 
